@@ -1,0 +1,25 @@
+import { z } from "zod";
+import { commonEnv, intVar, parseConfig, resolvePassportSecret, urlListVar } from "@concert/shared";
+
+const schema = z.object({
+  ...commonEnv,
+  PORT: intVar(3000, 0, 65535),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  BOOKING_URL: urlListVar("http://127.0.0.1:3001"),
+  BOOKING_TIMEOUT_MS: intVar(10_000, 100, 120_000),
+  QUEUE_ADMIT_BATCH: intVar(100, 1, 100_000),
+  QUEUE_TICK_MS: intVar(1000, 10, 3_600_000),
+  QUEUE_MAX_ACTIVE: intVar(1000, 1, 10_000_000),
+  ACTIVE_TOKEN_TTL_SEC: intVar(600, 1, 86_400),
+  WAITING_IDLE_TTL_SEC: intVar(120, 1, 86_400),
+  PASSPORT_TTL_SEC: intVar(30, 1, 600),
+  ADMISSION_ENABLED: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
+});
+
+export type GatewayConfig = Omit<z.output<typeof schema>, "PASSPORT_SECRET"> & { PASSPORT_SECRET: string };
+
+/** Reads the gateway's environment once; throws ConfigError naming any bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const parsed = parseConfig(schema, env);
+  return { ...parsed, PASSPORT_SECRET: resolvePassportSecret(parsed) };
+}

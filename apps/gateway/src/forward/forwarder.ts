@@ -1,0 +1,81 @@
+import type { Request, Response } from "express";
+import { BalancedPool, errors as undiciErrors } from "undici";
+import { DependencyError, PASSPORT_HEADER, signPassport, type Passport } from "@concert/shared";
+
+export interface ForwarderOptions {
+  urls: string[];
+  passportSecret: string;
+  passportTtlSec: number;
+  timeoutMs: number;
+}
+
+// Headers passed on to booking, and back to the client.
+const REQUEST_HEADERS = ["content-type", "idempotency-key", "accept"];
+const RESPONSE_HEADERS = ["content-type", "retry-after", "location"];
+// Errors that mean the request never reached booking, so another instance may safely take it.
+const NOT_DELIVERED = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "ENOTFOUND", "EHOSTUNREACH"]);
+
+/**
+ * Sends a verified request on to booking (undici's BalancedPool spreads load over the booking
+ * instances and steers away from failing ones), with a passport signed by the gateway.
+ */
+export class Forwarder {
+  private readonly pool: BalancedPool;
+
+  constructor(private readonly options: ForwarderOptions) {
+    this.pool = new BalancedPool(options.urls, {
+      connections: 128,
+      pipelining: 1,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      connectTimeout: Math.min(2000, options.timeoutMs),
+    });
+  }
+
+  async forward(req: Request, res: Response, identity: Omit<Passport, "exp" | "requestId">): Promise<void> {
+    const requestId = String(req.id);
+    const headers: Record<string, string> = {
+      "x-request-id": requestId,
+      [PASSPORT_HEADER]: signPassport(this.options.passportSecret, {
+        ...identity,
+        requestId,
+        exp: Date.now() + this.options.passportTtlSec * 1000,
+      }),
+    };
+    for (const name of REQUEST_HEADERS) {
+      const v = req.headers[name];
+      if (typeof v === "string") headers[name] = v;
+    }
+    const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.body !== undefined;
+    const body = hasBody ? JSON.stringify(req.body) : undefined;
+    if (body !== undefined) headers["content-type"] = "application/json";
+
+    const upstream = await this.send(req.method, req.originalUrl, headers, body);
+    res.status(upstream.statusCode);
+    for (const name of RESPONSE_HEADERS) {
+      const v = upstream.headers[name];
+      if (typeof v === "string") res.setHeader(name, v);
+    }
+    res.end(Buffer.from(await upstream.body.arrayBuffer()));
+  }
+
+  private async send(method: string, path: string, headers: Record<string, string>, body: string | undefined) {
+    const attempts = this.options.urls.length + 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.pool.request({ method: method as "GET", path, headers, body });
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? "";
+        if (NOT_DELIVERED.has(code) && attempt < attempts) continue;
+        if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+          throw new DependencyError("booking", 2);
+        }
+        throw new DependencyError("booking", 1);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}

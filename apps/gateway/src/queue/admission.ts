@@ -1,0 +1,63 @@
+import type { Logger } from "@concert/shared";
+import type { AdmissionSettings, QueueStore, TickResult } from "@concert/shared";
+
+/**
+ * Runs the admission tick on this instance. Every instance runs one; the tick script does the
+ * work once per slot in total, so polling at half the tick interval never skips a slot and never
+ * admits twice.
+ */
+export class AdmissionTicker {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<unknown> | null = null;
+  private stopped = true;
+  private tickMs: number;
+
+  constructor(
+    private readonly store: QueueStore,
+    private readonly settings: AdmissionSettings,
+    private readonly logger: Logger,
+    private readonly onTick: (r: TickResult, ms: number) => void = () => {},
+  ) {
+    this.tickMs = settings.tickMs;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.runOnce().finally(() => {
+        this.running = null;
+        this.schedule(Math.max(5, Math.floor(this.tickMs / 2)));
+      });
+    }, delay);
+    this.timer.unref();
+  }
+
+  async runOnce(): Promise<TickResult | null> {
+    const started = process.hrtime.bigint();
+    try {
+      const result = await this.store.tick(this.settings);
+      this.tickMs = result.tickMs;
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      if (result.ran) {
+        this.onTick(result, ms);
+        if (result.admitted || result.expired || result.evicted) this.logger.debug({ ...result, ms }, "admission tick");
+      }
+      return result;
+    } catch (err) {
+      this.logger.warn({ err: { message: (err as Error).message } }, "admission tick failed; retrying");
+      return null;
+    }
+  }
+}

@@ -1,0 +1,62 @@
+import { z } from "zod";
+import { AppError } from "./errors";
+
+/** Ids are Postgres `integer`s: 1 .. 2^31-1. JSON numbers only, never numeric strings. */
+export const MAX_ID = 2_147_483_647;
+export const SEATS_PER_SCHEDULE = 50;
+
+export const id = z.number().int().min(1).max(MAX_ID);
+/** A path segment that must be a positive integer id. */
+export const idParam = z
+  .string()
+  .regex(/^[1-9][0-9]{0,9}$/, "must be a positive integer")
+  .transform(Number)
+  .pipe(id);
+export const seatNumber = z.number().int().min(1).max(SEATS_PER_SCHEDULE);
+export const uuid = z.string().uuid();
+
+export const TokenStatus = z.enum(["WAITING", "IN_PROGRESS", "FINISHED"]);
+export type TokenStatus = z.infer<typeof TokenStatus>;
+
+// ---- gateway: queue ----
+export const issueTokenBody = z.strictObject({ userId: id });
+export const userIdPath = z.strictObject({ userId: idParam });
+export const tokenView = z.object({
+  token: uuid,
+  status: TokenStatus,
+  rank: z.number().int().min(1).nullable(),
+  estimatedWaitSec: z.number().int().min(0).nullable(),
+});
+export type TokenView = z.infer<typeof tokenView>;
+
+// ---- booking ----
+export const concertIdPath = z.strictObject({ concertId: idParam });
+export const concertDetailIdPath = z.strictObject({ concertDetailId: idParam });
+export const reserveBody = z.strictObject({ concertDetailId: id, userId: id, seatId: seatNumber });
+export const chargeBody = z.strictObject({ userId: id, point: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER) });
+export const paymentBody = z
+  .strictObject({
+    userId: id,
+    reservationId: id.optional(),
+    reservationIds: z.array(id).min(1).max(50).optional(),
+    point: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  })
+  .refine((b) => (b.reservationId === undefined) !== (b.reservationIds === undefined), {
+    message: "give exactly one of reservationId or reservationIds",
+    path: ["reservationId"],
+  });
+export const idempotencyKey = z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, "printable ASCII only");
+
+/** Parses with a zod schema or throws 400 VALIDATION_FAILED naming the field. */
+export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, where = "body"): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const field = issue.path.length ? issue.path.join(".") : where;
+  const message =
+    issue.code === "unrecognized_keys" ? `unknown field(s): ${(issue as { keys: string[] }).keys.join(", ")}` : issue.message;
+  throw new AppError("VALIDATION_FAILED", `${field}: ${message}`, {
+    field: issue.code === "unrecognized_keys" ? (issue as { keys: string[] }).keys[0] : field,
+    issues: parsed.error.issues.slice(0, 5).map((i) => ({ path: i.path.join("."), message: i.message })),
+  });
+}

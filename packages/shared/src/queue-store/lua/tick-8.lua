@@ -1,0 +1,78 @@
+-- One admission tick. Every gateway instance calls it; it does its work at most once per tick slot
+-- in total (the slot is floor(RedisTime / tickMs)), so N instances admit no more than one would.
+-- KEYS[1] tick     string  "slot:tickMs" of the last tick that ran
+-- KEYS[2] waiting, KEYS[3] seen, KEYS[4] active (see issue-token-4.lua)
+-- KEYS[5] admits   zset    "slot:count" -> time (ms), admissions of the last minute
+-- KEYS[6] rate     string  admitted per second over the last minute
+-- KEYS[7] cfg      hash    live overrides: tickMs, batch, maxActive, paused ("1")
+-- KEYS[8] stats    hash    running totals: admitted, expired, evicted, ticks
+-- ARGV[1] prefix, ARGV[2] tickMs, ARGV[3] batch, ARGV[4] maxActive, ARGV[5] active TTL ms,
+-- ARGV[6] idle TTL ms, ARGV[7] retention ms, ARGV[8] most tokens expired/evicted per tick
+-- Returns {ran (0|1), admitted, expired, evicted, tickMs}
+--@include common
+local prefix = ARGV[1]
+local cfg = redis.call('HMGET', KEYS[7], 'tickMs', 'batch', 'maxActive', 'paused')
+local tickMs = tonumber(cfg[1]) or tonumber(ARGV[2])
+local batch = tonumber(cfg[2]) or tonumber(ARGV[3])
+local maxActive = tonumber(cfg[3]) or tonumber(ARGV[4])
+local paused = cfg[4] == '1'
+local activeTtlMs, idleTtlMs, retentionMs, maxSweep = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+
+local now = nowMs()
+local slot = math.floor(now / tickMs)
+local mark = slot .. ':' .. tickMs
+if redis.call('GET', KEYS[1]) == mark then return {0, 0, 0, 0, tickMs} end
+redis.call('SET', KEYS[1], mark, 'PX', tickMs * 2 + 1000)
+
+-- Active tokens past their expiry give their slot back.
+local expired = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, maxSweep)
+for _, token in ipairs(expired) do
+  local userId = redis.call('HGET', prefix .. 't:' .. token, 'u')
+  finishToken(prefix, KEYS[2], KEYS[3], KEYS[4], token, userId, 'expired', now, retentionMs)
+end
+
+-- Waiting tokens that stopped polling are dropped, not admitted.
+local idle = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now - idleTtlMs, 'LIMIT', 0, maxSweep)
+for _, token in ipairs(idle) do
+  local userId = redis.call('HGET', prefix .. 't:' .. token, 'u')
+  finishToken(prefix, KEYS[2], KEYS[3], KEYS[4], token, userId, 'evicted', now, retentionMs)
+end
+
+-- Admit from the head, up to the batch and never beyond maxActive.
+local admitted = 0
+if not paused then
+  local room = maxActive - redis.call('ZCARD', KEYS[4])
+  local n = math.min(batch, room)
+  if n > 0 then
+    local head = redis.call('ZPOPMIN', KEYS[2], n)
+    local expiry = now + activeTtlMs
+    for i = 1, #head, 2 do
+      local token = head[i]
+      redis.call('ZREM', KEYS[3], token)
+      redis.call('HSET', prefix .. 't:' .. token, 'st', 'A')
+      redis.call('ZADD', KEYS[4], expiry, token)
+      admitted = admitted + 1
+    end
+  end
+end
+
+-- Admission rate over the last minute (for the wait estimate).
+if admitted > 0 then redis.call('ZADD', KEYS[5], now, mark .. ':' .. admitted) end
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - 60000)
+local entries = redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES')
+if #entries == 0 then
+  redis.call('DEL', KEYS[6])
+else
+  local sum = 0
+  for i = 1, #entries, 2 do
+    sum = sum + tonumber(string.match(entries[i], '(%d+)$'))
+  end
+  local window = math.min(60000, now - tonumber(entries[2]) + tickMs)
+  redis.call('SET', KEYS[6], tostring(sum * 1000 / window))
+end
+
+redis.call('HINCRBY', KEYS[8], 'ticks', 1)
+if admitted > 0 then redis.call('HINCRBY', KEYS[8], 'admitted', admitted) end
+if #expired > 0 then redis.call('HINCRBY', KEYS[8], 'expired', #expired) end
+if #idle > 0 then redis.call('HINCRBY', KEYS[8], 'evicted', #idle) end
+return {1, admitted, #expired, #idle, tickMs}
