@@ -60,7 +60,8 @@ export class Forwarder {
   }
 
   private async send(method: string, path: string, headers: Record<string, string>, body: string | undefined) {
-    const attempts = this.options.urls.length + 1;
+    // BalancedPool lowers a failing upstream's weight; a few quick retries let it steer to a live one.
+    const attempts = this.options.urls.length * 2 + 2;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.pool.request({ method: method as "GET", path, headers, body });

@@ -21,6 +21,11 @@ export interface QueueStoreOptions {
   finishedRetentionSec?: number;
   /** most tokens expired or evicted per tick (bounds the work of one tick) */
   maxSweepPerTick?: number;
+  /**
+   * Tests only: a clock (ms) passed to the scripts instead of the Redis server's TIME, so that
+   * expiry can be tested without sleeping. Production leaves it unset: one clock, Redis's.
+   */
+  clock?: () => number;
 }
 
 export interface AdmissionSettings {
@@ -68,6 +73,7 @@ export class QueueStore {
   private readonly replayMs: number;
   private readonly retentionMs: number;
   private readonly maxSweep: number;
+  private readonly clock?: () => number;
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -80,19 +86,20 @@ export class QueueStore {
     this.replayMs = options.paymentReplaySec * 1000;
     this.retentionMs = Math.max(options.finishedRetentionSec ?? DEFAULT_FINISHED_RETENTION_SEC, options.paymentReplaySec) * 1000;
     this.maxSweep = options.maxSweepPerTick ?? 5000;
+    this.clock = options.clock;
   }
 
   /** The user's live token and place, or a new token at the back of the queue. */
   async issue(userId: number): Promise<{ token: string; status: "WAITING" | "IN_PROGRESS"; rank: number | null }> {
     const k = this.keys;
-    const [token, st, rank] = await this.redis.qIssueToken(k.seq, k.waiting, k.seen, k.active, k.prefix, userId, randomUUID(), this.retentionMs);
+    const [token, st, rank] = await this.redis.qIssueToken(k.seq, k.waiting, k.seen, k.active, k.prefix, userId, randomUUID(), this.retentionMs, this.now());
     return { token, status: STATE[st as "W" | "A"], rank: st === "W" ? Number(rank) : null };
   }
 
   /** State of a token that the client says is the user's; refuses unknown or foreign tokens. */
   async poll(userId: number, token: string): Promise<PollResult> {
     const k = this.keys;
-    const r = await this.redis.qPoll(k.waiting, k.seen, k.active, k.rate, k.prefix, token, userId, this.retentionMs);
+    const r = await this.redis.qPoll(k.waiting, k.seen, k.active, k.rate, k.prefix, token, userId, this.retentionMs, this.now());
     const code = Number(r[0]);
     if (code < 0) throw REFUSALS[code]();
     if (code === 1) return { status: "WAITING", rank: Number(r[1]), ratePerSec: r[2] === "" ? null : Number(r[2]) };
@@ -103,7 +110,7 @@ export class QueueStore {
   /** Checks a token for a protected route and counts this request as its use. */
   async authorize(token: string): Promise<AuthResult> {
     const k = this.keys;
-    const r = await this.redis.qAuthorize(k.waiting, k.seen, k.active, k.prefix, token, this.activeTtlMs, this.retentionMs, this.replayMs);
+    const r = await this.redis.qAuthorize(k.waiting, k.seen, k.active, k.prefix, token, this.activeTtlMs, this.retentionMs, this.replayMs, this.now());
     const code = Number(r[0]);
     if (code < 0) throw REFUSALS[code]();
     if (code === 2) return { userId: Number(r[1]), replay: true };
@@ -115,7 +122,7 @@ export class QueueStore {
     const k = this.keys;
     const r = await this.redis.qTick(
       k.tick, k.waiting, k.seen, k.active, k.admits, k.rate, k.cfg, k.stats,
-      k.prefix, settings.tickMs, settings.batch, settings.maxActive, this.activeTtlMs, this.idleTtlMs, this.retentionMs, this.maxSweep,
+      k.prefix, settings.tickMs, settings.batch, settings.maxActive, this.activeTtlMs, this.idleTtlMs, this.retentionMs, this.maxSweep, this.now(),
     );
     return { ran: r[0] === 1, admitted: Number(r[1]), expired: Number(r[2]), evicted: Number(r[3]), tickMs: Number(r[4]) };
   }
@@ -128,7 +135,11 @@ export class QueueStore {
   /** Ends a token (after payment: reason "paid"). False if it was unknown or already finished. */
   async finish(token: string, reason: FinishReason): Promise<boolean> {
     const k = this.keys;
-    return (await this.redis.qFinish(k.waiting, k.seen, k.active, k.prefix, token, reason, this.retentionMs)) === 1;
+    return (await this.redis.qFinish(k.waiting, k.seen, k.active, k.prefix, token, reason, this.retentionMs, this.now())) === 1;
+  }
+
+  private now(): number | "" {
+    return this.clock ? Math.floor(this.clock()) : "";
   }
 
   /** Counts for operators and metrics. */

@@ -1,16 +1,17 @@
 -- Checks a token on a protected route and counts the request as its use (sliding active TTL).
 -- KEYS[1] waiting, KEYS[2] seen, KEYS[3] active
--- ARGV[1] key prefix, ARGV[2] token, ARGV[3] active TTL ms, ARGV[4] retention ms, ARGV[5] payment replay ms
+-- ARGV[1] key prefix, ARGV[2] token, ARGV[3] active TTL ms, ARGV[4] retention ms, ARGV[5] payment replay ms,
+-- ARGV[6] clock ('' = Redis TIME)
 -- Returns {1, userId, expiry} active | {2, userId} finished by payment within the replay window
 --         {-1} unknown | {-3, userId} still waiting | {-4, userId} expired or finished
 --@include common
 local prefix, token = ARGV[1], ARGV[2]
 local ttlMs, retentionMs, replayMs = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local h = redis.call('HMGET', prefix .. 't:' .. token, 'u', 'st', 'r', 'fa')
+local h = hmget(prefix .. 't:' .. token, 'u', 'st', 'r', 'fa')
 local userId, st = h[1], h[2]
 if not userId then return {-1} end
 if st == 'W' then return {-3, userId} end
-local now = nowMs()
+local now = nowMs(ARGV[6])
 if st == 'A' then
   local exp = tonumber(redis.call('ZSCORE', KEYS[3], token))
   if exp and exp > now then

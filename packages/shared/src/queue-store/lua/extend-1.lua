@@ -3,6 +3,7 @@
 -- ARGV[1] prefix, ARGV[2] token, ARGV[3] until (ms, Redis clock)
 -- Returns 1 extended or already later | 0 token not active
 local st = redis.call('HGET', ARGV[1] .. 't:' .. ARGV[2], 'st')
+-- (HGET of a missing field is false in Redis and in ioredis-mock alike)
 if st ~= 'A' then return 0 end
 local exp = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[2]))
 if not exp then return 0 end

@@ -3,16 +3,16 @@
 -- KEYS[2] waiting  zset    token -> arrival number
 -- KEYS[3] seen     zset    token -> last heartbeat (ms, Redis clock)
 -- KEYS[4] active   zset    token -> expiry (ms, Redis clock)
--- ARGV[1] key prefix ("{q:name}:"), ARGV[2] userId, ARGV[3] new token (UUID), ARGV[4] retention ms
+-- ARGV[1] key prefix ("{q:name}:"), ARGV[2] userId, ARGV[3] new token (UUID), ARGV[4] retention ms, ARGV[5] clock ('' = Redis TIME)
 -- Returns {token, state, rank}: state 'W' with rank >= 1, or 'A' with rank 0.
 --@include common
 local prefix, userId, newToken, retentionMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local now = nowMs()
+local now = nowMs(ARGV[5])
 local userKey = prefix .. 'u:' .. userId
 
 local current = redis.call('GET', userKey)
 if current then
-  local st = redis.call('HGET', prefix .. 't:' .. current, 'st')
+  local st = hmget(prefix .. 't:' .. current, 'st')[1]
   if st == 'W' then
     local rank = redis.call('ZRANK', KEYS[2], current)
     if rank then

@@ -1,14 +1,14 @@
 -- A waiting client's poll: its state and rank; also its heartbeat.
 -- KEYS[1] waiting, KEYS[2] seen, KEYS[3] active (see issue-token-4.lua), KEYS[4] rate (admitted/s over the last minute)
--- ARGV[1] key prefix, ARGV[2] token, ARGV[3] userId, ARGV[4] retention ms
+-- ARGV[1] key prefix, ARGV[2] token, ARGV[3] userId, ARGV[4] retention ms, ARGV[5] clock ('' = Redis TIME)
 -- Returns {1, rank, rate} waiting | {2, expiry} admitted | {3, 0, reason} finished
 --         {-1} unknown token | {-2} token of another user
 --@include common
 local prefix, token, userId, retentionMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local h = redis.call('HMGET', prefix .. 't:' .. token, 'u', 'st', 'r')
+local h = hmget(prefix .. 't:' .. token, 'u', 'st', 'r')
 if not h[1] then return {-1} end
 if h[1] ~= userId then return {-2} end
-local now = nowMs()
+local now = nowMs(ARGV[5])
 if h[2] == 'W' then
   local rank = redis.call('ZRANK', KEYS[1], token)
   if rank then

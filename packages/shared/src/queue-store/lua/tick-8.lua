@@ -7,18 +7,19 @@
 -- KEYS[7] cfg      hash    live overrides: tickMs, batch, maxActive, paused ("1")
 -- KEYS[8] stats    hash    running totals: admitted, expired, evicted, ticks
 -- ARGV[1] prefix, ARGV[2] tickMs, ARGV[3] batch, ARGV[4] maxActive, ARGV[5] active TTL ms,
--- ARGV[6] idle TTL ms, ARGV[7] retention ms, ARGV[8] most tokens expired/evicted per tick
+-- ARGV[6] idle TTL ms, ARGV[7] retention ms, ARGV[8] most tokens expired/evicted per tick,
+-- ARGV[9] clock ('' = Redis TIME)
 -- Returns {ran (0|1), admitted, expired, evicted, tickMs}
 --@include common
 local prefix = ARGV[1]
-local cfg = redis.call('HMGET', KEYS[7], 'tickMs', 'batch', 'maxActive', 'paused')
+local cfg = hmget(KEYS[7], 'tickMs', 'batch', 'maxActive', 'paused')
 local tickMs = tonumber(cfg[1]) or tonumber(ARGV[2])
 local batch = tonumber(cfg[2]) or tonumber(ARGV[3])
 local maxActive = tonumber(cfg[3]) or tonumber(ARGV[4])
 local paused = cfg[4] == '1'
 local activeTtlMs, idleTtlMs, retentionMs, maxSweep = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 
-local now = nowMs()
+local now = nowMs(ARGV[9])
 local slot = math.floor(now / tickMs)
 local mark = slot .. ':' .. tickMs
 if redis.call('GET', KEYS[1]) == mark then return {0, 0, 0, 0, tickMs} end
@@ -27,14 +28,14 @@ redis.call('SET', KEYS[1], mark, 'PX', tickMs * 2 + 1000)
 -- Active tokens past their expiry give their slot back.
 local expired = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, maxSweep)
 for _, token in ipairs(expired) do
-  local userId = redis.call('HGET', prefix .. 't:' .. token, 'u')
+  local userId = hmget(prefix .. 't:' .. token, 'u')[1]
   finishToken(prefix, KEYS[2], KEYS[3], KEYS[4], token, userId, 'expired', now, retentionMs)
 end
 
 -- Waiting tokens that stopped polling are dropped, not admitted.
 local idle = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now - idleTtlMs, 'LIMIT', 0, maxSweep)
 for _, token in ipairs(idle) do
-  local userId = redis.call('HGET', prefix .. 't:' .. token, 'u')
+  local userId = hmget(prefix .. 't:' .. token, 'u')[1]
   finishToken(prefix, KEYS[2], KEYS[3], KEYS[4], token, userId, 'evicted', now, retentionMs)
 end
 

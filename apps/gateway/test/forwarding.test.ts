@@ -1,0 +1,128 @@
+import { call, closedPort, startFakeBooking, startGateway, type RunningGateway } from "./helpers";
+
+describe("forwarding to booking with a signed passport", () => {
+  let gw: RunningGateway;
+  let booking: Awaited<ReturnType<typeof startFakeBooking>>;
+  beforeEach(async () => {
+    booking = await startFakeBooking();
+    gw = await startGateway({ BOOKING_URL: booking.url, QUEUE_ADMIT_BATCH: "1", QUEUE_TICK_MS: "10" });
+  });
+  afterEach(async () => {
+    await gw.close();
+    await booking.close();
+  });
+
+  async function admittedToken(userId: number): Promise<string> {
+    const token = (await call(gw.url, "POST", "/api/users/token", { body: { userId } })).body.result.token;
+    await new Promise((r) => setTimeout(r, 12));
+    await gw.gateway.ticker.runOnce();
+    return token;
+  }
+
+  it("forwards an admitted user's request, keeping path and body, with a passport naming user and token", async () => {
+    const token = await admittedToken(7);
+    const r = await call(gw.url, "POST", "/api/reservations", {
+      body: { concertDetailId: 1, userId: 7, seatId: 3 },
+      headers: { token, "x-request-id": "req-abc" },
+    });
+    expect(r.status).toBe(200);
+    expect(r.headers.get("x-request-id")).toBe("req-abc");
+    expect(booking.seen).toHaveLength(1);
+    expect(booking.seen[0]).toMatchObject({
+      method: "POST",
+      path: "/api/reservations",
+      body: { concertDetailId: 1, userId: 7, seatId: 3 },
+      passport: { userId: 7, tokenId: token, requestId: "req-abc" },
+      requestId: "req-abc",
+    });
+  });
+
+  it("keeps the query string and the Idempotency-Key header", async () => {
+    const token = await admittedToken(3);
+    await call(gw.url, "POST", "/api/payment?x=1", { body: { userId: 3, reservationId: 1 }, headers: { token, "idempotency-key": "k-1" } });
+    expect(booking.seen[0]).toMatchObject({ path: "/api/payment?x=1", idempotencyKey: "k-1" });
+  });
+
+  it("refuses protected routes without a usable token, and booking never sees them", async () => {
+    const waiting = (await call(gw.url, "POST", "/api/users/token", { body: { userId: 1 } })).body.result.token;
+    const waiting2 = (await call(gw.url, "POST", "/api/users/token", { body: { userId: 2 } })).body.result.token;
+    await gw.gateway.ticker.runOnce(); // admits user 1 only
+    const cases: [string, string, Record<string, string>, unknown, number, string][] = [
+      ["GET", "/api/concert/1/date", {}, undefined, 401, "TOKEN_INVALID"],
+      ["GET", "/api/concert/1/date", { token: "zzz" }, undefined, 401, "TOKEN_INVALID"],
+      ["GET", "/api/concert/1/date", { token: "11111111-2222-4333-8444-555555555555" }, undefined, 401, "TOKEN_INVALID"],
+      ["GET", "/api/concert/1/seat", { token: waiting2 }, undefined, 403, "TOKEN_NOT_ACTIVE"],
+      ["POST", "/api/reservations", { token: waiting }, { concertDetailId: 1, userId: 2, seatId: 1 }, 403, "TOKEN_USER_MISMATCH"],
+      ["POST", "/api/payment", { token: waiting }, { reservationId: 1, userId: 99 }, 403, "TOKEN_USER_MISMATCH"],
+    ];
+    for (const [method, path, headers, body, status, code] of cases) {
+      const r = await call(gw.url, method, path, { headers, body });
+      expect([method, path, r.status, r.body.error?.code]).toEqual([method, path, status, code]);
+      expect(r.body.result).toBeNull();
+    }
+    expect(booking.seen).toHaveLength(0);
+  });
+
+  it("forwards point routes without a token, with a passport that names no user", async () => {
+    const charge = await call(gw.url, "PATCH", "/api/users/point", { body: { userId: 5, point: 100 } });
+    const balance = await call(gw.url, "GET", "/api/users/5/point");
+    expect([charge.status, balance.status]).toEqual([200, 200]);
+    expect(booking.seen.map((s) => [s.method, s.path])).toEqual([
+      ["PATCH", "/api/users/point"],
+      ["GET", "/api/users/5/point"],
+    ]);
+    expect(booking.seen[0].passport.userId).toBeUndefined();
+    expect(booking.seen[0].passport.tokenId).toBeUndefined();
+  });
+
+  it("after payment finishes the token, only POST /api/payment still passes (replay window)", async () => {
+    const token = await admittedToken(4);
+    await gw.gateway.store.finish(token, "paid");
+    const replay = await call(gw.url, "POST", "/api/payment", { body: { userId: 4, reservationId: 9 }, headers: { token } });
+    expect(replay.status).toBe(200);
+    expect(booking.seen[0].passport).toMatchObject({ userId: 4, tokenId: token, replay: true });
+    const other = await call(gw.url, "GET", "/api/concert/1/date", { headers: { token } });
+    expect([other.status, other.body.error.code]).toEqual([401, "TOKEN_INVALID"]);
+    const polled = await call(gw.url, "GET", "/api/users/4/token", { headers: { token } });
+    expect(polled.body.result.status).toBe("FINISHED");
+  });
+
+  it("a use of an admitted token pushes its expiry out (sliding TTL)", async () => {
+    const token = await admittedToken(6);
+    const keys = gw.gateway.store.keys;
+    const redis = (gw.gateway.store as unknown as { redis: import("ioredis").Redis }).redis;
+    const before = Number(await redis.zscore(keys.active, token));
+    await new Promise((r) => setTimeout(r, 20));
+    await call(gw.url, "GET", "/api/concert/1/date", { headers: { token } });
+    expect(Number(await redis.zscore(keys.active, token))).toBeGreaterThan(before);
+  });
+});
+
+describe("when booking is down", () => {
+  it("answers 503 with Retry-After, not a hang or a 500", async () => {
+    const gw = await startGateway({ BOOKING_URL: `http://127.0.0.1:${await closedPort()}` });
+    try {
+      const started = Date.now();
+      const r = await call(gw.url, "GET", "/api/users/1/point");
+      expect(r.status).toBe(503);
+      expect(r.headers.get("retry-after")).toMatch(/^\d+$/);
+      expect(r.body).toMatchObject({ result: null, error: { code: "SERVICE_UNAVAILABLE" } });
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it("sends requests to the live instance when one of two booking instances is down", async () => {
+    const live = await startFakeBooking();
+    const gw = await startGateway({ BOOKING_URL: `http://127.0.0.1:${await closedPort()},${live.url}` });
+    try {
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => call(gw.url, "GET", `/api/users/${i + 1}/point`)));
+      expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
+      expect(live.seen).toHaveLength(20);
+    } finally {
+      await gw.close();
+      await live.close();
+    }
+  });
+});
