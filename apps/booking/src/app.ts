@@ -1,0 +1,90 @@
+import { randomUUID } from "node:crypto";
+import { errorHandler, notFoundHandler, type Logger, type QueueStore } from "@concert/shared";
+import express, { type Express } from "express";
+import type { Redis } from "ioredis";
+import { pinoHttp } from "pino-http";
+import Redlock from "redlock";
+import { apiRoutes } from "./api/routes";
+import { healthRoutes } from "./api/health";
+import { requirePassport } from "./api/passport";
+import type { Db } from "./db/client";
+import { ConcertsRepository } from "./db/concerts.repository";
+import { PaymentsRepository } from "./db/payments.repository";
+import { PointsRepository } from "./db/points.repository";
+import { ReservationsRepository } from "./db/reservations.repository";
+import { SeatGate } from "./reservations/seat-gate";
+import { sweepExpiredHolds, type SweepResult } from "./reservations/sweeper";
+
+export interface BookingAppConfig {
+  passportSecret: string;
+  seatHoldTtlSec: number;
+  maxHoldsPerUser: number;
+  maxChargePoint: number;
+  /** prefix of booking's Redis keys (seat gates, locks); default `booking:<queueName>` */
+  redisKeyPrefix: string;
+  /** tests only: hold length in ms, overriding seatHoldTtlSec */
+  seatHoldTtlMs?: number;
+}
+
+export interface BookingDeps {
+  db: Db;
+  redis: Redis;
+  queueStore: QueueStore;
+  logger: Logger;
+  config: BookingAppConfig;
+}
+
+export interface BookingApp extends Express {
+  /** one sweep of expired holds (main.ts runs it on a timer; tests call it directly) */
+  sweep(): Promise<SweepResult>;
+}
+
+/** The booking HTTP app, without listening (main.ts listens; tests use port 0). */
+export function createApp(deps: BookingDeps): BookingApp {
+  const { db, redis, queueStore, logger, config } = deps;
+  const reservations = new ReservationsRepository(db);
+  const gate = new SeatGate(redis, config.redisKeyPrefix);
+  const redlock = new Redlock([redis], { driftFactor: 0.01, retryCount: 40, retryDelay: 50, retryJitter: 50 });
+  redlock.on("error", () => {}); // failures reach the caller through using(); no extra noise
+
+  const app = express() as unknown as BookingApp;
+  app.disable("x-powered-by");
+  app.set("query parser", "simple");
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (req, res) => {
+        const given = req.headers["x-request-id"];
+        const id = typeof given === "string" && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+        res.setHeader("x-request-id", id);
+        return id;
+      },
+      autoLogging: { ignore: (req) => req.url === "/health" || req.url === "/ready" },
+    }),
+  );
+  app.use(healthRoutes(db, redis));
+  app.use(express.json({ limit: "16kb" }));
+  app.use(
+    "/api",
+    requirePassport(config.passportSecret),
+    apiRoutes({
+      concerts: new ConcertsRepository(db),
+      points: new PointsRepository(db),
+      hold: {
+        reservations,
+        gate,
+        redlock,
+        queueStore,
+        logger,
+        holdTtlMs: config.seatHoldTtlMs ?? config.seatHoldTtlSec * 1000,
+        maxHoldsPerUser: config.maxHoldsPerUser,
+      },
+      pay: { payments: new PaymentsRepository(db), queueStore, logger },
+      maxChargePoint: config.maxChargePoint,
+    }),
+  );
+  app.use(notFoundHandler);
+  app.use(errorHandler(logger));
+  app.sweep = () => sweepExpiredHolds({ reservations, gate, logger });
+  return app;
+}

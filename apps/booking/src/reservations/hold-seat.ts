@@ -1,0 +1,100 @@
+import { AppError, type Logger, type QueueStore } from "@concert/shared";
+import type Redlock from "redlock";
+import type { HoldRefusal, ReservationsRepository } from "../db/reservations.repository";
+import type { SeatGate } from "./seat-gate";
+
+export interface HoldSeatDeps {
+  reservations: ReservationsRepository;
+  gate: SeatGate;
+  redlock: Redlock;
+  queueStore: QueueStore;
+  logger: Logger;
+  holdTtlMs: number;
+  maxHoldsPerUser: number;
+}
+
+export interface HoldSeatInput {
+  userId: number;
+  concertDetailId: number;
+  seatNo: number;
+  /** the queue token the request came with, kept active until the hold expires */
+  tokenId?: string;
+}
+
+export interface HoldView {
+  reservationId: number;
+  concertDetailId: number;
+  seatId: number;
+  price: number;
+  status: "HELD";
+  expiresAt: string;
+}
+
+/** Longest a hold's critical section may take; the Redlock lease is longer than that. */
+const USER_LOCK_MS = 8_000;
+const USER_LOCK_SETTINGS = { retryCount: 40, retryDelay: 50, retryJitter: 50 };
+
+/**
+ * Holds a seat for one user: Redis gate (most losers stop here) → Redlock on the user's hold
+ * count → the conditional UPDATE in Postgres, which has the last word → the gate key now names
+ * the reservation, with the hold's expiry → the queue token is kept alive until then.
+ */
+export async function holdSeat(deps: HoldSeatDeps, input: HoldSeatInput): Promise<HoldView> {
+  const { userId, concertDetailId, seatNo } = input;
+  const owner = await deps.gate.claim(concertDetailId, seatNo);
+  if (!owner) throw seatUnavailable(concertDetailId, seatNo);
+
+  let held;
+  try {
+    held = await deps.redlock.using([deps.gate.keys.userHoldsLock(userId)], USER_LOCK_MS, USER_LOCK_SETTINGS, () =>
+      deps.reservations.holdSeat({ userId, concertDetailId, seatNo, ttlMs: deps.holdTtlMs, maxHolds: deps.maxHoldsPerUser }),
+    );
+    if (!held) {
+      const why = await deps.reservations.explainRefusal({ userId, concertDetailId, seatNo, maxHolds: deps.maxHoldsPerUser });
+      throw refusal(why, input, deps.maxHoldsPerUser);
+    }
+  } catch (err) {
+    await deps.gate.release(concertDetailId, seatNo, owner).catch(() => {});
+    throw err;
+  }
+
+  // Everything below is best effort: the hold is committed, Postgres is the truth.
+  const remainingMs = held.expiresAt.getTime() - held.dbNow.getTime();
+  try {
+    const redisNow = await deps.gate.confirm(concertDetailId, seatNo, owner, held.reservationId, remainingMs);
+    if (input.tokenId) await deps.queueStore.extendActive(input.tokenId, redisNow + remainingMs);
+  } catch (err) {
+    deps.logger.warn({ err, reservationId: held.reservationId }, "hold committed, but Redis bookkeeping failed");
+  }
+
+  return {
+    reservationId: held.reservationId,
+    concertDetailId,
+    seatId: seatNo,
+    price: held.price,
+    status: "HELD",
+    expiresAt: held.expiresAt.toISOString(),
+  };
+}
+
+function seatUnavailable(concertDetailId: number, seatNo: number): AppError {
+  return new AppError("SEAT_UNAVAILABLE", `Seat ${seatNo} of schedule ${concertDetailId} is not available`, {
+    concertDetailId,
+    seatId: seatNo,
+  });
+}
+
+function refusal(why: HoldRefusal, input: HoldSeatInput, maxHolds: number): AppError {
+  switch (why) {
+    case "SCHEDULE_NOT_FOUND":
+      return new AppError("NOT_FOUND", `Concert schedule ${input.concertDetailId} not found`, { concertDetailId: input.concertDetailId });
+    case "SEAT_NOT_FOUND":
+      return new AppError("NOT_FOUND", `Seat ${input.seatNo} of schedule ${input.concertDetailId} not found`, { seatId: input.seatNo });
+    case "SCHEDULE_STARTED":
+      return new AppError("SEAT_UNAVAILABLE", `Schedule ${input.concertDetailId} has already started`, { concertDetailId: input.concertDetailId });
+    case "HOLD_LIMIT":
+      return new AppError("HOLD_LIMIT", `A user may hold at most ${maxHolds} seats at once`, { maxHolds });
+    default:
+      return seatUnavailable(input.concertDetailId, input.seatNo);
+  }
+}

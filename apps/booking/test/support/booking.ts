@@ -1,0 +1,151 @@
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { DEV_PASSPORT_SECRET, QueueStore, connectRedis, createLogger, createRedis, signPassport, type Passport } from "@concert/shared";
+import type { Redis } from "ioredis";
+import { createApp, type BookingApp, type BookingAppConfig } from "../../src/app";
+import { createDb, type Db } from "../../src/db/client";
+import { seed } from "../../src/db/seed";
+
+export const SECRET = DEV_PASSPORT_SECRET;
+const RUN = process.env.BOOKING_TEST_DATABASE_NAME ?? "booking_test_local";
+const WORKER = Number(process.env.JEST_WORKER_ID ?? 1);
+
+export function testDatabaseUrl(): string {
+  const url = process.env.BOOKING_TEST_DATABASE_URL;
+  if (!url) throw new Error("BOOKING_TEST_DATABASE_URL is unset: run through jest (globalSetup creates the database)");
+  return url;
+}
+
+/**
+ * Ids unique across the test files of one run: each file takes a block of 1,000,000 ids from a
+ * sequence that globalSetup created in the test database.
+ */
+let base = 0;
+let counter = 0;
+beforeAll(async () => {
+  const { Client } = await import("pg");
+  const client = new Client({ connectionString: testDatabaseUrl() });
+  await client.connect();
+  const { rows } = await client.query<{ block: string }>("SELECT nextval('test_id_block') AS block");
+  await client.end();
+  base = Number(rows[0].block) * 1_000_000;
+});
+export function nextId(): number {
+  if (!base) throw new Error("nextId() before the id block was allocated (call it inside a test or hook)");
+  if (++counter >= 1_000_000) throw new Error("id block exhausted");
+  return base + counter;
+}
+
+export interface Booking {
+  app: BookingApp;
+  url: string;
+  db: Db;
+  redis: Redis;
+  queueStore: QueueStore;
+  config: BookingAppConfig;
+  close(): Promise<void>;
+}
+
+export interface BookingOptions extends Partial<BookingAppConfig> {
+  /** share a database client / Redis client / queue between instances, or make new ones */
+  db?: Db;
+  redis?: Redis;
+  queueName?: string;
+  databaseUrl?: string;
+  redisUrl?: string;
+  /** do not wait for Redis (tests of a Redis that is down) */
+  noConnect?: boolean;
+}
+
+/** A booking instance on port 0 with its own (or given) Postgres and Redis clients. */
+export async function startBooking(options: BookingOptions = {}): Promise<Booking> {
+  const db = options.db ?? createDb(options.databaseUrl ?? testDatabaseUrl(), { poolSize: 10 });
+  const redisUrl = options.redisUrl ?? "redis://127.0.0.1:6379";
+  const redis = options.redis ?? createRedis(redisUrl);
+  if (!options.redis && !options.noConnect) await connectRedis(redis, redisUrl);
+  const queueStore = new QueueStore(redis, {
+    name: options.queueName ?? `t${WORKER}_${RUN.slice(-13)}`,
+    activeTtlSec: 60,
+    idleTtlSec: 60,
+    paymentReplaySec: 60,
+  });
+  const config: BookingAppConfig = {
+    passportSecret: SECRET,
+    seatHoldTtlSec: 300,
+    maxHoldsPerUser: 4,
+    maxChargePoint: 1_000_000,
+    redisKeyPrefix: `booking:test:${RUN}`,
+    ...options,
+  };
+  const app = createApp({ db, redis, queueStore, logger: createLogger("booking-test", "silent"), config });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, "127.0.0.1", () => resolve(s));
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    app,
+    url: `http://127.0.0.1:${port}`,
+    db,
+    redis,
+    queueStore,
+    config,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      if (!options.db) await db.$disconnect();
+      if (!options.redis) redis.disconnect();
+    },
+  };
+}
+
+export function passport(p: Partial<Passport> = {}, secret = SECRET): string {
+  return signPassport(secret, { exp: Date.now() + 60_000, ...p });
+}
+
+export interface Reply<T = any> {
+  status: number;
+  body: { result: T | null; error: { code: string; message: string; details?: Record<string, unknown> } | null };
+  headers: Headers;
+}
+
+/** One HTTP call with the envelope parsed. `auth` is a passport header value, or false for none. */
+export async function call<T = any>(
+  base: string,
+  method: string,
+  path: string,
+  options: { body?: unknown; auth?: string | false; headers?: Record<string, string> } = {},
+): Promise<Reply<T>> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.auth !== false) headers["x-queue-passport"] = options.auth ?? passport();
+  if (options.body !== undefined) headers["content-type"] = "application/json";
+  const res = await fetch(base + path, {
+    method,
+    headers,
+    body: options.body === undefined ? undefined : typeof options.body === "string" ? options.body : JSON.stringify(options.body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
+}
+
+/** A fresh concert with `schedules` future performances of 50 seats each (its own ids). */
+export async function newConcert(db: Db, options: { schedules?: number; seatPrice?: number } = {}) {
+  const concertId = nextId();
+  const r = await seed(db, { concertId, concertName: `Concert ${concertId}`, schedules: options.schedules ?? 1, seatPrice: options.seatPrice ?? 50_000 });
+  return { concertId, detailIds: r.concertDetailIds };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Rows and sums of these users and performances, which must not move when a request is refused. */
+export async function snapshot(db: Db, scope: { userIds?: number[]; detailIds?: number[] }) {
+  const users = scope.userIds ?? [];
+  const details = scope.detailIds ?? [];
+  const [r] = await db.$queryRaw<any[]>`
+    SELECT (SELECT count(*)::int FROM reservation WHERE user_id = ANY(${users}::int[]) OR concert_detail_id = ANY(${details}::int[])) AS reservations,
+           (SELECT string_agg(id || ':' || status, ',' ORDER BY id) FROM reservation WHERE user_id = ANY(${users}::int[]) OR concert_detail_id = ANY(${details}::int[])) AS statuses,
+           (SELECT count(*)::int FROM payment WHERE user_id = ANY(${users}::int[])) AS payments,
+           (SELECT count(*)::int FROM point_ledger WHERE user_id = ANY(${users}::int[])) AS ledger,
+           (SELECT string_agg(id || ':' || point, ',' ORDER BY id) FROM users WHERE id = ANY(${users}::int[])) AS balances,
+           (SELECT string_agg(id || ':' || status || ':' || coalesce(reservation_id, 0), ',' ORDER BY id) FROM seat WHERE concert_detail_id = ANY(${details}::int[]) AND status <> 'FREE') AS seats`;
+  return r;
+}

@@ -1,0 +1,16 @@
+// Prisma 7 configuration: schema, migrations folder and the datasource URL (which no longer
+// lives in schema.prisma). Used by the Prisma CLI (`prisma generate`, and `prisma migrate deploy`
+// where its schema-engine binary can be downloaded). On this machine migrations are applied by
+// scripts/migrate.mjs through the WebAssembly schema engine instead; both share prisma/migrations.
+import { defineConfig } from "prisma/config";
+
+export default defineConfig({
+  schema: "prisma/schema.prisma",
+  migrations: {
+    path: "prisma/migrations",
+    seed: "node apps/booking/dist/db/seed-main.js",
+  },
+  datasource: {
+    url: process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres",
+  },
+});
