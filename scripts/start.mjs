@@ -35,8 +35,19 @@ function stop(code) {
 process.on("SIGINT", () => stop(0));
 process.on("SIGTERM", () => stop(0));
 
-setTimeout(() => {
-  if (!stopping) {
-    console.log(`\n  Concert ticketing is up. Point your client at http://127.0.0.1:${gatewayPort}  (booking: http://127.0.0.1:${bookingPort}, internal)\n`);
+// Say where to point a client once both apps answer /health.
+async function waitUntilUp(url) {
+  for (let i = 0; i < 300 && !stopping; i++) {
+    try {
+      if ((await fetch(url)).ok) return true;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
   }
-}, 1500).unref();
+  return false;
+}
+const up = await Promise.all([waitUntilUp(`http://127.0.0.1:${bookingPort}/health`), waitUntilUp(`http://127.0.0.1:${gatewayPort}/health`)]);
+if (up.every(Boolean)) {
+  console.log(`\n  Concert ticketing is up. Point your client at http://127.0.0.1:${gatewayPort}  (booking: http://127.0.0.1:${bookingPort}, internal)\n`);
+}

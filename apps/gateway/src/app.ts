@@ -5,6 +5,7 @@ import type { Cluster, Redis } from "ioredis";
 import { errorHandler, notFoundHandler, ok, type Logger, type QueueStore } from "@concert/shared";
 import { forwardRoutes } from "./api/forward-routes";
 import { queueRoutes } from "./api/queue-routes";
+import { tokenRateLimit, type TokenRateLimitOptions } from "./api/rate-limit";
 import type { Forwarder } from "./forward/forwarder";
 import type { QueueService } from "./queue/queue-service";
 
@@ -14,6 +15,9 @@ export interface GatewayDeps {
   queue: QueueService;
   forwarder: Forwarder;
   logger: Logger;
+  tokenRateLimit: TokenRateLimitOptions;
+  /** Express "trust proxy" setting: which X-Forwarded-For hops name the client */
+  trustProxy?: string;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -24,6 +28,7 @@ export function createApp(deps: GatewayDeps): Express {
   app.disable("x-powered-by");
   app.set("etag", false);
   app.set("query parser", "simple");
+  app.set("trust proxy", parseTrustProxy(deps.trustProxy));
 
   app.use(
     pinoHttp({
@@ -53,9 +58,16 @@ export function createApp(deps: GatewayDeps): Express {
     }
   });
 
-  app.use(queueRoutes(deps.queue));
+  app.use(queueRoutes(deps.queue, tokenRateLimit(deps.redis, deps.tokenRateLimit)));
   app.use(forwardRoutes(deps.store, deps.forwarder));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
   return app;
+}
+
+/** TRUST_PROXY: "false", "true", a hop count, or addresses/subnets (Express's forms). */
+function parseTrustProxy(v = "false"): boolean | number | string {
+  if (v === "false") return false;
+  if (v === "true") return true;
+  return /^\d+$/.test(v) ? Number(v) : v;
 }

@@ -13,6 +13,9 @@ const schema = z.object({
   ACTIVE_TOKEN_TTL_SEC: intVar(600, 1, 86_400),
   WAITING_IDLE_TTL_SEC: intVar(120, 1, 86_400),
   PASSPORT_TTL_SEC: intVar(30, 1, 600),
+  TOKEN_RATE_LIMIT: intVar(120, 0, 1_000_000),
+  TOKEN_RATE_WINDOW_SEC: intVar(60, 1, 86_400),
+  TRUST_PROXY: z.string().default("false"),
   ADMISSION_ENABLED: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
 });
 

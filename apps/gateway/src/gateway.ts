@@ -33,7 +33,15 @@ export async function buildGateway(config: GatewayConfig, logger = createLogger(
     timeoutMs: config.BOOKING_TIMEOUT_MS,
   });
   const ticker = new AdmissionTicker(store, settings, logger);
-  const app = createApp({ redis, store, queue, forwarder, logger });
+  const app = createApp({
+    redis,
+    store,
+    queue,
+    forwarder,
+    logger,
+    trustProxy: config.TRUST_PROXY,
+    tokenRateLimit: { limit: config.TOKEN_RATE_LIMIT, windowSec: config.TOKEN_RATE_WINDOW_SEC, prefix: `rl:${config.QUEUE_NAME}:token:` },
+  });
   return {
     app,
     store,

@@ -18,7 +18,7 @@ export interface RunningGateway {
 
 /** A gateway on port 0 with its own queue name (so tests never share keys); no ticker unless asked. */
 export async function startGateway(env: Record<string, string> = {}): Promise<RunningGateway> {
-  const config = loadConfig({ NODE_ENV: "test", QUEUE_NAME: uniqueName("gw"), PORT: "0", ...env });
+  const config = loadConfig({ NODE_ENV: "test", QUEUE_NAME: uniqueName("gw"), PORT: "0", TOKEN_RATE_LIMIT: "0", ...env });
   const gateway = await buildGateway(config, createLogger("gateway", "silent"));
   const server = gateway.app.listen(0, "127.0.0.1");
   await once(server, "listening");

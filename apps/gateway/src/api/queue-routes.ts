@@ -1,4 +1,4 @@
-import { Router } from "express";
+import { Router, type RequestHandler } from "express";
 import { AppError, issueTokenBody, ok, parseOr400, userIdPath, uuid } from "@concert/shared";
 import type { QueueService } from "../queue/queue-service";
 
@@ -9,10 +9,10 @@ export function tokenHeader(raw: unknown): string {
   return raw.toLowerCase();
 }
 
-export function queueRoutes(queue: QueueService): Router {
+export function queueRoutes(queue: QueueService, issueLimit: RequestHandler): Router {
   const router = Router();
 
-  router.post("/api/users/token", async (req, res) => {
+  router.post("/api/users/token", issueLimit, async (req, res) => {
     const { userId } = parseOr400(issueTokenBody, req.body);
     res.json(ok(await queue.issueToken(userId)));
   });
