@@ -1,8 +1,6 @@
-import { randomUUID } from "node:crypto";
-import { errorHandler, notFoundHandler, type Logger, type QueueStore } from "@concert/shared";
+import { errorHandler, notFoundHandler, observeRequests, type Logger, type QueueStore } from "@concert/shared";
 import express, { type Express } from "express";
-import type { Redis } from "ioredis";
-import { pinoHttp } from "pino-http";
+import type { Cluster, Redis } from "ioredis";
 import Redlock from "redlock";
 import { apiRoutes } from "./api/routes";
 import { healthRoutes } from "./api/health";
@@ -14,6 +12,7 @@ import { PointsRepository } from "./db/points.repository";
 import { ReservationsRepository } from "./db/reservations.repository";
 import { SeatGate } from "./reservations/seat-gate";
 import { sweepExpiredHolds, type SweepResult } from "./reservations/sweeper";
+import { bookingMetrics } from "./metrics";
 
 export interface BookingAppConfig {
   passportSecret: string;
@@ -28,7 +27,9 @@ export interface BookingAppConfig {
 
 export interface BookingDeps {
   db: Db;
-  redis: Redis;
+  redis: Redis | Cluster;
+  /** Redlock's nodes (independent Redis servers; a majority must agree); default [redis] */
+  redlockClients?: (Redis | Cluster)[];
   queueStore: QueueStore;
   logger: Logger;
   config: BookingAppConfig;
@@ -44,29 +45,21 @@ export function createApp(deps: BookingDeps): BookingApp {
   const { db, redis, queueStore, logger, config } = deps;
   const reservations = new ReservationsRepository(db);
   const gate = new SeatGate(redis, config.redisKeyPrefix);
-  const redlock = new Redlock([redis], { driftFactor: 0.01, retryCount: 40, retryDelay: 50, retryJitter: 50 });
+  const redlock = new Redlock(deps.redlockClients?.length ? deps.redlockClients : [redis], { driftFactor: 0.01, retryCount: 40, retryDelay: 50, retryJitter: 50 });
   redlock.on("error", () => {}); // failures reach the caller through using(); no extra noise
 
   const app = express() as unknown as BookingApp;
   app.disable("x-powered-by");
   app.set("query parser", "simple");
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: (req, res) => {
-        const given = req.headers["x-request-id"];
-        const id = typeof given === "string" && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
-        res.setHeader("x-request-id", id);
-        return id;
-      },
-      autoLogging: { ignore: (req) => req.url === "/health" || req.url === "/ready" },
-    }),
-  );
+  const { metrics, outcomes, onSweep } = bookingMetrics();
+  const quiet = new Set(["/health", "/ready", "/metrics"]);
+  app.use(observeRequests(logger, metrics, { quiet: (req) => quiet.has(req.path) }));
+  app.use(outcomes);
   app.use(healthRoutes(db, redis));
+  app.get("/metrics", metrics.handler());
   app.use(express.json({ limit: "16kb" }));
+  app.use("/api", requirePassport(config.passportSecret));
   app.use(
-    "/api",
-    requirePassport(config.passportSecret),
     apiRoutes({
       concerts: new ConcertsRepository(db),
       points: new PointsRepository(db),
@@ -84,7 +77,11 @@ export function createApp(deps: BookingDeps): BookingApp {
     }),
   );
   app.use(notFoundHandler);
-  app.use(errorHandler(logger));
-  app.sweep = () => sweepExpiredHolds({ reservations, gate, logger });
+  app.use(errorHandler(logger, { onDependencyError: (d) => metrics.dependencyErrors.inc({ dependency: d }) }));
+  app.sweep = async () => {
+    const result = await sweepExpiredHolds({ reservations, gate, logger });
+    onSweep(result);
+    return result;
+  };
   return app;
 }

@@ -14,6 +14,12 @@ export const bookingEnv = z.object({
   MAX_HOLDS_PER_USER: intVar(4, 1, 50),
   MAX_CHARGE_POINT: intVar(1_000_000, 1, Number.MAX_SAFE_INTEGER),
   SWEEP_INTERVAL_MS: intVar(5_000, 100, 3_600_000),
+  /** Redlock nodes: comma-separated independent Redis URLs (default: REDIS_URL alone) */
+  REDLOCK_URLS: z
+    .string()
+    .optional()
+    .transform((s) => (s ?? "").split(",").map((u) => u.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^rediss?(\+cluster)?:\/\//, "each must be a redis:// or rediss:// URL"))),
 });
 
 export interface BookingConfig {
@@ -29,6 +35,8 @@ export interface BookingConfig {
   maxHoldsPerUser: number;
   maxChargePoint: number;
   sweepIntervalMs: number;
+  /** Redis URLs Redlock locks on (a majority must agree); [redisUrl] unless REDLOCK_URLS is set */
+  redlockUrls: string[];
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): BookingConfig {
@@ -46,5 +54,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BookingConfig 
     maxHoldsPerUser: e.MAX_HOLDS_PER_USER,
     maxChargePoint: e.MAX_CHARGE_POINT,
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
+    redlockUrls: e.REDLOCK_URLS.length ? e.REDLOCK_URLS : [e.REDIS_URL],
   };
 }

@@ -1,4 +1,5 @@
-import { ConfigError, QueueStore, connectRedis, createLogger, createRedis } from "@concert/shared";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { ConfigError, QueueStore, answerClientError, connectRedis, createLogger, createRedis, redactUrl, type RedisClient } from "@concert/shared";
 import { createApp } from "./app";
 import { loadConfig } from "./config";
 import { createDb } from "./db/client";
@@ -11,6 +12,7 @@ async function main(): Promise<void> {
   const db = createDb(config.databaseUrl, { poolSize: config.databasePoolSize });
   const redis = createRedis(config.redisUrl);
   await connectRedis(redis, config.redisUrl);
+  const redlockClients = await connectRedlockNodes(config.redlockUrls, config.redisUrl, redis);
   await db.$queryRaw`SELECT 1`.catch(() => {
     throw new Error(
       `Cannot reach Postgres at ${config.databaseUrl.replace(/:[^:@/]+@/, ":***@")}. Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`,
@@ -27,6 +29,7 @@ async function main(): Promise<void> {
   const app = createApp({
     db,
     redis,
+    redlockClients,
     queueStore,
     logger,
     config: {
@@ -45,23 +48,64 @@ async function main(): Promise<void> {
   });
   server.keepAliveTimeout = 65_000;
 
+  // Graceful stop: requests in flight finish, and each of their keep-alive connections closes
+  // right after its answer (Connection: close). Node's server.close() only closes the connections
+  // idle at that moment; the others would linger until the client's keep-alive timeout (the
+  // gateway keeps booking connections for up to a minute) and the stop would miss its deadline.
+  server.on("clientError", answerClientError); // unparseable requests get the error envelope too
   let stopping = false;
+  const inFlight = new Set<ServerResponse>();
+  server.prependListener("request", (_req: IncomingMessage, res: ServerResponse) => {
+    if (stopping) res.setHeader("connection", "close");
+    inFlight.add(res);
+    res.once("close", () => inFlight.delete(res));
+  });
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "shutting down");
     const force = setTimeout(() => process.exit(1), 10_000).unref();
+    for (const res of inFlight) if (!res.headersSent) res.setHeader("connection", "close");
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();
     });
     await stopSweeper();
-    await Promise.allSettled([db.$disconnect(), redis.quit()]);
+    await Promise.allSettled([db.$disconnect(), redis.quit(), ...redlockClients.filter((c) => c !== redis).map((c) => c.quit())]);
     clearTimeout(force);
     process.exit(0);
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+/**
+ * Redlock's nodes: REDIS_URL's client when REDLOCK_URLS is unset, else one client per URL. A lock
+ * needs a majority of them, so booking starts when a majority answers; the others keep
+ * reconnecting in the background.
+ */
+async function connectRedlockNodes(urls: string[], redisUrl: string, redis: RedisClient): Promise<RedisClient[]> {
+  if (urls.length === 1 && urls[0] === redisUrl) return [redis];
+  const clients = urls.map((url) => (url === redisUrl ? redis : createRedis(url)));
+  const up = await Promise.all(
+    clients.map(async (client) => {
+      if (client === redis) return true;
+      try {
+        if (client.status === "wait") await client.connect();
+        await client.ping();
+        return true;
+      } catch {
+        return false;
+      }
+    }),
+  );
+  const reachable = up.filter(Boolean).length;
+  if (reachable <= urls.length / 2) {
+    clients.forEach((c) => c !== redis && c.disconnect());
+    const down = urls.filter((_, i) => !up[i]).map(redactUrl);
+    throw new Error(`Redlock needs a majority of REDLOCK_URLS; cannot reach ${down.join(", ")}`);
+  }
+  return clients;
 }
 
 main().catch((err: unknown) => {

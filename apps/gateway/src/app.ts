@@ -1,11 +1,13 @@
-import { randomUUID } from "node:crypto";
 import express, { type Express } from "express";
-import pinoHttp from "pino-http";
 import type { Cluster, Redis } from "ioredis";
-import { errorHandler, notFoundHandler, ok, type Logger, type QueueStore } from "@concert/shared";
+import { dependencyOf, errorHandler, notFoundHandler, observeRequests, ok, type AdmissionSettings, type Logger, type Metrics, type QueueStore } from "@concert/shared";
+import { adminRoutes } from "./api/admin-routes";
+import { openApiRoutes } from "./api/openapi";
 import { forwardRoutes } from "./api/forward-routes";
 import { queueRoutes } from "./api/queue-routes";
 import { tokenRateLimit, type TokenRateLimitOptions } from "./api/rate-limit";
+import { streamRoutes, type QueueStreams } from "./api/stream-routes";
+import { webPage } from "./api/web-page";
 import type { Forwarder } from "./forward/forwarder";
 import type { QueueService } from "./queue/queue-service";
 
@@ -18,9 +20,14 @@ export interface GatewayDeps {
   tokenRateLimit: TokenRateLimitOptions;
   /** Express "trust proxy" setting: which X-Forwarded-For hops name the client */
   trustProxy?: string;
+  /** open SSE streams of GET /api/queue/stream (fed by the tick pub/sub) */
+  streams: QueueStreams;
+  metrics: Metrics;
+  /** operator routes (/admin/*) are mounted only with a token */
+  admin?: { token: string; configured: AdmissionSettings };
+  /** folder of the built waiting-room page served at `/` (default apps/web/dist) */
+  webRoot?: string;
 }
-
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /** The gateway's Express app, without listening (tests and main.ts both use it). */
 export function createApp(deps: GatewayDeps): Express {
@@ -30,17 +37,13 @@ export function createApp(deps: GatewayDeps): Express {
   app.set("query parser", "simple");
   app.set("trust proxy", parseTrustProxy(deps.trustProxy));
 
+  const quiet = new Set(["/health", "/ready", "/metrics"]);
   app.use(
-    pinoHttp({
-      logger: deps.logger,
-      genReqId: (req, res) => {
-        const given = req.headers["x-request-id"];
-        const id = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
-        res.setHeader("x-request-id", id);
-        return id;
-      },
-      customProps: (req) => ({ userId: (req as { userId?: number }).userId }),
-      serializers: { req: (r) => ({ method: r.method, url: r.url }), res: (r) => ({ statusCode: r.statusCode }) },
+    observeRequests(deps.logger, deps.metrics, {
+      quiet: (req) => quiet.has(req.path),
+      // a waiting client's poll is its heartbeat: thousands a second, counted in the metrics and
+      // logged only at debug when it succeeds (refusals are logged like every other request)
+      successLevel: (req, route) => (route === "/api/users/:userId/token" && req.method === "GET" ? "debug" : "info"),
     }),
   );
   app.use(express.json({ limit: "16kb", strict: true }));
@@ -57,11 +60,16 @@ export function createApp(deps: GatewayDeps): Express {
       res.status(503).json({ result: null, error: { code: "SERVICE_UNAVAILABLE", message: "redis is unavailable" } });
     }
   });
+  app.get("/metrics", deps.metrics.handler());
+  app.use(openApiRoutes());
+  if (deps.admin) app.use(adminRoutes(deps.store, deps.admin.token, deps.admin.configured));
 
   app.use(queueRoutes(deps.queue, tokenRateLimit(deps.redis, deps.tokenRateLimit)));
+  app.use(streamRoutes(deps.streams));
   app.use(forwardRoutes(deps.store, deps.forwarder));
+  app.use(webPage(deps.webRoot, deps.logger));
   app.use(notFoundHandler);
-  app.use(errorHandler(deps.logger));
+  app.use(errorHandler(deps.logger, { onDependencyError: (d) => deps.metrics.dependencyErrors.inc({ dependency: d }) }));
   return app;
 }
 

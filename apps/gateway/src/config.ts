@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { commonEnv, intVar, parseConfig, resolvePassportSecret, urlListVar } from "@concert/shared";
 
-const schema = z.object({
+export const gatewayEnv = z.object({
   ...commonEnv,
   PORT: intVar(3000, 0, 65535),
   HOST: z.string().min(1).default("0.0.0.0"),
@@ -16,13 +16,14 @@ const schema = z.object({
   TOKEN_RATE_LIMIT: intVar(120, 0, 1_000_000),
   TOKEN_RATE_WINDOW_SEC: intVar(60, 1, 86_400),
   TRUST_PROXY: z.string().default("false"),
+  ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   ADMISSION_ENABLED: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
 });
 
-export type GatewayConfig = Omit<z.output<typeof schema>, "PASSPORT_SECRET"> & { PASSPORT_SECRET: string };
+export type GatewayConfig = Omit<z.output<typeof gatewayEnv>, "PASSPORT_SECRET"> & { PASSPORT_SECRET: string };
 
 /** Reads the gateway's environment once; throws ConfigError naming any bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  const parsed = parseConfig(schema, env);
+  const parsed = parseConfig(gatewayEnv, env);
   return { ...parsed, PASSPORT_SECRET: resolvePassportSecret(parsed) };
 }

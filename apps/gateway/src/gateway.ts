@@ -1,15 +1,20 @@
 import type { Express } from "express";
-import { QueueStore, createLogger, createRedis, connectRedis, type Logger } from "@concert/shared";
+import { QueueStore, createLogger, createRedis, connectRedis, dependencyOf, type Logger } from "@concert/shared";
 import { createApp } from "./app";
 import type { GatewayConfig } from "./config";
 import { Forwarder } from "./forward/forwarder";
 import { AdmissionTicker } from "./queue/admission";
 import { QueueService } from "./queue/queue-service";
+import { gatewayMetrics } from "./metrics";
+import { QueueStreams } from "./api/stream-routes";
+import { TickEvents, ticksChannel } from "./queue/tick-events";
 
 export interface Gateway {
   app: Express;
   store: QueueStore;
   ticker: AdmissionTicker;
+  /** the open SSE streams of this instance (main.ts ends them before closing the server) */
+  streams: QueueStreams;
   logger: Logger;
   close(): Promise<void>;
 }
@@ -25,14 +30,26 @@ export async function buildGateway(config: GatewayConfig, logger = createLogger(
     paymentReplaySec: config.PAYMENT_REPLAY_SEC,
   });
   const settings = { tickMs: config.QUEUE_TICK_MS, batch: config.QUEUE_ADMIT_BATCH, maxActive: config.QUEUE_MAX_ACTIVE };
-  const queue = new QueueService(store, settings);
+
   const forwarder = new Forwarder({
     urls: config.BOOKING_URL,
     passportSecret: config.PASSPORT_SECRET,
     passportTtlSec: config.PASSPORT_TTL_SEC,
     timeoutMs: config.BOOKING_TIMEOUT_MS,
   });
-  const ticker = new AdmissionTicker(store, settings, logger);
+  // (the gauge reads `streams` at scrape time, after it exists)
+  const { metrics, onTick } = gatewayMetrics(store, () => streams.size);
+  const ticker = new AdmissionTicker(store, settings, logger, onTick, (err) => {
+    metrics.dependencyErrors.inc({ dependency: dependencyOf(err) ?? "redis" });
+  });
+  const queue = new QueueService(store, { settings: () => ticker.effective });
+  // SSE fan-out: one PUBLISH per tick that ran, heard on a separate subscriber connection.
+  const subscriber = createRedis(config.REDIS_URL);
+  await connectRedis(subscriber, config.REDIS_URL);
+  const tickEvents = new TickEvents(redis, subscriber, ticksChannel(store.keys.prefix), logger);
+  await tickEvents.start();
+  ticker.afterTick((result) => tickEvents.publish(result));
+  const streams = new QueueStreams(queue, tickEvents, logger, { idleRefreshMs: Math.min(5_000, (config.WAITING_IDLE_TTL_SEC * 1000) / 4) });
   const app = createApp({
     redis,
     store,
@@ -40,15 +57,21 @@ export async function buildGateway(config: GatewayConfig, logger = createLogger(
     forwarder,
     logger,
     trustProxy: config.TRUST_PROXY,
+    streams,
+    metrics,
+    admin: config.ADMIN_TOKEN ? { token: config.ADMIN_TOKEN, configured: settings } : undefined,
     tokenRateLimit: { limit: config.TOKEN_RATE_LIMIT, windowSec: config.TOKEN_RATE_WINDOW_SEC, prefix: `rl:${config.QUEUE_NAME}:token:` },
   });
   return {
     app,
     store,
     ticker,
+    streams,
     logger,
     async close() {
       await ticker.stop();
+      streams.close();
+      await tickEvents.close();
       await forwarder.close();
       await redis.quit().catch(() => redis.disconnect());
     },

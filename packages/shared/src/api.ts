@@ -28,6 +28,13 @@ export const tokenView = z.object({
   estimatedWaitSec: z.number().int().min(0).nullable(),
 });
 export type TokenView = z.infer<typeof tokenView>;
+/**
+ * GET /api/queue/stream?userId=&token= (Server-Sent Events). EventSource cannot set headers, so
+ * the token travels in the query; it is checked like the `token` header of the poll route.
+ */
+export const queueStreamQuery = z.strictObject({ userId: idParam, token: z.string().optional() });
+/** One `data:` frame of the stream: the token view without the token. */
+export type QueueStreamEvent = Omit<TokenView, "token">;
 
 // ---- booking ----
 export const concertIdPath = z.strictObject({ concertId: idParam });
@@ -60,3 +67,33 @@ export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, where
     issues: parsed.error.issues.slice(0, 5).map((i) => ({ path: i.path.join("."), message: i.message })),
   });
 }
+
+// ---- response shapes (documented in OpenAPI; tests check real answers against them) ----
+export const scheduleList = z.object({
+  concertName: z.string(),
+  concertInfos: z.array(
+    z.object({
+      concertDetailId: id,
+      startsAt: z.string().describe("ISO 8601 date-time"),
+      seatPrice: z.number().int().min(0),
+      availableSeats: z.number().int().min(0).max(SEATS_PER_SCHEDULE),
+    }),
+  ),
+});
+export const seatList = z.array(seatNumber).describe("free seat numbers, ascending");
+export const holdView = z.object({
+  reservationId: id,
+  concertDetailId: id,
+  seatId: seatNumber,
+  price: z.number().int().min(0),
+  status: z.literal("HELD"),
+  expiresAt: z.string().describe("ISO 8601 date-time when the hold lapses"),
+});
+export const pointView = z.object({ userId: id, point: z.number().int().min(0) });
+export const paymentView = z.object({
+  paymentId: id,
+  reservationIds: z.array(id),
+  amount: z.number().int().min(0),
+  balance: z.number().int().min(0),
+  status: z.literal("PAID"),
+});

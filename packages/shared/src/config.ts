@@ -11,7 +11,10 @@ export class ConfigError extends Error {
 export const intVar = (def: number, min = 1, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max).default(def);
 
-export const redisUrlVar = z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL").default("redis://127.0.0.1:6379");
+export const redisUrlVar = z
+  .string()
+  .regex(/^rediss?(\+cluster)?:\/\//, "must be a redis://, rediss:// or redis+cluster://host:port,host:port URL")
+  .default("redis://127.0.0.1:6379");
 
 /** The variables both apps read. */
 export const commonEnv = {

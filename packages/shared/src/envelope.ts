@@ -22,6 +22,7 @@ export function fail(code: string, message: string, details?: Record<string, unk
 }
 
 export function sendError(res: Response, err: AppError, retryAfterSec?: number): void {
+  res.locals.errorCode = err.code;
   if (retryAfterSec !== undefined) res.setHeader("Retry-After", String(retryAfterSec));
   res.status(err.status).json(fail(err.code, err.message, err.details));
 }
@@ -45,13 +46,19 @@ const BODY_ERRORS: Record<string, [number, string, string]> = {
  * The one error middleware: AppError → its status and code; a dependency failure → 503 with
  * Retry-After; anything else → 500, logged with the request id, never a stack to the client.
  */
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+export interface ErrorHooks {
+  /** called when a request failed because a dependency was down (for metrics) */
+  onDependencyError?: (dependency: string) => void;
+}
+
+export function errorHandler(logger: Logger, hooks: ErrorHooks = {}): ErrorRequestHandler {
   return (err, req, res, _next) => {
     if (res.headersSent) {
       req.socket.destroy();
       return;
     }
     if (err instanceof AppError) {
+      if (err.status === 503) hooks.onDependencyError?.(String(err.details?.dependency ?? "unknown"));
       const retry = err.status === 503 ? ((err as { retryAfterSec?: number }).retryAfterSec ?? 1) : undefined;
       sendError(res, err, retry);
       return;
@@ -59,11 +66,14 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const bodyError = typeof err?.type === "string" ? BODY_ERRORS[err.type] : undefined;
     if (bodyError) {
       const [status, code, message] = bodyError;
+      res.locals.errorCode = code;
       res.status(status).json(fail(code, message));
       return;
     }
     const dependency = dependencyOf(err);
     if (dependency) {
+      hooks.onDependencyError?.(dependency);
+      res.locals.errorCode = "SERVICE_UNAVAILABLE";
       logger.warn({ reqId: (req as { id?: unknown }).id, dependency, err: { message: err?.message, code: err?.code } }, "dependency unavailable");
       res.setHeader("Retry-After", "1");
       res.status(503).json(fail("SERVICE_UNAVAILABLE", `${dependency} is unavailable, try again shortly`, { dependency }));

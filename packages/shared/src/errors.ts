@@ -7,6 +7,7 @@ export const ErrorCodes = {
   TOKEN_USER_MISMATCH: 403,
   TOKEN_NOT_ACTIVE: 403,
   NOT_OWNER: 403,
+  UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
@@ -68,8 +69,15 @@ const REDIS_DOWN = [
   "READONLY",
 ];
 const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "57P01", "57P03"]);
-// Prisma: can't reach server, timeout, server closed the connection, pool timeout; driver adapter errors.
-const PRISMA_DOWN_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024"]);
+// Prisma: can't reach server, timeout, server closed the connection, pool timeout, transaction
+// closed under us; driver adapter errors.
+const PRISMA_DOWN_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", "P2028"]);
+// Prisma driver-adapter error kinds (meta.driverAdapterError.cause.kind) that mean "Postgres is
+// unreachable", not "this query is wrong": a raw query on a dropped connection comes back as
+// P2010 { kind: "ConnectionClosed" }.
+const ADAPTER_DOWN_KINDS = new Set(["ConnectionClosed", "SocketTimeout", "DatabaseNotReachable", "TooManyConnections", "TransactionAlreadyClosed"]);
+// SQLSTATE classes 08 (connection exception) and 57P0x (server shutting down / cannot connect now).
+const PG_DOWN_STATE = /^(08|57P0)/;
 
 /**
  * Recognises the errors that mean "a dependency is down" rather than "this request is wrong",
@@ -85,11 +93,38 @@ export function dependencyOf(err: unknown): string | null {
     return /prisma|postgres/i.test(message) ? "postgres" : "redis";
   }
   if (name.startsWith("PrismaClientInitializationError") || (e.code && PRISMA_DOWN_CODES.has(e.code))) return "postgres";
-  if (name === "DriverAdapterError" || /Can't reach database server|Connection terminated|connection timeout|timeout exceeded when trying to connect|terminating connection/i.test(message)) {
+  const adapterCause = (e as { meta?: { driverAdapterError?: { cause?: { kind?: string; originalCode?: string } } } }).meta?.driverAdapterError?.cause;
+  if (adapterCause && (ADAPTER_DOWN_KINDS.has(adapterCause.kind ?? "") || PG_DOWN_STATE.test(adapterCause.originalCode ?? ""))) return "postgres";
+  if (
+    name === "DriverAdapterError" ||
+    /Can't reach database server|Connection terminated|connection timeout|timeout exceeded when trying to connect|terminating connection|Server has closed the connection/i.test(message)
+  ) {
     return "postgres";
   }
   if (name === "ExecutionError" || name === "ResourceLockedError") return "redis";
   if (e.code && NETWORK_CODES.has(e.code)) return "network";
   if (e.cause && e.cause !== err) return dependencyOf(e.cause);
   return null;
+}
+
+/**
+ * `clientError` handler for node:http servers: a request Node's parser refuses (CRLF or NUL in a
+ * header, a bad Content-Length, Content-Length together with Transfer-Encoding, oversized
+ * headers) still gets the error envelope, not a bare "400 Bad Request".
+ */
+export function answerClientError(err: NodeJS.ErrnoException, socket: import("node:stream").Duplex): void {
+  if (err.code === "ECONNRESET" || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, code, message] =
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? [431, "Request Header Fields Too Large", "PAYLOAD_TOO_LARGE", "Request headers are too large"]
+      : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, "Request Timeout", "VALIDATION_FAILED", "Request took too long to arrive"]
+        : [400, "Bad Request", "VALIDATION_FAILED", "Malformed HTTP request"];
+  const body = JSON.stringify({ result: null, error: { code, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }

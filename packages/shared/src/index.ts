@@ -6,3 +6,6 @@ export * from "./logger";
 export * from "./redis";
 export * from "./api";
 export * from "./queue-store";
+export * from "./metrics";
+export * from "./http";
+export * from "./openapi";

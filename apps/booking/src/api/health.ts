@@ -1,5 +1,5 @@
 import { fail, ok } from "@concert/shared";
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import { Router } from "express";
 import type { Db } from "../db/client";
 
@@ -7,7 +7,7 @@ const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> =>
   Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error("timeout")), ms).unref())]);
 
 /** /health: the process is up. /ready: Postgres and Redis answer (no passport needed). */
-export function healthRoutes(db: Db, redis: Redis): Router {
+export function healthRoutes(db: Db, redis: Redis | Cluster): Router {
   const r = Router();
   r.get("/health", (_req, res) => {
     res.json(ok({ status: "ok" }));

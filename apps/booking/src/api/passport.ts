@@ -4,7 +4,9 @@ import type { RequestHandler, Response } from "express";
 /** Every /api request must carry a valid gateway passport: 401 PASSPORT_INVALID otherwise. */
 export function requirePassport(secret: string): RequestHandler {
   return (req, res, next) => {
-    res.locals.passport = verifyPassport(secret, req.header(PASSPORT_HEADER));
+    const passport = verifyPassport(secret, req.header(PASSPORT_HEADER));
+    res.locals.passport = passport;
+    res.locals.userId = passport.userId;
     next();
   };
 }

@@ -31,17 +31,17 @@ export interface ApiDeps {
 export function apiRoutes(deps: ApiDeps): Router {
   const r = Router();
 
-  r.get("/concert/:concertId/date", async (req, res) => {
+  r.get("/api/concert/:concertId/date", async (req, res) => {
     const { concertId } = parseOr400(concertIdPath, req.params, "path");
     res.json(ok(await listBookableSchedules(deps.concerts, concertId)));
   });
 
-  r.get("/concert/:concertDetailId/seat", async (req, res) => {
+  r.get("/api/concert/:concertDetailId/seat", async (req, res) => {
     const { concertDetailId } = parseOr400(concertDetailIdPath, req.params, "path");
     res.json(ok(await listFreeSeats(deps.concerts, concertDetailId)));
   });
 
-  r.post("/reservations", async (req, res) => {
+  r.post("/api/reservations", async (req, res) => {
     const body = parseOr400(reserveBody, req.body);
     const passport = passportOf(res);
     assertPassportUser(passport, body.userId);
@@ -55,19 +55,19 @@ export function apiRoutes(deps: ApiDeps): Router {
     res.status(201).json(ok(hold));
   });
 
-  r.patch("/users/point", async (req, res) => {
+  r.patch("/api/users/point", async (req, res) => {
     const body = parseOr400(chargeBody, req.body);
     assertPassportUser(passportOf(res), body.userId);
     res.json(ok(await chargePoints(deps.points, deps.maxChargePoint, body)));
   });
 
-  r.get("/users/:userId/point", async (req, res) => {
+  r.get("/api/users/:userId/point", async (req, res) => {
     const { userId } = parseOr400(userIdPath, req.params, "path");
     assertPassportUser(passportOf(res), userId);
     res.json(ok(await getBalance(deps.points, userId)));
   });
 
-  r.post("/payment", async (req, res) => {
+  r.post("/api/payment", async (req, res) => {
     const body = parseOr400(paymentBody, req.body);
     const header = req.header("idempotency-key");
     const key = header === undefined ? undefined : parseOr400(idempotencyKey, header, "Idempotency-Key");
@@ -79,12 +79,13 @@ export function apiRoutes(deps: ApiDeps): Router {
       reservationIds,
       point: body.point,
       idempotencyKey: key,
+      replayOnly: passport.replay === true,
       tokenId: passport.tokenId,
     });
     res.json(ok(paid));
   });
 
-  r.all("/{*any}", (req) => {
+  r.all("/api/{*any}", (req) => {
     throw new AppError("NOT_FOUND", `No route for ${req.method} ${req.path}`);
   });
   return r;

@@ -19,6 +19,11 @@ export interface PayInput {
   /** the amount the client believes it pays; refused if it differs from the database's price */
   point?: number;
   idempotencyKey?: string;
+  /**
+   * The queue token was already finished by a payment (the gateway's replay window): only the
+   * stored answer of that payment may be returned (same Idempotency-Key); nothing new is paid.
+   */
+  replayOnly?: boolean;
 }
 
 const TX_OPTIONS = {
@@ -38,6 +43,11 @@ export class PaymentsRepository {
 
   async pay(input: PayInput): Promise<PaymentResult> {
     const ids = [...new Set(input.reservationIds)].sort((a, b) => a - b);
+    if (input.replayOnly) {
+      const earlier = input.idempotencyKey ? await this.findByKey(this.db, input.userId, input.idempotencyKey) : null;
+      if (!earlier) throw new AppError("TOKEN_INVALID", "This queue token was used for a payment; queue again to pay anything else");
+      return sameRequestOrConflict(earlier, ids);
+    }
     try {
       return await this.db.$transaction((tx) => this.payIn(tx, { ...input, reservationIds: ids }), TX_OPTIONS);
     } catch (err) {

@@ -46,7 +46,7 @@ export async function holdSeat(deps: HoldSeatDeps, input: HoldSeatInput): Promis
 
   let held;
   try {
-    held = await deps.redlock.using([deps.gate.keys.userHoldsLock(userId)], USER_LOCK_MS, USER_LOCK_SETTINGS, () =>
+    held = await withLock(deps.redlock, deps.gate.keys.userHoldsLock(userId), () =>
       deps.reservations.holdSeat({ userId, concertDetailId, seatNo, ttlMs: deps.holdTtlMs, maxHolds: deps.maxHoldsPerUser }),
     );
     if (!held) {
@@ -75,6 +75,21 @@ export async function holdSeat(deps: HoldSeatDeps, input: HoldSeatInput): Promis
     status: "HELD",
     expiresAt: held.expiresAt.toISOString(),
   };
+}
+
+/**
+ * Runs `routine` under a Redlock lease and releases it in `finally`, like `redlock.using`, except
+ * that a failed release does not fail the call: once the routine has committed (the hold is in
+ * Postgres), losing Redis must not turn it into an error that makes the client hold another seat
+ * while this one stays held. The lease then simply runs out.
+ */
+async function withLock<T>(redlock: Redlock, resource: string, routine: () => Promise<T>): Promise<T> {
+  const lock = await redlock.acquire([resource], USER_LOCK_MS, USER_LOCK_SETTINGS);
+  try {
+    return await routine();
+  } finally {
+    await lock.release().catch(() => {});
+  }
 }
 
 function seatUnavailable(concertDetailId: number, seatNo: number): AppError {

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Redis, Result } from "ioredis";
+import type { Cluster, Redis, Result } from "ioredis";
 
 /**
  * The Redis fast gate in front of a seat hold. One key per seat, set with NX before Postgres is
@@ -37,7 +37,7 @@ declare module "ioredis" {
 }
 
 const defined = new WeakSet<object>();
-function defineScripts(redis: Redis): void {
+function defineScripts(redis: Redis | Cluster): void {
   if (defined.has(redis)) return;
   for (const [name, s] of Object.entries(SCRIPTS)) redis.defineCommand(name, s);
   defined.add(redis);
@@ -49,7 +49,7 @@ export class SeatGate {
   readonly keys: SeatGateKeys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     prefix: string,
     /** how long a pending claim lives if this instance dies mid-hold */
     private readonly pendingMs = 10_000,

@@ -61,7 +61,7 @@ export interface BookingOptions extends Partial<BookingAppConfig> {
 export async function startBooking(options: BookingOptions = {}): Promise<Booking> {
   const db = options.db ?? createDb(options.databaseUrl ?? testDatabaseUrl(), { poolSize: 10 });
   const redisUrl = options.redisUrl ?? "redis://127.0.0.1:6379";
-  const redis = options.redis ?? createRedis(redisUrl);
+  const redis = options.redis ?? (createRedis(redisUrl) as Redis);
   if (!options.redis && !options.noConnect) await connectRedis(redis, redisUrl);
   const queueStore = new QueueStore(redis, {
     name: options.queueName ?? `t${WORKER}_${RUN.slice(-13)}`,

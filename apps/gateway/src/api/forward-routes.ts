@@ -1,7 +1,25 @@
-import { Router, type NextFunction, type Request, type Response } from "express";
+import { Router, type Request, type Response } from "express";
 import { AppError, type QueueStore } from "@concert/shared";
 import type { Forwarder } from "../forward/forwarder";
 import { tokenHeader } from "./queue-routes";
+
+export interface BookingRoute {
+  method: "get" | "post" | "patch";
+  /** Express path; booking serves the same path */
+  path: string;
+  /** "token": needs an active queue token of the user named in the request; "open": point routes */
+  access: "token" | "open";
+}
+
+/** Every booking route the gateway forwards; anything else is a 404 at the edge. */
+export const BOOKING_ROUTES: BookingRoute[] = [
+  { method: "get", path: "/api/concert/:concertId/date", access: "token" },
+  { method: "get", path: "/api/concert/:concertDetailId/seat", access: "token" },
+  { method: "post", path: "/api/reservations", access: "token" },
+  { method: "post", path: "/api/payment", access: "token" },
+  { method: "patch", path: "/api/users/point", access: "open" },
+  { method: "get", path: "/api/users/:userId/point", access: "open" },
+];
 
 /** User ids the request names (body `userId`); each must be the token's user. */
 function namedUserIds(req: Request): unknown[] {
@@ -17,10 +35,11 @@ function namedUserIds(req: Request): unknown[] {
 export function forwardRoutes(store: QueueStore, forwarder: Forwarder): Router {
   const router = Router();
 
-  const protectedRoute = async (req: Request, res: Response) => {
+  const withToken = async (req: Request, res: Response) => {
     const token = tokenHeader(req.headers.token);
     const auth = await store.authorize(token);
-    if (auth.replay && !(req.method === "POST" && req.path.replace(/\/+$/, "") === "/api/payment")) {
+    res.locals.userId = auth.userId;
+    if (auth.replay && !(req.method === "POST" && req.route?.path === "/api/payment")) {
       throw new AppError("TOKEN_INVALID", "This token was used for a payment; queue again");
     }
     for (const named of namedUserIds(req)) {
@@ -31,16 +50,10 @@ export function forwardRoutes(store: QueueStore, forwarder: Forwarder): Router {
     await forwarder.forward(req, res, { userId: auth.userId, tokenId: token, replay: auth.replay || undefined });
   };
 
-  const openRoute = async (req: Request, res: Response) => {
+  const open = async (req: Request, res: Response) => {
     await forwarder.forward(req, res, {});
   };
 
-  router.all(["/api/concert", "/api/concert/*rest"], protectedRoute);
-  router.all(["/api/reservations", "/api/reservations/*rest"], protectedRoute);
-  router.all(["/api/payment", "/api/payment/*rest"], protectedRoute);
-  router.patch("/api/users/point", openRoute);
-  router.get("/api/users/:userId/point", openRoute);
+  for (const route of BOOKING_ROUTES) router[route.method](route.path, route.access === "token" ? withToken : open);
   return router;
 }
-
-export type { NextFunction };

@@ -14,11 +14,13 @@ export function queueRoutes(queue: QueueService, issueLimit: RequestHandler): Ro
 
   router.post("/api/users/token", issueLimit, async (req, res) => {
     const { userId } = parseOr400(issueTokenBody, req.body);
+    res.locals.userId = userId;
     res.json(ok(await queue.issueToken(userId)));
   });
 
   router.get("/api/users/:userId/token", async (req, res) => {
     const { userId } = parseOr400(userIdPath, req.params, "userId");
+    res.locals.userId = userId;
     const token = tokenHeader(req.headers.token);
     res.json(ok(await queue.tokenView(userId, token)));
   });

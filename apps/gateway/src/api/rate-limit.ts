@@ -1,7 +1,7 @@
 import type { RequestHandler } from "express";
 import { rateLimit } from "express-rate-limit";
 import { RedisStore, type RedisReply } from "rate-limit-redis";
-import type { Cluster, Redis } from "ioredis";
+import { Cluster, type Redis } from "ioredis";
 import { AppError } from "@concert/shared";
 
 export interface TokenRateLimitOptions {
@@ -25,7 +25,14 @@ export function tokenRateLimit(redis: Redis | Cluster, options: TokenRateLimitOp
     legacyHeaders: false,
     store: new RedisStore({
       prefix: options.prefix,
-      sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply>,
+      sendCommand: (command: string, ...args: string[]) => {
+        // On a Redis Cluster a keyless SCRIPT LOAD lands on a random master, and the EVALSHA of
+        // the counter's key then fails with NOSCRIPT on another: load the scripts on every master.
+        if (redis instanceof Cluster && command.toUpperCase() === "SCRIPT" && String(args[0]).toUpperCase() === "LOAD") {
+          return Promise.all(redis.nodes("master").map((node) => node.call(command, ...args))).then((shas) => shas[0] as RedisReply);
+        }
+        return redis.call(command, ...args) as Promise<RedisReply>;
+      },
     }),
     handler: (_req, _res, next, opts) => {
       next(new AppError("RATE_LIMITED", `Too many token requests; at most ${opts.limit} per ${options.windowSec}s`));

@@ -10,15 +10,23 @@ export class AdmissionTicker {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<unknown> | null = null;
   private stopped = true;
-  private tickMs: number;
+  /** the admission settings in force, as the last tick reported them (live overrides included) */
+  effective: AdmissionSettings & { paused: boolean };
+  private readonly ranListeners: ((r: TickResult) => Promise<void> | void)[] = [];
 
   constructor(
     private readonly store: QueueStore,
     private readonly settings: AdmissionSettings,
     private readonly logger: Logger,
     private readonly onTick: (r: TickResult, ms: number) => void = () => {},
+    private readonly onFailure: (err: unknown) => void = () => {},
   ) {
-    this.tickMs = settings.tickMs;
+    this.effective = { ...settings, paused: false };
+  }
+
+  /** Runs after every tick that ran on this instance, e.g. to tell the other instances (TickEvents). */
+  afterTick(listener: (r: TickResult) => Promise<void> | void): void {
+    this.ranListeners.push(listener);
   }
 
   start(): void {
@@ -38,7 +46,7 @@ export class AdmissionTicker {
     this.timer = setTimeout(() => {
       this.running = this.runOnce().finally(() => {
         this.running = null;
-        this.schedule(Math.max(5, Math.floor(this.tickMs / 2)));
+        this.schedule(Math.max(5, Math.floor(this.effective.tickMs / 2)));
       });
     }, delay);
     this.timer.unref();
@@ -48,14 +56,16 @@ export class AdmissionTicker {
     const started = process.hrtime.bigint();
     try {
       const result = await this.store.tick(this.settings);
-      this.tickMs = result.tickMs;
+      this.effective = result.settings;
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       if (result.ran) {
         this.onTick(result, ms);
+        await Promise.all(this.ranListeners.map((listener) => listener(result)));
         if (result.admitted || result.expired || result.evicted) this.logger.debug({ ...result, ms }, "admission tick");
       }
       return result;
     } catch (err) {
+      this.onFailure(err);
       this.logger.warn({ err: { message: (err as Error).message } }, "admission tick failed; retrying");
       return null;
     }

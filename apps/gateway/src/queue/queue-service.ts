@@ -1,9 +1,8 @@
 import type { QueueStore, TokenView } from "@concert/shared";
 
 export interface QueueServiceOptions {
-  /** configured admission rate, used for the wait estimate before any admission was measured */
-  batch: number;
-  tickMs: number;
+  /** the admission settings in force, for the wait estimate before any admission was measured */
+  settings: () => { batch: number; tickMs: number };
 }
 
 /**
@@ -35,7 +34,8 @@ export class QueueService {
 
   /** rank ÷ admissions per second (measured over the last minute, else the configured rate). */
   estimateWait(rank: number, measuredPerSec: number | null): number {
-    const perSec = measuredPerSec && measuredPerSec > 0 ? measuredPerSec : (this.options.batch * 1000) / this.options.tickMs;
+    const { batch, tickMs } = this.options.settings();
+    const perSec = measuredPerSec && measuredPerSec > 0 ? measuredPerSec : (batch * 1000) / tickMs;
     return Math.ceil(rank / perSec);
   }
 }

@@ -46,7 +46,17 @@ export interface TickResult {
   admitted: number;
   expired: number;
   evicted: number;
-  tickMs: number;
+  /** the admission settings in force (configuration, or live overrides from operators) */
+  settings: AdmissionSettings & { paused: boolean };
+}
+
+export interface QueueStats {
+  waiting: number;
+  active: number;
+  admittedLastMinute: number;
+  /** how long the head of the queue has waited, seconds (null when nobody waits) */
+  oldestWaitSec: number | null;
+  totals: Record<string, number>;
 }
 
 export const DEFAULT_FINISHED_RETENTION_SEC = 600;
@@ -124,7 +134,13 @@ export class QueueStore {
       k.tick, k.waiting, k.seen, k.active, k.admits, k.rate, k.cfg, k.stats,
       k.prefix, settings.tickMs, settings.batch, settings.maxActive, this.activeTtlMs, this.idleTtlMs, this.retentionMs, this.maxSweep, this.now(),
     );
-    return { ran: r[0] === 1, admitted: Number(r[1]), expired: Number(r[2]), evicted: Number(r[3]), tickMs: Number(r[4]) };
+    return {
+      ran: r[0] === 1,
+      admitted: Number(r[1]),
+      expired: Number(r[2]),
+      evicted: Number(r[3]),
+      settings: { tickMs: Number(r[4]), batch: Number(r[5]), maxActive: Number(r[6]), paused: r[7] === 1 },
+    };
   }
 
   /** Keeps an active token alive at least until `untilMs` (Redis clock, ms). False if not active. */
@@ -153,11 +169,37 @@ export class QueueStore {
     return Object.fromEntries(Object.entries(raw).map(([key, v]) => [key, Number(v)]));
   }
 
+  /** Queue statistics for operators (times on the Redis clock). */
+  async stats(): Promise<QueueStats> {
+    const k = this.keys;
+    const [counts, totals, head, admits, time] = await Promise.all([
+      this.counts(),
+      this.totals(),
+      this.redis.zrange(k.waiting, 0, 0),
+      this.redis.zrange(k.admits, 0, -1),
+      this.redis.time(),
+    ]);
+    const now = this.clock ? this.clock() : Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+    const arrived = head.length ? await this.redis.hget(`${k.prefix}t:${head[0]}`, "at") : null;
+    const admittedLastMinute = admits.reduce((sum, m) => sum + Number(m.slice(m.lastIndexOf(":") + 1)), 0);
+    return {
+      ...counts,
+      admittedLastMinute,
+      oldestWaitSec: arrived ? Math.max(0, Math.round((now - Number(arrived)) / 1000)) : null,
+      totals,
+    };
+  }
+
   /** Live admission overrides shared by every instance (operator controls). */
   async getOverrides(): Promise<Partial<AdmissionSettings> & { paused: boolean }> {
     const raw = await this.redis.hgetall(this.keys.cfg);
     const num = (v?: string) => (v === undefined ? undefined : Number(v));
     return { tickMs: num(raw.tickMs), batch: num(raw.batch), maxActive: num(raw.maxActive), paused: raw.paused === "1" };
+  }
+
+  /** Drops every live override: back to each instance's configuration. */
+  async clearOverrides(): Promise<void> {
+    await this.redis.del(this.keys.cfg);
   }
 
   async setOverrides(o: Partial<AdmissionSettings> & { paused?: boolean }): Promise<void> {

@@ -6,7 +6,7 @@
  *   {q:main}:waiting       zset    token -> arrival number (rank = ZRANK + 1)
  *   {q:main}:seen          zset    token -> last heartbeat of a waiting token (ms)
  *   {q:main}:active        zset    token -> expiry of an admitted token (ms)
- *   {q:main}:t:<token>     hash    u = userId, st = W|A|F, r = finish reason, fa = finished at
+ *   {q:main}:t:<token>     hash    u = userId, st = W|A|F, at = arrived at, r = finish reason, fa = finished at
  *   {q:main}:u:<userId>    string  the user's live token (one place per user)
  *   {q:main}:tick          string  last tick slot that ran
  *   {q:main}:admits        zset    admissions of the last minute

@@ -29,6 +29,6 @@ end
 local seq = redis.call('INCR', KEYS[1])
 redis.call('ZADD', KEYS[2], seq, newToken)
 redis.call('ZADD', KEYS[3], now, newToken)
-redis.call('HSET', prefix .. 't:' .. newToken, 'u', userId, 'st', 'W')
+redis.call('HSET', prefix .. 't:' .. newToken, 'u', userId, 'st', 'W', 'at', tostring(now))
 redis.call('SET', userKey, newToken)
 return {newToken, 'W', redis.call('ZRANK', KEYS[2], newToken) + 1}

@@ -9,7 +9,7 @@
 -- ARGV[1] prefix, ARGV[2] tickMs, ARGV[3] batch, ARGV[4] maxActive, ARGV[5] active TTL ms,
 -- ARGV[6] idle TTL ms, ARGV[7] retention ms, ARGV[8] most tokens expired/evicted per tick,
 -- ARGV[9] clock ('' = Redis TIME)
--- Returns {ran (0|1), admitted, expired, evicted, tickMs}
+-- Returns {ran (0|1), admitted, expired, evicted, tickMs, batch, maxActive, paused (0|1)} (the settings in force)
 --@include common
 local prefix = ARGV[1]
 local cfg = hmget(KEYS[7], 'tickMs', 'batch', 'maxActive', 'paused')
@@ -22,7 +22,8 @@ local activeTtlMs, idleTtlMs, retentionMs, maxSweep = tonumber(ARGV[5]), tonumbe
 local now = nowMs(ARGV[9])
 local slot = math.floor(now / tickMs)
 local mark = slot .. ':' .. tickMs
-if redis.call('GET', KEYS[1]) == mark then return {0, 0, 0, 0, tickMs} end
+local pausedFlag = paused and 1 or 0
+if redis.call('GET', KEYS[1]) == mark then return {0, 0, 0, 0, tickMs, batch, maxActive, pausedFlag} end
 redis.call('SET', KEYS[1], mark, 'PX', tickMs * 2 + 1000)
 
 -- Active tokens past their expiry give their slot back.
@@ -76,4 +77,4 @@ redis.call('HINCRBY', KEYS[8], 'ticks', 1)
 if admitted > 0 then redis.call('HINCRBY', KEYS[8], 'admitted', admitted) end
 if #expired > 0 then redis.call('HINCRBY', KEYS[8], 'expired', #expired) end
 if #idle > 0 then redis.call('HINCRBY', KEYS[8], 'evicted', #idle) end
-return {1, admitted, #expired, #idle, tickMs}
+return {1, admitted, #expired, #idle, tickMs, batch, maxActive, pausedFlag}

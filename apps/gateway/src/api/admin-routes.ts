@@ -1,0 +1,63 @@
+import { timingSafeEqual } from "node:crypto";
+import { Router, type RequestHandler } from "express";
+import { z } from "zod";
+import { AppError, ok, parseOr400, type AdmissionSettings, type QueueStore } from "@concert/shared";
+
+const settingsBody = z
+  .strictObject({
+    batch: z.number().int().min(1).max(100_000).optional(),
+    tickMs: z.number().int().min(10).max(3_600_000).optional(),
+    maxActive: z.number().int().min(1).max(10_000_000).optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, { message: "give at least one of batch, tickMs, maxActive" });
+
+function requireAdmin(adminToken: string): RequestHandler {
+  const expected = Buffer.from(adminToken);
+  return (req, _res, next) => {
+    const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? "");
+    if (!m) throw new AppError("UNAUTHORIZED", "Operator routes need `Authorization: Bearer <ADMIN_TOKEN>`");
+    const given = Buffer.from(m[1]);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new AppError("FORBIDDEN", "Wrong admin token");
+    next();
+  };
+}
+
+/**
+ * Operator controls, shared by every instance through Redis: queue stats, pause/resume admission,
+ * and live batch / tick / max-active overrides. Mounted only when ADMIN_TOKEN is set.
+ */
+export function adminRoutes(store: QueueStore, adminToken: string, configured: AdmissionSettings): Router {
+  const router = Router();
+  router.use("/admin", requireAdmin(adminToken));
+
+  const view = async () => {
+    const [stats, overrides] = await Promise.all([store.stats(), store.getOverrides()]);
+    const settings = {
+      batch: overrides.batch ?? configured.batch,
+      tickMs: overrides.tickMs ?? configured.tickMs,
+      maxActive: overrides.maxActive ?? configured.maxActive,
+    };
+    return { ...stats, paused: overrides.paused, settings, configured };
+  };
+
+  router.get("/admin/queue", async (_req, res) => {
+    res.json(ok(await view()));
+  });
+  router.post("/admin/queue/pause", async (_req, res) => {
+    await store.setOverrides({ paused: true });
+    res.json(ok(await view()));
+  });
+  router.post("/admin/queue/resume", async (_req, res) => {
+    await store.setOverrides({ paused: false });
+    res.json(ok(await view()));
+  });
+  router.patch("/admin/queue/settings", async (req, res) => {
+    await store.setOverrides(parseOr400(settingsBody, req.body));
+    res.json(ok(await view()));
+  });
+  router.delete("/admin/queue/settings", async (_req, res) => {
+    await store.clearOverrides();
+    res.json(ok(await view()));
+  });
+  return router;
+}

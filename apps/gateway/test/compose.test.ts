@@ -1,0 +1,77 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { gatewayEnv } from "../src/config";
+import { bookingEnv } from "../../booking/src/config";
+
+// There is no Docker engine here, so this checks what can be checked without one: that
+// docker-compose.yml gives each app exactly the variables its config schema reads, with values
+// the schema accepts, and that the commands, files and service names it refers to exist.
+const ROOT = join(__dirname, "..", "..", "..");
+const compose = parse(readFileSync(join(ROOT, "docker-compose.yml"), "utf8"), { merge: true });
+const services: Record<string, any> = compose.services;
+
+/** Compose's ${VAR:?msg} / ${VAR:-default} with sample values for the required secrets. */
+function substitute(env: Record<string, string>): Record<string, string> {
+  const sample: Record<string, string> = { PASSPORT_SECRET: "x".repeat(32), ADMIN_TOKEN: "y".repeat(20) };
+  return Object.fromEntries(
+    Object.entries(env).map(([k, v]) => [k, String(v).replace(/\$\{(\w+)(:[?-][^}]*)?\}/g, (_, name: string) => sample[name] ?? "")]),
+  );
+}
+
+const schemaKeys = (schema: { shape: Record<string, unknown> }) => Object.keys(schema.shape).sort();
+
+describe("docker-compose.yml", () => {
+  const apps = [
+    { prefix: "gateway-", schema: gatewayEnv, app: "gateway" },
+    { prefix: "booking-", schema: bookingEnv, app: "booking" },
+  ];
+
+  it("runs postgres, redis, a migrate job, two gateways, two bookings and nginx", () => {
+    expect(Object.keys(services).sort()).toEqual(["booking-1", "booking-2", "gateway-1", "gateway-2", "migrate", "nginx", "postgres", "redis"]);
+  });
+
+  it.each(apps)("gives every $app instance exactly the variables its config schema reads, with valid values", ({ prefix, schema }) => {
+    const instances = Object.entries(services).filter(([name]) => name.startsWith(prefix));
+    expect(instances).toHaveLength(2);
+    for (const [, service] of instances) {
+      const env = substitute(service.environment);
+      expect(Object.keys(env).sort()).toEqual(schemaKeys(schema));
+      const parsed = schema.safeParse({ ...env, ADMIN_TOKEN: env.ADMIN_TOKEN || undefined });
+      expect(parsed.error?.issues ?? []).toEqual([]);
+    }
+  });
+
+  it("points the gateways at both bookings and nginx at both gateways", () => {
+    expect(services["gateway-1"].environment.BOOKING_URL.split(",")).toEqual(["http://booking-1:3001", "http://booking-2:3001"]);
+    const nginx = readFileSync(join(ROOT, services.nginx.volumes[0].split(":")[0].replace("./", "")), "utf8");
+    expect(nginx).toContain("server gateway-1:3000");
+    expect(nginx).toContain("server gateway-2:3000");
+  });
+
+  it("has a health check on every long-running service and depends only on services that exist", () => {
+    for (const [name, service] of Object.entries(services)) {
+      for (const dep of Object.keys(service.depends_on ?? {})) expect([name, dep, dep in services]).toEqual([name, dep, true]);
+      if (name === "migrate") continue;
+      const hasCheck = Boolean(service.healthcheck) || (service.build && readFileSync(join(ROOT, service.build.dockerfile), "utf8").includes("HEALTHCHECK"));
+      expect([name, hasCheck]).toEqual([name, true]);
+    }
+  });
+
+  it("runs commands that exist in this repository", () => {
+    const migrate = services.migrate.command.join(" ");
+    expect(migrate).toContain("scripts/migrate.mjs");
+    expect(existsSync(join(ROOT, "scripts/migrate.mjs"))).toBe(true);
+    expect(migrate).toContain("apps/booking/dist/db/seed-main.js");
+    expect(existsSync(join(ROOT, "apps/booking/src/db/seed-main.ts"))).toBe(true);
+  });
+
+  it.each(["gateway", "booking"])("builds %s with a multi-stage, non-root Dockerfile that keeps only production dependencies", (app) => {
+    const dockerfile = readFileSync(join(ROOT, "apps", app, "Dockerfile"), "utf8");
+    expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/deploy --prod/);
+    expect(dockerfile).toMatch(/CMD \["node", "dist\/main.js"\]/);
+    expect(existsSync(join(ROOT, "apps", app, "src", "main.ts"))).toBe(true);
+  });
+});

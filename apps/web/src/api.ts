@@ -1,0 +1,92 @@
+// The gateway's API as the page uses it: every answer is the envelope { result, error }.
+
+export interface TokenView {
+  token: string;
+  status: "WAITING" | "IN_PROGRESS" | "FINISHED";
+  rank: number | null;
+  estimatedWaitSec: number | null;
+}
+export type QueueUpdate = Omit<TokenView, "token">;
+
+export interface Schedules {
+  concertName: string;
+  concertInfos: { concertDetailId: number; startsAt: string; seatPrice: number; availableSeats: number }[];
+}
+
+export interface Hold {
+  reservationId: number;
+  concertDetailId: number;
+  seatId: number;
+  price: number;
+  status: "HELD";
+  expiresAt: string;
+}
+
+export interface Payment {
+  paymentId: number;
+  reservationIds: number[];
+  amount: number;
+  balance: number;
+  status: "PAID";
+}
+
+/** A refusal from the gateway or booking (code from the envelope), or NETWORK when none came. */
+export class ApiError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+export interface Answer<T> {
+  result: T;
+  /** the server's clock when it answered (Date header), for countdowns */
+  serverNow: number;
+}
+
+interface CallOptions {
+  body?: unknown;
+  token?: string;
+  headers?: Record<string, string>;
+}
+
+export async function call<T>(method: string, path: string, options: CallOptions = {}): Promise<Answer<T>> {
+  const headers: Record<string, string> = { accept: "application/json", ...options.headers };
+  if (options.token) headers.token = options.token;
+  if (options.body !== undefined) headers["content-type"] = "application/json";
+  let res: Response;
+  try {
+    res = await fetch(path, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+  } catch {
+    throw new ApiError("NETWORK", "Cannot reach the ticket service. Check your connection and try again.", 0);
+  }
+  let envelope: { result: T | null; error: { code: string; message: string; details?: Record<string, unknown> } | null };
+  try {
+    envelope = await res.json();
+  } catch {
+    throw new ApiError("SERVICE_UNAVAILABLE", `The ticket service answered ${res.status} without a readable body.`, res.status);
+  }
+  if (!res.ok || envelope.error) {
+    const e = envelope.error ?? { code: "INTERNAL", message: `HTTP ${res.status}` };
+    throw new ApiError(e.code, e.message, res.status, e.details);
+  }
+  const date = Date.parse(res.headers.get("date") ?? "");
+  return { result: envelope.result as T, serverNow: Number.isNaN(date) ? Date.now() : date };
+}
+
+export const api = {
+  join: (userId: number) => call<TokenView>("POST", "/api/users/token", { body: { userId } }),
+  poll: (userId: number, token: string) => call<TokenView>("GET", `/api/users/${userId}/token`, { token }),
+  dates: (concertId: number, token: string) => call<Schedules>("GET", `/api/concert/${concertId}/date`, { token }),
+  freeSeats: (concertDetailId: number, token: string) => call<number[]>("GET", `/api/concert/${concertDetailId}/seat`, { token }),
+  hold: (userId: number, concertDetailId: number, seatId: number, token: string) =>
+    call<Hold>("POST", "/api/reservations", { token, body: { concertDetailId, userId, seatId } }),
+  balance: (userId: number) => call<{ userId: number; point: number }>("GET", `/api/users/${userId}/point`),
+  charge: (userId: number, point: number) => call<{ userId: number; point: number }>("PATCH", "/api/users/point", { body: { userId, point } }),
+  pay: (userId: number, reservationId: number, token: string, idempotencyKey: string) =>
+    call<Payment>("POST", "/api/payment", { token, body: { reservationId, userId }, headers: { "Idempotency-Key": idempotencyKey } }),
+};
