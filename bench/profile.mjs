@@ -1,0 +1,92 @@
+// `node bench/profile.mjs [gateway-poll|gateway-issue|booking-charge|booking-hold]`: runs one hot
+// path under `node --cpu-prof` (own redis-server, a throwaway database for booking), then prints
+// self time by package and the top functions. The .cpuprofile files stay in bench/out/profiles/.
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { freePort, httpClient, load, runNode, startProcess, startRedisServer } from "./lib.mjs";
+
+const require = createRequire(import.meta.url);
+const pg = require("pg");
+const Redis = require("ioredis");
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const what = process.argv[2] ?? "gateway-poll";
+const seconds = Number(process.argv[3] ?? 8);
+const dir = join(root, "bench/out/profiles", what);
+rmSync(dir, { recursive: true, force: true });
+mkdirSync(dir, { recursive: true });
+const base = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+
+const redis = await startRedisServer();
+const common = { NODE_ENV: "development", LOG_LEVEL: "info", REDIS_URL: redis.url, QUEUE_NAME: "prof", TOKEN_RATE_LIMIT: "0", ADMISSION_ENABLED: "false" };
+const prof = ["--cpu-prof", `--cpu-prof-dir=${dir}`];
+const procs = [];
+let admin;
+let dbName;
+try {
+  let bookingUrl = "http://127.0.0.1:1";
+  if (what.startsWith("booking")) {
+    admin = new pg.Client({ connectionString: base.replace(/\/[^/]*$/, "/postgres") });
+    await admin.connect();
+    dbName = `bench_prof_${process.pid}`;
+    await admin.query(`CREATE DATABASE "${dbName}"`);
+    const url = base.replace(/\/[^/]*$/, `/${dbName}`);
+    await runNode(["--experimental-wasm-modules", "--no-warnings"], `const m = await import("file://${join(root, "scripts/migrate.mjs")}"); await m.applyMigrations({ url: "${url}" });`);
+    const port = await freePort();
+    procs.push(await startProcess("booking", [...prof, join(root, "apps/booking/dist/main.js")], { ...common, PORT: port, DATABASE_URL: url }, `http://127.0.0.1:${port}/ready`));
+    bookingUrl = `http://127.0.0.1:${port}`;
+  }
+  const port = await freePort();
+  const gwArgs = what.startsWith("gateway") ? [...prof] : [];
+  procs.push(await startProcess("gateway", [...gwArgs, join(root, "apps/gateway/dist/main.js")], { ...common, PORT: port, HOST: "127.0.0.1", BOOKING_URL: bookingUrl }, `http://127.0.0.1:${port}/ready`));
+  const client = httpClient(`http://127.0.0.1:${port}`, { maxSockets: 50 });
+  const issued = (await client.request("POST", "/api/users/token", { body: { userId: 1 } })).json.result.token;
+  let n = 10;
+  const next = {
+    "gateway-poll": () => ({ path: "/api/users/1/token", headers: { token: issued } }),
+    "gateway-issue": () => ({ method: "POST", path: "/api/users/token", body: { userId: n++ } }),
+    "booking-charge": () => ({ method: "PATCH", path: "/api/users/point", body: { userId: n++, point: 100 } }),
+  }[what];
+  const r = await load({ client, concurrency: 50, durationMs: seconds * 1000, next, pids: procs.map((p) => p.pid) });
+  console.log(`${what}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(1)} ms, CPU ${r.cpuUsPerReq.toFixed(0)} µs/req, statuses ${JSON.stringify(r.statuses)}`);
+  client.close();
+} finally {
+  for (const p of procs) await p.stop();
+  await redis.stop();
+  if (admin) {
+    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+for (const f of readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"))) {
+  const p = JSON.parse(readFileSync(join(dir, f), "utf8"));
+  const total = p.endTime - p.startTime;
+  const us = (p.endTime - p.startTime) / Math.max(1, p.samples.length);
+  const byPkg = {};
+  const byFn = {};
+  const pkgOf = (url) => {
+    if (!url) return "(v8/native)";
+    const m = /node_modules\/\.pnpm\/([^/]+?)@[^/]*\/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url) ?? /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+    if (m) return m[2] ?? m[1];
+    if (url.startsWith("node:")) return "node core";
+    if (url.includes("/packages/shared/")) return "@concert/shared";
+    if (url.includes("/apps/")) return url.replace(/.*\/apps\/([^/]+)\/.*/, "apps/$1");
+    return url;
+  };
+  for (const node of p.nodes) {
+    const cf = node.callFrame;
+    const t = (node.hitCount ?? 0) * us;
+    if (cf.functionName === "(idle)") continue;
+    const pkg = ["(garbage collector)", "(program)"].includes(cf.functionName) ? cf.functionName : pkgOf(cf.url);
+    byPkg[pkg] = (byPkg[pkg] ?? 0) + t;
+    const key = `${cf.functionName || "(anonymous)"} ${pkg}:${cf.lineNumber + 1}`;
+    byFn[key] = (byFn[key] ?? 0) + t;
+  }
+  const busy = Object.values(byPkg).reduce((a, b) => a + b, 0);
+  console.log(`\n${f}: busy ${(busy / 1e6).toFixed(2)} s of ${(total / 1e6).toFixed(2)} s`);
+  for (const [k, v] of Object.entries(byPkg).sort((a, b) => b[1] - a[1]).slice(0, 14)) console.log(`  ${((v / busy) * 100).toFixed(1).padStart(5)}%  ${k}`);
+  console.log("  top functions (self):");
+  for (const [k, v] of Object.entries(byFn).sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`  ${((v / busy) * 100).toFixed(1).padStart(5)}%  ${k}`);
+}
