@@ -47,6 +47,8 @@ export function createApp(deps: GatewayDeps): Express {
     }),
   );
   app.use(express.json({ limit: "16kb", strict: true }));
+  // the hot routes first: every layer in front of them costs each poll a path match
+  app.use(queueRoutes(deps.queue, tokenRateLimit(deps.redis, deps.tokenRateLimit)));
 
   app.get("/health", (_req, res) => {
     res.json(ok({ status: "ok" }));
@@ -64,7 +66,6 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(openApiRoutes());
   if (deps.admin) app.use(adminRoutes(deps.store, deps.admin.token, deps.admin.configured));
 
-  app.use(queueRoutes(deps.queue, tokenRateLimit(deps.redis, deps.tokenRateLimit)));
   app.use(streamRoutes(deps.streams));
   app.use(forwardRoutes(deps.store, deps.forwarder));
   app.use(webPage(deps.webRoot, deps.logger));
