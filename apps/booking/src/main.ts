@@ -1,5 +1,4 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { ConfigError, QueueStore, answerClientError, connectRedis, createLogger, createRedis, redactUrl, type RedisClient } from "@concert/shared";
+import { ConfigError, QueueStore, connectRedis, serveGracefully, createLogger, createRedis, redactUrl, type RedisClient } from "@concert/shared";
 import { createApp } from "./app";
 import { loadConfig } from "./config";
 import { createDb } from "./db/client";
@@ -48,35 +47,13 @@ async function main(): Promise<void> {
   });
   server.keepAliveTimeout = 65_000;
 
-  // Graceful stop: requests in flight finish, and each of their keep-alive connections closes
-  // right after its answer (Connection: close). Node's server.close() only closes the connections
-  // idle at that moment; the others would linger until the client's keep-alive timeout (the
-  // gateway keeps booking connections for up to a minute) and the stop would miss its deadline.
-  server.on("clientError", answerClientError); // unparseable requests get the error envelope too
-  let stopping = false;
-  const inFlight = new Set<ServerResponse>();
-  server.prependListener("request", (_req: IncomingMessage, res: ServerResponse) => {
-    if (stopping) res.setHeader("connection", "close");
-    inFlight.add(res);
-    res.once("close", () => inFlight.delete(res));
+  serveGracefully(server, {
+    logger,
+    afterClose: async () => {
+      await stopSweeper();
+      await Promise.allSettled([db.$disconnect(), redis.quit(), ...redlockClients.filter((c) => c !== redis).map((c) => c.quit())]);
+    },
   });
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, "shutting down");
-    const force = setTimeout(() => process.exit(1), 10_000).unref();
-    for (const res of inFlight) if (!res.headersSent) res.setHeader("connection", "close");
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    });
-    await stopSweeper();
-    await Promise.allSettled([db.$disconnect(), redis.quit(), ...redlockClients.filter((c) => c !== redis).map((c) => c.quit())]);
-    clearTimeout(force);
-    process.exit(0);
-  };
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  process.on("SIGINT", () => void shutdown("SIGINT"));
 }
 
 /**

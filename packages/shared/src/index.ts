@@ -9,3 +9,4 @@ export * from "./queue-store";
 export * from "./metrics";
 export * from "./http";
 export * from "./openapi";
+export * from "./server";
