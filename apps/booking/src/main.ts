@@ -1,4 +1,4 @@
-import { ConfigError, QueueStore, connectRedis, serveGracefully, createLogger, createRedis, redactUrl, type RedisClient } from "@concert/shared";
+import { ConfigError, QueueStore, connectRedis, seatGatePrefix, serveGracefully, createLogger, createRedis, redactUrl, type RedisClient } from "@concert/shared";
 import { createApp } from "./app";
 import { loadConfig } from "./config";
 import { createDb } from "./db/client";
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
       seatHoldTtlSec: config.seatHoldTtlSec,
       maxHoldsPerUser: config.maxHoldsPerUser,
       maxChargePoint: config.maxChargePoint,
-      redisKeyPrefix: `booking:${config.queueName}`,
+      redisKeyPrefix: seatGatePrefix(config.queueName),
     },
   });
   const stopSweeper = startSweeper(app.sweep, logger, config.sweepIntervalMs);

@@ -3,7 +3,7 @@ import type { Cluster, Redis } from "ioredis";
 import { dependencyOf, errorHandler, notFoundHandler, observeRequests, ok, type AdmissionSettings, type Logger, type Metrics, type QueueStore } from "@concert/shared";
 import { adminRoutes } from "./api/admin-routes";
 import { openApiRoutes } from "./api/openapi";
-import { forwardRoutes } from "./api/forward-routes";
+import { forwardRoutes, type EarlySeatRefusal } from "./api/forward-routes";
 import { queueRoutes } from "./api/queue-routes";
 import { tokenRateLimit, type TokenRateLimitOptions } from "./api/rate-limit";
 import { streamRoutes, type QueueStreams } from "./api/stream-routes";
@@ -23,6 +23,8 @@ export interface GatewayDeps {
   /** open SSE streams of GET /api/queue/stream (fed by the tick pub/sub) */
   streams: QueueStreams;
   metrics: Metrics;
+  /** refuse holds of seats already claimed in booking's Redis gate before forwarding */
+  seatGate?: Omit<EarlySeatRefusal, "redis">;
   /** operator routes (/admin/*) are mounted only with a token */
   admin?: { token: string; configured: AdmissionSettings };
   /** folder of the built waiting-room page served at `/` (default apps/web/dist) */
@@ -67,7 +69,7 @@ export function createApp(deps: GatewayDeps): Express {
   if (deps.admin) app.use(adminRoutes(deps.store, deps.admin.token, deps.admin.configured));
 
   app.use(streamRoutes(deps.streams));
-  app.use(forwardRoutes(deps.store, deps.forwarder));
+  app.use(forwardRoutes(deps.store, deps.forwarder, deps.seatGate && { ...deps.seatGate, redis: deps.redis }));
   app.use(webPage(deps.webRoot, deps.logger));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger, { onDependencyError: (d) => deps.metrics.dependencyErrors.inc({ dependency: d }) }));

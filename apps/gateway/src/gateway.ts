@@ -1,5 +1,5 @@
 import type { Express } from "express";
-import { QueueStore, createLogger, createRedis, connectRedis, dependencyOf, type Logger } from "@concert/shared";
+import { QueueStore, createLogger, createRedis, connectRedis, dependencyOf, seatGateKeys, seatGatePrefix, type Logger } from "@concert/shared";
 import { createApp } from "./app";
 import type { GatewayConfig } from "./config";
 import { Forwarder } from "./forward/forwarder";
@@ -38,7 +38,7 @@ export async function buildGateway(config: GatewayConfig, logger = createLogger(
     timeoutMs: config.BOOKING_TIMEOUT_MS,
   });
   // (the gauge reads `streams` at scrape time, after it exists)
-  const { metrics, onTick } = gatewayMetrics(store, () => streams.size);
+  const { metrics, onTick, onHoldRefused } = gatewayMetrics(store, () => streams.size);
   const ticker = new AdmissionTicker(store, settings, logger, onTick, (err) => {
     metrics.dependencyErrors.inc({ dependency: dependencyOf(err) ?? "redis" });
   });
@@ -59,6 +59,7 @@ export async function buildGateway(config: GatewayConfig, logger = createLogger(
     trustProxy: config.TRUST_PROXY,
     streams,
     metrics,
+    seatGate: { keys: seatGateKeys(seatGatePrefix(config.QUEUE_NAME)), onRefused: onHoldRefused },
     admin: config.ADMIN_TOKEN ? { token: config.ADMIN_TOKEN, configured: settings } : undefined,
     tokenRateLimit: { limit: config.TOKEN_RATE_LIMIT, windowSec: config.TOKEN_RATE_WINDOW_SEC, prefix: `rl:${config.QUEUE_NAME}:token:` },
   });

@@ -12,6 +12,7 @@ export function gatewayMetrics(store: QueueStore, openStreams: () => number = ()
   metrics.gauge("queue_sse_streams", "Open GET /api/queue/stream connections on this instance", [], function () {
     this.set(openStreams());
   });
+  const holdsRefusedAtEdge = metrics.counter("holds_refused_at_gateway_total", "Holds of already-claimed seats refused before reaching booking");
   const admitted = metrics.counter("queue_admitted_total", "Tokens admitted by ticks this instance ran");
   const expired = metrics.counter("queue_tokens_expired_total", "Active tokens expired by ticks this instance ran");
   const evicted = metrics.counter("queue_tokens_evicted_total", "Idle waiting tokens dropped by ticks this instance ran");
@@ -21,6 +22,7 @@ export function gatewayMetrics(store: QueueStore, openStreams: () => number = ()
   ]);
   return {
     metrics,
+    onHoldRefused: () => holdsRefusedAtEdge.inc(),
     onTick(result: TickResult, ms: number): void {
       admitted.inc(result.admitted);
       expired.inc(result.expired);

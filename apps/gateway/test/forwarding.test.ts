@@ -37,6 +37,26 @@ describe("forwarding to booking with a signed passport", () => {
     });
   });
 
+  it("refuses a hold of a seat already claimed in booking's gate with 409 SEAT_UNAVAILABLE, before booking", async () => {
+    const token = await admittedToken(8);
+    const { seatGateKeys, seatGatePrefix } = await import("@concert/shared");
+    const redis = (gw.gateway.store as unknown as { redis: import("ioredis").Redis }).redis;
+    const queueName = gw.gateway.store.keys.prefix.slice(3, -2); // "{q:<name>}:" → <name>
+    const key = seatGateKeys(seatGatePrefix(queueName)).seat(1, 9);
+    await redis.set(key, "r:123", "PX", 5000);
+    try {
+      const refused = await call(gw.url, "POST", "/api/reservations", { body: { concertDetailId: 1, userId: 8, seatId: 9 }, headers: { token } });
+      expect([refused.status, refused.body.error.code]).toEqual([409, "SEAT_UNAVAILABLE"]);
+      expect(booking.seen).toHaveLength(0);
+      const free = await call(gw.url, "POST", "/api/reservations", { body: { concertDetailId: 1, userId: 8, seatId: 10 }, headers: { token } });
+      expect(free.status).toBe(200); // the fake booking's answer: forwarded
+      expect(booking.seen.map((s) => s.path)).toEqual(["/api/reservations"]);
+      expect(await (await fetch(`${gw.url}/metrics`)).text()).toMatch(/holds_refused_at_gateway_total\{app="gateway"\} 1/);
+    } finally {
+      await redis.del(key);
+    }
+  });
+
   it("keeps the query string and the Idempotency-Key header", async () => {
     const token = await admittedToken(3);
     await call(gw.url, "POST", "/api/payment?x=1", { body: { userId: 3, reservationId: 1 }, headers: { token, "idempotency-key": "k-1" } });

@@ -10,3 +10,4 @@ export * from "./metrics";
 export * from "./http";
 export * from "./openapi";
 export * from "./server";
+export * from "./seat-gate-keys";

@@ -2,26 +2,14 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Cluster, Redis, Result } from "ioredis";
+import { seatGateKeys, type SeatGateKeys } from "@concert/shared";
 
-/**
- * The Redis fast gate in front of a seat hold. One key per seat, set with NX before Postgres is
- * asked, so that of many users racing for one seat all but one are refused without touching the
- * database. Postgres still has the last word: the gate may only refuse early, never sell.
- *
- *   <prefix>:seat:<concertDetailId>:<seatNo>   "p:<uuid>" while pending, "r:<reservationId>" while held
- *   <prefix>:lock:holds:<userId>               Redlock resource guarding the user's hold count
+/*
+ * The Redis fast gate in front of a seat hold. One key per seat (layout in
+ * packages/shared/src/seat-gate-keys.ts), set with NX before Postgres is asked, so that of many
+ * users racing for one seat all but one are refused without touching the database. Postgres still
+ * has the last word: the gate may only refuse early, never sell.
  */
-export interface SeatGateKeys {
-  seat(concertDetailId: number, seatNo: number): string;
-  userHoldsLock(userId: number): string;
-}
-
-export function seatGateKeys(prefix: string): SeatGateKeys {
-  return {
-    seat: (concertDetailId, seatNo) => `${prefix}:seat:${concertDetailId}:${seatNo}`,
-    userHoldsLock: (userId) => `${prefix}:lock:holds:${userId}`,
-  };
-}
 
 const LUA_DIR = join(__dirname, "lua");
 const SCRIPTS = {

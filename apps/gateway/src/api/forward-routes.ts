@@ -1,5 +1,6 @@
 import { Router, type Request, type Response } from "express";
-import { AppError, type QueueStore } from "@concert/shared";
+import type { Cluster, Redis } from "ioredis";
+import { AppError, reserveBody, type QueueStore, type SeatGateKeys } from "@concert/shared";
 import type { Forwarder } from "../forward/forwarder";
 import { tokenHeader } from "./queue-routes";
 
@@ -28,12 +29,31 @@ function namedUserIds(req: Request): unknown[] {
   return [];
 }
 
+export interface EarlySeatRefusal {
+  redis: Redis | Cluster;
+  keys: SeatGateKeys;
+  /** counts holds refused here, before booking (metrics) */
+  onRefused?: () => void;
+}
+
 /**
  * Booking routes. Concert, reservation and payment routes need an active token whose user matches
  * any userId in the request; point routes go through without one, as the seed says.
+ * A hold of a seat whose booking gate key exists (held, or being held) is refused here with the
+ * same 409 booking would give, so the losers of a rush for one seat never cross to booking.
  */
-export function forwardRoutes(store: QueueStore, forwarder: Forwarder): Router {
+export function forwardRoutes(store: QueueStore, forwarder: Forwarder, seatGate?: EarlySeatRefusal): Router {
   const router = Router();
+
+  const refuseClaimedSeat = async (req: Request) => {
+    if (!seatGate || req.method !== "POST" || req.route?.path !== "/api/reservations") return;
+    const body = reserveBody.safeParse(req.body);
+    if (!body.success) return; // booking answers 400, naming the field
+    const { concertDetailId, seatId } = body.data;
+    if ((await seatGate.redis.exists(seatGate.keys.seat(concertDetailId, seatId))) === 0) return;
+    seatGate.onRefused?.();
+    throw new AppError("SEAT_UNAVAILABLE", `Seat ${seatId} of schedule ${concertDetailId} is not available`, { concertDetailId, seatId });
+  };
 
   const withToken = async (req: Request, res: Response) => {
     const token = tokenHeader(req.headers.token);
@@ -47,6 +67,7 @@ export function forwardRoutes(store: QueueStore, forwarder: Forwarder): Router {
         throw new AppError("TOKEN_USER_MISMATCH", "userId does not match the queue token's user");
       }
     }
+    await refuseClaimedSeat(req);
     await forwarder.forward(req, res, { userId: auth.userId, tokenId: token, replay: auth.replay || undefined });
   };
 

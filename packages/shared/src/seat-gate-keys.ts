@@ -1,0 +1,23 @@
+/**
+ * Key layout of booking's Redis seat gate, shared so that the gateway can refuse a hold of a seat
+ * that is already claimed before the request crosses to booking (the losers of a rush for one
+ * seat then cost the gateway one EXISTS instead of a full booking request). Booking owns the keys;
+ * the gateway only reads them. Postgres still has the last word on every hold.
+ *
+ *   booking:<queueName>:seat:<concertDetailId>:<seatNo>   "p:<uuid>" while pending, "r:<reservationId>" while held
+ *   booking:<queueName>:lock:holds:<userId>               Redlock resource guarding the user's hold count
+ */
+export interface SeatGateKeys {
+  seat(concertDetailId: number, seatNo: number): string;
+  userHoldsLock(userId: number): string;
+}
+
+/** The prefix booking uses for a queue (QUEUE_NAME); both apps must agree on it. */
+export const seatGatePrefix = (queueName: string) => `booking:${queueName}`;
+
+export function seatGateKeys(prefix: string): SeatGateKeys {
+  return {
+    seat: (concertDetailId, seatNo) => `${prefix}:seat:${concertDetailId}:${seatNo}`,
+    userHoldsLock: (userId) => `${prefix}:lock:holds:${userId}`,
+  };
+}
