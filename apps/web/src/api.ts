@@ -1,34 +1,14 @@
 // The gateway's API as the page uses it: every answer is the envelope { result, error }.
 
-export interface TokenView {
-  token: string;
-  status: "WAITING" | "IN_PROGRESS" | "FINISHED";
-  rank: number | null;
-  estimatedWaitSec: number | null;
-}
-export type QueueUpdate = Omit<TokenView, "token">;
+// Answer shapes come from the zod schemas the apps validate with (type-only: nothing of
+// @concert/shared reaches the browser bundle).
+import type { HoldView, PaymentView, QueueStreamEvent, ScheduleList, TokenView } from "@concert/shared";
 
-export interface Schedules {
-  concertName: string;
-  concertInfos: { concertDetailId: number; startsAt: string; seatPrice: number; availableSeats: number }[];
-}
-
-export interface Hold {
-  reservationId: number;
-  concertDetailId: number;
-  seatId: number;
-  price: number;
-  status: "HELD";
-  expiresAt: string;
-}
-
-export interface Payment {
-  paymentId: number;
-  reservationIds: number[];
-  amount: number;
-  balance: number;
-  status: "PAID";
-}
+export type { TokenView };
+export type QueueUpdate = QueueStreamEvent;
+export type Schedules = ScheduleList;
+export type Hold = HoldView;
+export type Payment = PaymentView;
 
 /** A refusal from the gateway or booking (code from the envelope), or NETWORK when none came. */
 export class ApiError extends Error {

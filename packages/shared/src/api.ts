@@ -97,3 +97,7 @@ export const paymentView = z.object({
   balance: z.number().int().min(0),
   status: z.literal("PAID"),
 });
+export type ScheduleList = z.infer<typeof scheduleList>;
+export type HoldView = z.infer<typeof holdView>;
+export type PointView = z.infer<typeof pointView>;
+export type PaymentView = z.infer<typeof paymentView>;

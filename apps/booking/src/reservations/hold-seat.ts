@@ -1,4 +1,4 @@
-import { AppError, type Logger, type QueueStore } from "@concert/shared";
+import { AppError, type HoldView, type Logger, type QueueStore } from "@concert/shared";
 import type Redlock from "redlock";
 import type { HoldRefusal, ReservationsRepository } from "../db/reservations.repository";
 import type { SeatGate } from "./seat-gate";
@@ -21,14 +21,6 @@ export interface HoldSeatInput {
   tokenId?: string;
 }
 
-export interface HoldView {
-  reservationId: number;
-  concertDetailId: number;
-  seatId: number;
-  price: number;
-  status: "HELD";
-  expiresAt: string;
-}
 
 /** Longest a hold's critical section may take; the Redlock lease is longer than that. */
 const USER_LOCK_MS = 8_000;
