@@ -19,7 +19,7 @@ mkdirSync(dir, { recursive: true });
 const base = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 
 const redis = await startRedisServer();
-const common = { NODE_ENV: "development", LOG_LEVEL: "info", REDIS_URL: redis.url, QUEUE_NAME: "prof", TOKEN_RATE_LIMIT: "0", ADMISSION_ENABLED: "false" };
+const common = { NODE_ENV: "development", LOG_LEVEL: "info", REDIS_URL: redis.url, QUEUE_NAME: "prof", TOKEN_RATE_LIMIT: "1000000", TOKEN_RATE_WINDOW_SEC: "1", ADMISSION_ENABLED: "false" };
 const prof = ["--cpu-prof", `--cpu-prof-dir=${dir}`];
 const procs = [];
 let admin;

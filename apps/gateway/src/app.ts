@@ -1,3 +1,4 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import express, { type Express } from "express";
 import type { Cluster, Redis } from "ioredis";
 import { dependencyOf, errorHandler, notFoundHandler, observeRequests, ok, type AdmissionSettings, type Logger, type Metrics, type QueueStore } from "@concert/shared";
@@ -5,7 +6,8 @@ import { adminRoutes } from "./api/admin-routes";
 import { openApiRoutes } from "./api/openapi";
 import { forwardRoutes, type EarlySeatRefusal } from "./api/forward-routes";
 import { queueRoutes } from "./api/queue-routes";
-import { tokenRateLimit, type TokenRateLimitOptions } from "./api/rate-limit";
+import { hotQueueRoutes } from "./api/hot-routes";
+import type { TokenRateLimiter } from "./api/rate-limit";
 import { streamRoutes, type QueueStreams } from "./api/stream-routes";
 import { webPage } from "./api/web-page";
 import type { Forwarder } from "./forward/forwarder";
@@ -17,7 +19,8 @@ export interface GatewayDeps {
   queue: QueueService;
   forwarder: Forwarder;
   logger: Logger;
-  tokenRateLimit: TokenRateLimitOptions;
+  /** per-client limit of POST /api/users/token */
+  tokenRateLimit: TokenRateLimiter;
   /** Express "trust proxy" setting: which X-Forwarded-For hops name the client */
   trustProxy?: string;
   /** open SSE streams of GET /api/queue/stream (fed by the tick pub/sub) */
@@ -50,7 +53,7 @@ export function createApp(deps: GatewayDeps): Express {
   );
   app.use(express.json({ limit: "16kb", strict: true }));
   // the hot routes first: every layer in front of them costs each poll a path match
-  app.use(queueRoutes(deps.queue, tokenRateLimit(deps.redis, deps.tokenRateLimit)));
+  app.use(queueRoutes(deps.queue, deps.tokenRateLimit.middleware()));
 
   app.get("/health", (_req, res) => {
     res.json(ok({ status: "ok" }));
@@ -74,6 +77,23 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger, { onDependencyError: (d) => deps.metrics.dependencyErrors.inc({ dependency: d }) }));
   return app;
+}
+
+/**
+ * The gateway's request listener: the two hot queue routes on plain node:http first (see
+ * api/hot-routes.ts), everything else, including every other form of those routes, on Express.
+ */
+export function createHandler(deps: GatewayDeps, app: Express = createApp(deps)): RequestListener {
+  const hot = hotQueueRoutes({
+    queue: deps.queue,
+    limiter: deps.tokenRateLimit,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    onDependencyError: (d) => deps.metrics.dependencyErrors.inc({ dependency: d }),
+  });
+  return (req: IncomingMessage, res: ServerResponse) => {
+    if (!hot(req, res)) app(req, res);
+  };
 }
 
 /** TRUST_PROXY: "false", "true", a hop count, or addresses/subnets (Express's forms). */

@@ -1,6 +1,8 @@
+import type { RequestListener } from "node:http";
 import type { Express } from "express";
 import { QueueStore, createLogger, createRedis, connectRedis, dependencyOf, seatGateKeys, seatGatePrefix, type Logger } from "@concert/shared";
-import { createApp } from "./app";
+import { createApp, createHandler } from "./app";
+import { TokenRateLimiter, clientIpResolver } from "./api/rate-limit";
 import type { GatewayConfig } from "./config";
 import { Forwarder } from "./forward/forwarder";
 import { AdmissionTicker } from "./queue/admission";
@@ -10,6 +12,9 @@ import { QueueStreams } from "./api/stream-routes";
 import { TickEvents, ticksChannel } from "./queue/tick-events";
 
 export interface Gateway {
+  /** serve this: the hot queue routes, then the Express app */
+  handler: RequestListener;
+  /** the Express part (every route but the hot forms of the two queue routes) */
   app: Express;
   store: QueueStore;
   ticker: AdmissionTicker;
@@ -50,7 +55,7 @@ export async function buildGateway(config: GatewayConfig, logger = createLogger(
   await tickEvents.start();
   ticker.afterTick((result) => tickEvents.publish(result));
   const streams = new QueueStreams(queue, tickEvents, logger, { idleRefreshMs: Math.min(5_000, (config.WAITING_IDLE_TTL_SEC * 1000) / 4) });
-  const app = createApp({
+  const deps = {
     redis,
     store,
     queue,
@@ -61,9 +66,15 @@ export async function buildGateway(config: GatewayConfig, logger = createLogger(
     metrics,
     seatGate: { keys: seatGateKeys(seatGatePrefix(config.QUEUE_NAME)), onRefused: onHoldRefused },
     admin: config.ADMIN_TOKEN ? { token: config.ADMIN_TOKEN, configured: settings } : undefined,
-    tokenRateLimit: { limit: config.TOKEN_RATE_LIMIT, windowSec: config.TOKEN_RATE_WINDOW_SEC, prefix: `rl:${config.QUEUE_NAME}:token:` },
-  });
+    tokenRateLimit: new TokenRateLimiter(
+      redis,
+      { limit: config.TOKEN_RATE_LIMIT, windowSec: config.TOKEN_RATE_WINDOW_SEC, prefix: `rl:${config.QUEUE_NAME}:token` },
+      clientIpResolver(config.TRUST_PROXY),
+    ),
+  };
+  const app = createApp(deps);
   return {
+    handler: createHandler(deps, app),
     app,
     store,
     ticker,

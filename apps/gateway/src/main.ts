@@ -1,4 +1,4 @@
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import { ConfigError, serveGracefully } from "@concert/shared";
 import { loadConfig } from "./config";
 import { buildGateway } from "./gateway";
@@ -6,7 +6,7 @@ import { buildGateway } from "./gateway";
 async function main(): Promise<void> {
   const config = loadConfig();
   const gateway = await buildGateway(config);
-  const server: Server = gateway.app.listen(config.PORT, config.HOST);
+  const server: Server = createServer(gateway.handler).listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => server.once("listening", resolve).once("error", reject));
   if (config.ADMISSION_ENABLED) gateway.ticker.start();
   const address = server.address();

@@ -20,7 +20,7 @@ export interface RunningGateway {
 export async function startGateway(env: Record<string, string> = {}): Promise<RunningGateway> {
   const config = loadConfig({ NODE_ENV: "test", QUEUE_NAME: uniqueName("gw"), PORT: "0", TOKEN_RATE_LIMIT: "0", ...env });
   const gateway = await buildGateway(config, createLogger("gateway", "silent"));
-  const server = gateway.app.listen(0, "127.0.0.1");
+  const server = createServer(gateway.handler).listen(0, "127.0.0.1");
   await once(server, "listening");
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

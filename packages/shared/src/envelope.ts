@@ -42,48 +42,63 @@ const BODY_ERRORS: Record<string, [number, string, string]> = {
   "request.size.invalid": [400, "VALIDATION_FAILED", "Request size did not match Content-Length"],
 };
 
-/**
- * The one error middleware: AppError → its status and code; a dependency failure → 503 with
- * Retry-After; anything else → 500, logged with the request id, never a stack to the client.
- */
 export interface ErrorHooks {
   /** called when a request failed because a dependency was down (for metrics) */
   onDependencyError?: (dependency: string) => void;
 }
 
+/** The one error middleware: answers with {@link errorAnswer}. */
 export function errorHandler(logger: Logger, hooks: ErrorHooks = {}): ErrorRequestHandler {
   return (err, req, res, _next) => {
     if (res.headersSent) {
       req.socket.destroy();
       return;
     }
-    if (err instanceof AppError) {
-      if (err.status === 503) hooks.onDependencyError?.(String(err.details?.dependency ?? "unknown"));
-      const retry = err.status === 503 ? ((err as { retryAfterSec?: number }).retryAfterSec ?? 1) : undefined;
-      sendError(res, err, retry);
-      return;
-    }
-    const bodyError = typeof err?.type === "string" ? BODY_ERRORS[err.type] : undefined;
-    if (bodyError) {
-      const [status, code, message] = bodyError;
-      res.locals.errorCode = code;
-      res.status(status).json(fail(code, message));
-      return;
-    }
-    const dependency = dependencyOf(err);
-    if (dependency) {
-      hooks.onDependencyError?.(dependency);
-      res.locals.errorCode = "SERVICE_UNAVAILABLE";
-      logger.warn({ reqId: (req as { id?: unknown }).id, dependency, err: { message: err?.message, code: err?.code } }, "dependency unavailable");
-      res.setHeader("Retry-After", "1");
-      res.status(503).json(fail("SERVICE_UNAVAILABLE", `${dependency} is unavailable, try again shortly`, { dependency }));
-      return;
-    }
-    if (typeof err?.status === "number" && err.status >= 400 && err.status < 500) {
-      res.status(err.status).json(fail("VALIDATION_FAILED", "Malformed request"));
-      return;
-    }
-    logger.error({ reqId: (req as { id?: unknown }).id, err }, "unhandled error");
-    res.status(500).json(fail("INTERNAL", "Internal error"));
+    const answer = errorAnswer(err, logger, (req as { id?: unknown }).id, hooks);
+    res.locals.errorCode = answer.code;
+    if (answer.retryAfterSec !== undefined) res.setHeader("Retry-After", String(answer.retryAfterSec));
+    res.status(answer.status).json(answer.body);
   };
+}
+
+export interface ErrorAnswer {
+  status: number;
+  code: string;
+  body: Envelope<never>;
+  /** seconds for the Retry-After header (503s, 429s) */
+  retryAfterSec?: number;
+}
+
+/**
+ * What a failed request answers: AppError → its status and code; a body-parser error → its 4xx;
+ * a dependency failure → 503 with Retry-After; anything else → 500, logged with the request id,
+ * never a stack to the client. Express's error middleware and the gateway's hot routes both use it.
+ */
+export function errorAnswer(err: any, logger: Logger, reqId: unknown, hooks: ErrorHooks = {}): ErrorAnswer {
+  if (err instanceof AppError) {
+    if (err.status === 503) hooks.onDependencyError?.(String(err.details?.dependency ?? "unknown"));
+    const retryAfterSec = err.retryAfterSec ?? (err.status === 503 ? 1 : undefined);
+    return { status: err.status, code: err.code, body: fail(err.code, err.message, err.details), retryAfterSec };
+  }
+  const bodyError = typeof err?.type === "string" ? BODY_ERRORS[err.type] : undefined;
+  if (bodyError) {
+    const [status, code, message] = bodyError;
+    return { status, code, body: fail(code, message) };
+  }
+  const dependency = dependencyOf(err);
+  if (dependency) {
+    hooks.onDependencyError?.(dependency);
+    logger.warn({ reqId, dependency, err: { message: err?.message, code: err?.code } }, "dependency unavailable");
+    return {
+      status: 503,
+      code: "SERVICE_UNAVAILABLE",
+      body: fail("SERVICE_UNAVAILABLE", `${dependency} is unavailable, try again shortly`, { dependency }),
+      retryAfterSec: 1,
+    };
+  }
+  if (typeof err?.status === "number" && err.status >= 400 && err.status < 500) {
+    return { status: err.status, code: "VALIDATION_FAILED", body: fail("VALIDATION_FAILED", "Malformed request") };
+  }
+  logger.error({ reqId, err }, "unhandled error");
+  return { status: 500, code: "INTERNAL", body: fail("INTERNAL", "Internal error") };
 }

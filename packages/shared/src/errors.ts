@@ -31,6 +31,8 @@ export type ErrorCode = keyof typeof ErrorCodes;
 /** An error the client is meant to see: a code, a message, and the status it maps to. */
 export class AppError extends Error {
   readonly status: number;
+  /** when set, the answer carries `Retry-After` (seconds); 503s default to 1 */
+  retryAfterSec?: number;
 
   constructor(
     readonly code: ErrorCode,

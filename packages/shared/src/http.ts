@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
 import type { Request, RequestHandler } from "express";
 import type { Logger } from "pino";
 import type { Metrics } from "./metrics";
@@ -28,7 +29,7 @@ export function routeOf(req: Request): string {
 export interface RequestObservabilityOptions {
   /** requests to leave out of the log (still measured), e.g. health checks */
   quiet?: (req: Request) => boolean;
-  /** log level of a successful (< 400) request; default "info" (errors: warn for 4xx, error for 5xx) */
+  /** log level of a successful (< 400) request; default "info" (4xx: info, 5xx: error) */
   successLevel?: (req: Request, route: string) => "info" | "debug";
 }
 
@@ -41,30 +42,51 @@ export interface RequestObservabilityOptions {
 export function observeRequests(logger: Logger, metrics: Metrics, options: RequestObservabilityOptions = {}): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
-    const given = req.headers["x-request-id"];
-    req.id = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+    req.id = requestId(req);
     res.setHeader("x-request-id", req.id);
     res.once("finish", () => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = routeOf(req);
-      metrics.httpDuration.observe({ method: req.method, route, status: res.statusCode }, seconds);
-      if (options.quiet?.(req)) return;
-      const status = res.statusCode;
-      const level = status >= 500 ? "error" : status >= 400 ? "info" : (options.successLevel?.(req, route) ?? "info");
-      if (!logger.isLevelEnabled(level)) return;
-      logger[level](
-        {
-          reqId: req.id,
-          method: req.method,
-          route,
-          url: redactUrl(req.originalUrl),
-          status: res.statusCode,
-          ms: Math.round(seconds * 1e5) / 100,
-          userId: res.locals.userId,
-        },
-        "request completed",
-      );
+      const record = { reqId: req.id, method: req.method, route, url: req.originalUrl, status: res.statusCode, started, userId: res.locals.userId };
+      if (options.quiet?.(req)) metrics.httpDuration.observe({ method: req.method, route, status: res.statusCode }, secondsSince(started));
+      else recordRequest(logger, metrics, record, options.successLevel?.(req, route) ?? "info");
     });
     next();
   };
+}
+
+/** The caller's `x-request-id` when well-formed, else a new UUID. */
+export function requestId(req: IncomingMessage): string {
+  const given = req.headers["x-request-id"];
+  return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+export interface RequestRecord {
+  reqId: string;
+  method: string | undefined;
+  /** the route pattern (bounded label cardinality), or "unmatched" */
+  route: string;
+  url: string;
+  status: number;
+  /** process.hrtime.bigint() when the request arrived */
+  started: bigint;
+  userId?: unknown;
+}
+
+/**
+ * A finished request: its latency into the histogram and one JSON log line (request id, method,
+ * route, status, latency, user id) at `successLevel` when it succeeded, info for 4xx, error for 5xx.
+ */
+export function recordRequest(logger: Logger, metrics: Metrics, r: RequestRecord, successLevel: "info" | "debug" = "info"): void {
+  const seconds = secondsSince(r.started);
+  metrics.httpDuration.observe({ method: r.method, route: r.route, status: r.status }, seconds);
+  const level = r.status >= 500 ? "error" : r.status >= 400 ? "info" : successLevel;
+  if (!logger.isLevelEnabled(level)) return;
+  logger[level](
+    { reqId: r.reqId, method: r.method, route: r.route, url: redactUrl(r.url), status: r.status, ms: Math.round(seconds * 1e5) / 100, userId: r.userId },
+    "request completed",
+  );
+}
+
+function secondsSince(started: bigint): number {
+  return Number(process.hrtime.bigint() - started) / 1e9;
 }

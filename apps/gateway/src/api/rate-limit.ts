@@ -1,7 +1,8 @@
+import type { IncomingMessage } from "node:http";
 import type { RequestHandler } from "express";
-import { rateLimit } from "express-rate-limit";
-import { RedisStore, type RedisReply } from "rate-limit-redis";
-import { Cluster, type Redis } from "ioredis";
+import proxyaddr from "proxy-addr";
+import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
+import type { Cluster, Redis } from "ioredis";
 import { AppError } from "@concert/shared";
 
 export interface TokenRateLimitOptions {
@@ -13,29 +14,65 @@ export interface TokenRateLimitOptions {
 }
 
 /**
- * Limits token issuance per client IP with express-rate-limit and a Redis store, so the limit
- * holds across gateway instances. Over the limit: 429 RATE_LIMITED with Retry-After.
+ * Limits token issuance per client IP (rate-limiter-flexible, fixed window in Redis, so the limit
+ * holds across gateway instances). Over the limit: 429 RATE_LIMITED with Retry-After. Plain
+ * node:http requests are enough (the hot route serves it without Express).
  */
-export function tokenRateLimit(redis: Redis | Cluster, options: TokenRateLimitOptions): RequestHandler {
-  if (options.limit === 0) return (_req, _res, next) => next();
-  return rateLimit({
-    windowMs: options.windowSec * 1000,
-    limit: options.limit,
-    standardHeaders: "draft-8",
-    legacyHeaders: false,
-    store: new RedisStore({
-      prefix: options.prefix,
-      sendCommand: (command: string, ...args: string[]) => {
-        // On a Redis Cluster a keyless SCRIPT LOAD lands on a random master, and the EVALSHA of
-        // the counter's key then fails with NOSCRIPT on another: load the scripts on every master.
-        if (redis instanceof Cluster && command.toUpperCase() === "SCRIPT" && String(args[0]).toUpperCase() === "LOAD") {
-          return Promise.all(redis.nodes("master").map((node) => node.call(command, ...args))).then((shas) => shas[0] as RedisReply);
-        }
-        return redis.call(command, ...args) as Promise<RedisReply>;
-      },
-    }),
-    handler: (_req, _res, next, opts) => {
-      next(new AppError("RATE_LIMITED", `Too many token requests; at most ${opts.limit} per ${options.windowSec}s`));
-    },
-  });
+export class TokenRateLimiter {
+  private readonly limiter: RateLimiterRedis | null;
+
+  constructor(
+    redis: Redis | Cluster,
+    private readonly options: TokenRateLimitOptions,
+    private readonly clientIp: (req: IncomingMessage) => string,
+  ) {
+    this.limiter =
+      options.limit === 0
+        ? null
+        : new RateLimiterRedis({ storeClient: redis, keyPrefix: options.prefix, points: options.limit, duration: options.windowSec });
+  }
+
+  get enabled(): boolean {
+    return this.limiter !== null;
+  }
+
+  /** Counts one token request of the client; throws AppError RATE_LIMITED past the limit. */
+  async consume(req: IncomingMessage): Promise<void> {
+    if (!this.limiter) return;
+    try {
+      await this.limiter.consume(this.clientIp(req));
+    } catch (err) {
+      if (!(err instanceof RateLimiterRes)) throw err; // Redis down: a 503 like any other Redis failure
+      const refusal = new AppError("RATE_LIMITED", `Too many token requests; at most ${this.options.limit} per ${this.options.windowSec}s`);
+      refusal.retryAfterSec = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
+      throw refusal;
+    }
+  }
+
+  /** The same limit as Express middleware. */
+  middleware(): RequestHandler {
+    return (req, _res, next) => {
+      if (!this.limiter) return next();
+      this.consume(req).then(() => next(), next);
+    };
+  }
+}
+
+/**
+ * The client's address under TRUST_PROXY ("false", "true", a hop count, or addresses/subnets:
+ * Express's forms, compiled the way Express compiles them), from X-Forwarded-For through proxy-addr.
+ */
+export function clientIpResolver(trustProxy = "false"): (req: IncomingMessage) => string {
+  const trust = compileTrust(trustProxy);
+  return (req) => proxyaddr(req, trust);
+}
+
+function compileTrust(v: string): (addr: string, hop: number) => boolean {
+  if (v === "true") return () => true;
+  if (v === "false") return () => false;
+  if (/^\d+$/.test(v)) {
+    const hops = Number(v);
+    return (_addr, hop) => hop < hops;
+  }
+  return proxyaddr.compile(v.split(",").map((s) => s.trim()));
 }
