@@ -90,7 +90,9 @@ async function main() {
   });
   async function start(name, script, env, readyPath = "/health") {
     const port = await freePort();
-    const p = await startProcess(name, [join(root, script)], { PORT: String(port), ...env }, `http://127.0.0.1:${port}${readyPath}`);
+    // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles every app process of the run
+    const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    const p = await startProcess(name, [...nodeArgs, join(root, script)], { PORT: String(port), ...env }, `http://127.0.0.1:${port}${readyPath}`);
     p.port = port;
     p.url = `http://127.0.0.1:${port}`;
     const stop = p.stop;

@@ -69,7 +69,7 @@ export async function run(ctx) {
         limits:
           ok && p99 < 500
             ? undefined
-            : "gateway CPU: losers are refused at the gateway (booking's seat-gate key already exists: one EXISTS after the token check) and never cross to booking, so each costs the gateway ≈ 0.5–0.7 ms CPU (token script, JSON, Express, logging); 1,000 of them take ≈ 0.4–0.5 s of one core, and the bench client shares the 2 cores. The first burst also pays JIT warm-up",
+            : "gateway CPU: every loser is refused at the gateway (seat-gate key already claimed, or this instance's hold of the seat in flight won) and never crosses to booking, but still costs the gateway ≈ 0.4–0.5 ms CPU (Express, token script, EXISTS, the 409, a log line), and the bench client shares the 2 cores; a cold first burst also pays JIT warm-up",
       },
     ],
     notes: [

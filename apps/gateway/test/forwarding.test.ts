@@ -146,3 +146,58 @@ describe("when booking is down", () => {
     }
   });
 });
+
+describe("a burst of holds of one seat on one gateway instance", () => {
+  /** A booking stand-in whose hold answer is chosen per test, after a delay (a slow Postgres). */
+  async function slowBooking(answer: { status: number; code?: string }) {
+    const { createServer } = await import("node:http");
+    let holds = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        holds++;
+        setTimeout(() => {
+          res.writeHead(answer.status, { "content-type": "application/json" });
+          const error = answer.code ? { code: answer.code, message: "from booking" } : null;
+          res.end(JSON.stringify({ result: error ? null : { reservationId: holds }, error }));
+        }, 150);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    return {
+      url: `http://127.0.0.1:${(server.address() as import("node:net").AddressInfo).port}`,
+      holds: () => holds,
+      close: () => new Promise((r) => server.close(r)),
+    };
+  }
+
+  async function burst(answer: { status: number; code?: string }) {
+    const booking = await slowBooking(answer);
+    const gw = await startGateway({ BOOKING_URL: booking.url, QUEUE_ADMIT_BATCH: "20", QUEUE_TICK_MS: "10" });
+    try {
+      const tokens: string[] = [];
+      for (let u = 1; u <= 20; u++) tokens.push((await call(gw.url, "POST", "/api/users/token", { body: { userId: u } })).body.result.token);
+      await new Promise((r) => setTimeout(r, 12));
+      await gw.gateway.ticker.runOnce();
+      const answers = await Promise.all(
+        tokens.map((token, i) => call(gw.url, "POST", "/api/reservations", { body: { concertDetailId: 1, userId: i + 1, seatId: 5 }, headers: { token } })),
+      );
+      return { statuses: answers.map((a) => `${a.status} ${a.body.error?.code ?? ""}`.trim()).sort(), holds: booking.holds() };
+    } finally {
+      await gw.close();
+      await booking.close();
+    }
+  }
+
+  it("sends one hold to booking and refuses the rest with 409 once it won", async () => {
+    const { statuses, holds } = await burst({ status: 201 });
+    expect(holds).toBe(1);
+    expect(statuses).toEqual(["201", ...Array(19).fill("409 SEAT_UNAVAILABLE")]);
+  });
+
+  it("sends the others on when the first hold did not win (its answer was about that user)", async () => {
+    const { statuses, holds } = await burst({ status: 409, code: "HOLD_LIMIT" });
+    expect(holds).toBe(20);
+    expect(statuses).toEqual(Array(20).fill("409 HOLD_LIMIT"));
+  });
+});

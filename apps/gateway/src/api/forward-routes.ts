@@ -40,19 +40,42 @@ export interface EarlySeatRefusal {
  * Booking routes. Concert, reservation and payment routes need an active token whose user matches
  * any userId in the request; point routes go through without one, as the seed says.
  * A hold of a seat whose booking gate key exists (held, or being held) is refused here with the
- * same 409 booking would give, so the losers of a rush for one seat never cross to booking.
+ * same 409 booking would give, so the losers of a rush for one seat never cross to booking. In a
+ * burst the key does not exist yet for the first arrivals, so this instance also sends at most one
+ * hold per seat at a time: the others wait for it and are refused (409) when it won (201); after
+ * any other answer each of them is sent on as usual. Booking still decides between instances.
  */
 export function forwardRoutes(store: QueueStore, forwarder: Forwarder, seatGate?: EarlySeatRefusal): Router {
   const router = Router();
 
-  const refuseClaimedSeat = async (req: Request) => {
-    if (!seatGate || req.method !== "POST" || req.route?.path !== "/api/reservations") return;
+  /** seat gate key → the answer status of the hold of that seat this instance is sending now */
+  const holdsInFlight = new Map<string, Promise<number>>();
+
+  /**
+   * For a hold: refuses it if the seat is already claimed or this instance's hold of the seat in
+   * flight won; else makes it the one in flight and returns what to call with its answer status.
+   */
+  const claimSeat = async (req: Request): Promise<((status: number) => void) | undefined> => {
+    if (!seatGate || req.method !== "POST" || req.route?.path !== "/api/reservations") return undefined;
     const body = reserveBody.safeParse(req.body);
-    if (!body.success) return; // booking answers 400, naming the field
+    if (!body.success) return undefined; // booking answers 400, naming the field
     const { concertDetailId, seatId } = body.data;
-    if ((await seatGate.redis.exists(seatGate.keys.seat(concertDetailId, seatId))) === 0) return;
-    seatGate.onRefused?.();
-    throw new AppError("SEAT_UNAVAILABLE", `Seat ${seatId} of schedule ${concertDetailId} is not available`, { concertDetailId, seatId });
+    const key = seatGate.keys.seat(concertDetailId, seatId);
+    const refuse = () => {
+      seatGate.onRefused?.();
+      return new AppError("SEAT_UNAVAILABLE", `Seat ${seatId} of schedule ${concertDetailId} is not available`, { concertDetailId, seatId });
+    };
+    if ((await seatGate.redis.exists(key)) === 1) throw refuse();
+    for (let sending = holdsInFlight.get(key); sending; sending = holdsInFlight.get(key)) {
+      if ((await sending) === 201) throw refuse();
+    }
+    // (no await between the check above and this: the next hold of the seat sees it)
+    let done!: (status: number) => void;
+    holdsInFlight.set(key, new Promise<number>((resolve) => (done = resolve)));
+    return (status) => {
+      holdsInFlight.delete(key);
+      done(status);
+    };
   };
 
   const withToken = async (req: Request, res: Response) => {
@@ -67,8 +90,12 @@ export function forwardRoutes(store: QueueStore, forwarder: Forwarder, seatGate?
         throw new AppError("TOKEN_USER_MISMATCH", "userId does not match the queue token's user");
       }
     }
-    await refuseClaimedSeat(req);
-    await forwarder.forward(req, res, { userId: auth.userId, tokenId: token, replay: auth.replay || undefined });
+    const answered = await claimSeat(req);
+    try {
+      await forwarder.forward(req, res, { userId: auth.userId, tokenId: token, replay: auth.replay || undefined });
+    } finally {
+      answered?.(res.headersSent ? res.statusCode : 0);
+    }
   };
 
   const open = async (req: Request, res: Response) => {
