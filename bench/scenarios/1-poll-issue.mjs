@@ -96,7 +96,7 @@ export async function run(ctx) {
         ratio: { byRps, byCpu },
         limits:
           target && !(byRps >= target && byCpu >= target)
-            ? "gateway CPU, not Redis (Redis ≈ 30–45 µs/req): --cpu-prof of the gateway under poll load (bench/profile.mjs) puts self time in node core http (~33%), V8 native socket/stdout writes (writev, writeUtf8String ~18%), GC (~15%), Express router+express (~13%), ioredis (~12% incl.), zod (~5%); the gateway's own code < 5%. Express + ioredis + one JSON log line per request cost more than a bare hello-world; a leaner HTTP layer is the lead's call"
+            ? "gateway CPU: the two routes are served on plain node:http ahead of Express (apps/gateway/src/api/hot-routes.ts); profile with `node bench/profile.mjs gateway-poll` (or gateway-issue) to see where the rest goes"
             : undefined,
       };
     };
@@ -114,6 +114,7 @@ export async function run(ctx) {
             .map(([k, v]) => `${k} ${v.rpsAll.join("/")}`)
             .join(", "),
         "CPU µs/req of the gateway rows = gateway process + redis-server; baselines count their own process only. 'met' needs both ratios.",
+        "The gateway runs as deployed (LOG_LEVEL=info, metrics on) with the token rate limit on (1,000,000 per 1 s, so the bench's one client address is never refused but every issue pays the limiter's Redis call). Both routes are served by the gateway's node:http hot path (apps/gateway/src/api/hot-routes.ts); other routes go through Express.",
       ],
     };
   } finally {
