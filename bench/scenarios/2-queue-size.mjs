@@ -123,7 +123,7 @@ export async function run(ctx, handoff) {
     met: perUser <= 350,
     limits:
       perUser > 350
-        ? "Key layout per waiting token: waiting + seen sorted-set entries (UUID member twice), a t:<token> hash (u, st, at) and a u:<userId> string; each Redis key costs ~50-70 B of dictEntry/robj/SDS overhead on top of its data"
+        ? "Key layout per waiting user (packages/shared/src/queue-store/keys.ts): one entry in each of the waiting and seen sorted sets (member = user id) and one field of the users hash (user id → token); no key of its own. What is left is Redis's per-entry overhead (dictEntry, skiplist node, SDS headers)"
         : undefined,
   });
 

@@ -1,4 +1,5 @@
 import Redis from "ioredis";
+import { tokenUserId } from "@concert/shared";
 import { call, startGateway, type RunningGateway } from "./helpers";
 
 describe("queue API on real Redis", () => {
@@ -25,7 +26,8 @@ describe("queue API on real Redis", () => {
     // rank order is the arrival-sequence order Redis assigned
     const keys = gw.gateway.store.keys;
     const byRank = [...responses].sort((a, b) => a.body.result.rank - b.body.result.rank);
-    const scores = await Promise.all(byRank.map((r) => redis.zscore(keys.waiting, r.body.result.token)));
+    // (the waiting set holds user ids; a token carries its user's id)
+    const scores = await Promise.all(byRank.map((r) => redis.zscore(keys.waiting, String(tokenUserId(r.body.result.token)))));
     const numbers = scores.map(Number);
     expect(numbers).toEqual([...numbers].sort((a, b) => a - b));
     expect(new Set(numbers).size).toBe(500);

@@ -162,7 +162,9 @@ describe("GET /api/queue/stream (Server-Sent Events)", () => {
     await s.next();
     const redis = new Redis("redis://127.0.0.1:6379");
     try {
-      await redis.del(`${gw.gateway.store.keys.prefix}t:${me.token}`); // as if Redis lost it
+      // as if Redis lost it: a waiting token lives in the user's users/waiting/seen entries, an admitted one in t:<token>
+      const k = gw.gateway.store.keys;
+      await redis.multi().hdel(k.users, "401").zrem(k.waiting, "401").zrem(k.seen, "401").del(`${k.prefix}t:${me.token}`).exec();
     } finally {
       await redis.quit();
     }

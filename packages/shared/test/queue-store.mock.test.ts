@@ -1,7 +1,8 @@
 import RedisMock from "ioredis-mock";
 import type Redis from "ioredis";
-import { QueueStore } from "../src/queue-store";
+import { QueueStore, newQueueToken, tokenUserId } from "../src/queue-store";
 import { AppError } from "../src/errors";
+import { MAX_ID, uuid } from "../src/api";
 
 // Unit tests of the queue logic on ioredis-mock (an in-memory Redis that runs the Lua scripts),
 // with an injected clock so that ticks, idleness and expiry need no sleeping.
@@ -10,8 +11,13 @@ const advance = (ms: number) => {
   now += ms;
 };
 
+// each mock client listens on ioredis-mock's shared data; disconnecting drops the listener
+const clients: Redis[] = [];
+afterEach(() => clients.splice(0).forEach((c) => c.disconnect()));
+
 function newStore(overrides: Partial<ConstructorParameters<typeof QueueStore>[1]> = {}) {
   const redis = new RedisMock() as unknown as Redis;
+  clients.push(redis);
   const store = new QueueStore(redis, {
     name: `unit-${Math.random().toString(36).slice(2)}`,
     activeTtlSec: 60,
@@ -147,5 +153,167 @@ describe("wait estimate inputs", () => {
     const last = await store.issue(99);
     // 12 admitted over a 3-second window
     expect(await store.poll(99, last.token)).toEqual({ status: "WAITING", rank: 9, ratePerSec: 4 });
+  });
+});
+
+describe("queue tokens (UUIDv8 carrying the user id)", () => {
+  it("are lowercase RFC 9562 v8 UUIDs whose last 8 hex digits are the user id, the rest random", () => {
+    const tokens = [1, 255, 1_000_000, MAX_ID].map((u) => newQueueToken(u));
+    for (const t of tokens) {
+      expect(t).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(uuid.safeParse(t).success).toBe(true);
+    }
+    expect(tokens.map(tokenUserId)).toEqual([1, 255, 1_000_000, MAX_ID]);
+    expect(tokens[2].slice(28)).toBe("000f4240");
+    expect(newQueueToken(7)).not.toBe(newQueueToken(7));
+    expect(() => newQueueToken(0)).toThrow(RangeError);
+    expect(() => newQueueToken(MAX_ID + 1)).toThrow(RangeError);
+  });
+
+  it("decode to no user when not v8-shaped", () => {
+    for (const t of [
+      "6f1c3b1e-8d7a-4a3c-9d2e-00000000002a", // v4
+      "6f1c3b1e-8d7a-8a3c-cd2e-00000000002a", // wrong variant
+      "6f1c3b1e-8d7a-8a3c-9d2e-000000000000", // user 0
+      "6f1c3b1e-8d7a-8a3c-9d2e-0000ffffffff", // beyond 2^31-1
+      "6F1C3B1E-8D7A-8A3C-9D2E-00000000002A", // not lowercase
+      "not-a-token",
+    ])
+      expect(tokenUserId(t)).toBeNull();
+  });
+});
+
+describe("queue layout: a waiting user has no key of their own", () => {
+  it("keeps waiting users in waiting/seen/users only; an admitted token gets its t: hash", async () => {
+    const { redis, store } = newStore();
+    const a = await store.issue(1);
+    await store.issue(22);
+    const k = store.keys;
+    expect((await redis.keys(`${k.prefix}*`)).sort()).toEqual([k.seen, k.seq, k.users, k.waiting].sort());
+    expect(await redis.zrange(k.waiting, 0, -1)).toEqual(["1", "22"]);
+    expect(await redis.hgetall(k.users)).toEqual({ "1": a.token, "22": expect.any(String) });
+    expect(tokenUserId(a.token)).toBe(1);
+    await store.tick({ ...settings, batch: 1 });
+    expect(await redis.hgetall(`${k.prefix}t:${a.token}`)).toEqual({ u: "1", st: "A" });
+    expect(await redis.zrange(k.active, 0, -1)).toEqual([a.token]);
+    expect(await redis.zrange(k.seen, 0, -1)).toEqual(["22"]);
+  });
+
+  it("orders arrivals strictly even within one millisecond or when the clock steps back", async () => {
+    const { redis, store } = newStore();
+    const ranks = [];
+    for (let u = 1; u <= 5; u++) ranks.push((await store.issue(u)).rank);
+    advance(-5_000);
+    ranks.push((await store.issue(6)).rank);
+    advance(5_000);
+    expect(ranks).toEqual([1, 2, 3, 4, 5, 6]);
+    const scores = (await redis.zrange(store.keys.waiting, 0, -1, "WITHSCORES")).filter((_, i) => i % 2 === 1).map(Number);
+    expect(scores).toEqual([now * 1000, now * 1000 + 1, now * 1000 + 2, now * 1000 + 3, now * 1000 + 4, now * 1000 + 5]);
+  });
+
+  it("answers how long the head has waited from its arrival score", async () => {
+    const { store } = newStore();
+    expect((await store.stats()).oldestWaitSec).toBeNull();
+    await store.issue(1);
+    advance(42_000);
+    await store.issue(2);
+    expect(await store.stats()).toMatchObject({ waiting: 2, active: 0, oldestWaitSec: 42 });
+  });
+
+  it("refuses a waiting token presented for another user (403) and a v8 token nobody holds (401)", async () => {
+    const { store } = newStore();
+    const a = await store.issue(1);
+    const b = await store.issue(2);
+    expect(await codeOf(store.poll(2, a.token))).toBe("TOKEN_USER_MISMATCH");
+    expect(await codeOf(store.poll(1, b.token))).toBe("TOKEN_USER_MISMATCH");
+    const forged = newQueueToken(1);
+    expect(await codeOf(store.poll(1, forged))).toBe("TOKEN_INVALID");
+    expect(await codeOf(store.poll(2, forged))).toBe("TOKEN_INVALID");
+    expect(await codeOf(store.poll(3, newQueueToken(3)))).toBe("TOKEN_INVALID");
+    expect(await codeOf(store.authorize(forged))).toBe("TOKEN_INVALID");
+    expect(await codeOf(store.authorize(b.token))).toBe("TOKEN_NOT_ACTIVE");
+    expect(await store.finish(forged, "cancelled")).toBe(false);
+    expect(await store.extendActive(b.token, now + 60_000)).toBe(false);
+    expect(await store.poll(2, b.token)).toMatchObject({ status: "WAITING", rank: 2 });
+  });
+
+  it("evicts an idle user from the middle of the queue: the rest move up, the evicted token answers FINISHED", async () => {
+    const { store } = newStore({ idleTtlSec: 30 });
+    const a = await store.issue(1);
+    const idle = await store.issue(2);
+    const c = await store.issue(3);
+    advance(30_001);
+    await store.poll(1, a.token);
+    await store.poll(3, c.token);
+    expect(await store.tick({ ...settings, batch: 0 })).toMatchObject({ evicted: 1, admitted: 0 });
+    expect(await store.poll(3, c.token)).toMatchObject({ status: "WAITING", rank: 2 });
+    expect(await store.poll(2, idle.token)).toEqual({ status: "FINISHED", reason: "evicted" });
+    expect(await codeOf(store.poll(1, idle.token))).toBe("TOKEN_USER_MISMATCH");
+    expect(await codeOf(store.authorize(idle.token))).toBe("TOKEN_INVALID");
+    expect(await store.counts()).toEqual({ waiting: 2, active: 0 });
+    const again = await store.issue(2);
+    expect(again).toMatchObject({ status: "WAITING", rank: 3 });
+    expect(again.token).not.toBe(idle.token);
+    // the old token's record does not touch the user's new place
+    expect(await store.poll(2, idle.token)).toEqual({ status: "FINISHED", reason: "evicted" });
+    expect(await store.poll(2, again.token)).toMatchObject({ status: "WAITING", rank: 3 });
+  });
+
+  it("finishes a waiting token: off the queue, answers FINISHED, the user may queue again at the back", async () => {
+    const { store } = newStore();
+    const a = await store.issue(1);
+    const b = await store.issue(2);
+    expect(await store.finish(a.token, "cancelled")).toBe(true);
+    expect(await store.finish(a.token, "cancelled")).toBe(false);
+    expect(await store.poll(1, a.token)).toEqual({ status: "FINISHED", reason: "cancelled" });
+    expect(await codeOf(store.authorize(a.token))).toBe("TOKEN_INVALID");
+    expect(await store.poll(2, b.token)).toMatchObject({ status: "WAITING", rank: 1 });
+    const again = await store.issue(1);
+    expect(again).toMatchObject({ status: "WAITING", rank: 2 });
+    expect(again.token).not.toBe(a.token);
+  });
+
+  it("gives a user whose admission expired a new token at the back, and keeps the old one answerable", async () => {
+    const { store } = newStore({ activeTtlSec: 60, idleTtlSec: 3600 });
+    const a = await store.issue(1);
+    await store.issue(2);
+    await store.tick({ ...settings, batch: 1 });
+    expect(await store.issue(1)).toEqual({ token: a.token, status: "IN_PROGRESS", rank: null });
+    advance(60_000);
+    const again = await store.issue(1);
+    expect(again).toMatchObject({ status: "WAITING", rank: 2 });
+    expect(again.token).not.toBe(a.token);
+    expect(await store.poll(1, a.token)).toEqual({ status: "FINISHED", reason: "expired" });
+    expect(await store.counts()).toEqual({ waiting: 2, active: 0 });
+  });
+
+  it("admits more than one chunk (1,000) in a tick, exactly the head", async () => {
+    const { redis, store } = newStore();
+    // a long queue laid out directly (issuing 2,300 through ioredis-mock's Lua would take seconds)
+    const tokens = Array.from({ length: 2_300 }, (_, i) => newQueueToken(i + 1));
+    const k = store.keys;
+    await redis.zadd(k.waiting, ...tokens.flatMap((_, i) => [now * 1000 + i, String(i + 1)]));
+    await redis.zadd(k.seen, ...tokens.flatMap((_, i) => [now, String(i + 1)]));
+    await redis.hset(k.users, Object.fromEntries(tokens.map((t, i) => [String(i + 1), t])));
+    expect(await store.poll(2_300, tokens[2_299])).toMatchObject({ status: "WAITING", rank: 2_300 });
+    const r = await store.tick({ tickMs: 10, batch: 2_100, maxActive: 10_000 });
+    expect(r).toMatchObject({ admitted: 2_100 });
+    const active = new Set(await redis.zrange(store.keys.active, 0, -1));
+    expect(active.size).toBe(2_100);
+    expect(tokens.slice(0, 2_100).every((t) => active.has(t))).toBe(true);
+    expect(await store.poll(2_101, tokens[2_100])).toMatchObject({ status: "WAITING", rank: 1 });
+    expect(await redis.zcard(store.keys.seen)).toBe(200);
+  });
+
+  it("survives a user whose entries Redis lost: the token is unknown, the tick skips the user", async () => {
+    const { redis, store } = newStore();
+    const a = await store.issue(1);
+    const b = await store.issue(2);
+    await redis.hdel(store.keys.users, "1");
+    expect(await codeOf(store.poll(1, a.token))).toBe("TOKEN_INVALID");
+    expect(await codeOf(store.authorize(a.token))).toBe("TOKEN_INVALID");
+    expect(await store.tick(settings)).toMatchObject({ admitted: 1 });
+    expect((await store.poll(2, b.token)).status).toBe("IN_PROGRESS");
+    expect(await store.issue(1)).toMatchObject({ status: "WAITING", rank: 1 });
   });
 });

@@ -1,10 +1,9 @@
-import { randomUUID } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import { AppError } from "../errors";
-import { queueKeys, type QueueKeys } from "./keys";
+import { newQueueToken, queueKeys, type QueueKeys } from "./keys";
 import { defineQueueScripts } from "./scripts";
 
-export { queueKeys, type QueueKeys } from "./keys";
+export { newQueueToken, queueKeys, tokenUserId, type QueueKeys } from "./keys";
 
 export type FinishReason = "paid" | "expired" | "evicted" | "cancelled";
 
@@ -102,14 +101,17 @@ export class QueueStore {
   /** The user's live token and place, or a new token at the back of the queue. */
   async issue(userId: number): Promise<{ token: string; status: "WAITING" | "IN_PROGRESS"; rank: number | null }> {
     const k = this.keys;
-    const [token, st, rank] = await this.redis.qIssueToken(k.seq, k.waiting, k.seen, k.active, k.prefix, userId, randomUUID(), this.retentionMs, this.now());
+    const [token, st, rank] = await this.redis.qIssueToken(
+      k.seq, k.waiting, k.seen, k.active, k.users,
+      k.prefix, userId, newQueueToken(userId), this.retentionMs, this.now(),
+    );
     return { token, status: STATE[st as "W" | "A"], rank: st === "W" ? Number(rank) : null };
   }
 
   /** State of a token that the client says is the user's; refuses unknown or foreign tokens. */
   async poll(userId: number, token: string): Promise<PollResult> {
     const k = this.keys;
-    const r = await this.redis.qPoll(k.waiting, k.seen, k.active, k.rate, k.prefix, token, userId, this.retentionMs, this.now());
+    const r = await this.redis.qPoll(k.waiting, k.seen, k.active, k.rate, k.users, k.prefix, token, userId, this.retentionMs, this.now());
     const code = Number(r[0]);
     if (code < 0) throw REFUSALS[code]();
     if (code === 1) return { status: "WAITING", rank: Number(r[1]), ratePerSec: r[2] === "" ? null : Number(r[2]) };
@@ -120,7 +122,7 @@ export class QueueStore {
   /** Checks a token for a protected route and counts this request as its use. */
   async authorize(token: string): Promise<AuthResult> {
     const k = this.keys;
-    const r = await this.redis.qAuthorize(k.waiting, k.seen, k.active, k.prefix, token, this.activeTtlMs, this.retentionMs, this.replayMs, this.now());
+    const r = await this.redis.qAuthorize(k.waiting, k.seen, k.active, k.users, k.prefix, token, this.activeTtlMs, this.retentionMs, this.replayMs, this.now());
     const code = Number(r[0]);
     if (code < 0) throw REFUSALS[code]();
     if (code === 2) return { userId: Number(r[1]), replay: true };
@@ -131,7 +133,7 @@ export class QueueStore {
   async tick(settings: AdmissionSettings): Promise<TickResult> {
     const k = this.keys;
     const r = await this.redis.qTick(
-      k.tick, k.waiting, k.seen, k.active, k.admits, k.rate, k.cfg, k.stats,
+      k.tick, k.waiting, k.seen, k.active, k.admits, k.rate, k.cfg, k.stats, k.users,
       k.prefix, settings.tickMs, settings.batch, settings.maxActive, this.activeTtlMs, this.idleTtlMs, this.retentionMs, this.maxSweep, this.now(),
     );
     return {
@@ -148,10 +150,10 @@ export class QueueStore {
     return (await this.redis.qExtend(this.keys.active, this.keys.prefix, token, Math.ceil(untilMs))) === 1;
   }
 
-  /** Ends a token (after payment: reason "paid"). False if it was unknown or already finished. */
+  /** Ends a token, admitted or still waiting (after payment: reason "paid"). False if it was unknown or already finished. */
   async finish(token: string, reason: FinishReason): Promise<boolean> {
     const k = this.keys;
-    return (await this.redis.qFinish(k.waiting, k.seen, k.active, k.prefix, token, reason, this.retentionMs, this.now())) === 1;
+    return (await this.redis.qFinish(k.waiting, k.seen, k.active, k.users, k.prefix, token, reason, this.retentionMs, this.now())) === 1;
   }
 
   private now(): number | "" {
@@ -175,17 +177,18 @@ export class QueueStore {
     const [counts, totals, head, admits, time] = await Promise.all([
       this.counts(),
       this.totals(),
-      this.redis.zrange(k.waiting, 0, 0),
+      this.redis.zrange(k.waiting, 0, 0, "WITHSCORES"),
       this.redis.zrange(k.admits, 0, -1),
       this.redis.time(),
     ]);
     const now = this.clock ? this.clock() : Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
-    const arrived = head.length ? await this.redis.hget(`${k.prefix}t:${head[0]}`, "at") : null;
+    // the head's arrival score is its arrival time (ms) × 1000 (see keys.ts)
+    const arrived = head.length ? Math.floor(Number(head[1]) / 1000) : null;
     const admittedLastMinute = admits.reduce((sum, m) => sum + Number(m.slice(m.lastIndexOf(":") + 1)), 0);
     return {
       ...counts,
       admittedLastMinute,
-      oldestWaitSec: arrived ? Math.max(0, Math.round((now - Number(arrived)) / 1000)) : null,
+      oldestWaitSec: arrived === null ? null : Math.max(0, Math.round((now - arrived) / 1000)),
       totals,
     };
   }

@@ -1,5 +1,5 @@
 -- Keeps an active token alive at least until untilMs (booking: to cover a seat hold).
--- KEYS[1] active (see issue-token-4.lua)
+-- KEYS[1] active (see issue-token-5.lua)
 -- ARGV[1] prefix, ARGV[2] token, ARGV[3] until (ms, Redis clock)
 -- Returns 1 extended or already later | 0 token not active
 local st = redis.call('HGET', ARGV[1] .. 't:' .. ARGV[2], 'st')
