@@ -52,7 +52,7 @@ export function createApp(deps: GatewayDeps): Express {
     }),
   );
   app.use(express.json({ limit: "16kb", strict: true }));
-  // the hot routes first: every layer in front of them costs each poll a path match
+  // the queue routes in every form the hot path (createHandler) leaves to Express
   app.use(queueRoutes(deps.queue, deps.tokenRateLimit.middleware()));
 
   app.get("/health", (_req, res) => {

@@ -32,10 +32,6 @@ export class TokenRateLimiter {
         : new RateLimiterRedis({ storeClient: redis, keyPrefix: options.prefix, points: options.limit, duration: options.windowSec });
   }
 
-  get enabled(): boolean {
-    return this.limiter !== null;
-  }
-
   /** Counts one token request of the client; throws AppError RATE_LIMITED past the limit. */
   async consume(req: IncomingMessage): Promise<void> {
     if (!this.limiter) return;
