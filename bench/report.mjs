@@ -124,7 +124,10 @@ export function renderSvg(c) {
     out.push(`<polyline points="${pts}" fill="none" stroke="${s.color}" stroke-width="2.5"${s.dash ? ` stroke-dasharray="${s.dash}"` : ""}/>`);
     s.values.forEach((v, i) => {
       out.push(`<circle cx="${X(i).toFixed(1)}" cy="${Y(v).toFixed(1)}" r="4" fill="${s.color}"><title>${s.name} at ${label(c.sizes[i])}: ${v.toFixed(3)} ms</title></circle>`);
-      out.push(`<text x="${(X(i) + 6).toFixed(1)}" y="${(Y(v) - 7).toFixed(1)}" fill="${s.color}" font-size="11">${v < 1 ? v.toFixed(3) : v.toFixed(2)}</text>`);
+      // the last point's label goes left of it, clear of the legend
+      const last = i === s.values.length - 1;
+      const tx = (last ? X(i) - 6 : X(i) + 6).toFixed(1);
+      out.push(`<text x="${tx}" y="${(Y(v) - 7).toFixed(1)}"${last ? ' text-anchor="end"' : ""} fill="${s.color}" font-size="11">${v.toFixed(3)}</text>`);
     });
     const ly = m.t + 10 + k * 22;
     out.push(`<line x1="${m.l + pw + 16}" x2="${m.l + pw + 40}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2.5"${s.dash ? ` stroke-dasharray="${s.dash}"` : ""}/>`);
