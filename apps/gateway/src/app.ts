@@ -6,8 +6,8 @@ import { adminRoutes } from "./api/admin-routes";
 import { openApiRoutes } from "./api/openapi";
 import { forwardRoutes, type EarlySeatRefusal } from "./api/forward-routes";
 import { queueRoutes } from "./api/queue-routes";
-import { hotQueueRoutes } from "./api/hot-routes";
-import type { TokenRateLimiter } from "./api/rate-limit";
+import { JSON_BODY_LIMIT, hotQueueRoutes } from "./api/hot-routes";
+import { compileTrust, type TokenRateLimiter } from "./api/rate-limit";
 import { streamRoutes, type QueueStreams } from "./api/stream-routes";
 import { webPage } from "./api/web-page";
 import type { Forwarder } from "./forward/forwarder";
@@ -40,7 +40,7 @@ export function createApp(deps: GatewayDeps): Express {
   app.disable("x-powered-by");
   app.set("etag", false);
   app.set("query parser", "simple");
-  app.set("trust proxy", parseTrustProxy(deps.trustProxy));
+  app.set("trust proxy", compileTrust(deps.trustProxy));
 
   const quiet = new Set(["/health", "/ready", "/metrics"]);
   app.use(
@@ -51,7 +51,7 @@ export function createApp(deps: GatewayDeps): Express {
       successLevel: (req, route) => (route === "/api/users/:userId/token" && req.method === "GET" ? "debug" : "info"),
     }),
   );
-  app.use(express.json({ limit: "16kb", strict: true }));
+  app.use(express.json({ limit: JSON_BODY_LIMIT, strict: true }));
   // the queue routes in every form the hot path (createHandler) leaves to Express
   app.use(queueRoutes(deps.queue, deps.tokenRateLimit.middleware()));
 
@@ -94,11 +94,4 @@ export function createHandler(deps: GatewayDeps, app: Express = createApp(deps))
   return (req: IncomingMessage, res: ServerResponse) => {
     if (!hot(req, res)) app(req, res);
   };
-}
-
-/** TRUST_PROXY: "false", "true", a hop count, or addresses/subnets (Express's forms). */
-function parseTrustProxy(v = "false"): boolean | number | string {
-  if (v === "false") return false;
-  if (v === "true") return true;
-  return /^\d+$/.test(v) ? Number(v) : v;
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { errorAnswer, issueTokenBody, ok, parseOr400, recordRequest, requestId, type Logger, type Metrics } from "@concert/shared";
+import { MAX_ID, errorAnswer, issueTokenBody, ok, parseOr400, recordRequest, requestId, type Logger, type Metrics } from "@concert/shared";
 import type { QueueService } from "../queue/queue-service";
 import type { TokenRateLimiter } from "./rate-limit";
 import { tokenHeader } from "./queue-routes";
@@ -12,8 +12,8 @@ export interface HotRouteDeps {
   onDependencyError: (dependency: string) => void;
 }
 
-/** Same limit as express.json({ limit: "16kb" }) on the Express side. */
-const BODY_LIMIT = 16 * 1024;
+/** Largest JSON body, bytes: here and in express.json on the Express side. */
+export const JSON_BODY_LIMIT = 16 * 1024;
 const POLL_PATH = /^\/api\/users\/([1-9][0-9]{0,9})\/token$/;
 const ISSUE_PATH = "/api/users/token";
 const JSON_TYPE = /^application\/json\s*(;\s*charset="?utf-8"?\s*)?$/i;
@@ -41,7 +41,7 @@ export function hotQueueRoutes(deps: HotRouteDeps): Handler {
       const m = POLL_PATH.exec(path);
       if (!m) return false;
       const userId = Number(m[1]);
-      if (userId > 2_147_483_647) return false; // Express answers the 400
+      if (userId > MAX_ID) return false; // Express answers the 400
       serve(deps, req, res, POLL_ROUTE, "debug", userId, async () => deps.queue.tokenView(userId, tokenHeader(req.headers.token)));
       return true;
     }
@@ -98,7 +98,7 @@ function isPlainJson(req: IncomingMessage): boolean {
     (h["content-encoding"] === undefined || h["content-encoding"] === "identity") &&
     h["transfer-encoding"] === undefined &&
     length !== undefined &&
-    Number(length) <= BODY_LIMIT
+    Number(length) <= JSON_BODY_LIMIT
   );
 }
 

@@ -63,7 +63,8 @@ export function clientIpResolver(trustProxy = "false"): (req: IncomingMessage) =
   return (req) => proxyaddr(req, trust);
 }
 
-function compileTrust(v: string): (addr: string, hop: number) => boolean {
+/** TRUST_PROXY as the function Express's "trust proxy" setting and proxy-addr both take. */
+export function compileTrust(v = "false"): (addr: string, hop: number) => boolean {
   if (v === "true") return () => true;
   if (v === "false") return () => false;
   if (/^\d+$/.test(v)) {
