@@ -51,6 +51,8 @@ describe("hot queue routes (plain node:http in front of Express)", () => {
       expect(hot.headers.get("content-type")).toBe(viaExpress.headers.get("content-type"));
       expect(hot.headers.get("x-request-id")).toBe("hot-1");
     }
+    // the refused polls changed nothing: one user waits, still first
+    expect((await gw.gateway.store.counts()).waiting).toBe(1);
     // and a poll of a waiting user is a real answer, not an error
     const me = await call(gw.url, "GET", "/api/users/7001/token", { headers: { token } });
     expect(me.body).toEqual({ result: { token, status: "WAITING", rank: 1, estimatedWaitSec: expect.any(Number) }, error: null });

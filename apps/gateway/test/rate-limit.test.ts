@@ -21,4 +21,23 @@ describe("token issuance rate limit", () => {
       await b.close();
     }
   });
+
+  it("names the client by X-Forwarded-For only when TRUST_PROXY trusts the hop", async () => {
+    const name = `rl-xff-${process.pid}-${Date.now()}`;
+    const issue = (gw: { url: string }, userId: number, xff: string) =>
+      call(gw.url, "POST", "/api/users/token", { body: { userId }, headers: { "x-forwarded-for": xff } }).then((r) => r.status);
+    const trusting = await startGateway({ TOKEN_RATE_LIMIT: "1", QUEUE_NAME: `${name}-a`, TRUST_PROXY: "1" });
+    const ignoring = await startGateway({ TOKEN_RATE_LIMIT: "1", QUEUE_NAME: `${name}-b` });
+    try {
+      // behind a trusted proxy: two clients, one token each; the same client again is refused
+      expect([await issue(trusting, 1, "203.0.113.1"), await issue(trusting, 2, "203.0.113.2"), await issue(trusting, 3, "203.0.113.1")]).toEqual([200, 200, 429]);
+      expect((await trusting.gateway.store.counts()).waiting).toBe(2);
+      // not trusted: the header is ignored, every request is 127.0.0.1
+      expect([await issue(ignoring, 1, "198.51.100.1"), await issue(ignoring, 2, "198.51.100.2")]).toEqual([200, 429]);
+      expect((await ignoring.gateway.store.counts()).waiting).toBe(1);
+    } finally {
+      await trusting.close();
+      await ignoring.close();
+    }
+  });
 });

@@ -235,6 +235,9 @@ describe("queue layout: a waiting user has no key of their own", () => {
     expect(await store.finish(forged, "cancelled")).toBe(false);
     expect(await store.extendActive(b.token, now + 60_000)).toBe(false);
     expect(await store.poll(2, b.token)).toMatchObject({ status: "WAITING", rank: 2 });
+    // nothing the refusals touched changed: both still wait, in order, nobody active
+    expect(await store.poll(1, a.token)).toMatchObject({ status: "WAITING", rank: 1 });
+    expect(await store.counts()).toEqual({ waiting: 2, active: 0 });
   });
 
   it("evicts an idle user from the middle of the queue: the rest move up, the evicted token answers FINISHED", async () => {
