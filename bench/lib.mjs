@@ -81,9 +81,13 @@ import { cpus, totalmem } from "node:os";
 /** Starts `redis-server` on a spare loopback port (nothing on disk); returns {url, port, pid, stop}. */
 export async function startRedisServer() {
   const port = await freePort();
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxclients", "10000"], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxclients", "10000"],
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   const Redis = require("ioredis");
   const deadline = Date.now() + 10_000;
   for (;;) {
@@ -215,8 +219,11 @@ export function summarize(sortedLat, wallMs, cpuSec, extra = {}) {
 /** Runs a node one-liner (ES module) in a child process, e.g. with --experimental-wasm-modules. */
 export function runNode(args, code, env = {}) {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [...args, "--input-type=module", "-e", code], { env: { ...process.env, ...env }, timeout: 120_000 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+    execFile(
+      process.execPath,
+      [...args, "--input-type=module", "-e", code],
+      { env: { ...process.env, ...env }, timeout: 120_000 },
+      (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
     );
   });
 }

@@ -15,7 +15,11 @@ import { fill } from "./scenarios/2-queue-size.mjs";
 const require = createRequire(import.meta.url);
 const Redis = require("ioredis");
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const arg = (name, dflt) => process.argv.slice(2).find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
+const arg = (name, dflt) =>
+  process.argv
+    .slice(2)
+    .find((a) => a.startsWith(`--${name}=`))
+    ?.slice(name.length + 3) ?? dflt;
 const n = Number(arg("n", "1000000"));
 const dist = resolve(arg("dist", join(root, "packages/shared/dist")));
 const { QueueStore } = require(dist);
@@ -31,7 +35,9 @@ try {
   await fill(store, n, () => {});
   const after = await used();
   console.log(`layout of ${dist}`);
-  console.log(`${n.toLocaleString("en-US")} waiting users: ${((after - before) / n).toFixed(1)} bytes per waiting user (used_memory +${after - before})`);
+  console.log(
+    `${n.toLocaleString("en-US")} waiting users: ${((after - before) / n).toFixed(1)} bytes per waiting user (used_memory +${after - before})`,
+  );
   console.log(`keys in Redis: ${await redis.dbsize()}`);
   for (const [name, key] of Object.entries(store.keys)) {
     if (name === "prefix") continue;

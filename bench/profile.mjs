@@ -19,7 +19,15 @@ mkdirSync(dir, { recursive: true });
 const base = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 
 const redis = await startRedisServer();
-const common = { NODE_ENV: "development", LOG_LEVEL: "info", REDIS_URL: redis.url, QUEUE_NAME: "prof", TOKEN_RATE_LIMIT: "1000000", TOKEN_RATE_WINDOW_SEC: "1", ADMISSION_ENABLED: "false" };
+const common = {
+  NODE_ENV: "development",
+  LOG_LEVEL: "info",
+  REDIS_URL: redis.url,
+  QUEUE_NAME: "prof",
+  TOKEN_RATE_LIMIT: "1000000",
+  TOKEN_RATE_WINDOW_SEC: "1",
+  ADMISSION_ENABLED: "false",
+};
 const prof = ["--cpu-prof", `--cpu-prof-dir=${dir}`];
 const procs = [];
 let admin;
@@ -32,14 +40,31 @@ try {
     dbName = `bench_prof_${process.pid}`;
     await admin.query(`CREATE DATABASE "${dbName}"`);
     const url = base.replace(/\/[^/]*$/, `/${dbName}`);
-    await runNode(["--experimental-wasm-modules", "--no-warnings"], `const m = await import("file://${join(root, "scripts/migrate.mjs")}"); await m.applyMigrations({ url: "${url}" });`);
+    await runNode(
+      ["--experimental-wasm-modules", "--no-warnings"],
+      `const m = await import("file://${join(root, "scripts/migrate.mjs")}"); await m.applyMigrations({ url: "${url}" });`,
+    );
     const port = await freePort();
-    procs.push(await startProcess("booking", [...prof, join(root, "apps/booking/dist/main.js")], { ...common, PORT: port, DATABASE_URL: url }, `http://127.0.0.1:${port}/ready`));
+    procs.push(
+      await startProcess(
+        "booking",
+        [...prof, join(root, "apps/booking/dist/main.js")],
+        { ...common, PORT: port, DATABASE_URL: url },
+        `http://127.0.0.1:${port}/ready`,
+      ),
+    );
     bookingUrl = `http://127.0.0.1:${port}`;
   }
   const port = await freePort();
   const gwArgs = what.startsWith("gateway") ? [...prof] : [];
-  procs.push(await startProcess("gateway", [...gwArgs, join(root, "apps/gateway/dist/main.js")], { ...common, PORT: port, HOST: "127.0.0.1", BOOKING_URL: bookingUrl }, `http://127.0.0.1:${port}/ready`));
+  procs.push(
+    await startProcess(
+      "gateway",
+      [...gwArgs, join(root, "apps/gateway/dist/main.js")],
+      { ...common, PORT: port, HOST: "127.0.0.1", BOOKING_URL: bookingUrl },
+      `http://127.0.0.1:${port}/ready`,
+    ),
+  );
   const client = httpClient(`http://127.0.0.1:${port}`, { maxSockets: 50 });
   const issued = (await client.request("POST", "/api/users/token", { body: { userId: 1 } })).json.result.token;
   let n = 10;
@@ -49,7 +74,9 @@ try {
     "booking-charge": () => ({ method: "PATCH", path: "/api/users/point", body: { userId: n++, point: 100 } }),
   }[what];
   const r = await load({ client, concurrency: 50, durationMs: seconds * 1000, next, pids: procs.map((p) => p.pid) });
-  console.log(`${what}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(1)} ms, CPU ${r.cpuUsPerReq.toFixed(0)} µs/req, statuses ${JSON.stringify(r.statuses)}`);
+  console.log(
+    `${what}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(1)} ms, CPU ${r.cpuUsPerReq.toFixed(0)} µs/req, statuses ${JSON.stringify(r.statuses)}`,
+  );
   client.close();
 } finally {
   for (const p of procs) await p.stop();
@@ -68,7 +95,9 @@ for (const f of readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"))) {
   const byFn = {};
   const pkgOf = (url) => {
     if (!url) return "(v8/native)";
-    const m = /node_modules\/\.pnpm\/([^/]+?)@[^/]*\/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url) ?? /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+    const m =
+      /node_modules\/\.pnpm\/([^/]+?)@[^/]*\/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url) ??
+      /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
     if (m) return m[2] ?? m[1];
     if (url.startsWith("node:")) return "node core";
     if (url.includes("/packages/shared/")) return "@concert/shared";
@@ -86,7 +115,13 @@ for (const f of readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"))) {
   }
   const busy = Object.values(byPkg).reduce((a, b) => a + b, 0);
   console.log(`\n${f}: busy ${(busy / 1e6).toFixed(2)} s of ${(total / 1e6).toFixed(2)} s`);
-  for (const [k, v] of Object.entries(byPkg).sort((a, b) => b[1] - a[1]).slice(0, 14)) console.log(`  ${((v / busy) * 100).toFixed(1).padStart(5)}%  ${k}`);
+  for (const [k, v] of Object.entries(byPkg)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 14))
+    console.log(`  ${((v / busy) * 100).toFixed(1).padStart(5)}%  ${k}`);
   console.log("  top functions (self):");
-  for (const [k, v] of Object.entries(byFn).sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`  ${((v / busy) * 100).toFixed(1).padStart(5)}%  ${k}`);
+  for (const [k, v] of Object.entries(byFn)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 12))
+    console.log(`  ${((v / busy) * 100).toFixed(1).padStart(5)}%  ${k}`);
 }

@@ -1,8 +1,14 @@
 // The benchmark's outputs: a markdown table, docs/BENCHMARKS.md and the rank-poll SVG chart.
 
-const num = (v, d = 0) => (v === undefined || v === null || Number.isNaN(v) ? "" : Number(v).toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d }));
+const num = (v, d = 0) =>
+  v === undefined || v === null || Number.isNaN(v)
+    ? ""
+    : Number(v).toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
 const ms = (v) => (v === undefined || v === null || Number.isNaN(v) ? "" : v < 10 ? v.toFixed(2) : v.toFixed(1));
-const cell = (s) => String(s ?? "").replace(/\|/g, "\\|").replace(/\n/g, " ");
+const cell = (s) =>
+  String(s ?? "")
+    .replace(/\|/g, "\\|")
+    .replace(/\n/g, " ");
 
 export function renderTable(results) {
   const lines = [
@@ -98,16 +104,22 @@ export function renderSvg(c) {
   const X = (i) => m.l + ((lx[i] - x0) / (x1 - x0 || 1)) * pw;
   const Y = (v) => m.t + ph - ((Math.log10(Math.max(v, 10 ** e0)) - e0) / (e1 - e0 || 1)) * ph;
   const out = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
-  out.push(`<text x="${m.l}" y="22" font-size="15" font-weight="bold">Rank-poll latency vs queue size${c.quick ? " (quick run)" : ""}</text>`);
+  out.push(
+    `<text x="${m.l}" y="22" font-size="15" font-weight="bold">Rank-poll latency vs queue size${c.quick ? " (quick run)" : ""}</text>`,
+  );
   for (let e = e0; e <= e1; e++) {
     for (const f of [1, 2, 5]) {
       const v = f * 10 ** e;
       if (e === e1 && f > 1) break;
       const y = Y(v).toFixed(1);
       out.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${y}" y2="${y}" stroke="${f === 1 ? "#d0d0d0" : "#eeeeee"}"/>`);
-      out.push(`<text x="${m.l - 8}" y="${y}" text-anchor="end" dominant-baseline="middle"${f === 1 ? "" : ' fill="#888" font-size="10"'}>${+v.toPrecision(3)}</text>`);
+      out.push(
+        `<text x="${m.l - 8}" y="${y}" text-anchor="end" dominant-baseline="middle"${f === 1 ? "" : ' fill="#888" font-size="10"'}>${+v.toPrecision(3)}</text>`,
+      );
     }
   }
   out.push(`<line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${m.t + ph}" stroke="#333"/>`);
@@ -121,16 +133,24 @@ export function renderSvg(c) {
   out.push(`<text transform="translate(16 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">latency, ms (log scale)</text>`);
   series.forEach((s, k) => {
     const pts = s.values.map((v, i) => `${X(i).toFixed(1)},${Y(v).toFixed(1)}`).join(" ");
-    out.push(`<polyline points="${pts}" fill="none" stroke="${s.color}" stroke-width="2.5"${s.dash ? ` stroke-dasharray="${s.dash}"` : ""}/>`);
+    out.push(
+      `<polyline points="${pts}" fill="none" stroke="${s.color}" stroke-width="2.5"${s.dash ? ` stroke-dasharray="${s.dash}"` : ""}/>`,
+    );
     s.values.forEach((v, i) => {
-      out.push(`<circle cx="${X(i).toFixed(1)}" cy="${Y(v).toFixed(1)}" r="4" fill="${s.color}"><title>${s.name} at ${label(c.sizes[i])}: ${v.toFixed(3)} ms</title></circle>`);
+      out.push(
+        `<circle cx="${X(i).toFixed(1)}" cy="${Y(v).toFixed(1)}" r="4" fill="${s.color}"><title>${s.name} at ${label(c.sizes[i])}: ${v.toFixed(3)} ms</title></circle>`,
+      );
       // the last point's label goes left of it, clear of the legend
       const last = i === s.values.length - 1;
       const tx = (last ? X(i) - 6 : X(i) + 6).toFixed(1);
-      out.push(`<text x="${tx}" y="${(Y(v) - 7).toFixed(1)}"${last ? ' text-anchor="end"' : ""} fill="${s.color}" font-size="11">${v.toFixed(3)}</text>`);
+      out.push(
+        `<text x="${tx}" y="${(Y(v) - 7).toFixed(1)}"${last ? ' text-anchor="end"' : ""} fill="${s.color}" font-size="11">${v.toFixed(3)}</text>`,
+      );
     });
     const ly = m.t + 10 + k * 22;
-    out.push(`<line x1="${m.l + pw + 16}" x2="${m.l + pw + 40}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2.5"${s.dash ? ` stroke-dasharray="${s.dash}"` : ""}/>`);
+    out.push(
+      `<line x1="${m.l + pw + 16}" x2="${m.l + pw + 40}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2.5"${s.dash ? ` stroke-dasharray="${s.dash}"` : ""}/>`,
+    );
     out.push(`<text x="${m.l + pw + 46}" y="${ly}" dominant-baseline="middle">${s.name}</text>`);
   });
   out.push(`<text x="${m.l + pw + 16}" y="${m.t + 86}" font-size="10" fill="#555">HTTP: 1 gateway per queue,</text>`);

@@ -20,7 +20,11 @@ const pg = require("pg");
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
-const only = args.find((a) => a.startsWith("--only="))?.slice(7).split(",").map(Number);
+const only = args
+  .find((a) => a.startsWith("--only="))
+  ?.slice(7)
+  .split(",")
+  .map(Number);
 const outDir = args.find((a) => a.startsWith("--out="))?.slice(6) ?? (quick ? join(root, "bench/out") : join(root, "docs"));
 const baseDbUrl = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const started = Date.now();
@@ -92,7 +96,12 @@ async function main() {
     const port = await freePort();
     // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles every app process of the run
     const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
-    const p = await startProcess(name, [...nodeArgs, join(root, script)], { PORT: String(port), ...env }, `http://127.0.0.1:${port}${readyPath}`);
+    const p = await startProcess(
+      name,
+      [...nodeArgs, join(root, script)],
+      { PORT: String(port), ...env },
+      `http://127.0.0.1:${port}${readyPath}`,
+    );
     p.port = port;
     p.url = `http://127.0.0.1:${port}`;
     const stop = p.stop;
@@ -117,13 +126,21 @@ async function main() {
     startGateway: (env = {}) =>
       // The token rate limit stays on (its Redis call is part of every issue's cost) but high
       // enough never to refuse the bench's one client address.
-      start("gateway", "apps/gateway/dist/main.js", { ...common, HOST: "127.0.0.1", ...BENCH_RATE_LIMIT, ADMISSION_ENABLED: "false", ...env }, "/ready"),
+      start(
+        "gateway",
+        "apps/gateway/dist/main.js",
+        { ...common, HOST: "127.0.0.1", ...BENCH_RATE_LIMIT, ADMISSION_ENABLED: "false", ...env },
+        "/ready",
+      ),
     startBooking: (env = {}) => start("booking", "apps/booking/dist/main.js", { ...common, DATABASE_URL: dbUrl, ...env }, "/ready"),
     /** a QueueStore on our Redis (for filling queues and ticking directly) */
     queueStore: (name, opts = {}) => {
       const client = new Redis(redisServer.url);
       cleanups.push(() => client.quit());
-      return { client, store: new shared.QueueStore(client, { name, activeTtlSec: 600, idleTtlSec: 86_400, paymentReplaySec: 300, ...opts }) };
+      return {
+        client,
+        store: new shared.QueueStore(client, { name, activeTtlSec: 600, idleTtlSec: 86_400, paymentReplaySec: 300, ...opts }),
+      };
     },
     /** concert 1 with `schedules` future performances of 50 seats (SQL, database clock) */
     seed: async (schedules, seatPrice = 50_000) => {

@@ -137,7 +137,14 @@ await enqueue(fillersNeeded);
   const g0 = cpuSeconds(gateway.pid);
   const r0 = cpuSeconds(redisPid);
   await sleep(ticksPerLevel * tickMs);
-  results.push({ streams: 0, gwCpuMsPerTick: ((cpuSeconds(gateway.pid) - g0) * 1000) / ticksPerLevel, redisCpuMsPerTick: ((cpuSeconds(redisPid) - r0) * 1000) / ticksPerLevel, rssMb: rssMb(gateway.pid), spreadMs: 0, framesPerTick: 0 });
+  results.push({
+    streams: 0,
+    gwCpuMsPerTick: ((cpuSeconds(gateway.pid) - g0) * 1000) / ticksPerLevel,
+    redisCpuMsPerTick: ((cpuSeconds(redisPid) - r0) * 1000) / ticksPerLevel,
+    rssMb: rssMb(gateway.pid),
+    spreadMs: 0,
+    framesPerTick: 0,
+  });
 }
 
 for (const level of levels) {

@@ -256,7 +256,7 @@ function engineError(err) {
     return new Error(message, { cause: err });
   }
   if (err instanceof Error) return err;
-  const message = typeof err === "string" ? err : err?.message ?? JSON.stringify(err);
+  const message = typeof err === "string" ? err : (err?.message ?? JSON.stringify(err));
   return Object.assign(new Error(message), { engineError: err });
 }
 
@@ -280,11 +280,7 @@ export async function loadMigrations(migrationsDir = MIGRATIONS_DIR) {
 }
 
 /** Applies the migrations not yet applied to `url`; returns their names. */
-export async function applyMigrations({
-  url = DEFAULT_DATABASE_URL,
-  migrationsDir = MIGRATIONS_DIR,
-  schemaPath = SCHEMA_PATH,
-} = {}) {
+export async function applyMigrations({ url = DEFAULT_DATABASE_URL, migrationsDir = MIGRATIONS_DIR, schemaPath = SCHEMA_PATH } = {}) {
   const migrationsList = await loadMigrations(migrationsDir);
   return withEngine(url, schemaPath, async (engine) => {
     const { appliedMigrationNames } = await engine.applyMigrations({ migrationsList, filters: NO_FILTERS });
@@ -304,9 +300,7 @@ export async function diffMigrationsToSchema({
 } = {}) {
   const migrationsList = await loadMigrations(migrationsDir);
   return withEngine(url, schemaPath, async (engine, schema) => {
-    const from = migrationsList.migrationDirectories.length
-      ? { tag: "migrations", ...migrationsList }
-      : { tag: "empty" };
+    const from = migrationsList.migrationDirectories.length ? { tag: "migrations", ...migrationsList } : { tag: "empty" };
     const to = { tag: "schemaDatamodel", files: [{ path: schemaPath, content: schemaText ?? schema }] };
     const { stdout } = await engine.diff({ from, to, script: true, exitCode: null, filters: NO_FILTERS });
     return stripEmptyMigration(stdout ?? "");
@@ -323,12 +317,7 @@ function stripEmptyMigration(sql) {
 }
 
 /** Writes prisma/migrations/<yyyymmddhhmmss>_<name>/migration.sql; returns its folder, or null if no change. */
-export async function createMigration({
-  name,
-  url = DEFAULT_DATABASE_URL,
-  migrationsDir = MIGRATIONS_DIR,
-  schemaPath = SCHEMA_PATH,
-} = {}) {
+export async function createMigration({ name, url = DEFAULT_DATABASE_URL, migrationsDir = MIGRATIONS_DIR, schemaPath = SCHEMA_PATH } = {}) {
   if (!name || !/^[a-z0-9_]+$/i.test(name)) throw new Error("usage: --create <name> (letters, digits, _)");
   const sql = await diffMigrationsToSchema({ url, migrationsDir, schemaPath });
   if (!sql) return null;

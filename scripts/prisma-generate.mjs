@@ -26,11 +26,11 @@ if (!env.PRISMA_SCHEMA_ENGINE_BINARY || !existsSync(env.PRISMA_SCHEMA_ENGINE_BIN
   env.PRISMA_SCHEMA_ENGINE_BINARY = process.execPath; // any existing file; generate does not run it
 }
 
-const result = spawnSync(
-  process.execPath,
-  [cli, "generate", "--config", join(root, "prisma.config.ts"), ...process.argv.slice(2)],
-  { cwd: root, env, stdio: "inherit" },
-);
+const result = spawnSync(process.execPath, [cli, "generate", "--config", join(root, "prisma.config.ts"), ...process.argv.slice(2)], {
+  cwd: root,
+  env,
+  stdio: "inherit",
+});
 if (result.error) {
   console.error(`prisma generate could not start: ${result.error.message}`);
   process.exit(1);

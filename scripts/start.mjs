@@ -47,7 +47,12 @@ async function waitUntilUp(url) {
   }
   return false;
 }
-const up = await Promise.all([waitUntilUp(`http://127.0.0.1:${bookingPort}/health`), waitUntilUp(`http://127.0.0.1:${gatewayPort}/health`)]);
+const up = await Promise.all([
+  waitUntilUp(`http://127.0.0.1:${bookingPort}/health`),
+  waitUntilUp(`http://127.0.0.1:${gatewayPort}/health`),
+]);
 if (up.every(Boolean)) {
-  console.log(`\n  Concert ticketing is up. Point your client at http://127.0.0.1:${gatewayPort}  (booking: http://127.0.0.1:${bookingPort}, internal)\n`);
+  console.log(
+    `\n  Concert ticketing is up. Point your client at http://127.0.0.1:${gatewayPort}  (booking: http://127.0.0.1:${bookingPort}, internal)\n`,
+  );
 }

@@ -16,8 +16,18 @@ export async function run(ctx) {
   const redisPid = ctx.redisServer.pid;
 
   const ports = { raw: await freePort(), express: await freePort() };
-  const raw = await startProcess("raw", [join(ctx.root, "bench/servers/raw-http.cjs")], { PORT: ports.raw }, `http://127.0.0.1:${ports.raw}/`);
-  const bare = await startProcess("express", [join(ctx.root, "bench/servers/express-hello.cjs")], { PORT: ports.express }, `http://127.0.0.1:${ports.express}/`);
+  const raw = await startProcess(
+    "raw",
+    [join(ctx.root, "bench/servers/raw-http.cjs")],
+    { PORT: ports.raw },
+    `http://127.0.0.1:${ports.raw}/`,
+  );
+  const bare = await startProcess(
+    "express",
+    [join(ctx.root, "bench/servers/express-hello.cjs")],
+    { PORT: ports.express },
+    `http://127.0.0.1:${ports.express}/`,
+  );
   try {
     const gateway = await ctx.startGateway({ QUEUE_NAME: queueName });
     const gw = gateway.url;
@@ -26,7 +36,11 @@ export async function run(ctx) {
     for (let u = 1; u <= 1000; u += 50) {
       const batch = await Promise.all(
         Array.from({ length: 50 }, (_, k) =>
-          fetch(`${gw}/api/users/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ userId: u + k }) }).then((r) => r.json()),
+          fetch(`${gw}/api/users/token`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ userId: u + k }),
+          }).then((r) => r.json()),
         ),
       );
       for (const b of batch) tokens.push(b.result.token);
@@ -36,7 +50,14 @@ export async function run(ctx) {
     const targets = {
       raw: () => measure({ url: `http://127.0.0.1:${ports.raw}/`, connections, duration, pids: [raw.pid] }),
       express: () => measure({ url: `http://127.0.0.1:${ports.express}/`, connections, duration, pids: [bare.pid] }),
-      poll: () => measure({ url: `${gw}/api/users/500/token`, headers: { token: tokens[499] }, connections, duration, pids: [gateway.pid, redisPid] }),
+      poll: () =>
+        measure({
+          url: `${gw}/api/users/500/token`,
+          headers: { token: tokens[499] },
+          connections,
+          duration,
+          pids: [gateway.pid, redisPid],
+        }),
       issue: () =>
         measure({
           url: gw,

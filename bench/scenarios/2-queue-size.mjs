@@ -139,7 +139,14 @@ export async function run(ctx, handoff) {
   }
   return {
     rows,
-    chart: { sizes: m.map((x) => x.n), p50: m.map((x) => x.p50), p99: m.map((x) => x.p99), directP50: m.map((x) => x.direct.p50), concurrency, quick: ctx.quick },
+    chart: {
+      sizes: m.map((x) => x.n),
+      p50: m.map((x) => x.p50),
+      p99: m.map((x) => x.p99),
+      directP50: m.map((x) => x.direct.p50),
+      concurrency,
+      quick: ctx.quick,
+    },
     notes: [
       `${rounds} alternating rounds × ${durationMs / 1000}s per queue size, ${concurrency} keep-alive connections (closed loop), each poll for a random one of ~2,000 users spread over the queue; medians. ` +
         `'Redis side alone' = the poll script called sequentially from the bench client (no HTTP).`,

@@ -39,13 +39,25 @@ export async function run(ctx) {
       const won = rs.filter((r) => r.status === 201).length;
       const lost409 = rs.filter((r) => r.status === 409).length;
       const codes = {};
-      for (const r of rs) if (r.status !== 201) codes[`${r.status} ${r.json?.error?.code ?? ""}`.trim()] = (codes[`${r.status} ${r.json?.error?.code ?? ""}`.trim()] ?? 0) + 1;
+      for (const r of rs)
+        if (r.status !== 201)
+          codes[`${r.status} ${r.json?.error?.code ?? ""}`.trim()] = (codes[`${r.status} ${r.json?.error?.code ?? ""}`.trim()] ?? 0) + 1;
       const lat = rs.map((r) => r.ms).sort((a, b) => a - b);
       const { rows } = await ctx.db.query(
         `SELECT count(*)::int AS n FROM reservation r JOIN seat s ON s.id = r.seat_id WHERE s.concert_detail_id = $1 AND s.seat_no = $2`,
         [detailId, seatId],
       );
-      results.push({ won, lost409, codes, p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat[lat.length - 1], wallMs, cpuUs: (cpu * 1e6) / users, dbRows: rows[0].n });
+      results.push({
+        won,
+        lost409,
+        codes,
+        p50: percentile(lat, 50),
+        p99: percentile(lat, 99),
+        max: lat[lat.length - 1],
+        wallMs,
+        cpuUs: (cpu * 1e6) / users,
+        dbRows: rows[0].n,
+      });
     }
   } finally {
     client.close();
@@ -62,8 +74,9 @@ export async function run(ctx) {
         cpuUs: median(results.map((r) => r.cpuUs)),
         cpuDetail: "gw + booking + redis",
         result:
-          results.map((r) => `${r.won} winner, ${r.lost409} × 409, ${r.dbRows} DB reservation, burst ${r.wallMs.toFixed(0)} ms`).join("; ") +
-          (ok ? "" : ` (answers: ${JSON.stringify(results.map((r) => r.codes))})`),
+          results
+            .map((r) => `${r.won} winner, ${r.lost409} × 409, ${r.dbRows} DB reservation, burst ${r.wallMs.toFixed(0)} ms`)
+            .join("; ") + (ok ? "" : ` (answers: ${JSON.stringify(results.map((r) => r.codes))})`),
         target: "exactly 1 winner, every loser 409; p99 far below ~1 s",
         met: ok && p99 < 500,
         limits:

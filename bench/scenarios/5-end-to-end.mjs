@@ -76,7 +76,10 @@ export async function run(ctx) {
         const seats = (await call(c, "GET", `/api/concert/${detailId}/seat`, { headers })).json?.result ?? [];
         const free = Array.isArray(seats) ? seats : (seats.seats ?? seats.availableSeats ?? []);
         if (!free.length) break;
-        const seatId = typeof free[0] === "object" ? free[Math.floor(Math.random() * free.length)].seatId : free[Math.floor(Math.random() * free.length)];
+        const seatId =
+          typeof free[0] === "object"
+            ? free[Math.floor(Math.random() * free.length)].seatId
+            : free[Math.floor(Math.random() * free.length)];
         const h = await call(c, "POST", "/api/reservations", { headers, body: { concertDetailId: detailId, userId, seatId } }, [201, 409]);
         if (h.status === 201) held = h.json.result;
         else holdConflicts++;
@@ -84,7 +87,10 @@ export async function run(ctx) {
     }
     if (!held) return unexpected.push("a user found no free seat");
     await call(c, "PATCH", "/api/users/point", { body: { userId, point: held.price } });
-    const paid = await call(c, "POST", "/api/payment", { headers: { ...headers, "idempotency-key": `bench-${userId}` }, body: { reservationId: held.reservationId, userId } });
+    const paid = await call(c, "POST", "/api/payment", {
+      headers: { ...headers, "idempotency-key": `bench-${userId}` },
+      body: { reservationId: held.reservationId, userId },
+    });
     if (paid.status === 200 && paid.json?.result?.status === "PAID") {
       completed++;
       purchaseMs.push(performance.now() - t0);
@@ -104,11 +110,15 @@ export async function run(ctx) {
   // invariants over the whole bench database
   const q = async (sql) => (await ctx.db.query(sql)).rows[0].n;
   const inv = {
-    "seats confirmed twice": await q(`SELECT count(*)::int AS n FROM (SELECT seat_id FROM reservation WHERE status = 'CONFIRMED' GROUP BY seat_id HAVING count(*) > 1) x`),
+    "seats confirmed twice": await q(
+      `SELECT count(*)::int AS n FROM (SELECT seat_id FROM reservation WHERE status = 'CONFIRMED' GROUP BY seat_id HAVING count(*) > 1) x`,
+    ),
     "confirmed reservations without a payment": await q(
       `SELECT count(*)::int AS n FROM reservation r LEFT JOIN payment p ON p.id = r.payment_id WHERE r.status = 'CONFIRMED' AND p.id IS NULL`,
     ),
-    "paid reservations not CONFIRMED": await q(`SELECT count(*)::int AS n FROM reservation WHERE payment_id IS NOT NULL AND status <> 'CONFIRMED'`),
+    "paid reservations not CONFIRMED": await q(
+      `SELECT count(*)::int AS n FROM reservation WHERE payment_id IS NOT NULL AND status <> 'CONFIRMED'`,
+    ),
     "payments without exactly one USE ledger row": await q(
       `SELECT count(*)::int AS n FROM payment p WHERE p.amount > 0 AND (SELECT count(*) FROM point_ledger l WHERE l.payment_id = p.id AND l.type = 'USE') <> 1`,
     ),
@@ -125,7 +135,9 @@ export async function run(ctx) {
       `SELECT ((SELECT count(*) FROM users WHERE point < 0) + (SELECT count(*) FROM point_ledger WHERE balance_after < 0))::int AS n`,
     ),
   };
-  const confirmedHere = await q(`SELECT count(*)::int AS n FROM reservation WHERE status = 'CONFIRMED' AND user_id BETWEEN 20001 AND ${20_000 + users}`);
+  const confirmedHere = await q(
+    `SELECT count(*)::int AS n FROM reservation WHERE status = 'CONFIRMED' AND user_id BETWEEN 20001 AND ${20_000 + users}`,
+  );
   inv["this scenario's confirmed ≠ completed purchases"] = Math.abs(confirmedHere - completed);
   const broken = Object.entries(inv).filter(([, n]) => n !== 0);
 
@@ -150,7 +162,9 @@ export async function run(ctx) {
         result:
           `${completed}/${users} paid in ${(wallMs / 1000).toFixed(1)} s, ${fiveXX.length} 5xx (retried ≤ 3×), ${holdConflicts} hold 409s (retried), ` +
           `purchase time p50 ${(percentile(purchaseMs, 50) / 1000).toFixed(1)} s / p99 ${(percentile(purchaseMs, 99) / 1000).toFixed(1)} s; ` +
-          (broken.length ? `INVARIANTS BROKEN: ${broken.map(([k, n]) => `${k}: ${n}`).join(", ")}` : `all ${Object.keys(inv).length} invariants hold`) +
+          (broken.length
+            ? `INVARIANTS BROKEN: ${broken.map(([k, n]) => `${k}: ${n}`).join(", ")}`
+            : `all ${Object.keys(inv).length} invariants hold`) +
           (fiveXX.length ? ` (5xx: ${uniq(fiveXX)})` : "") +
           (unexpected.length ? ` (unexpected: ${uniq(unexpected)})` : ""),
         target: "all paid, zero 5xx, invariants hold",

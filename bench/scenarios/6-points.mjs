@@ -15,10 +15,27 @@ export async function run(ctx) {
   const client = httpClient(gateway.url, { maxSockets: concurrency });
   try {
     const oneUser = 6_000_001;
-    await load({ client, concurrency, durationMs: ctx.quick ? 500 : 1000, next: () => ({ method: "PATCH", path: "/api/users/point", body: { userId: 6_500_000, point: 1 } }) }); // warm-up
-    const one = await load({ client, concurrency, durationMs, pids, next: () => ({ method: "PATCH", path: "/api/users/point", body: { userId: oneUser, point: 1 } }) });
+    await load({
+      client,
+      concurrency,
+      durationMs: ctx.quick ? 500 : 1000,
+      next: () => ({ method: "PATCH", path: "/api/users/point", body: { userId: 6_500_000, point: 1 } }),
+    }); // warm-up
+    const one = await load({
+      client,
+      concurrency,
+      durationMs,
+      pids,
+      next: () => ({ method: "PATCH", path: "/api/users/point", body: { userId: oneUser, point: 1 } }),
+    });
     let next = 7_000_000;
-    const many = await load({ client, concurrency, durationMs, pids, next: () => ({ method: "PATCH", path: "/api/users/point", body: { userId: next++, point: 1000 } }) });
+    const many = await load({
+      client,
+      concurrency,
+      durationMs,
+      pids,
+      next: () => ({ method: "PATCH", path: "/api/users/point", body: { userId: next++, point: 1000 } }),
+    });
     const balance = (await client.request("GET", `/api/users/${oneUser}/point`)).json?.result?.point;
     const okOne = one.statuses[200] ?? 0;
     const { rows } = await ctx.db.query(
@@ -27,7 +44,18 @@ export async function run(ctx) {
     );
     const okMany = many.statuses[200] ?? 0;
     const limits = `one charge = one INSERT … ON CONFLICT statement, but gw + booking spend ${(many.cpuUsPerReq / 1000).toFixed(1)}–${(one.cpuUsPerReq / 1000).toFixed(1)} ms CPU per charge (Prisma client, pg, Express, node http) and Postgres shares the 2 cores; on one user the charges also queue on the user's row lock`;
-    const row = (name, r, result, met) => ({ name, rps: r.rps, p50: r.p50, p99: r.p99, cpuUs: r.cpuUsPerReq, cpuDetail: "gw + booking", result, target: "none; 0 errors, no charge lost", met, limits });
+    const row = (name, r, result, met) => ({
+      name,
+      rps: r.rps,
+      p50: r.p50,
+      p99: r.p99,
+      cpuUs: r.cpuUsPerReq,
+      cpuDetail: "gw + booking",
+      result,
+      target: "none; 0 errors, no charge lost",
+      met,
+      limits,
+    });
     return {
       rows: [
         row(
@@ -43,7 +71,9 @@ export async function run(ctx) {
           rows[0].n === okMany && many.bad === 0,
         ),
       ],
-      notes: [`${durationMs / 1000}s each, ${concurrency} keep-alive connections (closed loop), PATCH /api/users/point through the gateway.`],
+      notes: [
+        `${durationMs / 1000}s each, ${concurrency} keep-alive connections (closed loop), PATCH /api/users/point through the gateway.`,
+      ],
     };
   } finally {
     client.close();

@@ -45,7 +45,12 @@ export function createApp(deps: BookingDeps): BookingApp {
   const { db, redis, queueStore, logger, config } = deps;
   const reservations = new ReservationsRepository(db);
   const gate = new SeatGate(redis, config.redisKeyPrefix);
-  const redlock = new Redlock(deps.redlockClients?.length ? deps.redlockClients : [redis], { driftFactor: 0.01, retryCount: 40, retryDelay: 50, retryJitter: 50 });
+  const redlock = new Redlock(deps.redlockClients?.length ? deps.redlockClients : [redis], {
+    driftFactor: 0.01,
+    retryCount: 40,
+    retryDelay: 50,
+    retryJitter: 50,
+  });
   redlock.on("error", () => {}); // failures reach the caller through using(); no extra noise
 
   const app = express() as unknown as BookingApp;

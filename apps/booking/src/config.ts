@@ -18,7 +18,12 @@ export const bookingEnv = z.object({
   REDLOCK_URLS: z
     .string()
     .optional()
-    .transform((s) => (s ?? "").split(",").map((u) => u.trim()).filter(Boolean))
+    .transform((s) =>
+      (s ?? "")
+        .split(",")
+        .map((u) => u.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().regex(/^rediss?(\+cluster)?:\/\//, "each must be a redis:// or rediss:// URL"))),
 });
 

@@ -1,4 +1,14 @@
-import { ConfigError, QueueStore, connectRedis, seatGatePrefix, serveGracefully, createLogger, createRedis, redactUrl, type RedisClient } from "@concert/shared";
+import {
+  ConfigError,
+  QueueStore,
+  connectRedis,
+  seatGatePrefix,
+  serveGracefully,
+  createLogger,
+  createRedis,
+  redactUrl,
+  type RedisClient,
+} from "@concert/shared";
 import { createApp } from "./app";
 import { loadConfig } from "./config";
 import { createDb } from "./db/client";

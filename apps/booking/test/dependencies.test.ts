@@ -57,19 +57,28 @@ describe("dependencies down", () => {
       const { detailIds } = await newConcert(inst.db);
       const hold = (seatId: number) => {
         const userId = nextId();
-        return call(inst.url, "POST", "/api/reservations", { auth: passport({ userId }), body: { concertDetailId: detailIds[0], userId, seatId } });
+        return call(inst.url, "POST", "/api/reservations", {
+          auth: passport({ userId }),
+          body: { concertDetailId: detailIds[0], userId, seatId },
+        });
       };
       expect((await hold(1)).status).toBe(201);
 
       redis.kill("SIGKILL");
       await new Promise((r) => redis.once("exit", r));
-      const r = await until(() => hold(2), (x) => x.status === 503);
+      const r = await until(
+        () => hold(2),
+        (x) => x.status === 503,
+      );
       expect([r.status, r.body.error?.code, r.headers.get("retry-after")]).toEqual([503, "SERVICE_UNAVAILABLE", "1"]);
       expect((await call(inst.url, "GET", "/ready", { auth: false })).status).toBe(503);
       expect(await inst.db.reservation.count({ where: { concertDetailId: detailIds[0], seatNo: 2 } })).toBe(0);
 
       redis = startRedis(port);
-      const back = await until(() => hold(2), (x) => x.status === 201);
+      const back = await until(
+        () => hold(2),
+        (x) => x.status === 201,
+      );
       expect(back.status).toBe(201);
       expect((await call(inst.url, "GET", "/ready", { auth: false })).status).toBe(200);
     } finally {

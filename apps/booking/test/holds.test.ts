@@ -87,7 +87,14 @@ describe("seat holds", () => {
     // the refused seats are still free for others
     const seats = (await call(a.url, "GET", `/api/concert/${detailIds[0]}/seat`)).body.result as number[];
     expect(seats).toHaveLength(46);
-    const other = refused.length ? await hold(a, nextId(), detailIds[0], [1, 2, 3, 4, 5, 6].find((s) => seats.includes(s))!) : null;
+    const other = refused.length
+      ? await hold(
+          a,
+          nextId(),
+          detailIds[0],
+          [1, 2, 3, 4, 5, 6].find((s) => seats.includes(s))!,
+        )
+      : null;
     expect(other?.status).toBe(201);
   });
 
@@ -184,16 +191,19 @@ describe("refused holds change nothing", () => {
     ["an unknown field", (d, u) => ({ concertDetailId: d, userId: u, seatId: 5, price: 1 }), 400, "VALIDATION_FAILED"],
     ["an unknown schedule", (_d, u) => ({ concertDetailId: 2_000_000_000, userId: u, seatId: 5 }), 404, "NOT_FOUND"],
   ];
-  it.each(cases.map(([name, body, status, code]) => [name, status, code, body] as const))("%s → %i %s", async (_name, status, code, body) => {
-    const { detailIds } = await newConcert(a.db);
-    const user = nextId();
-    const scope = { userIds: [user], detailIds };
-    const before = await snapshot(a.db, scope);
-    const r = await call(a.url, "POST", "/api/reservations", { auth: passport({ userId: user }), body: body(detailIds[0], user) });
-    expect([r.status, r.body.error?.code, r.body.result]).toEqual([status, code, null]);
-    if (status === 400) expect(r.body.error?.details?.field).toBeTruthy();
-    expect(await snapshot(a.db, scope)).toEqual(before);
-  });
+  it.each(cases.map(([name, body, status, code]) => [name, status, code, body] as const))(
+    "%s → %i %s",
+    async (_name, status, code, body) => {
+      const { detailIds } = await newConcert(a.db);
+      const user = nextId();
+      const scope = { userIds: [user], detailIds };
+      const before = await snapshot(a.db, scope);
+      const r = await call(a.url, "POST", "/api/reservations", { auth: passport({ userId: user }), body: body(detailIds[0], user) });
+      expect([r.status, r.body.error?.code, r.body.result]).toEqual([status, code, null]);
+      if (status === 400) expect(r.body.error?.details?.field).toBeTruthy();
+      expect(await snapshot(a.db, scope)).toEqual(before);
+    },
+  );
 
   it("a hold for another user than the passport's is 403 TOKEN_USER_MISMATCH", async () => {
     const { detailIds } = await newConcert(a.db);

@@ -11,13 +11,25 @@ describe("booking observability", () => {
   it("counts holds created and refused by code, and payments by outcome, on /metrics", async () => {
     const { detailIds } = await newConcert(a.db, { seatPrice: 100 });
     const [u1, u2] = [nextId(), nextId()];
-    const won = await call(a.url, "POST", "/api/reservations", { auth: passport({ userId: u1 }), body: { concertDetailId: detailIds[0], userId: u1, seatId: 3 } });
-    const lost = await call(a.url, "POST", "/api/reservations", { auth: passport({ userId: u2 }), body: { concertDetailId: detailIds[0], userId: u2, seatId: 3 } });
+    const won = await call(a.url, "POST", "/api/reservations", {
+      auth: passport({ userId: u1 }),
+      body: { concertDetailId: detailIds[0], userId: u1, seatId: 3 },
+    });
+    const lost = await call(a.url, "POST", "/api/reservations", {
+      auth: passport({ userId: u2 }),
+      body: { concertDetailId: detailIds[0], userId: u2, seatId: 3 },
+    });
     expect([won.status, lost.status]).toEqual([201, 409]);
-    const short = await call(a.url, "POST", "/api/payment", { auth: passport({ userId: u1 }), body: { reservationId: won.body.result.reservationId, userId: u1 } });
+    const short = await call(a.url, "POST", "/api/payment", {
+      auth: passport({ userId: u1 }),
+      body: { reservationId: won.body.result.reservationId, userId: u1 },
+    });
     expect(short.body.error?.code).toBe("INSUFFICIENT_POINTS");
     await call(a.url, "PATCH", "/api/users/point", { auth: passport(), body: { userId: u1, point: 100 } });
-    const paid = await call(a.url, "POST", "/api/payment", { auth: passport({ userId: u1 }), body: { reservationId: won.body.result.reservationId, userId: u1 } });
+    const paid = await call(a.url, "POST", "/api/payment", {
+      auth: passport({ userId: u1 }),
+      body: { reservationId: won.body.result.reservationId, userId: u1 },
+    });
     expect(paid.status).toBe(200);
 
     const text = await (await fetch(`${a.url}/metrics`)).text();

@@ -23,8 +23,7 @@ async function heldSeat(inst: Booking, userId: number, seatId = 1, concertDetail
   return { detail, reservationId: r.body.result.reservationId as number };
 }
 
-const charge = (inst: Booking, userId: number, point: number) =>
-  call(inst.url, "PATCH", "/api/users/point", { body: { userId, point } });
+const charge = (inst: Booking, userId: number, point: number) => call(inst.url, "PATCH", "/api/users/point", { body: { userId, point } });
 
 const pay = (inst: Booking, userId: number, body: Record<string, unknown>, key?: string, tokenId?: string) =>
   call(inst.url, "POST", "/api/payment", {
@@ -153,28 +152,40 @@ describe("payments", () => {
     }
 
     it("a client point that differs from the price is 400 AMOUNT_MISMATCH, checked before the balance", async () => {
-      const r = await expectRefused(async (user) => {
-        const h = await heldSeat(a, user); // no points at all: the mismatch must win over the balance
-        return { body: { reservationId: h.reservationId, point: 1 }, detail: h.detail };
-      }, 400, "AMOUNT_MISMATCH");
+      const r = await expectRefused(
+        async (user) => {
+          const h = await heldSeat(a, user); // no points at all: the mismatch must win over the balance
+          return { body: { reservationId: h.reservationId, point: 1 }, detail: h.detail };
+        },
+        400,
+        "AMOUNT_MISMATCH",
+      );
       expect(r.body.error?.details).toMatchObject({ expected: PRICE, given: 1 });
     });
 
     it("a balance short of the price is 409 INSUFFICIENT_POINTS", async () => {
-      await expectRefused(async (user) => {
-        const h = await heldSeat(a, user);
-        await charge(a, user, PRICE - 1);
-        return { body: { reservationId: h.reservationId, point: PRICE }, detail: h.detail };
-      }, 409, "INSUFFICIENT_POINTS");
+      await expectRefused(
+        async (user) => {
+          const h = await heldSeat(a, user);
+          await charge(a, user, PRICE - 1);
+          return { body: { reservationId: h.reservationId, point: PRICE }, detail: h.detail };
+        },
+        409,
+        "INSUFFICIENT_POINTS",
+      );
     });
 
     it("paying someone else's hold is 403 NOT_OWNER", async () => {
-      await expectRefused(async (user) => {
-        const h = await heldSeat(a, user);
-        const thief = nextId();
-        await charge(a, thief, PRICE);
-        return { body: { reservationId: h.reservationId }, payer: thief, detail: h.detail };
-      }, 403, "NOT_OWNER");
+      await expectRefused(
+        async (user) => {
+          const h = await heldSeat(a, user);
+          const thief = nextId();
+          await charge(a, thief, PRICE);
+          return { body: { reservationId: h.reservationId }, payer: thief, detail: h.detail };
+        },
+        403,
+        "NOT_OWNER",
+      );
     });
 
     it("an unknown reservation is 404", async () => {
@@ -182,13 +193,17 @@ describe("payments", () => {
     });
 
     it("an expired hold is 409 HOLD_EXPIRED even before any sweeper ran", async () => {
-      await expectRefused(async (user) => {
-        const h = await heldSeat(a, user);
-        await charge(a, user, PRICE);
-        await a.db.$executeRaw`UPDATE reservation SET expires_at = now() - interval '1 second' WHERE id = ${h.reservationId}`;
-        await a.db.$executeRaw`UPDATE seat SET hold_until = now() - interval '1 second' WHERE reservation_id = ${h.reservationId}`;
-        return { body: { reservationId: h.reservationId }, detail: h.detail };
-      }, 409, "HOLD_EXPIRED");
+      await expectRefused(
+        async (user) => {
+          const h = await heldSeat(a, user);
+          await charge(a, user, PRICE);
+          await a.db.$executeRaw`UPDATE reservation SET expires_at = now() - interval '1 second' WHERE id = ${h.reservationId}`;
+          await a.db.$executeRaw`UPDATE seat SET hold_until = now() - interval '1 second' WHERE reservation_id = ${h.reservationId}`;
+          return { body: { reservationId: h.reservationId }, detail: h.detail };
+        },
+        409,
+        "HOLD_EXPIRED",
+      );
     });
 
     it.each([
@@ -216,7 +231,10 @@ describe("payments", () => {
         ...users.map((u, i) => sleep(i * 15).then(() => pay(i % 2 ? a : b, u, { reservationId: holds[i] }))),
         ...rivals.map((u, i) =>
           sleep(100 + i * 10).then(() =>
-            call(short.url, "POST", "/api/reservations", { auth: passport({ userId: u }), body: { concertDetailId: detail, userId: u, seatId: i + 1 } }),
+            call(short.url, "POST", "/api/reservations", {
+              auth: passport({ userId: u }),
+              body: { concertDetailId: detail, userId: u, seatId: i + 1 },
+            }),
           ),
         ),
         sleep(170).then(() => Promise.all([a.app.sweep(), b.app.sweep()])),
@@ -245,7 +263,9 @@ describe("payments", () => {
       expect(await a.db.seat.count({ where: { concertDetailId: detail, status: "SOLD" } })).toBe(sold.length);
       expect(await a.db.reservation.count({ where: { concertDetailId: detail, status: "CONFIRMED", paymentId: null } })).toBe(0);
       const outcome = payReplies.map((r) => r.status);
-      console.log(`payments racing expiry: ${outcome.filter((s) => s === 200).length} paid, ${outcome.filter((s) => s === 409).length} refused`);
+      console.log(
+        `payments racing expiry: ${outcome.filter((s) => s === 200).length} paid, ${outcome.filter((s) => s === 409).length} refused`,
+      );
     } finally {
       await short.close();
     }

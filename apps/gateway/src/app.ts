@@ -1,7 +1,17 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import express, { type Express } from "express";
 import type { Cluster, Redis } from "ioredis";
-import { dependencyOf, errorHandler, notFoundHandler, observeRequests, ok, type AdmissionSettings, type Logger, type Metrics, type QueueStore } from "@concert/shared";
+import {
+  dependencyOf,
+  errorHandler,
+  notFoundHandler,
+  observeRequests,
+  ok,
+  type AdmissionSettings,
+  type Logger,
+  type Metrics,
+  type QueueStore,
+} from "@concert/shared";
 import { adminRoutes } from "./api/admin-routes";
 import { openApiRoutes } from "./api/openapi";
 import { forwardRoutes, type EarlySeatRefusal } from "./api/forward-routes";

@@ -17,7 +17,10 @@ export const gatewayEnv = z.object({
   TOKEN_RATE_WINDOW_SEC: intVar(60, 1, 86_400),
   TRUST_PROXY: z.string().default("false"),
   ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
-  ADMISSION_ENABLED: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
+  ADMISSION_ENABLED: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((v) => v === "true"),
 });
 
 export type GatewayConfig = Omit<z.output<typeof gatewayEnv>, "PASSPORT_SECRET"> & { PASSPORT_SECRET: string };

@@ -1,6 +1,15 @@
 import type { RequestListener } from "node:http";
 import type { Express } from "express";
-import { QueueStore, createLogger, createRedis, connectRedis, dependencyOf, seatGateKeys, seatGatePrefix, type Logger } from "@concert/shared";
+import {
+  QueueStore,
+  createLogger,
+  createRedis,
+  connectRedis,
+  dependencyOf,
+  seatGateKeys,
+  seatGatePrefix,
+  type Logger,
+} from "@concert/shared";
 import { createApp, createHandler } from "./app";
 import { TokenRateLimiter, clientIpResolver } from "./api/rate-limit";
 import type { GatewayConfig } from "./config";

@@ -12,14 +12,20 @@ export function gatewayMetrics(store: QueueStore, openStreams: () => number = ()
   metrics.gauge("queue_sse_streams", "Open GET /api/queue/stream connections on this instance", [], function () {
     this.set(openStreams());
   });
-  const holdsRefusedAtEdge = metrics.counter("holds_refused_at_gateway_total", "Holds of already-claimed seats refused before reaching booking");
+  const holdsRefusedAtEdge = metrics.counter(
+    "holds_refused_at_gateway_total",
+    "Holds of already-claimed seats refused before reaching booking",
+  );
   const admitted = metrics.counter("queue_admitted_total", "Tokens admitted by ticks this instance ran");
   const expired = metrics.counter("queue_tokens_expired_total", "Active tokens expired by ticks this instance ran");
   const evicted = metrics.counter("queue_tokens_evicted_total", "Idle waiting tokens dropped by ticks this instance ran");
   const perTick = metrics.histogram("queue_admitted_per_tick", "Tokens admitted per tick", [], [0, 1, 10, 50, 100, 500, 1000, 5000]);
-  const tickDuration = metrics.histogram("queue_tick_duration_seconds", "Duration of ticks that ran on this instance", [], [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25,
-  ]);
+  const tickDuration = metrics.histogram(
+    "queue_tick_duration_seconds",
+    "Duration of ticks that ran on this instance",
+    [],
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25],
+  );
   return {
     metrics,
     onHoldRefused: () => holdsRefusedAtEdge.inc(),

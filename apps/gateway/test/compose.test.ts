@@ -28,7 +28,16 @@ describe("docker-compose.yml", () => {
   ];
 
   it("runs postgres, redis, a migrate job, two gateways, two bookings and nginx", () => {
-    expect(Object.keys(services).sort()).toEqual(["booking-1", "booking-2", "gateway-1", "gateway-2", "migrate", "nginx", "postgres", "redis"]);
+    expect(Object.keys(services).sort()).toEqual([
+      "booking-1",
+      "booking-2",
+      "gateway-1",
+      "gateway-2",
+      "migrate",
+      "nginx",
+      "postgres",
+      "redis",
+    ]);
   });
 
   it.each(apps)("gives every $app instance exactly the variables its config schema reads, with valid values", ({ prefix, schema }) => {
@@ -53,7 +62,9 @@ describe("docker-compose.yml", () => {
     for (const [name, service] of Object.entries(services)) {
       for (const dep of Object.keys(service.depends_on ?? {})) expect([name, dep, dep in services]).toEqual([name, dep, true]);
       if (name === "migrate") continue;
-      const hasCheck = Boolean(service.healthcheck) || (service.build && readFileSync(join(ROOT, service.build.dockerfile), "utf8").includes("HEALTHCHECK"));
+      const hasCheck =
+        Boolean(service.healthcheck) ||
+        (service.build && readFileSync(join(ROOT, service.build.dockerfile), "utf8").includes("HEALTHCHECK"));
       expect([name, hasCheck]).toEqual([name, true]);
     }
   });

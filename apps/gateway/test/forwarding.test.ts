@@ -45,10 +45,16 @@ describe("forwarding to booking with a signed passport", () => {
     const key = seatGateKeys(seatGatePrefix(queueName)).seat(1, 9);
     await redis.set(key, "r:123", "PX", 5000);
     try {
-      const refused = await call(gw.url, "POST", "/api/reservations", { body: { concertDetailId: 1, userId: 8, seatId: 9 }, headers: { token } });
+      const refused = await call(gw.url, "POST", "/api/reservations", {
+        body: { concertDetailId: 1, userId: 8, seatId: 9 },
+        headers: { token },
+      });
       expect([refused.status, refused.body.error.code]).toEqual([409, "SEAT_UNAVAILABLE"]);
       expect(booking.seen).toHaveLength(0);
-      const free = await call(gw.url, "POST", "/api/reservations", { body: { concertDetailId: 1, userId: 8, seatId: 10 }, headers: { token } });
+      const free = await call(gw.url, "POST", "/api/reservations", {
+        body: { concertDetailId: 1, userId: 8, seatId: 10 },
+        headers: { token },
+      });
       expect(free.status).toBe(200); // the fake booking's answer: forwarded
       expect(booking.seen.map((s) => s.path)).toEqual(["/api/reservations"]);
       expect(await (await fetch(`${gw.url}/metrics`)).text()).toMatch(/holds_refused_at_gateway_total\{app="gateway"\} 1/);
@@ -176,11 +182,14 @@ describe("a burst of holds of one seat on one gateway instance", () => {
     const gw = await startGateway({ BOOKING_URL: booking.url, QUEUE_ADMIT_BATCH: "20", QUEUE_TICK_MS: "10" });
     try {
       const tokens: string[] = [];
-      for (let u = 1; u <= 20; u++) tokens.push((await call(gw.url, "POST", "/api/users/token", { body: { userId: u } })).body.result.token);
+      for (let u = 1; u <= 20; u++)
+        tokens.push((await call(gw.url, "POST", "/api/users/token", { body: { userId: u } })).body.result.token);
       await new Promise((r) => setTimeout(r, 12));
       await gw.gateway.ticker.runOnce();
       const answers = await Promise.all(
-        tokens.map((token, i) => call(gw.url, "POST", "/api/reservations", { body: { concertDetailId: 1, userId: i + 1, seatId: 5 }, headers: { token } })),
+        tokens.map((token, i) =>
+          call(gw.url, "POST", "/api/reservations", { body: { concertDetailId: 1, userId: i + 1, seatId: 5 }, headers: { token } }),
+        ),
       );
       return { statuses: answers.map((a) => `${a.status} ${a.body.error?.code ?? ""}`.trim()).sort(), holds: booking.holds() };
     } finally {

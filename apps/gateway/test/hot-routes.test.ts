@@ -47,7 +47,12 @@ describe("hot queue routes (plain node:http in front of Express)", () => {
     for (const [path, headers] of cases) {
       const hot = await call(gw.url, "GET", path, { headers: { ...headers, "x-request-id": "hot-1" } });
       const viaExpress = await call(gw.url, "GET", `${path}/`, { headers: { ...headers, "x-request-id": "hot-1" } });
-      expect({ path, headers, status: hot.status, body: hot.body }).toEqual({ path, headers, status: viaExpress.status, body: viaExpress.body });
+      expect({ path, headers, status: hot.status, body: hot.body }).toEqual({
+        path,
+        headers,
+        status: viaExpress.status,
+        body: viaExpress.body,
+      });
       expect(hot.headers.get("content-type")).toBe(viaExpress.headers.get("content-type"));
       expect(hot.headers.get("x-request-id")).toBe("hot-1");
     }
@@ -79,8 +84,20 @@ describe("hot queue routes (plain node:http in front of Express)", () => {
       ["unknown field", { ...json }, ['{"userId":1,"x":2}'], 400, "VALIDATION_FAILED"],
       ["id as a string", { ...json }, ['{"userId":"1"}'], 400, "VALIDATION_FAILED"],
       ["over 16 kB", { ...json }, [`{"userId":1,"pad":"${"x".repeat(17_000)}"}`], 413, "PAYLOAD_TOO_LARGE"],
-      ["a charset express.json refuses (Express path)", { "content-type": "application/json; charset=latin1" }, ['{"userId":1}'], 415, "UNSUPPORTED_MEDIA_TYPE"],
-      ["an unknown content encoding (Express path)", { ...json, "content-encoding": "br2" }, ['{"userId":1}'], 415, "UNSUPPORTED_MEDIA_TYPE"],
+      [
+        "a charset express.json refuses (Express path)",
+        { "content-type": "application/json; charset=latin1" },
+        ['{"userId":1}'],
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+      ],
+      [
+        "an unknown content encoding (Express path)",
+        { ...json, "content-encoding": "br2" },
+        ['{"userId":1}'],
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+      ],
     ];
     for (const [what, headers, chunks, status, code] of cases) {
       const body = chunks.join("");
@@ -97,7 +114,9 @@ describe("hot queue routes (plain node:http in front of Express)", () => {
 
   it("are measured under their route patterns in /metrics", async () => {
     const text = await (await fetch(`${gw.url}/metrics`)).text();
-    expect(text).toMatch(/http_request_duration_seconds_count\{[^}]*method="GET",route="\/api\/users\/:userId\/token",status="200"\} [1-9]/);
+    expect(text).toMatch(
+      /http_request_duration_seconds_count\{[^}]*method="GET",route="\/api\/users\/:userId\/token",status="200"\} [1-9]/,
+    );
     expect(text).toMatch(/http_request_duration_seconds_count\{[^}]*method="POST",route="\/api\/users\/token",status="200"\} [1-9]/);
     expect(text).toMatch(/http_request_duration_seconds_count\{[^}]*method="POST",route="\/api\/users\/token",status="400"\} [1-9]/);
   });

@@ -75,7 +75,8 @@ describe("three gateway processes on one Redis", () => {
     const env = { QUEUE_NAME: name, QUEUE_TICK_MS: String(tickMs), QUEUE_ADMIT_BATCH: String(batch), QUEUE_MAX_ACTIVE: "100000" };
     const issuer = await startProcess({ ...env, ADMISSION_ENABLED: "false" });
     const tokens: string[] = [];
-    for (let u = 1; u <= 200; u++) tokens.push((await call(issuer.url, "POST", "/api/users/token", { body: { userId: u } })).body.result.token);
+    for (let u = 1; u <= 200; u++)
+      tokens.push((await call(issuer.url, "POST", "/api/users/token", { body: { userId: u } })).body.result.token);
 
     const started = Date.now();
     const gws = await Promise.all([startProcess(env), startProcess(env), startProcess(env)]);

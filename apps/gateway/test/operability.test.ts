@@ -70,7 +70,9 @@ describe("metrics", () => {
       expect(r.headers.get("content-type")).toMatch(/text\/plain/);
       const text = await r.text();
       expect(text).toMatch(/http_request_duration_seconds_count\{app="gateway",method="POST",route="\/api\/users\/token",status="200"\} 3/);
-      expect(text).toMatch(/http_request_duration_seconds_count\{app="gateway",method="GET",route="\/api\/users\/:userId\/token",status="401"\} 1/);
+      expect(text).toMatch(
+        /http_request_duration_seconds_count\{app="gateway",method="GET",route="\/api\/users\/:userId\/token",status="401"\} 1/,
+      );
       expect(text).toMatch(/queue_waiting\{app="gateway"\} 1/);
       expect(text).toMatch(/queue_active\{app="gateway"\} 2/);
       expect(text).toMatch(/queue_admitted_total\{app="gateway"\} 2/);

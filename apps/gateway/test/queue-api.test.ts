@@ -36,7 +36,9 @@ describe("queue API on real Redis", () => {
   it("when one user asks 50 times at once, they get one token and one place", async () => {
     gw = await startGateway();
     await call(gw.url, "POST", "/api/users/token", { body: { userId: 1 } });
-    const responses = await Promise.all(Array.from({ length: 50 }, () => call(gw.url, "POST", "/api/users/token", { body: { userId: 2 } })));
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, () => call(gw.url, "POST", "/api/users/token", { body: { userId: 2 } })),
+    );
     const tokens = new Set(responses.map((r) => r.body.result.token));
     expect(tokens.size).toBe(1);
     expect(new Set(responses.map((r) => r.body.result.rank))).toEqual(new Set([2]));
@@ -57,7 +59,9 @@ describe("queue API on real Redis", () => {
     const tokens: string[] = [];
     for (let u = 1; u <= 5; u++) tokens.push((await call(gw.url, "POST", "/api/users/token", { body: { userId: u } })).body.result.token);
     const statuses = async () =>
-      Promise.all(tokens.map(async (t, i) => (await call(gw.url, "GET", `/api/users/${i + 1}/token`, { headers: { token: t } })).body.result));
+      Promise.all(
+        tokens.map(async (t, i) => (await call(gw.url, "GET", `/api/users/${i + 1}/token`, { headers: { token: t } })).body.result),
+      );
     await gw.gateway.ticker.runOnce();
     expect((await statuses()).map((s) => s.status)).toEqual(["IN_PROGRESS", "IN_PROGRESS", "WAITING", "WAITING", "WAITING"]);
     await new Promise((r) => setTimeout(r, 60));
@@ -79,8 +83,14 @@ describe("queue API on real Redis", () => {
       await call(gw.url, "GET", "/api/users/3/token", { headers: { token: c } }); // c keeps polling, b does not
     }
     await gw.gateway.ticker.runOnce();
-    expect((await call(gw.url, "GET", "/api/users/2/token", { headers: { token: b } })).body.result).toMatchObject({ status: "FINISHED", rank: null });
-    expect((await call(gw.url, "GET", "/api/users/3/token", { headers: { token: c } })).body.result).toMatchObject({ status: "WAITING", rank: 1 });
+    expect((await call(gw.url, "GET", "/api/users/2/token", { headers: { token: b } })).body.result).toMatchObject({
+      status: "FINISHED",
+      rank: null,
+    });
+    expect((await call(gw.url, "GET", "/api/users/3/token", { headers: { token: c } })).body.result).toMatchObject({
+      status: "WAITING",
+      rank: 1,
+    });
     expect((await call(gw.url, "GET", "/api/users/1/token", { headers: { token: a } })).body.result.status).toBe("IN_PROGRESS");
   });
 
@@ -105,7 +115,10 @@ describe("queue API on real Redis", () => {
 
     it("malformed JSON → 400 with the envelope, no stack trace", async () => {
       gw = await startGateway();
-      const r = await call(gw.url, "POST", "/api/users/token", { rawBody: '{"userId": 1', headers: { "content-type": "application/json" } });
+      const r = await call(gw.url, "POST", "/api/users/token", {
+        rawBody: '{"userId": 1',
+        headers: { "content-type": "application/json" },
+      });
       expect(r.status).toBe(400);
       expect(r.body).toEqual({ result: null, error: { code: "VALIDATION_FAILED", message: "Request body is not valid JSON" } });
       expect(await redis.zcard(gw.gateway.store.keys.waiting)).toBe(0);

@@ -7,7 +7,16 @@ interface SseEvent {
 }
 
 /** A tiny Server-Sent Events client over fetch: frames come out in order through next(). */
-async function openStream(url: string): Promise<{ status: number; headers: Headers; body: any; next(ms?: number): Promise<SseEvent | null>; comments: string[]; close(): void }> {
+async function openStream(
+  url: string,
+): Promise<{
+  status: number;
+  headers: Headers;
+  body: any;
+  next(ms?: number): Promise<SseEvent | null>;
+  comments: string[];
+  close(): void;
+}> {
   const controller = new AbortController();
   const res = await fetch(url, { signal: controller.signal });
   if (!(res.headers.get("content-type") ?? "").startsWith("text/event-stream")) {

@@ -7,7 +7,8 @@ describe("token issuance rate limit", () => {
     const b = await startGateway(env);
     try {
       const statuses = [];
-      for (let i = 0; i < 3; i++) statuses.push((await call([a, b][i % 2].url, "POST", "/api/users/token", { body: { userId: i + 1 } })).status);
+      for (let i = 0; i < 3; i++)
+        statuses.push((await call([a, b][i % 2].url, "POST", "/api/users/token", { body: { userId: i + 1 } })).status);
       expect(statuses).toEqual([200, 200, 200]);
       const over = await call(b.url, "POST", "/api/users/token", { body: { userId: 99 } });
       expect(over.status).toBe(429);
@@ -15,7 +16,9 @@ describe("token issuance rate limit", () => {
       expect(Number(over.headers.get("retry-after"))).toBeGreaterThan(0);
       expect((await a.gateway.store.counts()).waiting).toBe(3);
       // polling is not limited
-      expect((await call(a.url, "GET", "/api/users/99/token", { headers: { token: "6f1c3b1e-8d7a-4a3c-9d2e-1f0a9b8c7d6e" } })).status).toBe(401);
+      expect((await call(a.url, "GET", "/api/users/99/token", { headers: { token: "6f1c3b1e-8d7a-4a3c-9d2e-1f0a9b8c7d6e" } })).status).toBe(
+        401,
+      );
     } finally {
       await a.close();
       await b.close();
@@ -30,7 +33,11 @@ describe("token issuance rate limit", () => {
     const ignoring = await startGateway({ TOKEN_RATE_LIMIT: "1", QUEUE_NAME: `${name}-b` });
     try {
       // behind a trusted proxy: two clients, one token each; the same client again is refused
-      expect([await issue(trusting, 1, "203.0.113.1"), await issue(trusting, 2, "203.0.113.2"), await issue(trusting, 3, "203.0.113.1")]).toEqual([200, 200, 429]);
+      expect([
+        await issue(trusting, 1, "203.0.113.1"),
+        await issue(trusting, 2, "203.0.113.2"),
+        await issue(trusting, 3, "203.0.113.1"),
+      ]).toEqual([200, 200, 429]);
       expect((await trusting.gateway.store.counts()).waiting).toBe(2);
       // not trusted: the header is ignored, every request is 127.0.0.1
       expect([await issue(ignoring, 1, "198.51.100.1"), await issue(ignoring, 2, "198.51.100.2")]).toEqual([200, 429]);

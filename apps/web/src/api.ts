@@ -66,7 +66,8 @@ export const api = {
   hold: (userId: number, concertDetailId: number, seatId: number, token: string) =>
     call<Hold>("POST", "/api/reservations", { token, body: { concertDetailId, userId, seatId } }),
   balance: (userId: number) => call<{ userId: number; point: number }>("GET", `/api/users/${userId}/point`),
-  charge: (userId: number, point: number) => call<{ userId: number; point: number }>("PATCH", "/api/users/point", { body: { userId, point } }),
+  charge: (userId: number, point: number) =>
+    call<{ userId: number; point: number }>("PATCH", "/api/users/point", { body: { userId, point } }),
   pay: (userId: number, reservationId: number, token: string, idempotencyKey: string) =>
     call<Payment>("POST", "/api/payment", { token, body: { reservationId, userId }, headers: { "Idempotency-Key": idempotencyKey } }),
 };

@@ -70,7 +70,14 @@ function alertUser(text: string, code: string, action?: { label: string; run: ()
 
 const fmtPoints = (n: number) => `${n.toLocaleString("en-US")} points`;
 const fmtDate = (iso: string) =>
-  new Date(iso).toLocaleString("en-GB", { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" });
+  new Date(iso).toLocaleString("en-GB", {
+    weekday: "short",
+    day: "numeric",
+    month: "short",
+    year: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+  });
 function fmtWait(sec: number | null): string {
   if (sec === null) return "–";
   if (sec < 60) return `about ${Math.max(1, sec)} s`;
@@ -97,7 +104,10 @@ function handleError(err: unknown): void {
       if (state.token) startWaiting(state.token, null);
       break;
     case "SEAT_UNAVAILABLE":
-      alertUser(`Sorry, ${state.picked === null ? "that seat" : `seat ${state.picked}`} was just taken by someone else. Please pick another seat.`, e.code);
+      alertUser(
+        `Sorry, ${state.picked === null ? "that seat" : `seat ${state.picked}`} was just taken by someone else. Please pick another seat.`,
+        e.code,
+      );
       state.picked = null;
       void loadSeats(false);
       break;
@@ -109,7 +119,10 @@ function handleError(err: unknown): void {
       const amount = Number(e.details.amount ?? state.hold?.price ?? 0);
       setBalance(balance);
       $<HTMLInputElement>("charge-amount").value = String(Math.max(1, amount - balance));
-      alertUser(`Not enough points: you have ${fmtPoints(balance)} and the seat costs ${fmtPoints(amount)}. Charge at least ${fmtPoints(amount - balance)}, then pay.`, e.code);
+      alertUser(
+        `Not enough points: you have ${fmtPoints(balance)} and the seat costs ${fmtPoints(amount)}. Charge at least ${fmtPoints(amount - balance)}, then pay.`,
+        e.code,
+      );
       $("charge-amount").focus();
       break;
     }
@@ -296,7 +309,8 @@ async function loadSeats(focus: boolean): Promise<void> {
 
 function pickSeat(n: number): void {
   state.picked = n;
-  for (const b of $("seat-map").querySelectorAll<HTMLButtonElement>(".seat")) b.setAttribute("aria-pressed", String(b.dataset.seat === String(n)));
+  for (const b of $("seat-map").querySelectorAll<HTMLButtonElement>(".seat"))
+    b.setAttribute("aria-pressed", String(b.dataset.seat === String(n)));
   renderHoldButton();
 }
 
@@ -438,7 +452,8 @@ $("book-again").addEventListener("click", () => {
 
 /** An Idempotency-Key per hold, reused when the same payment is retried. */
 function newKey(reservationId: number): string {
-  const random = typeof crypto.randomUUID === "function" ? crypto.randomUUID() : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  const random =
+    typeof crypto.randomUUID === "function" ? crypto.randomUUID() : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
   return `pay-${reservationId}-${random}`;
 }
 

@@ -52,7 +52,11 @@ export const paymentBody = z
     message: "give exactly one of reservationId or reservationIds",
     path: ["reservationId"],
   });
-export const idempotencyKey = z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, "printable ASCII only");
+export const idempotencyKey = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[\x21-\x7e]+$/, "printable ASCII only");
 
 /** Parses with a zod schema or throws 400 VALIDATION_FAILED naming the field. */
 export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, where = "body"): z.output<S> {
@@ -60,8 +64,7 @@ export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, where
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const field = issue.path.length ? issue.path.join(".") : where;
-  const message =
-    issue.code === "unrecognized_keys" ? `unknown field(s): ${(issue as { keys: string[] }).keys.join(", ")}` : issue.message;
+  const message = issue.code === "unrecognized_keys" ? `unknown field(s): ${(issue as { keys: string[] }).keys.join(", ")}` : issue.message;
   throw new AppError("VALIDATION_FAILED", `${field}: ${message}`, {
     field: issue.code === "unrecognized_keys" ? (issue as { keys: string[] }).keys[0] : field,
     issues: parsed.error.issues.slice(0, 5).map((i) => ({ path: i.path.join("."), message: i.message })),

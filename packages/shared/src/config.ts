@@ -8,8 +8,7 @@ export class ConfigError extends Error {
 }
 
 /** An integer environment variable with bounds and a default. */
-export const intVar = (def: number, min = 1, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number().int().min(min).max(max).default(def);
+export const intVar = (def: number, min = 1, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
 
 export const redisUrlVar = z
   .string()
@@ -22,7 +21,10 @@ export const commonEnv = {
   REDIS_URL: redisUrlVar,
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   PASSPORT_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
-  QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, "letters, digits, - and _ only").default("main"),
+  QUEUE_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/, "letters, digits, - and _ only")
+    .default("main"),
   PAYMENT_REPLAY_SEC: intVar(300, 0, 86_400),
 };
 
@@ -56,5 +58,10 @@ export const urlListVar = (def: string) =>
   z
     .string()
     .default(def)
-    .transform((s) => s.split(",").map((u) => u.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(",")
+        .map((u) => u.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().url("must be a URL")).min(1, "needs at least one URL"));

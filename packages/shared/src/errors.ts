@@ -77,7 +77,13 @@ const PRISMA_DOWN_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", 
 // Prisma driver-adapter error kinds (meta.driverAdapterError.cause.kind) that mean "Postgres is
 // unreachable", not "this query is wrong": a raw query on a dropped connection comes back as
 // P2010 { kind: "ConnectionClosed" }.
-const ADAPTER_DOWN_KINDS = new Set(["ConnectionClosed", "SocketTimeout", "DatabaseNotReachable", "TooManyConnections", "TransactionAlreadyClosed"]);
+const ADAPTER_DOWN_KINDS = new Set([
+  "ConnectionClosed",
+  "SocketTimeout",
+  "DatabaseNotReachable",
+  "TooManyConnections",
+  "TransactionAlreadyClosed",
+]);
 // SQLSTATE classes 08 (connection exception) and 57P0x (server shutting down / cannot connect now).
 const PG_DOWN_STATE = /^(08|57P0)/;
 
@@ -95,11 +101,15 @@ export function dependencyOf(err: unknown): string | null {
     return /prisma|postgres/i.test(message) ? "postgres" : "redis";
   }
   if (name.startsWith("PrismaClientInitializationError") || (e.code && PRISMA_DOWN_CODES.has(e.code))) return "postgres";
-  const adapterCause = (e as { meta?: { driverAdapterError?: { cause?: { kind?: string; originalCode?: string } } } }).meta?.driverAdapterError?.cause;
-  if (adapterCause && (ADAPTER_DOWN_KINDS.has(adapterCause.kind ?? "") || PG_DOWN_STATE.test(adapterCause.originalCode ?? ""))) return "postgres";
+  const adapterCause = (e as { meta?: { driverAdapterError?: { cause?: { kind?: string; originalCode?: string } } } }).meta
+    ?.driverAdapterError?.cause;
+  if (adapterCause && (ADAPTER_DOWN_KINDS.has(adapterCause.kind ?? "") || PG_DOWN_STATE.test(adapterCause.originalCode ?? "")))
+    return "postgres";
   if (
     name === "DriverAdapterError" ||
-    /Can't reach database server|Connection terminated|connection timeout|timeout exceeded when trying to connect|terminating connection|Server has closed the connection/i.test(message)
+    /Can't reach database server|Connection terminated|connection timeout|timeout exceeded when trying to connect|terminating connection|Server has closed the connection/i.test(
+      message,
+    )
   ) {
     return "postgres";
   }

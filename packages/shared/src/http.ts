@@ -46,7 +46,15 @@ export function observeRequests(logger: Logger, metrics: Metrics, options: Reque
     res.setHeader("x-request-id", req.id);
     res.once("finish", () => {
       const route = routeOf(req);
-      const record = { reqId: req.id, method: req.method, route, url: req.originalUrl, status: res.statusCode, started, userId: res.locals.userId };
+      const record = {
+        reqId: req.id,
+        method: req.method,
+        route,
+        url: req.originalUrl,
+        status: res.statusCode,
+        started,
+        userId: res.locals.userId,
+      };
       if (options.quiet?.(req)) metrics.httpDuration.observe({ method: req.method, route, status: res.statusCode }, secondsSince(started));
       else recordRequest(logger, metrics, record, options.successLevel?.(req, route) ?? "info");
     });
@@ -82,7 +90,15 @@ export function recordRequest(logger: Logger, metrics: Metrics, r: RequestRecord
   const level = r.status >= 500 ? "error" : r.status >= 400 ? "info" : successLevel;
   if (!logger.isLevelEnabled(level)) return;
   logger[level](
-    { reqId: r.reqId, method: r.method, route: r.route, url: redactUrl(r.url), status: r.status, ms: Math.round(seconds * 1e5) / 100, userId: r.userId },
+    {
+      reqId: r.reqId,
+      method: r.method,
+      route: r.route,
+      url: redactUrl(r.url),
+      status: r.status,
+      ms: Math.round(seconds * 1e5) / 100,
+      userId: r.userId,
+    },
     "request completed",
   );
 }

@@ -13,10 +13,17 @@ export class Metrics {
   constructor(app: string) {
     this.registry.setDefaultLabels({ app });
     collectDefaultMetrics({ register: this.registry });
-    this.httpDuration = this.histogram("http_request_duration_seconds", "HTTP request latency by route and status", ["method", "route", "status"], [
-      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
-    ]);
-    this.dependencyErrors = this.counter("dependency_errors_total", "Requests that failed because Redis, Postgres or booking was unavailable", ["dependency"]);
+    this.httpDuration = this.histogram(
+      "http_request_duration_seconds",
+      "HTTP request latency by route and status",
+      ["method", "route", "status"],
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    );
+    this.dependencyErrors = this.counter(
+      "dependency_errors_total",
+      "Requests that failed because Redis, Postgres or booking was unavailable",
+      ["dependency"],
+    );
   }
 
   counter<L extends string>(name: string, help: string, labelNames: L[] = []): Counter<L> {

@@ -16,7 +16,11 @@ describe("request logs", () => {
       },
     });
     const app = express();
-    app.use(observeRequests(pino({ level: "info" }, sink), new Metrics("t"), { successLevel: (req) => (req.path === "/quiet" ? "debug" : "info") }));
+    app.use(
+      observeRequests(pino({ level: "info" }, sink), new Metrics("t"), {
+        successLevel: (req) => (req.path === "/quiet" ? "debug" : "info"),
+      }),
+    );
     app.get("/api/things/:id", (_req, res) => {
       res.locals.userId = 5;
       res.json({ ok: true });
@@ -31,7 +35,14 @@ describe("request logs", () => {
       await fetch(`${base}/quiet`);
       await new Promise((res) => setTimeout(res, 20));
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatchObject({ reqId: "abc-1", method: "GET", route: "/api/things/:id", status: 200, userId: 5, url: "/api/things/9?token=***&x=1" });
+      expect(lines[0]).toMatchObject({
+        reqId: "abc-1",
+        method: "GET",
+        route: "/api/things/:id",
+        status: 200,
+        userId: 5,
+        url: "/api/things/9?token=***&x=1",
+      });
       expect(JSON.stringify(lines)).not.toContain("secret-uuid");
     } finally {
       server.close();

@@ -29,7 +29,13 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   db = await createDatabase();
   const common = { QUEUE_NAME: queueName, REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" };
-  booking = await new AppProcess("booking", { ...common, DATABASE_URL: db.url, DATABASE_POOL_SIZE: "4", SEAT_HOLD_TTL_SEC: String(HOLD_TTL_SEC), SWEEP_INTERVAL_MS: "500" }).start();
+  booking = await new AppProcess("booking", {
+    ...common,
+    DATABASE_URL: db.url,
+    DATABASE_POOL_SIZE: "4",
+    SEAT_HOLD_TTL_SEC: String(HOLD_TTL_SEC),
+    SWEEP_INTERVAL_MS: "500",
+  }).start();
   gateway = await new AppProcess("gateway", {
     ...common,
     BOOKING_URL: booking.url,
@@ -61,7 +67,8 @@ async function newPage(): Promise<Page> {
 
 const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 const step = (page: Page, name: string, timeout = 5_000) => page.waitForSelector(`body[data-step="${name}"]`, { timeout });
-const errorShown = (page: Page, code: string, timeout = 5_000) => page.waitForSelector(`body[data-error="${code}"] #alert:not([hidden])`, { timeout });
+const errorShown = (page: Page, code: string, timeout = 5_000) =>
+  page.waitForSelector(`body[data-error="${code}"] #alert:not([hidden])`, { timeout });
 const seat = (page: Page, n: number) => page.locator(`.seat[data-seat="${n}"]`);
 
 /**
@@ -94,7 +101,10 @@ it("takes a visitor from the queue to a paid seat, through a seat taken in betwe
   const otherToken = await admittedVisitor(other);
   const firstDate = db.concertDetailIds[0];
   // someone else already holds seat 1 of the first date: it must show as taken
-  expect((await http(gateway.url, "POST", "/api/reservations", { concertDetailId: firstDate, userId: other, seatId: 1 }, { token: otherToken })).status).toBe(201);
+  expect(
+    (await http(gateway.url, "POST", "/api/reservations", { concertDetailId: firstDate, userId: other, seatId: 1 }, { token: otherToken }))
+      .status,
+  ).toBe(201);
 
   const page = await newPage();
   await page.goto(gateway.url + "/");
@@ -136,7 +146,10 @@ it("takes a visitor from the queue to a paid seat, through a seat taken in betwe
   // 5. pick seat 7, but someone else holds it first
   await seat(page, 7).click();
   await expect(page.locator("#hold-button").textContent()).resolves.toBe("Hold seat 7");
-  expect((await http(gateway.url, "POST", "/api/reservations", { concertDetailId: firstDate, userId: other, seatId: 7 }, { token: otherToken })).status).toBe(201);
+  expect(
+    (await http(gateway.url, "POST", "/api/reservations", { concertDetailId: firstDate, userId: other, seatId: 7 }, { token: otherToken }))
+      .status,
+  ).toBe(201);
   await page.locator("#hold-button").click();
   await errorShown(page, "SEAT_UNAVAILABLE");
   await expect(page.locator("#alert-text").textContent()).resolves.toContain("seat 7 was just taken by someone else");
@@ -152,7 +165,9 @@ it("takes a visitor from the queue to a paid seat, through a seat taken in betwe
   // paying with no points is refused with the balance and the price
   await page.locator("#pay-button").click();
   await errorShown(page, "INSUFFICIENT_POINTS");
-  await expect(page.locator("#alert-text").textContent()).resolves.toContain("Not enough points: you have 0 points and the seat costs 50,000 points");
+  await expect(page.locator("#alert-text").textContent()).resolves.toContain(
+    "Not enough points: you have 0 points and the seat costs 50,000 points",
+  );
   await expect(page.locator("#charge-amount").inputValue()).resolves.toBe("50000");
   await shot(page, "06-hold-not-enough-points");
 
@@ -189,7 +204,11 @@ it("falls back to polling when the stream is blocked, and offers to rejoin when 
   const page = await newPage();
   // a proxy that refuses event streams: the page must poll instead
   await page.route("**/api/queue/stream**", (route) =>
-    route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ result: null, error: { code: "SERVICE_UNAVAILABLE", message: "no streams here" } }) }),
+    route.fulfill({
+      status: 503,
+      contentType: "application/json",
+      body: JSON.stringify({ result: null, error: { code: "SERVICE_UNAVAILABLE", message: "no streams here" } }),
+    }),
   );
   await page.goto(gateway.url + "/");
   await page.waitForSelector('body[data-ready="true"]');

@@ -27,11 +27,15 @@ describe("system: faults", () => {
     const users = sys.userIds(300);
     const tally = new Tally();
     const started = Date.now();
-    const runs = users.map((userId) => journey(userId, { gateways: liveGateways, concertId, detailIds, tally, pollMs: 500, deadlineMs: 90_000 }));
+    const runs = users.map((userId) =>
+      journey(userId, { gateways: liveGateways, concertId, detailIds, tally, pollMs: 500, deadlineMs: 90_000 }),
+    );
 
     // mid-rush: once a few dozen seats are held or paid, Redis dies (it keeps nothing)
     await timeUntil(async () => {
-      const { rows } = await sys.db.pool.query(`SELECT count(*)::int AS n FROM reservation WHERE concert_detail_id = ANY($1::int[])`, [detailIds]);
+      const { rows } = await sys.db.pool.query(`SELECT count(*)::int AS n FROM reservation WHERE concert_detail_id = ANY($1::int[])`, [
+        detailIds,
+      ]);
       return rows[0].n >= 30;
     }, 30_000);
     const before = await call(sys.gateways[0].url, "POST", "/api/users/token", { body: { userId: 900_001 } });
@@ -101,7 +105,10 @@ describe("system: faults", () => {
         await sleep(3000 - (Date.now() - cutAt));
         await sys.pgProxy.restore();
         restoredAt = Date.now();
-        recoveryMs = await timeUntil(async () => (await Promise.all(sys.bookings.map((b) => call(b.url, "GET", "/ready")))).every((r) => r.status === 200), 10_000);
+        recoveryMs = await timeUntil(
+          async () => (await Promise.all(sys.bookings.map((b) => call(b.url, "GET", "/ready")))).every((r) => r.status === 200),
+          10_000,
+        );
       },
     });
     const o = outcomes(journeys);
@@ -193,14 +200,22 @@ describe("system: faults", () => {
   it("5. a gateway killed during admission: the other admits on at the same rate; no token admitted twice", async () => {
     // two more gateways on their own queue, admitting 5 per 200 ms tick
     const queue = `${sys.queueName}_adm`;
-    const env = { QUEUE_NAME: queue, QUEUE_ADMIT_BATCH: "5", QUEUE_TICK_MS: "200", QUEUE_MAX_ACTIVE: "100000", WAITING_IDLE_TTL_SEC: "600" };
+    const env = {
+      QUEUE_NAME: queue,
+      QUEUE_ADMIT_BATCH: "5",
+      QUEUE_TICK_MS: "200",
+      QUEUE_MAX_ACTIVE: "100000",
+      WAITING_IDLE_TTL_SEC: "600",
+    };
     const keys = { cfg: `{q:${queue}}:cfg`, stats: `{q:${queue}}:stats`, active: `{q:${queue}}:active`, waiting: `{q:${queue}}:waiting` };
     await sys.redis.hset(keys.cfg, "paused", "1");
     const [a, b] = await Promise.all([sys.addGateway("adm-a", env), sys.addGateway("adm-b", env)]);
     const users = sys.userIds(400);
     const tokens: string[] = [];
     for (let i = 0; i < users.length; i += 50) {
-      const batch = await Promise.all(users.slice(i, i + 50).map((userId, k) => call([a, b][k % 2].url, "POST", "/api/users/token", { body: { userId } })));
+      const batch = await Promise.all(
+        users.slice(i, i + 50).map((userId, k) => call([a, b][k % 2].url, "POST", "/api/users/token", { body: { userId } })),
+      );
       for (const r of batch) tokens[r.body.result.rank - 1] = r.body.result.token;
     }
     const admitted = async () => Number((await sys.redis.hget(keys.stats, "admitted")) ?? 0);
@@ -280,4 +295,3 @@ describe("system: faults", () => {
     expect(inv.violations).toEqual([]);
   }, 60_000);
 });
-

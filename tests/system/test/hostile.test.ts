@@ -17,7 +17,10 @@ describe("system: hostile clients", () => {
   beforeAll(async () => {
     sys = await startSystem({ tag: "hostile" });
     gw = sys.gateways[0].url;
-    ({ concertId, detailIds: [detailId] } = await sys.concert(1));
+    ({
+      concertId,
+      detailIds: [detailId],
+    } = await sys.concert(1));
   }, 90_000);
   afterAll(() => sys?.stop(), 60_000);
 
@@ -38,7 +41,12 @@ describe("system: hostile clients", () => {
 
     const json = { "content-type": "application/json" };
     const MB = "x".repeat(1024 * 1024);
-    type Case = [name: string, method: string, path: string, o?: { body?: unknown; raw?: string; headers?: Record<string, string>; token?: string | null }];
+    type Case = [
+      name: string,
+      method: string,
+      path: string,
+      o?: { body?: unknown; raw?: string; headers?: Record<string, string>; token?: string | null },
+    ];
     const P = (body: unknown) => ({ body, token: t });
     const R = (raw: string, headers: Record<string, string> = json) => ({ raw, headers, token: t });
     const cases: Case[] = [
@@ -63,7 +71,12 @@ describe("system: hostile clients", () => {
       ["__proto__ pollution", "POST", "/api/users/token", { raw: '{"userId":1,"__proto__":{"isAdmin":true}}', headers: json }],
       ["unicode digits in userId", "POST", "/api/users/token", { body: { userId: "١٢" } }],
       ["1 MB body", "POST", "/api/users/token", { raw: `{"userId":1,"pad":"${MB}"}`, headers: json }],
-      ["utf-16 charset", "POST", "/api/users/token", { raw: '{"userId":1}', headers: { "content-type": "application/json; charset=utf-16" } }],
+      [
+        "utf-16 charset",
+        "POST",
+        "/api/users/token",
+        { raw: '{"userId":1}', headers: { "content-type": "application/json; charset=utf-16" } },
+      ],
       ["gzip garbage", "POST", "/api/users/token", { raw: "not gzip", headers: { ...json, "content-encoding": "gzip" } }],
       // token status
       ["status: userId not a number", "GET", "/api/users/abc/token", { token: t }],
@@ -100,7 +113,12 @@ describe("system: hostile clients", () => {
       ["hold: seat missing", "POST", "/api/reservations", P({ concertDetailId: detailId, userId: u })],
       ["hold: extra price field", "POST", "/api/reservations", P({ concertDetailId: detailId, userId: u, seatId: 3, price: 0 })],
       ["hold: malformed JSON", "POST", "/api/reservations", R(`{"concertDetailId":${detailId},`)],
-      ["hold: text/plain", "POST", "/api/reservations", R(JSON.stringify({ concertDetailId: detailId, userId: u, seatId: 3 }), { "content-type": "text/plain" })],
+      [
+        "hold: text/plain",
+        "POST",
+        "/api/reservations",
+        R(JSON.stringify({ concertDetailId: detailId, userId: u, seatId: 3 }), { "content-type": "text/plain" }),
+      ],
       ["hold: 1 MB body", "POST", "/api/reservations", R(`{"concertDetailId":${detailId},"userId":${u},"seatId":3,"pad":"${MB}"}`)],
       ["hold: unknown method", "PUT", "/api/reservations", P({ concertDetailId: detailId, userId: u, seatId: 3 })],
       // points
@@ -127,8 +145,18 @@ describe("system: hostile clients", () => {
       ["pay: wrong amount", "POST", "/api/payment", P({ userId: u, reservationId: mine, point: 1 })],
       ["pay: negative amount", "POST", "/api/payment", P({ userId: u, reservationId: mine, point: -50_000 })],
       ["pay: id as string", "POST", "/api/payment", P({ userId: u, reservationId: String(mine) })],
-      ["pay: Idempotency-Key too long", "POST", "/api/payment", { body: { userId: u, reservationId: mine }, token: t, headers: { "idempotency-key": "k".repeat(200) } }],
-      ["pay: Idempotency-Key with spaces", "POST", "/api/payment", { body: { userId: u, reservationId: mine }, token: t, headers: { "idempotency-key": "a b c" } }],
+      [
+        "pay: Idempotency-Key too long",
+        "POST",
+        "/api/payment",
+        { body: { userId: u, reservationId: mine }, token: t, headers: { "idempotency-key": "k".repeat(200) } },
+      ],
+      [
+        "pay: Idempotency-Key with spaces",
+        "POST",
+        "/api/payment",
+        { body: { userId: u, reservationId: mine }, token: t, headers: { "idempotency-key": "a b c" } },
+      ],
       ["pay: insufficient points", "POST", "/api/payment", P({ userId: u, reservationId: mine })],
       // header injection the HTTP client lets through
       ["token header with encoded CRLF", "GET", `/api/concert/${concertId}/date`, { token: `${t}%0d%0ax-queue-passport:%20forged` }],
@@ -137,7 +165,8 @@ describe("system: hostile clients", () => {
     const tally = new Tally();
     const bad: string[] = [];
     const check = (name: string, r: Reply) => {
-      if (!(r.status >= 400 && r.status < 500 && isErrorEnvelope(r.body))) bad.push(`${name}: ${r.status} ${JSON.stringify(r.body)?.slice(0, 160)}`);
+      if (!(r.status >= 400 && r.status < 500 && isErrorEnvelope(r.body)))
+        bad.push(`${name}: ${r.status} ${JSON.stringify(r.body)?.slice(0, 160)}`);
     };
     for (const [name, method, path, o = {}] of cases) {
       const headers: Record<string, string> = { ...o.headers };
@@ -150,7 +179,14 @@ describe("system: hostile clients", () => {
     let direct = 0;
     for (const [name, method, path, o = {}] of cases) {
       // (the token header and the Idempotency-Key checks are the gateway's; booking never sees a token)
-      if (path.includes("/token") || name.startsWith("pay: Idempotency") || name.includes("unknown method") || o.token?.includes(t + "%") || o.token?.includes(", ")) continue;
+      if (
+        path.includes("/token") ||
+        name.startsWith("pay: Idempotency") ||
+        name.includes("unknown method") ||
+        o.token?.includes(t + "%") ||
+        o.token?.includes(", ")
+      )
+        continue;
       const headers: Record<string, string> = { ...o.headers, "x-queue-passport": passportFor(u, t) };
       const r = await call(booking, method, path.replace("/api/", "/api/"), { body: o.body, raw: o.raw, headers, tally });
       check(`booking direct: ${name}`, r);
@@ -159,9 +195,18 @@ describe("system: hostile clients", () => {
     // requests no HTTP client library would send, byte for byte
     const port = sys.gateways[0].port;
     const raws: [string, string][] = [
-      ["CRLF injected into a header", `GET /api/concert/${concertId}/date HTTP/1.1\r\nHost: x\r\ntoken: ${t}\r\nx-queue-passport: v1.forged.sig\r\n x-evil: 1\r\n\r\n`],
-      ["bad Content-Length", `POST /api/users/token HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: abc\r\n\r\n{"userId":1}`],
-      ["request smuggling (CL + TE)", `POST /api/users/token HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\nGET /api/users/1/point HTTP/1.1\r\nHost: x\r\n\r\n`],
+      [
+        "CRLF injected into a header",
+        `GET /api/concert/${concertId}/date HTTP/1.1\r\nHost: x\r\ntoken: ${t}\r\nx-queue-passport: v1.forged.sig\r\n x-evil: 1\r\n\r\n`,
+      ],
+      [
+        "bad Content-Length",
+        `POST /api/users/token HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: abc\r\n\r\n{"userId":1}`,
+      ],
+      [
+        "request smuggling (CL + TE)",
+        `POST /api/users/token HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\nGET /api/users/1/point HTTP/1.1\r\nHost: x\r\n\r\n`,
+      ],
       ["NUL byte in a header", `GET /api/users/1/point HTTP/1.1\r\nHost: x\r\nx-request-id: a\u0000b\r\n\r\n`],
       ["unicode in a header value", `GET /api/concert/${concertId}/date HTTP/1.1\r\nHost: x\r\ntoken: ${t}é\r\n\r\n`],
     ];
@@ -195,7 +240,11 @@ describe("system: hostile clients", () => {
     const h1 = await call(gw, "POST", "/api/reservations", { token: tf, body: { concertDetailId: detailId, userId: f, seatId: 10 } });
     const h2 = await call(gw, "POST", "/api/reservations", { token: tf, body: { concertDetailId: detailId, userId: f, seatId: 11 } });
     await call(gw, "PATCH", "/api/users/point", { body: { userId: f, point: 100_000 } });
-    const paid = await call(gw, "POST", "/api/payment", { token: tf, headers: { "idempotency-key": "f-1" }, body: { userId: f, reservationId: h1.body.result.reservationId } });
+    const paid = await call(gw, "POST", "/api/payment", {
+      token: tf,
+      headers: { "idempotency-key": "f-1" },
+      body: { userId: f, reservationId: h1.body.result.reservationId },
+    });
     expect(paid.status).toBe(200);
     const hu = await call(gw, "POST", "/api/reservations", { token: t, body: { concertDetailId: detailId, userId: u, seatId: 12 } });
     expect([h1.status, h2.status, hu.status]).toEqual([201, 201, 201]);
@@ -223,25 +272,69 @@ describe("system: hostile clients", () => {
     ];
     for (const [name, p] of passports) {
       const headers: Record<string, string> = p ? { "x-queue-passport": p } : {};
-      expect_(`booking ${name}: hold`, call(booking, "POST", "/api/reservations", { headers, body: { concertDetailId: detailId, userId: u, seatId: 20 } }), 401, "PASSPORT_INVALID");
-      expect_(`booking ${name}: charge`, call(booking, "PATCH", "/api/users/point", { headers, body: { userId: u, point: 100 } }), 401, "PASSPORT_INVALID");
-      expect_(`booking ${name}: pay`, call(booking, "POST", "/api/payment", { headers, body: { userId: u, reservationId: hu.body.result.reservationId } }), 401, "PASSPORT_INVALID");
+      expect_(
+        `booking ${name}: hold`,
+        call(booking, "POST", "/api/reservations", { headers, body: { concertDetailId: detailId, userId: u, seatId: 20 } }),
+        401,
+        "PASSPORT_INVALID",
+      );
+      expect_(
+        `booking ${name}: charge`,
+        call(booking, "PATCH", "/api/users/point", { headers, body: { userId: u, point: 100 } }),
+        401,
+        "PASSPORT_INVALID",
+      );
+      expect_(
+        `booking ${name}: pay`,
+        call(booking, "POST", "/api/payment", { headers, body: { userId: u, reservationId: hu.body.result.reservationId } }),
+        401,
+        "PASSPORT_INVALID",
+      );
       expect_(`booking ${name}: dates`, call(booking, "GET", `/api/concert/${concertId}/date`, { headers }), 401, "PASSPORT_INVALID");
     }
     // u's token used for v
     expect_("u's token, v's status", call(gw, "GET", `/api/users/${v}/token`, { token: t }), 403, "TOKEN_USER_MISMATCH");
-    expect_("u's token, hold for v", call(gw, "POST", "/api/reservations", { token: t, body: { concertDetailId: detailId, userId: v, seatId: 21 } }), 403, "TOKEN_USER_MISMATCH");
-    expect_("u's token, pay for v", call(gw, "POST", "/api/payment", { token: t, body: { userId: v, reservationId: hu.body.result.reservationId } }), 403, "TOKEN_USER_MISMATCH");
+    expect_(
+      "u's token, hold for v",
+      call(gw, "POST", "/api/reservations", { token: t, body: { concertDetailId: detailId, userId: v, seatId: 21 } }),
+      403,
+      "TOKEN_USER_MISMATCH",
+    );
+    expect_(
+      "u's token, pay for v",
+      call(gw, "POST", "/api/payment", { token: t, body: { userId: v, reservationId: hu.body.result.reservationId } }),
+      403,
+      "TOKEN_USER_MISMATCH",
+    );
     // a waiting token on protected routes
     expect_("waiting token: dates", call(gw, "GET", `/api/concert/${concertId}/date`, { token: tw }), 403, "TOKEN_NOT_ACTIVE");
-    expect_("waiting token: hold", call(gw, "POST", "/api/reservations", { token: tw, body: { concertDetailId: detailId, userId: w, seatId: 22 } }), 403, "TOKEN_NOT_ACTIVE");
-    expect_("waiting token: pay", call(gw, "POST", "/api/payment", { token: tw, body: { userId: w, reservationId: 1 } }), 403, "TOKEN_NOT_ACTIVE");
+    expect_(
+      "waiting token: hold",
+      call(gw, "POST", "/api/reservations", { token: tw, body: { concertDetailId: detailId, userId: w, seatId: 22 } }),
+      403,
+      "TOKEN_NOT_ACTIVE",
+    );
+    expect_(
+      "waiting token: pay",
+      call(gw, "POST", "/api/payment", { token: tw, body: { userId: w, reservationId: 1 } }),
+      403,
+      "TOKEN_NOT_ACTIVE",
+    );
     // a token finished by its payment
     expect_("finished token: dates", call(gw, "GET", `/api/concert/${concertId}/date`, { token: tf }), 401, "TOKEN_INVALID");
-    expect_("finished token: hold", call(gw, "POST", "/api/reservations", { token: tf, body: { concertDetailId: detailId, userId: f, seatId: 23 } }), 401, "TOKEN_INVALID");
+    expect_(
+      "finished token: hold",
+      call(gw, "POST", "/api/reservations", { token: tf, body: { concertDetailId: detailId, userId: f, seatId: 23 } }),
+      401,
+      "TOKEN_INVALID",
+    );
     expect_(
       "finished token: pay another hold with a new key",
-      call(gw, "POST", "/api/payment", { token: tf, headers: { "idempotency-key": "f-2" }, body: { userId: f, reservationId: h2.body.result.reservationId } }),
+      call(gw, "POST", "/api/payment", {
+        token: tf,
+        headers: { "idempotency-key": "f-2" },
+        body: { userId: f, reservationId: h2.body.result.reservationId },
+      }),
       401,
       "TOKEN_INVALID",
     );
@@ -254,18 +347,27 @@ describe("system: hostile clients", () => {
     const wrong: string[] = [];
     for (const e of expectations) {
       const r = await e.r;
-      if (r.status !== e.status || r.body?.error?.code !== e.code) wrong.push(`${e.name}: ${r.status} ${r.body?.error?.code ?? JSON.stringify(r.body)?.slice(0, 100)}`);
+      if (r.status !== e.status || r.body?.error?.code !== e.code)
+        wrong.push(`${e.name}: ${r.status} ${r.body?.error?.code ?? JSON.stringify(r.body)?.slice(0, 100)}`);
     }
     // the paid request itself may still be replayed with its key (same answer, nothing new)
-    const replay = await call(gw, "POST", "/api/payment", { token: tf, headers: { "idempotency-key": "f-1" }, body: { userId: f, reservationId: h1.body.result.reservationId } });
+    const replay = await call(gw, "POST", "/api/payment", {
+      token: tf,
+      headers: { "idempotency-key": "f-1" },
+      body: { userId: f, reservationId: h1.body.result.reservationId },
+    });
     // 10,000 random tokens over both gateways
     const random = new Tally();
     const RANDOM = 10_000;
     const started = Date.now();
-    await pool(Array.from({ length: RANDOM }, (_, i) => i), 64, async (i) => {
-      const r = await call(sys.gateways[i % 2].url, "GET", `/api/concert/${concertId}/date`, { token: randomUUID(), tally: random });
-      if (r.body?.error?.code !== "TOKEN_INVALID") random.add({ ...r, status: -1 }, "wrong code");
-    });
+    await pool(
+      Array.from({ length: RANDOM }, (_, i) => i),
+      64,
+      async (i) => {
+        const r = await call(sys.gateways[i % 2].url, "GET", `/api/concert/${concertId}/date`, { token: randomUUID(), tally: random });
+        if (r.body?.error?.code !== "TOKEN_INVALID") random.add({ ...r, status: -1 }, "wrong code");
+      },
+    );
     const randomMs = Date.now() - started;
     await sys.redis.hset(`{q:${sys.queueName}}:cfg`, "paused", "0");
     const after = await snapshot(sys.db.pool);
@@ -288,11 +390,17 @@ describe("system: hostile clients", () => {
     const users = sys.userIds(31);
     const tally = new Tally();
     const replies: Reply[] = [];
-    for (let i = 0; i < 30; i++) replies.push(await call([a, b][i % 2].url, "POST", "/api/users/token", { body: { userId: users[i] }, tally }));
+    for (let i = 0; i < 30; i++)
+      replies.push(await call([a, b][i % 2].url, "POST", "/api/users/token", { body: { userId: users[i] }, tally }));
     const limited = replies.filter((r) => r.status === 429);
     // another client address on loopback (127.0.0.2) has its own allowance
     const otherClient = new Pool(a.url, { connections: 1, localAddress: "127.0.0.2" } as ConstructorParameters<typeof Pool>[1]);
-    const res = await otherClient.request({ method: "POST", path: "/api/users/token", headers: { "content-type": "application/json" }, body: JSON.stringify({ userId: users[30] }) });
+    const res = await otherClient.request({
+      method: "POST",
+      path: "/api/users/token",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ userId: users[30] }),
+    });
     await res.body.text();
     await otherClient.close();
     await Promise.all([a.stop(), b.stop()]);
@@ -304,7 +412,9 @@ describe("system: hostile clients", () => {
     );
     expect(replies.slice(0, 20).map((r) => r.status)).toEqual(Array(20).fill(200));
     expect(limited.length).toBe(10);
-    expect(limited.every((r) => Number(r.headers["retry-after"]) > 0 && r.body?.error?.code === "RATE_LIMITED" && isErrorEnvelope(r.body))).toBe(true);
+    expect(
+      limited.every((r) => Number(r.headers["retry-after"]) > 0 && r.body?.error?.code === "RATE_LIMITED" && isErrorEnvelope(r.body)),
+    ).toBe(true);
     expect(res.statusCode).toBe(200);
     expect(inv.violations).toEqual([]);
   }, 60_000);

@@ -48,7 +48,9 @@ describe("system: scale-out", () => {
     const tally = new Tally();
     const evalsBefore = await Promise.all(lockNodes.map(evals));
     const gateways = () => sys.gateways.map((g) => g.url);
-    const journeys = await Promise.all(users.map((userId) => journey(userId, { gateways, concertId, detailIds, tally, pollMs: 400, deadlineMs: 60_000 })));
+    const journeys = await Promise.all(
+      users.map((userId) => journey(userId, { gateways, concertId, detailIds, tally, pollMs: 400, deadlineMs: 60_000 })),
+    );
     const o = outcomes(journeys);
     const evalsAfter = await Promise.all(lockNodes.map(evals));
     const lockCalls = evalsAfter.map((n, i) => n - evalsBefore[i]);
@@ -60,20 +62,31 @@ describe("system: scale-out", () => {
 
     // quorum: one lock node down, holds still work; two down, a hold is refused with 503 and nothing changes
     const [u1, u2] = sys.userIds(2);
-    const { detailIds: [d2] } = await sys.concert(1);
+    const {
+      detailIds: [d2],
+    } = await sys.concert(1);
     const tokens = await admitUsers(sys.gateways[0].url, [u1, u2]);
     await lockNodes[0].kill();
-    const oneDown = await call(sys.gateways[1].url, "POST", "/api/reservations", { token: tokens.get(u1), body: { concertDetailId: d2, userId: u1, seatId: 1 } });
+    const oneDown = await call(sys.gateways[1].url, "POST", "/api/reservations", {
+      token: tokens.get(u1),
+      body: { concertDetailId: d2, userId: u1, seatId: 1 },
+    });
     await lockNodes[1].kill();
     const { rows: before } = await sys.db.pool.query(`SELECT count(*)::int AS n FROM reservation`);
-    const twoDown = await call(sys.gateways[0].url, "POST", "/api/reservations", { token: tokens.get(u2), body: { concertDetailId: d2, userId: u2, seatId: 2 } });
+    const twoDown = await call(sys.gateways[0].url, "POST", "/api/reservations", {
+      token: tokens.get(u2),
+      body: { concertDetailId: d2, userId: u2, seatId: 2 },
+    });
     const { rows: after } = await sys.db.pool.query(`SELECT count(*)::int AS n FROM reservation`);
     await Promise.all([lockNodes[0].restart(), lockNodes[1].restart()]);
     // back to a majority: the same hold goes through (the apps reconnected by themselves)
     let again = twoDown;
     for (let i = 0; i < 50 && again.status !== 201; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      again = await call(sys.gateways[0].url, "POST", "/api/reservations", { token: tokens.get(u2), body: { concertDetailId: d2, userId: u2, seatId: 2 } });
+      again = await call(sys.gateways[0].url, "POST", "/api/reservations", {
+        token: tokens.get(u2),
+        body: { concertDetailId: d2, userId: u2, seatId: 2 },
+      });
     }
     const inv = await sys.invariants();
     report(

@@ -14,8 +14,14 @@ export function healthRoutes(db: Db, redis: Redis | Cluster): Router {
   });
   r.get("/ready", async (_req, res) => {
     const [postgres, redisUp] = await Promise.all([
-      withTimeout(db.$queryRaw`SELECT 1`, 2_000).then(() => true, () => false),
-      withTimeout(redis.ping(), 2_000).then(() => true, () => false),
+      withTimeout(db.$queryRaw`SELECT 1`, 2_000).then(
+        () => true,
+        () => false,
+      ),
+      withTimeout(redis.ping(), 2_000).then(
+        () => true,
+        () => false,
+      ),
     ]);
     const checks = { postgres: postgres ? "up" : "down", redis: redisUp ? "up" : "down" };
     if (postgres && redisUp) {

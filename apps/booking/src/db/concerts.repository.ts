@@ -20,9 +20,7 @@ export class ConcertsRepository {
 
   /** Future performances of the concert that still have a free seat, soonest first. */
   async listBookableSchedules(concertId: number): Promise<ScheduleRow[]> {
-    const rows = await this.db.$queryRawUnsafe<
-      { id: number; starts_at: Date; seat_price: number; available: number }[]
-    >(
+    const rows = await this.db.$queryRawUnsafe<{ id: number; starts_at: Date; seat_price: number; available: number }[]>(
       `SELECT cd.id, cd.starts_at, cd.seat_price, count(*) FILTER (WHERE ${FREE})::int AS available
          FROM concert_detail cd JOIN seat s ON s.concert_detail_id = cd.id
         WHERE cd.concert_id = $1 AND cd.starts_at > now()

@@ -95,12 +95,16 @@ export class PaymentsRepository {
     for (const r of reservations) {
       const seat = seats.find((s) => s.id === r.seat_id);
       const stillHeld = r.status === "HELD" && !r.expired && seat?.status === "HELD" && seat.reservation_id === r.id;
-      if (!stillHeld) throw new AppError("HOLD_EXPIRED", `The hold of reservation ${r.id} has expired; hold the seat again`, { reservationId: r.id });
+      if (!stillHeld)
+        throw new AppError("HOLD_EXPIRED", `The hold of reservation ${r.id} has expired; hold the seat again`, { reservationId: r.id });
     }
 
     const amount = reservations.reduce((sum, r) => sum + r.price, 0);
     if (input.point !== undefined && input.point !== amount) {
-      throw new AppError("AMOUNT_MISMATCH", `point ${input.point} differs from the price ${amount}`, { expected: amount, given: input.point });
+      throw new AppError("AMOUNT_MISMATCH", `point ${input.point} differs from the price ${amount}`, {
+        expected: amount,
+        given: input.point,
+      });
     }
 
     const [user] = await tx.$queryRaw<{ point: bigint }[]>`

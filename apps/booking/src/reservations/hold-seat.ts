@@ -21,7 +21,6 @@ export interface HoldSeatInput {
   tokenId?: string;
 }
 
-
 /** Longest a hold's critical section may take; the Redlock lease is longer than that. */
 const USER_LOCK_MS = 8_000;
 const USER_LOCK_SETTINGS = { retryCount: 40, retryDelay: 50, retryJitter: 50 };
@@ -98,7 +97,9 @@ function refusal(why: HoldRefusal, input: HoldSeatInput, maxHolds: number): AppE
     case "SEAT_NOT_FOUND":
       return new AppError("NOT_FOUND", `Seat ${input.seatNo} of schedule ${input.concertDetailId} not found`, { seatId: input.seatNo });
     case "SCHEDULE_STARTED":
-      return new AppError("SEAT_UNAVAILABLE", `Schedule ${input.concertDetailId} has already started`, { concertDetailId: input.concertDetailId });
+      return new AppError("SEAT_UNAVAILABLE", `Schedule ${input.concertDetailId} has already started`, {
+        concertDetailId: input.concertDetailId,
+      });
     case "HOLD_LIMIT":
       return new AppError("HOLD_LIMIT", `A user may hold at most ${maxHolds} seats at once`, { maxHolds });
     default:

@@ -130,7 +130,12 @@ export async function call<T = any>(
 /** A fresh concert with `schedules` future performances of 50 seats each (its own ids). */
 export async function newConcert(db: Db, options: { schedules?: number; seatPrice?: number } = {}) {
   const concertId = nextId();
-  const r = await seed(db, { concertId, concertName: `Concert ${concertId}`, schedules: options.schedules ?? 1, seatPrice: options.seatPrice ?? 50_000 });
+  const r = await seed(db, {
+    concertId,
+    concertName: `Concert ${concertId}`,
+    schedules: options.schedules ?? 1,
+    seatPrice: options.seatPrice ?? 50_000,
+  });
   return { concertId, detailIds: r.concertDetailIds };
 }
 

@@ -63,7 +63,10 @@ export function forwardRoutes(store: QueueStore, forwarder: Forwarder, seatGate?
     const key = seatGate.keys.seat(concertDetailId, seatId);
     const refuse = () => {
       seatGate.onRefused?.();
-      return new AppError("SEAT_UNAVAILABLE", `Seat ${seatId} of schedule ${concertDetailId} is not available`, { concertDetailId, seatId });
+      return new AppError("SEAT_UNAVAILABLE", `Seat ${seatId} of schedule ${concertDetailId} is not available`, {
+        concertDetailId,
+        seatId,
+      });
     };
     if ((await seatGate.redis.exists(key)) === 1) throw refuse();
     for (let sending = holdsInFlight.get(key); sending; sending = holdsInFlight.get(key)) {

@@ -78,7 +78,12 @@ function serve(
     if (retryAfterSec !== undefined) res.setHeader("Retry-After", String(retryAfterSec));
     res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(json) });
     res.end(json);
-    recordRequest(deps.logger, deps.metrics, { reqId, method: req.method, route, url: req.url ?? "", status, started, userId: record.userId }, successLevel);
+    recordRequest(
+      deps.logger,
+      deps.metrics,
+      { reqId, method: req.method, route, url: req.url ?? "", status, started, userId: record.userId },
+      successLevel,
+    );
   };
   work(record).then(
     (result) => finish(200, ok(result)),

@@ -19,7 +19,13 @@ import {
 } from "@concert/shared";
 
 const tokenHeader = z.object({ token: z.string().uuid().describe("the queue token from POST /api/users/token") });
-const idPath = (name: string) => z.object({ [name]: z.string().regex(/^[1-9][0-9]{0,9}$/).describe("positive integer id") });
+const idPath = (name: string) =>
+  z.object({
+    [name]: z
+      .string()
+      .regex(/^[1-9][0-9]{0,9}$/)
+      .describe("positive integer id"),
+  });
 const json = <T extends z.ZodType>(schema: T) => ({ body: { content: { "application/json": { schema } } } });
 
 /** The gateway's public API as OpenAPI 3.1, generated from the zod schemas that validate it. */
@@ -94,7 +100,9 @@ export function buildOpenApiDocument(): ReturnType<typeof generateDocument> {
     path: "/api/payment",
     summary: "Pay one or several holds; finishes the queue token",
     request: {
-      headers: tokenHeader.extend({ "idempotency-key": z.string().max(128).optional().describe("retry with the same key to get the same answer") }),
+      headers: tokenHeader.extend({
+        "idempotency-key": z.string().max(128).optional().describe("retry with the same key to get the same answer"),
+      }),
       ...json(paymentBody),
     },
     ok: paymentView,
@@ -107,7 +115,10 @@ export function buildOpenApiDocument(): ReturnType<typeof generateDocument> {
     summary: "Server-Sent Events: the token's status, rank and wait whenever they change (instead of polling)",
     request: {
       query: z.object({
-        userId: z.string().regex(/^[1-9][0-9]{0,9}$/).describe("the token's user"),
+        userId: z
+          .string()
+          .regex(/^[1-9][0-9]{0,9}$/)
+          .describe("the token's user"),
         token: z.string().uuid().optional().describe("the queue token (EventSource cannot send headers); or the `token` header"),
       }),
     },
@@ -117,9 +128,15 @@ export function buildOpenApiDocument(): ReturnType<typeof generateDocument> {
         content: { "text/event-stream": { schema: z.string() } },
       },
       400: { description: "Invalid userId", content: { "application/json": { schema: errorEnvelope } } },
-      401: { description: "Missing, malformed or unknown token (TOKEN_INVALID)", content: { "application/json": { schema: errorEnvelope } } },
+      401: {
+        description: "Missing, malformed or unknown token (TOKEN_INVALID)",
+        content: { "application/json": { schema: errorEnvelope } },
+      },
       403: { description: "Token of another user (TOKEN_USER_MISMATCH)", content: { "application/json": { schema: errorEnvelope } } },
-      503: { description: "Redis unavailable (SERVICE_UNAVAILABLE), see Retry-After", content: { "application/json": { schema: errorEnvelope } } },
+      503: {
+        description: "Redis unavailable (SERVICE_UNAVAILABLE), see Retry-After",
+        content: { "application/json": { schema: errorEnvelope } },
+      },
     },
   });
   return generateDocument(r, {

@@ -168,7 +168,10 @@ export class QueueStreams {
     }
     if (Date.now() - this.lastFailureLog > 10_000) {
       this.lastFailureLog = Date.now();
-      this.logger.warn({ dependency: dependencyOf(err), err: { message: (err as Error)?.message } }, "stream refresh failed; streams stay open");
+      this.logger.warn(
+        { dependency: dependencyOf(err), err: { message: (err as Error)?.message } },
+        "stream refresh failed; streams stay open",
+      );
     }
   }
 

@@ -102,8 +102,16 @@ export class QueueStore {
   async issue(userId: number): Promise<{ token: string; status: "WAITING" | "IN_PROGRESS"; rank: number | null }> {
     const k = this.keys;
     const [token, st, rank] = await this.redis.qIssueToken(
-      k.seq, k.waiting, k.seen, k.active, k.users,
-      k.prefix, userId, newQueueToken(userId), this.retentionMs, this.now(),
+      k.seq,
+      k.waiting,
+      k.seen,
+      k.active,
+      k.users,
+      k.prefix,
+      userId,
+      newQueueToken(userId),
+      this.retentionMs,
+      this.now(),
     );
     return { token, status: STATE[st as "W" | "A"], rank: st === "W" ? Number(rank) : null };
   }
@@ -122,7 +130,18 @@ export class QueueStore {
   /** Checks a token for a protected route and counts this request as its use. */
   async authorize(token: string): Promise<AuthResult> {
     const k = this.keys;
-    const r = await this.redis.qAuthorize(k.waiting, k.seen, k.active, k.users, k.prefix, token, this.activeTtlMs, this.retentionMs, this.replayMs, this.now());
+    const r = await this.redis.qAuthorize(
+      k.waiting,
+      k.seen,
+      k.active,
+      k.users,
+      k.prefix,
+      token,
+      this.activeTtlMs,
+      this.retentionMs,
+      this.replayMs,
+      this.now(),
+    );
     const code = Number(r[0]);
     if (code < 0) throw REFUSALS[code]();
     if (code === 2) return { userId: Number(r[1]), replay: true };
@@ -133,8 +152,24 @@ export class QueueStore {
   async tick(settings: AdmissionSettings): Promise<TickResult> {
     const k = this.keys;
     const r = await this.redis.qTick(
-      k.tick, k.waiting, k.seen, k.active, k.admits, k.rate, k.cfg, k.stats, k.users,
-      k.prefix, settings.tickMs, settings.batch, settings.maxActive, this.activeTtlMs, this.idleTtlMs, this.retentionMs, this.maxSweep, this.now(),
+      k.tick,
+      k.waiting,
+      k.seen,
+      k.active,
+      k.admits,
+      k.rate,
+      k.cfg,
+      k.stats,
+      k.users,
+      k.prefix,
+      settings.tickMs,
+      settings.batch,
+      settings.maxActive,
+      this.activeTtlMs,
+      this.idleTtlMs,
+      this.retentionMs,
+      this.maxSweep,
+      this.now(),
     );
     return {
       ran: r[0] === 1,

@@ -30,7 +30,14 @@ export function defineQueueScripts(redis: Redis | Cluster): void {
 type Arg = string | number;
 declare module "ioredis" {
   interface RedisCommander<Context> {
-    qIssueToken(seq: string, waiting: string, seen: string, active: string, users: string, ...argv: Arg[]): Result<[string, string, number], Context>;
+    qIssueToken(
+      seq: string,
+      waiting: string,
+      seen: string,
+      active: string,
+      users: string,
+      ...argv: Arg[]
+    ): Result<[string, string, number], Context>;
     qPoll(waiting: string, seen: string, active: string, rate: string, users: string, ...argv: Arg[]): Result<(number | string)[], Context>;
     qAuthorize(waiting: string, seen: string, active: string, users: string, ...argv: Arg[]): Result<(number | string)[], Context>;
     qTick(...keysAndArgv: Arg[]): Result<number[], Context>;

@@ -45,7 +45,9 @@ export async function createDatabase(): Promise<TestDatabase> {
   const name = `browser_test_${process.pid}_${Date.now()}`;
   const admin = new Client({ connectionString: adminUrl(base) });
   await admin.connect().catch((err: Error) => {
-    throw new Error(`Cannot reach Postgres at ${adminUrl(base)} (${err.message}). Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`);
+    throw new Error(
+      `Cannot reach Postgres at ${adminUrl(base)} (${err.message}). Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`,
+    );
   });
   await admin.query(`CREATE DATABASE "${name}"`);
   await admin.end();
@@ -131,7 +133,13 @@ export class AppProcess {
 }
 
 /** JSON over HTTP to the gateway, as another client (not the browser) would call it. */
-export async function http(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+export async function http(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any }> {
   const res = await fetch(base + path, {
     method,
     headers: body === undefined ? headers : { "content-type": "application/json", ...headers },

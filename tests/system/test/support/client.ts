@@ -39,7 +39,8 @@ export class Tally {
     l.max = Math.max(l.max, r.ms);
     const k = String(r.status);
     this.byStatus[k] = (this.byStatus[k] ?? 0) + 1;
-    if (r.status >= 500) this.fiveXX.push({ status: r.status, path, body: r.body, retryAfter: r.headers["retry-after"] as string | undefined });
+    if (r.status >= 500)
+      this.fiveXX.push({ status: r.status, path, body: r.body, retryAfter: r.headers["retry-after"] as string | undefined });
   }
   count(pred: (status: number) => boolean): number {
     return Object.entries(this.byStatus).reduce((n, [s, c]) => (pred(Number(s)) ? n + c : n), 0);
@@ -87,7 +88,13 @@ export async function call(base: string, method: string, path: string, o: CallOp
     }
     reply = { status: res.statusCode, body: parsed, headers: res.headers, ms: Date.now() - started };
   } catch (err) {
-    reply = { status: 0, body: null, headers: {}, error: (err as { code?: string }).code ?? (err as Error).message, ms: Date.now() - started };
+    reply = {
+      status: 0,
+      body: null,
+      headers: {},
+      error: (err as { code?: string }).code ?? (err as Error).message,
+      ms: Date.now() - started,
+    };
   }
   o.tally?.add(reply, path);
   return reply;

@@ -4,7 +4,8 @@ import { pathToFileURL } from "node:url";
 import { Client, Pool } from "pg";
 
 const MIGRATE_SCRIPT = join(__dirname, "../../../../scripts/migrate.mjs");
-export const BASE_DATABASE_URL = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres";
+export const BASE_DATABASE_URL =
+  process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres";
 
 export function databaseUrl(name: string, port?: number, base = BASE_DATABASE_URL): string {
   const u = new URL(base);
@@ -32,8 +33,11 @@ export async function createDatabase(tag: string): Promise<{ name: string; url: 
     const applied = await m.applyMigrations({ url: process.env.MIGRATE_URL });
     process.stdout.write(JSON.stringify(applied));`;
   const applied = await new Promise<string[]>((resolve, reject) =>
-    execFile(process.execPath, ["--input-type=module", "-e", code], { env: { ...process.env, MIGRATE_URL: url }, timeout: 60_000 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`migration failed: ${stderr || err.message}`)) : resolve(JSON.parse(stdout)),
+    execFile(
+      process.execPath,
+      ["--input-type=module", "-e", code],
+      { env: { ...process.env, MIGRATE_URL: url }, timeout: 60_000 },
+      (err, stdout, stderr) => (err ? reject(new Error(`migration failed: ${stderr || err.message}`)) : resolve(JSON.parse(stdout))),
     ),
   );
   if (applied.length === 0) throw new Error("no migrations applied");

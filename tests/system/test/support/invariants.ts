@@ -25,13 +25,22 @@ export async function checkInvariants(pool: Pool, redis: Redis | Cluster | null,
     if (rows.length) violations.push(`${name}: ${JSON.stringify(rows.slice(0, 5))}${rows.length > 5 ? ` (+${rows.length - 5} more)` : ""}`);
   };
 
-  await sql("seat confirmed twice", `SELECT seat_id, count(*)::int AS n FROM reservation WHERE status = 'CONFIRMED' GROUP BY seat_id HAVING count(*) > 1`);
+  await sql(
+    "seat confirmed twice",
+    `SELECT seat_id, count(*)::int AS n FROM reservation WHERE status = 'CONFIRMED' GROUP BY seat_id HAVING count(*) > 1`,
+  );
   await sql(
     "confirmed reservation without its payment",
     `SELECT r.id FROM reservation r LEFT JOIN payment p ON p.id = r.payment_id WHERE r.status = 'CONFIRMED' AND p.id IS NULL`,
   );
-  await sql("payment on a reservation that is not confirmed", `SELECT id, status FROM reservation WHERE payment_id IS NOT NULL AND status <> 'CONFIRMED'`);
-  await sql("payment (debit) without a confirmed seat", `SELECT p.id FROM payment p WHERE NOT EXISTS (SELECT 1 FROM reservation r WHERE r.payment_id = p.id)`);
+  await sql(
+    "payment on a reservation that is not confirmed",
+    `SELECT id, status FROM reservation WHERE payment_id IS NOT NULL AND status <> 'CONFIRMED'`,
+  );
+  await sql(
+    "payment (debit) without a confirmed seat",
+    `SELECT p.id FROM payment p WHERE NOT EXISTS (SELECT 1 FROM reservation r WHERE r.payment_id = p.id)`,
+  );
   await sql(
     "balance differs from its ledger",
     `SELECT u.id, u.point, coalesce(l.sum, 0) AS ledger FROM users u
@@ -39,7 +48,10 @@ export async function checkInvariants(pool: Pool, redis: Redis | Cluster | null,
          ON l.user_id = u.id
       WHERE u.point <> coalesce(l.sum, 0)`,
   );
-  await sql("negative balance", `SELECT id, point FROM users WHERE point < 0 UNION ALL SELECT user_id, balance_after FROM point_ledger WHERE balance_after < 0`);
+  await sql(
+    "negative balance",
+    `SELECT id, point FROM users WHERE point < 0 UNION ALL SELECT user_id, balance_after FROM point_ledger WHERE balance_after < 0`,
+  );
   await sql(
     "payment amount differs from the price of what it confirmed",
     `SELECT p.id, p.amount, coalesce(sum(r.price), 0) AS prices FROM payment p LEFT JOIN reservation r ON r.payment_id = p.id
@@ -66,7 +78,8 @@ export async function checkInvariants(pool: Pool, redis: Redis | Cluster | null,
   for (const h of held.filter((r) => !r.live)) {
     const key = `${bookingPrefix}:seat:${h.concert_detail_id}:${h.seat_no}`;
     const [value, ttl] = redis ? await Promise.all([redis.get(key), redis.pttl(key)]).catch(() => [null, -2] as const) : [null, -2];
-    if (!(value === `r:${h.id}` && Number(ttl) > 0)) violations.push(`HELD reservation ${h.id} has neither a future expiresAt nor a live hold key`);
+    if (!(value === `r:${h.id}` && Number(ttl) > 0))
+      violations.push(`HELD reservation ${h.id} has neither a future expiresAt nor a live hold key`);
   }
 
   const { rows: fig } = await pool.query<{ confirmed: number; payments: number; users: number }>(

@@ -53,7 +53,8 @@ export class AppProcess {
       this.tail = (this.tail + text).slice(-4000);
       for (const line of text.split("\n")) {
         // unhandled errors and fatal lines (pino-http's 5xx "request completed" lines are only echoes)
-        if (/"level":60|"msg":"unhandled error"/.test(line) && this.errors.length < 20) this.errors.push(line.replace(/"stack":"[^"]*",?/, "").slice(0, 1200));
+        if (/"level":60|"msg":"unhandled error"/.test(line) && this.errors.length < 20)
+          this.errors.push(line.replace(/"stack":"[^"]*",?/, "").slice(0, 1200));
       }
     };
     child.stdout!.on("data", keep);
@@ -90,7 +91,8 @@ export class AppProcess {
   /** Waits for the exit; returns the code (null when killed by a signal). */
   async waitExit(timeoutMs = 15_000): Promise<number | null> {
     const timer = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), timeoutMs).unref());
-    if ((await Promise.race([this.exited, timer])) === "timeout") throw new Error(`${this.name} did not exit within ${timeoutMs} ms:\n${this.tail}`);
+    if ((await Promise.race([this.exited, timer])) === "timeout")
+      throw new Error(`${this.name} did not exit within ${timeoutMs} ms:\n${this.tail}`);
     return this.exitCode;
   }
 

@@ -34,7 +34,19 @@ export async function startRedisServer(opts: { port?: number; extraArgs?: string
   const launch = async () => {
     const c = spawn(
       "redis-server",
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", opts.dir ?? tmpdir(), ...(opts.extraArgs ?? [])],
+      [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        opts.dir ?? tmpdir(),
+        ...(opts.extraArgs ?? []),
+      ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     child = c;
@@ -98,7 +110,12 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     const states = await Promise.all(
-      ports.map((p) => run("redis-cli", ["-p", String(p), "cluster", "info"]).then((r) => /cluster_state:ok/.test(r.stdout), () => false)),
+      ports.map((p) =>
+        run("redis-cli", ["-p", String(p), "cluster", "info"]).then(
+          (r) => /cluster_state:ok/.test(r.stdout),
+          () => false,
+        ),
+      ),
     );
     if (states.every(Boolean)) break;
     if (Date.now() > deadline) throw new Error("Redis Cluster did not become ready");

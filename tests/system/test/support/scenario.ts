@@ -61,7 +61,13 @@ export async function paymentBurst(
 }
 
 /** Counts journeys by outcome and refusal code. */
-export function outcomes(journeys: Journey[]): { paid: number; refused: number; gaveUp: number; codes: Record<string, number>; text: string } {
+export function outcomes(journeys: Journey[]): {
+  paid: number;
+  refused: number;
+  gaveUp: number;
+  codes: Record<string, number>;
+  text: string;
+} {
   const codes: Record<string, number> = {};
   let paid = 0;
   let refused = 0;
