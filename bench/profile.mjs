@@ -9,7 +9,6 @@ import { freePort, httpClient, load, runNode, startProcess, startRedisServer } f
 
 const require = createRequire(import.meta.url);
 const pg = require("pg");
-const Redis = require("ioredis");
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const what = process.argv[2] ?? "gateway-poll";
 const seconds = Number(process.argv[3] ?? 8);

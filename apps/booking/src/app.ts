@@ -37,7 +37,7 @@ export interface BookingDeps {
 
 export interface BookingApp extends Express {
   /** one sweep of expired holds (main.ts runs it on a timer; tests call it directly) */
-  sweep(): Promise<SweepResult>;
+  sweep: () => Promise<SweepResult>;
 }
 
 /** The booking HTTP app, without listening (main.ts listens; tests use port 0). */

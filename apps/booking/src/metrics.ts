@@ -11,7 +11,7 @@ export interface BookingMetrics {
   metrics: Metrics;
   /** middleware: counts hold and payment outcomes when the answer is sent */
   outcomes: RequestHandler;
-  onSweep(result: SweepResult): void;
+  onSweep: (result: SweepResult) => void;
 }
 
 export function bookingMetrics(): BookingMetrics {
@@ -38,7 +38,7 @@ export function bookingMetrics(): BookingMetrics {
   return {
     metrics,
     outcomes,
-    onSweep(result: SweepResult): void {
+    onSweep: (result: SweepResult): void => {
       holdsExpired.inc(result.expired);
     },
   };

@@ -189,7 +189,7 @@ describe("payments", () => {
     });
 
     it("an unknown reservation is 404", async () => {
-      await expectRefused(async () => ({ body: { reservationId: 2_000_000_000 } }), 404, "NOT_FOUND");
+      await expectRefused(() => Promise.resolve({ body: { reservationId: 2_000_000_000 } }), 404, "NOT_FOUND");
     });
 
     it("an expired hold is 409 HOLD_EXPIRED even before any sweeper ran", async () => {

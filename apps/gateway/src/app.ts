@@ -2,7 +2,6 @@ import type { IncomingMessage, RequestListener, ServerResponse } from "node:http
 import express, { type Express } from "express";
 import type { Cluster, Redis } from "ioredis";
 import {
-  dependencyOf,
   errorHandler,
   notFoundHandler,
   observeRequests,

@@ -29,7 +29,7 @@ export function gatewayMetrics(store: QueueStore, openStreams: () => number = ()
   return {
     metrics,
     onHoldRefused: () => holdsRefusedAtEdge.inc(),
-    onTick(result: TickResult, ms: number): void {
+    onTick: (result: TickResult, ms: number): void => {
       admitted.inc(result.admitted);
       expired.inc(result.expired);
       evicted.inc(result.evicted);

@@ -1,3 +1,5 @@
+import type { AddressInfo } from "node:net";
+import type { Redis } from "ioredis";
 import { call, closedPort, startFakeBooking, startGateway, type RunningGateway } from "./helpers";
 
 describe("forwarding to booking with a signed passport", () => {
@@ -40,7 +42,7 @@ describe("forwarding to booking with a signed passport", () => {
   it("refuses a hold of a seat already claimed in booking's gate with 409 SEAT_UNAVAILABLE, before booking", async () => {
     const token = await admittedToken(8);
     const { seatGateKeys, seatGatePrefix } = await import("@concert/shared");
-    const redis = (gw.gateway.store as unknown as { redis: import("ioredis").Redis }).redis;
+    const redis = (gw.gateway.store as unknown as { redis: Redis }).redis;
     const queueName = gw.gateway.store.keys.prefix.slice(3, -2); // "{q:<name>}:" → <name>
     const key = seatGateKeys(seatGatePrefix(queueName)).seat(1, 9);
     await redis.set(key, "r:123", "PX", 5000);
@@ -116,7 +118,7 @@ describe("forwarding to booking with a signed passport", () => {
   it("a use of an admitted token pushes its expiry out (sliding TTL)", async () => {
     const token = await admittedToken(6);
     const keys = gw.gateway.store.keys;
-    const redis = (gw.gateway.store as unknown as { redis: import("ioredis").Redis }).redis;
+    const redis = (gw.gateway.store as unknown as { redis: Redis }).redis;
     const before = Number(await redis.zscore(keys.active, token));
     await new Promise((r) => setTimeout(r, 20));
     await call(gw.url, "GET", "/api/concert/1/date", { headers: { token } });
@@ -171,7 +173,7 @@ describe("a burst of holds of one seat on one gateway instance", () => {
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     return {
-      url: `http://127.0.0.1:${(server.address() as import("node:net").AddressInfo).port}`,
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
       holds: () => holds,
       close: () => new Promise((r) => server.close(r)),
     };

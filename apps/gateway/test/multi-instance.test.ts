@@ -17,9 +17,9 @@ async function startProcess(env: Record<string, string>): Promise<Instance> {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
-  child.stderr!.on("data", (d) => (stderr += d));
+  child.stderr.on("data", (d) => (stderr += d));
   await new Promise<void>((resolve, reject) => {
-    child.stdout!.on("data", (d: Buffer) => {
+    child.stdout.on("data", (d: Buffer) => {
       if (d.toString().includes("gateway listening")) resolve();
     });
     child.once("exit", (code) => reject(new Error(`gateway exited ${code}: ${stderr}`)));

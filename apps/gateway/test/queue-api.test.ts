@@ -47,11 +47,11 @@ describe("queue API on real Redis", () => {
 
   it("answers rank and an estimated wait of rank ÷ the configured rate before any admission", async () => {
     gw = await startGateway({ QUEUE_ADMIT_BATCH: "5", QUEUE_TICK_MS: "1000" });
-    let last;
-    for (let u = 1; u <= 12; u++) last = await call(gw.url, "POST", "/api/users/token", { body: { userId: u } });
-    expect(last!.body).toEqual({ result: { token: expect.any(String), status: "WAITING", rank: 12, estimatedWaitSec: 3 }, error: null });
-    const polled = await call(gw.url, "GET", "/api/users/12/token", { headers: { token: last!.body.result.token } });
-    expect(polled.body.result).toEqual({ token: last!.body.result.token, status: "WAITING", rank: 12, estimatedWaitSec: 3 });
+    let last = await call(gw.url, "POST", "/api/users/token", { body: { userId: 1 } });
+    for (let u = 2; u <= 12; u++) last = await call(gw.url, "POST", "/api/users/token", { body: { userId: u } });
+    expect(last.body).toEqual({ result: { token: expect.any(String), status: "WAITING", rank: 12, estimatedWaitSec: 3 }, error: null });
+    const polled = await call(gw.url, "GET", "/api/users/12/token", { headers: { token: last.body.result.token } });
+    expect(polled.body.result).toEqual({ token: last.body.result.token, status: "WAITING", rank: 12, estimatedWaitSec: 3 });
   });
 
   it("moves a token from WAITING to IN_PROGRESS on admission, batch by batch, and never beyond max active", async () => {

@@ -7,9 +7,7 @@ interface SseEvent {
 }
 
 /** A tiny Server-Sent Events client over fetch: frames come out in order through next(). */
-async function openStream(
-  url: string,
-): Promise<{
+async function openStream(url: string): Promise<{
   status: number;
   headers: Headers;
   body: any;

@@ -46,7 +46,7 @@ export async function call<T>(method: string, path: string, options: CallOptions
   }
   let envelope: { result: T | null; error: { code: string; message: string; details?: Record<string, unknown> } | null };
   try {
-    envelope = await res.json();
+    envelope = (await res.json()) as typeof envelope;
   } catch {
     throw new ApiError("SERVICE_UNAVAILABLE", `The ticket service answered ${res.status} without a readable body.`, res.status);
   }

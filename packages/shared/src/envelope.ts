@@ -74,13 +74,14 @@ export interface ErrorAnswer {
  * a dependency failure → 503 with Retry-After; anything else → 500, logged with the request id,
  * never a stack to the client. Express's error middleware and the gateway's hot routes both use it.
  */
-export function errorAnswer(err: any, logger: Logger, reqId: unknown, hooks: ErrorHooks = {}): ErrorAnswer {
+export function errorAnswer(err: unknown, logger: Logger, reqId: unknown, hooks: ErrorHooks = {}): ErrorAnswer {
   if (err instanceof AppError) {
-    if (err.status === 503) hooks.onDependencyError?.(String(err.details?.dependency ?? "unknown"));
+    if (err.status === 503) hooks.onDependencyError?.(typeof err.details?.dependency === "string" ? err.details.dependency : "unknown");
     const retryAfterSec = err.retryAfterSec ?? (err.status === 503 ? 1 : undefined);
     return { status: err.status, code: err.code, body: fail(err.code, err.message, err.details), retryAfterSec };
   }
-  const bodyError = typeof err?.type === "string" ? BODY_ERRORS[err.type] : undefined;
+  const e = (err ?? {}) as { type?: unknown; status?: unknown; message?: unknown; code?: unknown };
+  const bodyError = typeof e.type === "string" ? BODY_ERRORS[e.type] : undefined;
   if (bodyError) {
     const [status, code, message] = bodyError;
     return { status, code, body: fail(code, message) };
@@ -88,7 +89,7 @@ export function errorAnswer(err: any, logger: Logger, reqId: unknown, hooks: Err
   const dependency = dependencyOf(err);
   if (dependency) {
     hooks.onDependencyError?.(dependency);
-    logger.warn({ reqId, dependency, err: { message: err?.message, code: err?.code } }, "dependency unavailable");
+    logger.warn({ reqId, dependency, err: { message: e.message, code: e.code } }, "dependency unavailable");
     return {
       status: 503,
       code: "SERVICE_UNAVAILABLE",
@@ -96,8 +97,8 @@ export function errorAnswer(err: any, logger: Logger, reqId: unknown, hooks: Err
       retryAfterSec: 1,
     };
   }
-  if (typeof err?.status === "number" && err.status >= 400 && err.status < 500) {
-    return { status: err.status, code: "VALIDATION_FAILED", body: fail("VALIDATION_FAILED", "Malformed request") };
+  if (typeof e.status === "number" && e.status >= 400 && e.status < 500) {
+    return { status: e.status, code: "VALIDATION_FAILED", body: fail("VALIDATION_FAILED", "Malformed request") };
   }
   logger.error({ reqId, err }, "unhandled error");
   return { status: 500, code: "INTERNAL", body: fail("INTERNAL", "Internal error") };

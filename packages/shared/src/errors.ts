@@ -1,3 +1,5 @@
+import type { Duplex } from "node:stream";
+
 /** Every error code a client can see, with the HTTP status it travels with. */
 export const ErrorCodes = {
   VALIDATION_FAILED: 400,
@@ -124,7 +126,7 @@ export function dependencyOf(err: unknown): string | null {
  * header, a bad Content-Length, Content-Length together with Transfer-Encoding, oversized
  * headers) still gets the error envelope, not a bare "400 Bad Request".
  */
-export function answerClientError(err: NodeJS.ErrnoException, socket: import("node:stream").Duplex): void {
+export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (err.code === "ECONNRESET" || !socket.writable) {
     socket.destroy();
     return;

@@ -21,7 +21,7 @@ function redactUrl(url: string): string {
 
 /** The matched route pattern (bounded label cardinality), or "unmatched". */
 export function routeOf(req: Request): string {
-  const path = req.route?.path;
+  const path = (req.route as { path?: string | string[] } | undefined)?.path;
   if (path === undefined) return "unmatched";
   return req.baseUrl + (Array.isArray(path) ? path.join("|") : String(path));
 }
@@ -53,7 +53,7 @@ export function observeRequests(logger: Logger, metrics: Metrics, options: Reque
         url: req.originalUrl,
         status: res.statusCode,
         started,
-        userId: res.locals.userId,
+        userId: res.locals.userId as unknown,
       };
       if (options.quiet?.(req)) metrics.httpDuration.observe({ method: req.method, route, status: res.statusCode }, secondsSince(started));
       else recordRequest(logger, metrics, record, options.successLevel?.(req, route) ?? "info");

@@ -45,7 +45,7 @@ export function verifyPassport(secret: string, header: unknown, now = Date.now()
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid("bad signature");
   let payload: Passport;
   try {
-    payload = JSON.parse(Buffer.from(parts[1], "base64url").toString("utf8"));
+    payload = JSON.parse(Buffer.from(parts[1], "base64url").toString("utf8")) as Passport;
   } catch {
     throw invalid("malformed");
   }

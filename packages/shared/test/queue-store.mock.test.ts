@@ -16,7 +16,7 @@ const clients: Redis[] = [];
 afterEach(() => clients.splice(0).forEach((c) => c.disconnect()));
 
 function newStore(overrides: Partial<ConstructorParameters<typeof QueueStore>[1]> = {}) {
-  const redis = new RedisMock() as unknown as Redis;
+  const redis = new RedisMock();
   clients.push(redis);
   const store = new QueueStore(redis, {
     name: `unit-${Math.random().toString(36).slice(2)}`,

@@ -189,7 +189,7 @@ describe("system: faults", () => {
         `${o.text}; users paid twice ${perUser.length}; ${invariantText(inv)}`,
     );
     expect(after.count((s) => s !== 200)).toBe(0);
-    expect(replays.map((r, i) => [r.status, r.body?.result?.paymentId])).toEqual(replays.map((_, i) => [200, paidJ[i].paymentId]));
+    expect(replays.map((r) => [r.status, r.body?.result?.paymentId])).toEqual(replays.map((_, i) => [200, paidJ[i].paymentId]));
     expectOnly503(tally);
     expect(o.gaveUp).toBe(0);
     expect(payers.every((j) => j.outcome === "paid")).toBe(true);

@@ -394,7 +394,7 @@ describe("system: hostile clients", () => {
       replies.push(await call([a, b][i % 2].url, "POST", "/api/users/token", { body: { userId: users[i] }, tally }));
     const limited = replies.filter((r) => r.status === 429);
     // another client address on loopback (127.0.0.2) has its own allowance
-    const otherClient = new Pool(a.url, { connections: 1, localAddress: "127.0.0.2" } as ConstructorParameters<typeof Pool>[1]);
+    const otherClient = new Pool(a.url, { connections: 1, localAddress: "127.0.0.2" });
     const res = await otherClient.request({
       method: "POST",
       path: "/api/users/token",

@@ -57,7 +57,7 @@ describe("system: scale-out", () => {
     const holds = tally.byStatus["201"] ?? 0;
     // the queue's keys share one hash slot; the booking keys spread over the masters
     const probe = new Redis(cluster.ports[0], "127.0.0.1");
-    const slot = await probe.call("CLUSTER", "KEYSLOT", `{q:${sys.queueName}}:waiting`);
+    const slot = Number(await probe.call("CLUSTER", "KEYSLOT", `{q:${sys.queueName}}:waiting`));
     probe.disconnect();
 
     // quorum: one lock node down, holds still work; two down, a hold is refused with 503 and nothing changes

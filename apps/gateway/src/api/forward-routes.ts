@@ -24,7 +24,7 @@ export const BOOKING_ROUTES: BookingRoute[] = [
 
 /** User ids the request names (body `userId`); each must be the token's user. */
 function namedUserIds(req: Request): unknown[] {
-  const body = req.body;
+  const body: unknown = req.body;
   if (body && typeof body === "object" && !Array.isArray(body) && "userId" in body) return [body.userId];
   return [];
 }
@@ -56,7 +56,7 @@ export function forwardRoutes(store: QueueStore, forwarder: Forwarder, seatGate?
    * flight won; else makes it the one in flight and returns what to call with its answer status.
    */
   const claimSeat = async (req: Request): Promise<((status: number) => void) | undefined> => {
-    if (!seatGate || req.method !== "POST" || req.route?.path !== "/api/reservations") return undefined;
+    if (!seatGate || req.method !== "POST" || (req.route as { path: string }).path !== "/api/reservations") return undefined;
     const body = reserveBody.safeParse(req.body);
     if (!body.success) return undefined; // booking answers 400, naming the field
     const { concertDetailId, seatId } = body.data;
@@ -85,7 +85,7 @@ export function forwardRoutes(store: QueueStore, forwarder: Forwarder, seatGate?
     const token = tokenHeader(req.headers.token);
     const auth = await store.authorize(token);
     res.locals.userId = auth.userId;
-    if (auth.replay && !(req.method === "POST" && req.route?.path === "/api/payment")) {
+    if (auth.replay && !(req.method === "POST" && (req.route as { path: string }).path === "/api/payment")) {
       throw new AppError("TOKEN_INVALID", "This token was used for a payment; queue again");
     }
     for (const named of namedUserIds(req)) {

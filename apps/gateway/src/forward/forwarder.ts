@@ -64,7 +64,7 @@ export class Forwarder {
     const attempts = this.options.urls.length * 2 + 2;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.pool.request({ method: method as "GET", path, headers, body });
+        return await this.pool.request({ method: method, path, headers, body });
       } catch (err) {
         const code = (err as { code?: string }).code ?? "";
         if (NOT_DELIVERED.has(code) && attempt < attempts) continue;

@@ -60,7 +60,7 @@ export class AdmissionTicker {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       if (result.ran) {
         this.onTick(result, ms);
-        await Promise.all(this.ranListeners.map((listener) => listener(result)));
+        await Promise.all(this.ranListeners.map(async (listener) => listener(result)));
         if (result.admitted || result.expired || result.evicted) this.logger.debug({ ...result, ms }, "admission tick");
       }
       return result;

@@ -105,8 +105,8 @@ export class AppProcess {
     });
     this.child = child;
     const keep = (d: Buffer) => (this.output = (this.output + d.toString()).slice(-20_000));
-    child.stdout!.on("data", keep);
-    child.stderr!.on("data", keep);
+    child.stdout.on("data", keep);
+    child.stderr.on("data", keep);
     const deadline = Date.now() + 20_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`${this.app} exited ${child.exitCode} at start:\n${this.output}`);

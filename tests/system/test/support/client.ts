@@ -78,7 +78,7 @@ export async function call(base: string, method: string, path: string, o: CallOp
   const started = Date.now();
   let reply: Reply;
   try {
-    const res = await pool(base).request({ method: method as "GET", path, headers, body });
+    const res = await pool(base).request({ method: method, path, headers, body });
     const text = await res.body.text();
     let parsed: unknown = text;
     try {

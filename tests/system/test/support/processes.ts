@@ -57,8 +57,8 @@ export class AppProcess {
           this.errors.push(line.replace(/"stack":"[^"]*",?/, "").slice(0, 1200));
       }
     };
-    child.stdout!.on("data", keep);
-    child.stderr!.on("data", keep);
+    child.stdout.on("data", keep);
+    child.stderr.on("data", keep);
     this.exited = new Promise((resolve) =>
       child.once("exit", (code, signal) => {
         this.exitCode = code;

@@ -52,14 +52,14 @@ export async function startRedisServer(opts: { port?: number; extraArgs?: string
     child = c;
     let out = "";
     await new Promise<void>((resolve, reject) => {
-      c.stdout!.on("data", (d: Buffer) => {
+      c.stdout.on("data", (d: Buffer) => {
         out += d.toString();
         if (out.includes("Ready to accept connections")) resolve();
       });
       c.once("exit", (code) => reject(new Error(`redis-server on ${port} exited ${code}: ${out.slice(-500)}`)));
     });
-    c.stdout!.resume();
-    c.stderr!.resume();
+    c.stdout.resume();
+    c.stderr.resume();
   };
   await launch();
   const server: RedisServer = {
