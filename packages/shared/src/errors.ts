@@ -48,14 +48,22 @@ export class AppError extends Error {
   }
 }
 
-/** A dependency (Redis, Postgres, an upstream service) could not be reached. */
+export type Dependency = "redis" | "postgres" | "booking" | "network";
+
+/**
+ * A dependency (Redis, Postgres, an upstream service) could not be reached: 503 with Retry-After.
+ * Thrown by the adapter that saw the failure (the Redis client wrapper, the Prisma client, the
+ * forwarder), with the driver's error as `cause`, so nothing downstream parses driver messages.
+ */
 export class DependencyError extends AppError {
   constructor(
-    readonly dependency: string,
-    readonly retryAfterSec = 1,
+    readonly dependency: Dependency,
+    options: { cause?: unknown; retryAfterSec?: number } = {},
   ) {
     super("SERVICE_UNAVAILABLE", `${dependency} is unavailable, try again shortly`, { dependency });
     this.name = "DependencyError";
+    this.retryAfterSec = options.retryAfterSec ?? 1;
+    if (options.cause !== undefined) this.cause = options.cause;
   }
 }
 

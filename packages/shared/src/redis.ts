@@ -1,4 +1,5 @@
 import Redis, { Cluster, type ClusterOptions, type RedisOptions } from "ioredis";
+import { DependencyError } from "./errors";
 
 /** A single Redis server or a Redis Cluster: every app path takes either. */
 export type RedisClient = Redis | Cluster;
@@ -93,5 +94,33 @@ export function redactUrl(url: string): string {
     return u.toString();
   } catch {
     return url;
+  }
+}
+
+/**
+ * The failures that mean "Redis is not there" rather than "this command is wrong". ioredis rejects
+ * an undeliverable or unanswered command with a plain Error (its message is all there is), and a
+ * server that is loading, failing over or read-only answers with a reply of that name.
+ */
+const UNAVAILABLE =
+  /^(Connection is closed|Stream isn't writeable|Reached the max retries per request limit|Command timed out|Socket closed unexpectedly|Cluster isn't ready|Failed to refresh slots cache|None of startup nodes is available|connect ECONNREFUSED|read ECONNRESET|connect ETIMEDOUT|LOADING|CLUSTERDOWN|READONLY|MASTERDOWN|TRYAGAIN)/;
+const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH"]);
+
+/** A Redis client's error as the rest of the code should see it: a DependencyError when Redis is unreachable. */
+export function redisFailure(err: unknown): unknown {
+  if (err instanceof DependencyError || !(err instanceof Error)) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (err.name === "MaxRetriesPerRequestError" || UNAVAILABLE.test(err.message) || (code !== undefined && NETWORK_CODES.has(code))) {
+    return new DependencyError("redis", { cause: err });
+  }
+  return err;
+}
+
+/** Awaits a Redis call; a failure that means Redis is unreachable comes out as DependencyError("redis"). */
+export async function redisCall<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    throw redisFailure(err);
   }
 }

@@ -69,9 +69,9 @@ export class Forwarder {
         const code = (err as { code?: string }).code ?? "";
         if (NOT_DELIVERED.has(code) && attempt < attempts) continue;
         if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
-          throw new DependencyError("booking", 2);
+          throw new DependencyError("booking", { cause: err, retryAfterSec: 2 });
         }
-        throw new DependencyError("booking", 1);
+        throw new DependencyError("booking", { cause: err });
       }
     }
   }
