@@ -1,5 +1,6 @@
 import type { RequestHandler } from "express";
-import { Metrics, routeOf } from "@concert/shared";
+import { Metrics } from "@concert/shared";
+import type { BookingRouteName } from "./api/routes";
 import type { SweepResult } from "./reservations/sweeper";
 
 /**
@@ -21,14 +22,15 @@ export function bookingMetrics(): BookingMetrics {
   const holdsExpired = metrics.counter("holds_expired_total", "Holds the sweeper marked EXPIRED on this instance");
   const payments = metrics.counter("payments_total", "Payment requests by outcome (PAID or the error code)", ["outcome"]);
 
-  const outcomes: RequestHandler = (req, res, next) => {
+  const outcomes: RequestHandler = (_req, res, next) => {
     res.once("finish", () => {
-      const route = routeOf(req);
+      // the route's name, set by the router (api/routes.ts) once it matched
+      const route = res.locals.routeName as BookingRouteName | undefined;
       const code = String(res.locals.errorCode ?? "");
-      if (req.method === "POST" && route === "/api/reservations") {
+      if (route === "holdSeat") {
         if (res.statusCode === 201) holdsCreated.inc();
         else holdsRefused.inc({ code: code || String(res.statusCode) });
-      } else if (req.method === "POST" && route === "/api/payment") {
+      } else if (route === "pay") {
         payments.inc({ outcome: res.statusCode < 300 ? "PAID" : code || String(res.statusCode) });
       }
     });

@@ -6,21 +6,24 @@ import {
   notFoundHandler,
   observeRequests,
   ok,
+  redisCall,
   type AdmissionSettings,
   type Logger,
   type Metrics,
   type QueueStore,
 } from "@concert/shared";
 import { adminRoutes } from "./api/admin-routes";
-import { openApiRoutes } from "./api/openapi";
-import { forwardRoutes, type EarlySeatRefusal } from "./api/forward-routes";
-import { queueRoutes } from "./api/queue-routes";
+import { forwardHandlers, type EarlySeatRefusal } from "./api/forward-routes";
 import { JSON_BODY_LIMIT, hotQueueRoutes } from "./api/hot-routes";
+import { openApiRoutes } from "./api/openapi";
+import { publicRoutes, successLevelOf } from "./api/public-routes";
+import { queueHandlers } from "./api/queue-routes";
 import { compileTrust, type TokenRateLimiter } from "./api/rate-limit";
-import { streamRoutes, type QueueStreams } from "./api/stream-routes";
+import { streamHandlers } from "./api/stream-routes";
 import { webPage } from "./api/web-page";
 import type { Forwarder } from "./forward/forwarder";
 import type { QueueService } from "./queue/queue-service";
+import type { QueueStreams } from "./queue/queue-streams";
 
 export interface GatewayDeps {
   redis: Redis | Cluster;
@@ -55,21 +58,28 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(
     observeRequests(deps.logger, deps.metrics, {
       quiet: (req) => quiet.has(req.path),
-      // a waiting client's poll is its heartbeat: thousands a second, counted in the metrics and
-      // logged only at debug when it succeeds (refusals are logged like every other request)
-      successLevel: (req, route) => (route === "/api/users/:userId/token" && req.method === "GET" ? "debug" : "info"),
+      successLevel: successLevelOf(),
     }),
   );
   app.use(express.json({ limit: JSON_BODY_LIMIT, strict: true }));
-  // the queue routes in every form the hot path (createHandler) leaves to Express
-  app.use(queueRoutes(deps.queue, deps.tokenRateLimit.middleware()));
+  // every public route of the table (the hot ones in every form the hot path leaves to Express)
+  app.use(
+    publicRoutes(
+      { ...queueHandlers(deps.queue, deps.tokenRateLimit.middleware()), ...streamHandlers(deps.streams) },
+      forwardHandlers({
+        store: deps.store,
+        forwarder: deps.forwarder,
+        seatGate: deps.seatGate && { ...deps.seatGate, redis: deps.redis },
+      }),
+    ),
+  );
 
   app.get("/health", (_req, res) => {
     res.json(ok({ status: "ok" }));
   });
   app.get("/ready", async (_req, res) => {
     try {
-      await deps.redis.ping();
+      await redisCall(deps.redis.ping());
       res.json(ok({ status: "ready", redis: "ok" }));
     } catch {
       res.setHeader("Retry-After", "1");
@@ -80,8 +90,6 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(openApiRoutes());
   if (deps.admin) app.use(adminRoutes(deps.store, deps.admin.token, deps.admin.configured));
 
-  app.use(streamRoutes(deps.streams));
-  app.use(forwardRoutes(deps.store, deps.forwarder, deps.seatGate && { ...deps.seatGate, redis: deps.redis }));
   app.use(webPage(deps.webRoot, deps.logger));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger, { onDependencyError: (d) => deps.metrics.dependencyErrors.inc({ dependency: d }) }));
@@ -89,7 +97,7 @@ export function createApp(deps: GatewayDeps): Express {
 }
 
 /**
- * The gateway's request listener: the two hot queue routes on plain node:http first (see
+ * The gateway's request listener: the table's hot routes on plain node:http first (see
  * api/hot-routes.ts), everything else, including every other form of those routes, on Express.
  */
 export function createHandler(deps: GatewayDeps, app: Express = createApp(deps)): RequestListener {

@@ -17,7 +17,7 @@ import { Forwarder } from "./forward/forwarder";
 import { AdmissionTicker } from "./queue/admission";
 import { QueueService } from "./queue/queue-service";
 import { gatewayMetrics } from "./metrics";
-import { QueueStreams } from "./api/stream-routes";
+import { QueueStreams } from "./queue/queue-streams";
 import { TickEvents, ticksChannel } from "./queue/tick-events";
 
 export interface Gateway {

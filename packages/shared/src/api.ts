@@ -6,12 +6,19 @@ export const MAX_ID = 2_147_483_647;
 export const SEATS_PER_SCHEDULE = 50;
 
 export const id = z.number().int().min(1).max(MAX_ID);
+/**
+ * The digits of an id in a path or query: no sign, no leading zero, at most 10 digits (the range
+ * check is {@link id}'s). Unanchored, so a path matcher can embed it; {@link ID_PATTERN} is anchored.
+ */
+export const ID_DIGITS = "[1-9][0-9]{0,9}";
+export const ID_PATTERN = new RegExp(`^${ID_DIGITS}$`);
 /** A path segment that must be a positive integer id. */
 export const idParam = z
   .string()
-  .regex(/^[1-9][0-9]{0,9}$/, "must be a positive integer")
+  .regex(ID_PATTERN, "must be a positive integer")
   .transform(Number)
-  .pipe(id);
+  .pipe(id)
+  .describe("positive integer id");
 export const seatNumber = z.number().int().min(1).max(SEATS_PER_SCHEDULE);
 export const uuid = z.string().uuid();
 
@@ -32,7 +39,10 @@ export type TokenView = z.infer<typeof tokenView>;
  * GET /api/queue/stream?userId=&token= (Server-Sent Events). EventSource cannot set headers, so
  * the token travels in the query; it is checked like the `token` header of the poll route.
  */
-export const queueStreamQuery = z.strictObject({ userId: idParam, token: z.string().optional() });
+export const queueStreamQuery = z.strictObject({
+  userId: idParam,
+  token: z.string().optional().describe("the queue token (EventSource cannot send headers); or the `token` header"),
+});
 /** One `data:` frame of the stream: the token view without the token. */
 export type QueueStreamEvent = Omit<TokenView, "token">;
 
@@ -57,6 +67,10 @@ export const idempotencyKey = z
   .min(1)
   .max(128)
   .regex(/^[\x21-\x7e]+$/, "printable ASCII only");
+/** Headers of POST /api/payment that booking reads (the gateway passes them on). */
+export const paymentHeaders = z.object({
+  "idempotency-key": idempotencyKey.optional().describe("retry with the same key to get the same answer"),
+});
 
 /** Parses with a zod schema or throws 400 VALIDATION_FAILED naming the field. */
 export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, where = "body"): z.output<S> {

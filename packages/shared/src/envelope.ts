@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from "express";
 import type { Logger } from "pino";
-import { AppError, dependencyOf } from "./errors";
+import { AppError, dependencyOf, type ErrorCode } from "./errors";
 
 export interface ErrorBody {
   code: string;
@@ -33,7 +33,7 @@ export const notFoundHandler: RequestHandler = (req, res) => {
 };
 
 // body-parser errors carry a `type`; map them to clear 4xx codes.
-const BODY_ERRORS: Record<string, [number, string, string]> = {
+const BODY_ERRORS: Record<string, [number, ErrorCode, string]> = {
   "entity.parse.failed": [400, "VALIDATION_FAILED", "Request body is not valid JSON"],
   "entity.too.large": [413, "PAYLOAD_TOO_LARGE", "Request body is too large"],
   "encoding.unsupported": [415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported content encoding"],
@@ -41,6 +41,15 @@ const BODY_ERRORS: Record<string, [number, string, string]> = {
   "request.aborted": [400, "VALIDATION_FAILED", "Request aborted"],
   "request.size.invalid": [400, "VALIDATION_FAILED", "Request size did not match Content-Length"],
 };
+
+/**
+ * The error express.json answers for a body of the given body-parser type, as an AppError, for
+ * code that reads bodies itself (the gateway's hot routes) and must answer the same.
+ */
+export function bodyError(type: "entity.parse.failed"): AppError {
+  const [status, code, message] = BODY_ERRORS[type];
+  return new AppError(code, message, undefined, status);
+}
 
 export interface ErrorHooks {
   /** called when a request failed because a dependency was down (for metrics) */
@@ -81,9 +90,9 @@ export function errorAnswer(err: unknown, logger: Logger, reqId: unknown, hooks:
     return { status: err.status, code: err.code, body: fail(err.code, err.message, err.details), retryAfterSec };
   }
   const e = (err ?? {}) as { type?: unknown; status?: unknown; message?: unknown; code?: unknown };
-  const bodyError = typeof e.type === "string" ? BODY_ERRORS[e.type] : undefined;
-  if (bodyError) {
-    const [status, code, message] = bodyError;
+  const parserError = typeof e.type === "string" ? BODY_ERRORS[e.type] : undefined;
+  if (parserError) {
+    const [status, code, message] = parserError;
     return { status, code, body: fail(code, message) };
   }
   const dependency = dependencyOf(err);

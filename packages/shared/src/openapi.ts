@@ -27,15 +27,23 @@ const STATUS_TEXT: Record<number, string> = {
   503: "Redis, Postgres or booking unavailable (SERVICE_UNAVAILABLE), see Retry-After",
 };
 
-/** Registers one JSON route with its success schema and the error statuses it can answer. */
+/**
+ * Registers one route with its success answer (a JSON result in the envelope, or another media
+ * type as it is) and the error statuses it can answer.
+ */
 export function jsonRoute(
   registry: OpenAPIRegistry,
-  route: Omit<RouteConfig, "responses"> & { ok: z.ZodType; okStatus?: number; okDescription: string; errors: number[] },
+  route: Omit<RouteConfig, "responses"> & {
+    ok: z.ZodType | { contentType: string; schema: z.ZodType };
+    okStatus?: number;
+    okDescription: string;
+    errors: number[];
+  },
 ): void {
   const { ok, okStatus = 200, okDescription, errors, ...config } = route;
-  const responses: RouteConfig["responses"] = {
-    [okStatus]: { description: okDescription, content: { "application/json": { schema: okEnvelope(ok) } } },
-  };
+  const content =
+    ok instanceof z.ZodType ? { "application/json": { schema: okEnvelope(ok) } } : { [ok.contentType]: { schema: ok.schema } };
+  const responses: RouteConfig["responses"] = { [okStatus]: { description: okDescription, content } };
   for (const status of [...errors, 503]) {
     responses[status] = { description: STATUS_TEXT[status] ?? "Error", content: { "application/json": { schema: errorEnvelope } } };
   }

@@ -1,16 +1,5 @@
-import {
-  AppError,
-  chargeBody,
-  concertDetailIdPath,
-  concertIdPath,
-  idempotencyKey,
-  ok,
-  parseOr400,
-  paymentBody,
-  reserveBody,
-  userIdPath,
-} from "@concert/shared";
-import { Router } from "express";
+import { AppError, ROUTES, idempotencyKey, ok, parseOr400, type RouteName } from "@concert/shared";
+import { Router, type RequestHandler } from "express";
 import { listBookableSchedules, listFreeSeats } from "../concerts/list-schedules";
 import type { ConcertsRepository } from "../db/concerts.repository";
 import type { PointsRepository } from "../db/points.repository";
@@ -27,22 +16,37 @@ export interface ApiDeps {
   maxChargePoint: number;
 }
 
-/** Routes only adapt HTTP: parse with the shared schema, call one use case, send the envelope. */
+/** The shared routes booking serves (the gateway forwards exactly these). */
+export type BookingRouteName = "concertDates" | "freeSeats" | "holdSeat" | "chargePoints" | "readPoints" | "pay";
+
+/**
+ * Routes only adapt HTTP: parse with the shared schema, call one use case, send the envelope.
+ * Each is registered at its shared entry's method and path, and names itself in
+ * `res.locals.routeName` (the metrics count outcomes by name).
+ */
 export function apiRoutes(deps: ApiDeps): Router {
   const r = Router();
+  const on = (name: BookingRouteName, handler: RequestHandler) => {
+    const route = ROUTES[name];
+    const named: RequestHandler = (_req, res, next) => {
+      res.locals.routeName = name satisfies RouteName;
+      next();
+    };
+    r[route.method](route.path, named, handler);
+  };
 
-  r.get("/api/concert/:concertId/date", async (req, res) => {
-    const { concertId } = parseOr400(concertIdPath, req.params, "path");
+  on("concertDates", async (req, res) => {
+    const { concertId } = parseOr400(ROUTES.concertDates.params, req.params, "path");
     res.json(ok(await listBookableSchedules(deps.concerts, concertId)));
   });
 
-  r.get("/api/concert/:concertDetailId/seat", async (req, res) => {
-    const { concertDetailId } = parseOr400(concertDetailIdPath, req.params, "path");
+  on("freeSeats", async (req, res) => {
+    const { concertDetailId } = parseOr400(ROUTES.freeSeats.params, req.params, "path");
     res.json(ok(await listFreeSeats(deps.concerts, concertDetailId)));
   });
 
-  r.post("/api/reservations", async (req, res) => {
-    const body = parseOr400(reserveBody, req.body);
+  on("holdSeat", async (req, res) => {
+    const body = parseOr400(ROUTES.holdSeat.body, req.body);
     const passport = passportOf(res);
     assertPassportUser(passport, body.userId);
     assertLiveToken(passport);
@@ -55,20 +59,20 @@ export function apiRoutes(deps: ApiDeps): Router {
     res.status(201).json(ok(hold));
   });
 
-  r.patch("/api/users/point", async (req, res) => {
-    const body = parseOr400(chargeBody, req.body);
+  on("chargePoints", async (req, res) => {
+    const body = parseOr400(ROUTES.chargePoints.body, req.body);
     assertPassportUser(passportOf(res), body.userId);
     res.json(ok(await chargePoints(deps.points, deps.maxChargePoint, body)));
   });
 
-  r.get("/api/users/:userId/point", async (req, res) => {
-    const { userId } = parseOr400(userIdPath, req.params, "path");
+  on("readPoints", async (req, res) => {
+    const { userId } = parseOr400(ROUTES.readPoints.params, req.params, "path");
     assertPassportUser(passportOf(res), userId);
     res.json(ok(await getBalance(deps.points, userId)));
   });
 
-  r.post("/api/payment", async (req, res) => {
-    const body = parseOr400(paymentBody, req.body);
+  on("pay", async (req, res) => {
+    const body = parseOr400(ROUTES.pay.body, req.body);
     const header = req.header("idempotency-key");
     const key = header === undefined ? undefined : parseOr400(idempotencyKey, header, "Idempotency-Key");
     const passport = passportOf(res);

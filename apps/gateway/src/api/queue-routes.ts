@@ -1,6 +1,7 @@
-import { Router, type RequestHandler } from "express";
-import { AppError, issueTokenBody, ok, parseOr400, userIdPath, uuid } from "@concert/shared";
+import type { RequestHandler } from "express";
+import { AppError, ROUTES, ok, parseOr400, uuid } from "@concert/shared";
 import type { QueueService } from "../queue/queue-service";
+import type { ExpressHandlers } from "./public-routes";
 
 /** Reads the `token` header (the seed's name); 401 TOKEN_INVALID when missing or not a UUID. */
 export function tokenHeader(raw: unknown): string {
@@ -9,21 +10,18 @@ export function tokenHeader(raw: unknown): string {
   return raw.toLowerCase();
 }
 
-export function queueRoutes(queue: QueueService, issueLimit: RequestHandler): Router {
-  const router = Router();
-
-  router.post("/api/users/token", issueLimit, async (req, res) => {
-    const { userId } = parseOr400(issueTokenBody, req.body);
+/** The queue routes on Express: every form of them the hot path (hot-routes.ts) leaves to Express. */
+export function queueHandlers(queue: QueueService, issueLimit: RequestHandler): ExpressHandlers {
+  const issueToken: RequestHandler = async (req, res) => {
+    const { userId } = parseOr400(ROUTES.issueToken.body, req.body);
     res.locals.userId = userId;
     res.json(ok(await queue.issueToken(userId)));
-  });
-
-  router.get("/api/users/:userId/token", async (req, res) => {
-    const { userId } = parseOr400(userIdPath, req.params, "userId");
+  };
+  const pollToken: RequestHandler = async (req, res) => {
+    const { userId } = parseOr400(ROUTES.pollToken.params, req.params, "userId");
     res.locals.userId = userId;
     const token = tokenHeader(req.headers.token);
     res.json(ok(await queue.tokenView(userId, token)));
-  });
-
-  return router;
+  };
+  return { issueToken: [issueLimit, issueToken], pollToken: [pollToken] };
 }

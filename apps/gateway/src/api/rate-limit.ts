@@ -3,7 +3,7 @@ import type { RequestHandler } from "express";
 import proxyaddr from "proxy-addr";
 import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import type { Cluster, Redis } from "ioredis";
-import { AppError } from "@concert/shared";
+import { AppError, redisCall } from "@concert/shared";
 
 export interface TokenRateLimitOptions {
   /** most token requests one client may make per window; 0 turns the limit off */
@@ -36,9 +36,9 @@ export class TokenRateLimiter {
   async consume(req: IncomingMessage): Promise<void> {
     if (!this.limiter) return;
     try {
-      await this.limiter.consume(this.clientIp(req));
+      await redisCall(this.limiter.consume(this.clientIp(req)));
     } catch (err) {
-      if (!(err instanceof RateLimiterRes)) throw err; // Redis down: a 503 like any other Redis failure
+      if (!(err instanceof RateLimiterRes)) throw err; // Redis down (a DependencyError): a 503 like any other Redis failure
       const refusal = new AppError("RATE_LIMITED", `Too many token requests; at most ${this.options.limit} per ${this.options.windowSec}s`);
       refusal.retryAfterSec = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
       throw refusal;

@@ -1,0 +1,172 @@
+import { z } from "zod";
+import {
+  ROUTES,
+  holdView,
+  paymentView,
+  pointView,
+  scheduleList,
+  seatList,
+  tokenView,
+  type RouteContract,
+  type RouteName,
+} from "@concert/shared";
+
+/**
+ * What a caller must show to use a route:
+ * - "open": nothing (the point routes, as the seed says; joining the queue);
+ * - "token": a queue token (`token` header); for forwarded routes an active one whose user is the
+ *   user the request names.
+ * A verified user (a login, not a queue place) will be a third value here.
+ */
+export type Access = "open" | "token";
+
+/**
+ * Where a route is served:
+ * - "hot": on plain node:http ahead of Express in its canonical form (api/hot-routes.ts), every
+ *   other form by the Express handler of the same name;
+ * - "express": by the gateway's Express handler of the same name;
+ * - "booking": forwarded to booking with a passport (api/forward-routes.ts).
+ */
+export type Served = "hot" | "express" | "booking";
+
+/** The OpenAPI description of a route's answers. */
+export interface RouteDoc {
+  summary: string;
+  /** the success answer's result (inside the envelope), or a non-JSON body with its media type */
+  ok: z.ZodType | { contentType: string; schema: z.ZodType };
+  okStatus?: number;
+  okDescription: string;
+  /** the 4xx statuses it can answer (503 is added to every route) */
+  errors: number[];
+}
+
+export interface GatewayRoute extends RouteContract {
+  name: RouteName;
+  access: Access;
+  served: Served;
+  /** log level of a successful answer (refusals log at info, failures at error) */
+  successLog: "info" | "debug";
+  /** a token already used for a payment may still call this route (a retry of that payment) */
+  replayWindow?: true;
+  /** holds refused at the edge when booking's Redis seat gate already has the seat (and single-flight per seat) */
+  seatGate?: true;
+  doc: RouteDoc;
+}
+
+const route = (name: RouteName, facts: Omit<GatewayRoute, "name" | keyof RouteContract>): GatewayRoute => ({
+  name,
+  ...ROUTES[name],
+  ...facts,
+});
+
+/**
+ * Every public route of the gateway, once. Express registration (app.ts), the hot matcher
+ * (hot-routes.ts), the forward list (forward-routes.ts), the OpenAPI document (openapi.ts) and
+ * the metrics' route labels (each entry's Express `path`) all read this table.
+ */
+export const ROUTE_TABLE: readonly GatewayRoute[] = [
+  route("issueToken", {
+    access: "open",
+    served: "hot",
+    successLog: "info",
+    doc: {
+      summary: "Join the queue (or get your live token and place back)",
+      ok: tokenView,
+      okDescription: "The user's token, status, rank (1 = next in) and estimated wait",
+      errors: [400, 413, 429],
+    },
+  }),
+  route("pollToken", {
+    access: "token",
+    served: "hot",
+    // a waiting client's poll is its heartbeat: thousands a second, counted in the metrics and
+    // logged only at debug when it succeeds (refusals are logged like every other request)
+    successLog: "debug",
+    doc: {
+      summary: "Poll a token: status, rank and estimated wait (also the waiting token's heartbeat)",
+      ok: tokenView,
+      okDescription: "WAITING with a rank, IN_PROGRESS once admitted, FINISHED when expired, evicted or used",
+      errors: [400, 401, 403],
+    },
+  }),
+  route("queueStream", {
+    access: "token",
+    served: "express",
+    successLog: "info",
+    doc: {
+      summary: "Server-Sent Events: the token's status, rank and wait whenever they change (instead of polling)",
+      ok: { contentType: "text/event-stream", schema: z.string() },
+      okDescription: "An event stream; each `data:` frame is `{status, rank, estimatedWaitSec}`; it ends after IN_PROGRESS or FINISHED",
+      errors: [400, 401, 403],
+    },
+  }),
+  route("concertDates", {
+    access: "token",
+    served: "booking",
+    successLog: "info",
+    doc: {
+      summary: "Future performances of a concert that still have a free seat",
+      ok: scheduleList,
+      okDescription: "The concert's name and its bookable dates",
+      errors: [400, 401, 403, 404],
+    },
+  }),
+  route("freeSeats", {
+    access: "token",
+    served: "booking",
+    successLog: "info",
+    doc: {
+      summary: "Free seat numbers (1-50) of one performance",
+      ok: seatList,
+      okDescription: "Seats neither sold nor held by an unexpired hold",
+      errors: [400, 401, 403, 404],
+    },
+  }),
+  route("holdSeat", {
+    access: "token",
+    served: "booking",
+    successLog: "info",
+    seatGate: true,
+    doc: {
+      summary: "Hold a seat for SEAT_HOLD_TTL_SEC (default 5 minutes)",
+      ok: holdView,
+      okStatus: 201,
+      okDescription: "The hold; pay before expiresAt",
+      errors: [400, 401, 403, 404, 409, 413],
+    },
+  }),
+  route("chargePoints", {
+    access: "open",
+    served: "booking",
+    successLog: "info",
+    doc: {
+      summary: "Charge points (no queue token needed)",
+      ok: pointView,
+      okDescription: "The new balance",
+      errors: [400, 409, 413],
+    },
+  }),
+  route("readPoints", {
+    access: "open",
+    served: "booking",
+    successLog: "info",
+    doc: {
+      summary: "Read a balance (no queue token needed)",
+      ok: pointView,
+      okDescription: "The balance (0 for unknown users)",
+      errors: [400],
+    },
+  }),
+  route("pay", {
+    access: "token",
+    served: "booking",
+    successLog: "info",
+    replayWindow: true,
+    doc: {
+      summary: "Pay one or several holds; finishes the queue token",
+      ok: paymentView,
+      okDescription: "The payment; seats are confirmed",
+      errors: [400, 401, 403, 404, 409, 413],
+    },
+  }),
+];
