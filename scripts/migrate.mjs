@@ -8,7 +8,7 @@
 //                                             with the SQL from the migrations to schema.prisma
 //   node scripts/migrate.mjs --check          exit 1 when schema.prisma and the migrations drift
 //
-// DATABASE_URL defaults to postgresql://postgres@127.0.0.1:5432/postgres. Migrations are recorded
+// DATABASE_URL defaults to DEFAULT_DATABASE_URL (packages/shared/src/defaults.ts). Migrations are recorded
 // in `_prisma_migrations` by the engine itself, exactly as `prisma migrate deploy` records them,
 // so the same folder works with the CLI wherever its binary can be downloaded.
 //
@@ -20,11 +20,11 @@ import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { DEFAULT_DATABASE_URL } from "../packages/shared/dist/defaults.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const require = createRequire(import.meta.url);
 
-export const DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres";
 export const SCHEMA_PATH = join(root, "prisma/schema.prisma");
 export const MIGRATIONS_DIR = join(root, "prisma/migrations");
 const LOCKFILE = "migration_lock.toml";

@@ -1,14 +1,14 @@
 import { z } from "zod";
-import { commonEnv, intVar, parseConfig, resolvePassportSecret } from "@concert/shared";
+import { DEFAULT_DATABASE_URL, DEFAULT_PORTS, commonEnv, intVar, parseConfig, resolvePassportSecret } from "@concert/shared";
 
 /** Booking's environment, parsed once at start (main.ts). No other file reads process.env. */
 export const bookingEnv = z.object({
   ...commonEnv,
-  PORT: intVar(3001, 0, 65_535),
+  PORT: intVar(DEFAULT_PORTS.booking, 0, 65_535),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// URL")
-    .default("postgresql://postgres@127.0.0.1:5432/postgres"),
+    .default(DEFAULT_DATABASE_URL),
   DATABASE_POOL_SIZE: intVar(10, 1, 200),
   SEAT_HOLD_TTL_SEC: intVar(300, 1, 3_600),
   MAX_HOLDS_PER_USER: intVar(4, 1, 50),

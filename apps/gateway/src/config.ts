@@ -1,11 +1,11 @@
 import { z } from "zod";
-import { commonEnv, intVar, parseConfig, resolvePassportSecret, urlListVar } from "@concert/shared";
+import { DEFAULT_BOOKING_URL, DEFAULT_PORTS, commonEnv, intVar, parseConfig, resolvePassportSecret, urlListVar } from "@concert/shared";
 
 export const gatewayEnv = z.object({
   ...commonEnv,
-  PORT: intVar(3000, 0, 65535),
+  PORT: intVar(DEFAULT_PORTS.gateway, 0, 65535),
   HOST: z.string().min(1).default("0.0.0.0"),
-  BOOKING_URL: urlListVar("http://127.0.0.1:3001"),
+  BOOKING_URL: urlListVar(DEFAULT_BOOKING_URL),
   BOOKING_TIMEOUT_MS: intVar(10_000, 100, 120_000),
   QUEUE_ADMIT_BATCH: intVar(100, 1, 100_000),
   QUEUE_TICK_MS: intVar(1000, 10, 3_600_000),

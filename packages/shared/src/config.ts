@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_REDIS_URL } from "./defaults";
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -13,7 +14,7 @@ export const intVar = (def: number, min = 1, max = Number.MAX_SAFE_INTEGER) => z
 export const redisUrlVar = z
   .string()
   .regex(/^rediss?(\+cluster)?:\/\//, "must be a redis://, rediss:// or redis+cluster://host:port,host:port URL")
-  .default("redis://127.0.0.1:6379");
+  .default(DEFAULT_REDIS_URL);
 
 /** The variables both apps read. */
 export const commonEnv = {

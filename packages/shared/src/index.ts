@@ -2,6 +2,7 @@ export * from "./errors";
 export * from "./envelope";
 export * from "./passport";
 export * from "./config";
+export * from "./defaults";
 export * from "./logger";
 export * from "./redis";
 export * from "./api";
