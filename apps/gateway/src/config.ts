@@ -1,5 +1,15 @@
 import { z } from "zod";
-import { DEFAULT_BOOKING_URL, DEFAULT_PORTS, commonEnv, intVar, parseConfig, resolvePassportSecret, urlListVar } from "@concert/shared";
+import {
+  DEFAULT_BOOKING_URL,
+  DEFAULT_PORTS,
+  admissionSettings,
+  commonEnv,
+  intVar,
+  numberVar,
+  parseConfig,
+  resolvePassportSecret,
+  urlListVar,
+} from "@concert/shared";
 
 export const gatewayEnv = z.object({
   ...commonEnv,
@@ -7,9 +17,9 @@ export const gatewayEnv = z.object({
   HOST: z.string().min(1).default("0.0.0.0"),
   BOOKING_URL: urlListVar(DEFAULT_BOOKING_URL),
   BOOKING_TIMEOUT_MS: intVar(10_000, 100, 120_000),
-  QUEUE_ADMIT_BATCH: intVar(100, 1, 100_000),
-  QUEUE_TICK_MS: intVar(1000, 10, 3_600_000),
-  QUEUE_MAX_ACTIVE: intVar(1000, 1, 10_000_000),
+  QUEUE_ADMIT_BATCH: numberVar(admissionSettings.shape.batch, 100),
+  QUEUE_TICK_MS: numberVar(admissionSettings.shape.tickMs, 1000),
+  QUEUE_MAX_ACTIVE: numberVar(admissionSettings.shape.maxActive, 1000),
   ACTIVE_TOKEN_TTL_SEC: intVar(600, 1, 86_400),
   WAITING_IDLE_TTL_SEC: intVar(120, 1, 86_400),
   PASSPORT_TTL_SEC: intVar(30, 1, 600),

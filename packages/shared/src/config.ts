@@ -11,6 +11,9 @@ export class ConfigError extends Error {
 /** An integer environment variable with bounds and a default. */
 export const intVar = (def: number, min = 1, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
 
+/** A numeric environment variable checked by a schema that also serves elsewhere (e.g. `admissionSettings`). */
+export const numberVar = (schema: z.ZodNumber, def: number) => z.coerce.number().pipe(schema).default(def);
+
 export const redisUrlVar = z
   .string()
   .regex(/^rediss?(\+cluster)?:\/\//, "must be a redis://, rediss:// or redis+cluster://host:port,host:port URL")
