@@ -7,10 +7,12 @@ import {
   intVar,
   numberVar,
   parseConfig,
-  resolvePassportSecret,
   urlListVar,
+  withPassportSecret,
 } from "@concert/shared";
+import { compileTrust } from "./api/rate-limit";
 
+/** The gateway's variables (docker-compose.yml gives each instance exactly these). */
 export const gatewayEnv = z.object({
   ...commonEnv,
   PORT: intVar(DEFAULT_PORTS.gateway, 0, 65535),
@@ -25,7 +27,21 @@ export const gatewayEnv = z.object({
   PASSPORT_TTL_SEC: intVar(30, 1, 600),
   TOKEN_RATE_LIMIT: intVar(120, 0, 1_000_000),
   TOKEN_RATE_WINDOW_SEC: intVar(60, 1, 86_400),
-  TRUST_PROXY: z.string().default("false"),
+  /** compiled here, once, into the function Express and the rate limiter both take */
+  TRUST_PROXY: z
+    .string()
+    .default("false")
+    .transform((v, ctx) => {
+      try {
+        return compileTrust(v);
+      } catch (err) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${(err as Error).message} (give true, false, a hop count, or comma-separated addresses/subnets)`,
+        });
+        return z.NEVER;
+      }
+    }),
   ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   ADMISSION_ENABLED: z
     .enum(["true", "false"])
@@ -33,10 +49,12 @@ export const gatewayEnv = z.object({
     .transform((v) => v === "true"),
 });
 
-export type GatewayConfig = Omit<z.output<typeof gatewayEnv>, "PASSPORT_SECRET"> & { PASSPORT_SECRET: string };
+/** The gateway's configuration: its variables, by name, as the app uses them. */
+export const gatewayConfig = gatewayEnv.transform(withPassportSecret);
+
+export type GatewayConfig = z.output<typeof gatewayConfig>;
 
 /** Reads the gateway's environment once; throws ConfigError naming any bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  const parsed = parseConfig(gatewayEnv, env);
-  return { ...parsed, PASSPORT_SECRET: resolvePassportSecret(parsed) };
+  return parseConfig(gatewayConfig, env);
 }
