@@ -3,6 +3,8 @@
 // where its schema-engine binary can be downloaded). On this machine migrations are applied by
 // scripts/migrate.mjs through the WebAssembly schema engine instead; both share prisma/migrations.
 import { defineConfig } from "prisma/config";
+// the source, not the build: `prisma generate` reads this file while booking is being built
+import { DEFAULT_DATABASE_URL } from "./packages/shared/src/defaults";
 
 export default defineConfig({
   schema: "prisma/schema.prisma",
@@ -11,6 +13,6 @@ export default defineConfig({
     seed: "node apps/booking/dist/db/seed-main.js",
   },
   datasource: {
-    url: process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres",
+    url: process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL,
   },
 });

@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { DEFAULT_DATABASE_URL } from "../packages/shared/dist/defaults.js";
 import { freePort, httpClient, load, runNode, startProcess, startRedisServer } from "./lib.mjs";
 
 const require = createRequire(import.meta.url);
@@ -15,7 +16,7 @@ const seconds = Number(process.argv[3] ?? 8);
 const dir = join(root, "bench/out/profiles", what);
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
-const base = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+const base = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
 
 const redis = await startRedisServer();
 const common = {

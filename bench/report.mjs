@@ -1,4 +1,5 @@
 // The benchmark's outputs: a markdown table, docs/BENCHMARKS.md and the rank-poll SVG chart.
+import { DEFAULT_DATABASE_URL } from "../packages/shared/dist/defaults.js";
 
 const num = (v, d = 0) =>
   v === undefined || v === null || Number.isNaN(v)
@@ -76,7 +77,7 @@ node bench/run.mjs --only=2,3 --quick   # some scenarios only (after pnpm build)
 \`\`\`
 
 It needs what \`pnpm test\` needs (Postgres at \`DATABASE_URL\`, default
-\`postgresql://postgres@127.0.0.1:5432/postgres\`, and a \`redis-server\` binary on the PATH; it
+\`${DEFAULT_DATABASE_URL}\`, and a \`redis-server\` binary on the PATH; it
 starts its own Redis and does not touch the one on :6379). Run the full benchmark on a quiet
 machine (1-minute load below 1): the client, the apps, Redis and Postgres share the same cores.
 `;

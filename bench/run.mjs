@@ -11,6 +11,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { DEFAULT_DATABASE_URL } from "../packages/shared/dist/defaults.js";
 import { freePort, machineInfo, runNode, startProcess, startRedisServer } from "./lib.mjs";
 import { renderMarkdown, renderTable, renderSvg } from "./report.mjs";
 
@@ -26,7 +27,7 @@ const only = args
   .split(",")
   .map(Number);
 const outDir = args.find((a) => a.startsWith("--out="))?.slice(6) ?? (quick ? join(root, "bench/out") : join(root, "docs"));
-const baseDbUrl = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+const baseDbUrl = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
 const started = Date.now();
 const log = (...m) => console.error(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s]`, ...m);
 

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { readFileSync } from "node:fs";
 import http from "node:http";
+import { DEFAULT_REDIS_URL } from "../packages/shared/dist/defaults.js";
 import { cpuSeconds, freePort, startProcess } from "./lib.mjs";
 
 const require = createRequire(import.meta.url);
@@ -24,7 +25,7 @@ const levels = arg("levels", "1000,5000,10000,18000").split(",").map(Number);
 const ticksPerLevel = Number(arg("ticks", "10"));
 const tickMs = 1000;
 const batch = 10;
-const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const redisUrl = process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
 
 const redis = new Redis(redisUrl);
 const redisPid = Number(/process_id:(\d+)/.exec(await redis.info("server"))[1]);

@@ -1,18 +1,20 @@
 // Applies and creates Prisma migrations offline, with Prisma's own schema engine compiled to
 // WebAssembly (@prisma/schema-engine-wasm) talking to Postgres through the `pg` driver adapter.
 // The Prisma CLI downloads a native schema-engine binary before every run, which this machine
-// cannot do (docs/design-notes.md); this script needs no download.
+// cannot do (no route to Prisma's binaries host); this script needs no download.
 //
 //   node scripts/migrate.mjs                  apply prisma/migrations/*/migration.sql (= `prisma migrate deploy`)
 //   node scripts/migrate.mjs --create NAME    write prisma/migrations/<timestamp>_NAME/migration.sql
 //                                             with the SQL from the migrations to schema.prisma
 //   node scripts/migrate.mjs --check          exit 1 when schema.prisma and the migrations drift
 //
-// DATABASE_URL defaults to postgresql://postgres@127.0.0.1:5432/postgres. Migrations are recorded
-// in `_prisma_migrations` by the engine itself, exactly as `prisma migrate deploy` records them,
-// so the same folder works with the CLI wherever its binary can be downloaded.
+// DATABASE_URL defaults to DEFAULT_DATABASE_URL (packages/shared/src/defaults.ts, read from its
+// build: run `pnpm build` first). Migrations are recorded in `_prisma_migrations` by the engine
+// itself, exactly as `prisma migrate deploy` records them, so the same folder works with the CLI
+// wherever its binary can be downloaded.
 //
-// The functions are exported for tests (apps/booking/test/setup). The .wasm is instantiated by
+// The functions are exported for tests (apps/booking/test/support/migrate.ts, used by the booking
+// tests' global setup, and tests/system/test/support/database.ts). The .wasm is instantiated by
 // hand, so importing this module needs no `--experimental-wasm-modules` flag (the root scripts
 // pass it anyway, as the package's own entry point would need it).
 import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
@@ -20,11 +22,11 @@ import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { DEFAULT_DATABASE_URL } from "../packages/shared/dist/defaults.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const require = createRequire(import.meta.url);
 
-export const DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres";
 export const SCHEMA_PATH = join(root, "prisma/schema.prisma");
 export const MIGRATIONS_DIR = join(root, "prisma/migrations");
 const LOCKFILE = "migration_lock.toml";

@@ -1,13 +1,14 @@
 // Checks that Redis and Postgres answer before `pnpm start` migrates and starts the apps.
 // One clear line per missing dependency, naming the URL and how to start it; no stack trace.
 import { createRequire } from "node:module";
+import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from "../packages/shared/dist/defaults.js";
 
 const require = createRequire(import.meta.url);
 const Redis = require("ioredis");
 const { Client } = require("pg");
 
-const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-const databaseUrl = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+const redisUrl = process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
+const databaseUrl = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
 const redact = (u) => u.replace(/\/\/([^:@/]+):[^@/]+@/, "//$1:***@");
 
 const problems = [];

@@ -2,8 +2,8 @@
 //
 // The Prisma CLI tries to download its schema-engine binary before every command, from a host
 // this machine cannot reach. `generate` never runs that binary, so naming any existing file in
-// PRISMA_SCHEMA_ENGINE_BINARY skips the download (see docs/design-notes.md). The generated client
-// itself needs no engine: it runs on the `pg` driver adapter.
+// PRISMA_SCHEMA_ENGINE_BINARY skips the download. The generated client itself needs no engine: it
+// runs on the `pg` driver adapter.
 //
 // pnpm 10 does not run @prisma/client's postinstall, so this is the only generate step: the
 // client is written to apps/booking/src/generated/prisma (gitignored) from prisma/schema.prisma.

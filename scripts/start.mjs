@@ -3,11 +3,12 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
+import { DEFAULT_PORTS } from "../packages/shared/dist/defaults.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const env = { NODE_ENV: "development", ...process.env };
-const gatewayPort = env.GATEWAY_PORT ?? "3000";
-const bookingPort = env.BOOKING_PORT ?? "3001";
+const gatewayPort = env.GATEWAY_PORT ?? String(DEFAULT_PORTS.gateway);
+const bookingPort = env.BOOKING_PORT ?? String(DEFAULT_PORTS.booking);
 
 const children = [
   ["booking", { PORT: bookingPort }],

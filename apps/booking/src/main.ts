@@ -17,23 +17,23 @@ import { startSweeper } from "./reservations/sweeper";
 /** Reads config, builds the app, listens; on SIGTERM/SIGINT stops accepting, drains, closes. */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger("booking", config.logLevel);
-  const db = createDb(config.databaseUrl, { poolSize: config.databasePoolSize });
-  const redis = createRedis(config.redisUrl);
-  await connectRedis(redis, config.redisUrl);
-  const redlockClients = await connectRedlockNodes(config.redlockUrls, config.redisUrl, redis);
+  const logger = createLogger("booking", config.LOG_LEVEL);
+  const db = createDb(config.DATABASE_URL, { poolSize: config.DATABASE_POOL_SIZE });
+  const redis = createRedis(config.REDIS_URL);
+  await connectRedis(redis, config.REDIS_URL);
+  const redlockClients = await connectRedlockNodes(config.REDLOCK_URLS, config.REDIS_URL, redis);
   await db.$queryRaw`SELECT 1`.catch(() => {
     throw new Error(
-      `Cannot reach Postgres at ${config.databaseUrl.replace(/:[^:@/]+@/, ":***@")}. Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`,
+      `Cannot reach Postgres at ${config.DATABASE_URL.replace(/:[^:@/]+@/, ":***@")}. Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`,
     );
   });
 
   const queueStore = new QueueStore(redis, {
-    name: config.queueName,
+    name: config.QUEUE_NAME,
     // booking only extends and finishes tokens; the gateway owns admission and idleness
-    activeTtlSec: config.seatHoldTtlSec,
+    activeTtlSec: config.SEAT_HOLD_TTL_SEC,
     idleTtlSec: 60,
-    paymentReplaySec: config.paymentReplaySec,
+    paymentReplaySec: config.PAYMENT_REPLAY_SEC,
   });
   const app = createApp({
     db,
@@ -42,18 +42,18 @@ async function main(): Promise<void> {
     queueStore,
     logger,
     config: {
-      passportSecret: config.passportSecret,
-      seatHoldTtlSec: config.seatHoldTtlSec,
-      maxHoldsPerUser: config.maxHoldsPerUser,
-      maxChargePoint: config.maxChargePoint,
-      redisKeyPrefix: seatGatePrefix(config.queueName),
+      passportSecret: config.PASSPORT_SECRET,
+      seatHoldTtlSec: config.SEAT_HOLD_TTL_SEC,
+      maxHoldsPerUser: config.MAX_HOLDS_PER_USER,
+      maxChargePoint: config.MAX_CHARGE_POINT,
+      redisKeyPrefix: seatGatePrefix(config.QUEUE_NAME),
     },
   });
-  const stopSweeper = startSweeper(app.sweep, logger, config.sweepIntervalMs);
+  const stopSweeper = startSweeper(app.sweep, logger, config.SWEEP_INTERVAL_MS);
 
-  const server = app.listen(config.port, () => {
+  const server = app.listen(config.PORT, () => {
     const address = server.address();
-    logger.info({ port: typeof address === "object" && address ? address.port : config.port }, "booking listening");
+    logger.info({ port: typeof address === "object" && address ? address.port : config.PORT }, "booking listening");
   });
   server.keepAliveTimeout = 65_000;
 

@@ -1,10 +1,11 @@
 // Creates a fresh database for this test run and applies prisma/migrations to it with the same
 // functions `pnpm db:migrate` uses. Tests read its URL from BOOKING_TEST_DATABASE_URL.
 import { Client } from "pg";
+import { DEFAULT_DATABASE_URL } from "@concert/shared";
 import { adminUrl, loadMigrateScript } from "./support/migrate";
 
 export default async function globalSetup(): Promise<void> {
-  const base = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres";
+  const base = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
   const name = `booking_test_${process.pid}_${Date.now()}`;
   const admin = new Client({ connectionString: adminUrl(base) });
   await admin.connect().catch((err: Error) => {

@@ -18,7 +18,7 @@ import { JSON_BODY_LIMIT, hotQueueRoutes } from "./api/hot-routes";
 import { openApiRoutes } from "./api/openapi";
 import { publicRoutes, successLevelOf } from "./api/public-routes";
 import { queueHandlers } from "./api/queue-routes";
-import { compileTrust, type TokenRateLimiter } from "./api/rate-limit";
+import type { TokenRateLimiter, TrustProxy } from "./api/rate-limit";
 import { streamHandlers } from "./api/stream-routes";
 import { webPage } from "./api/web-page";
 import type { Forwarder } from "./forward/forwarder";
@@ -33,8 +33,8 @@ export interface GatewayDeps {
   logger: Logger;
   /** per-client limit of POST /api/users/token */
   tokenRateLimit: TokenRateLimiter;
-  /** Express "trust proxy" setting: which X-Forwarded-For hops name the client */
-  trustProxy?: string;
+  /** Express "trust proxy" setting: which X-Forwarded-For hops name the client (none by default) */
+  trustProxy?: TrustProxy;
   /** open SSE streams of GET /api/queue/stream (fed by the tick pub/sub) */
   streams: QueueStreams;
   metrics: Metrics;
@@ -52,7 +52,7 @@ export function createApp(deps: GatewayDeps): Express {
   app.disable("x-powered-by");
   app.set("etag", false);
   app.set("query parser", "simple");
-  app.set("trust proxy", compileTrust(deps.trustProxy));
+  app.set("trust proxy", deps.trustProxy ?? false);
 
   const quiet = new Set(["/health", "/ready", "/metrics"]);
   app.use(

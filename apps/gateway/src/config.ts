@@ -1,21 +1,47 @@
 import { z } from "zod";
-import { commonEnv, intVar, parseConfig, resolvePassportSecret, urlListVar } from "@concert/shared";
+import {
+  DEFAULT_BOOKING_URL,
+  DEFAULT_PORTS,
+  admissionSettings,
+  commonEnv,
+  intVar,
+  numberVar,
+  parseConfig,
+  urlListVar,
+  withPassportSecret,
+} from "@concert/shared";
+import { compileTrust } from "./api/rate-limit";
 
+/** The gateway's variables (docker-compose.yml gives each instance exactly these). */
 export const gatewayEnv = z.object({
   ...commonEnv,
-  PORT: intVar(3000, 0, 65535),
+  PORT: intVar(DEFAULT_PORTS.gateway, 0, 65535),
   HOST: z.string().min(1).default("0.0.0.0"),
-  BOOKING_URL: urlListVar("http://127.0.0.1:3001"),
+  BOOKING_URL: urlListVar(DEFAULT_BOOKING_URL),
   BOOKING_TIMEOUT_MS: intVar(10_000, 100, 120_000),
-  QUEUE_ADMIT_BATCH: intVar(100, 1, 100_000),
-  QUEUE_TICK_MS: intVar(1000, 10, 3_600_000),
-  QUEUE_MAX_ACTIVE: intVar(1000, 1, 10_000_000),
+  QUEUE_ADMIT_BATCH: numberVar(admissionSettings.shape.batch, 100),
+  QUEUE_TICK_MS: numberVar(admissionSettings.shape.tickMs, 1000),
+  QUEUE_MAX_ACTIVE: numberVar(admissionSettings.shape.maxActive, 1000),
   ACTIVE_TOKEN_TTL_SEC: intVar(600, 1, 86_400),
   WAITING_IDLE_TTL_SEC: intVar(120, 1, 86_400),
   PASSPORT_TTL_SEC: intVar(30, 1, 600),
   TOKEN_RATE_LIMIT: intVar(120, 0, 1_000_000),
   TOKEN_RATE_WINDOW_SEC: intVar(60, 1, 86_400),
-  TRUST_PROXY: z.string().default("false"),
+  /** compiled here, once, into the function Express and the rate limiter both take */
+  TRUST_PROXY: z
+    .string()
+    .default("false")
+    .transform((v, ctx) => {
+      try {
+        return compileTrust(v);
+      } catch (err) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${(err as Error).message} (give true, false, a hop count, or comma-separated addresses/subnets)`,
+        });
+        return z.NEVER;
+      }
+    }),
   ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   ADMISSION_ENABLED: z
     .enum(["true", "false"])
@@ -23,10 +49,12 @@ export const gatewayEnv = z.object({
     .transform((v) => v === "true"),
 });
 
-export type GatewayConfig = Omit<z.output<typeof gatewayEnv>, "PASSPORT_SECRET"> & { PASSPORT_SECRET: string };
+/** The gateway's configuration: its variables, by name, as the app uses them. */
+export const gatewayConfig = gatewayEnv.transform(withPassportSecret);
+
+export type GatewayConfig = z.output<typeof gatewayConfig>;
 
 /** Reads the gateway's environment once; throws ConfigError naming any bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  const parsed = parseConfig(gatewayEnv, env);
-  return { ...parsed, PASSPORT_SECRET: resolvePassportSecret(parsed) };
+  return parseConfig(gatewayConfig, env);
 }

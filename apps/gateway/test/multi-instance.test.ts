@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import Redis from "ioredis";
-import { queueKeys } from "@concert/shared";
+import { DEFAULT_REDIS_URL, queueKeys } from "@concert/shared";
 import { GATEWAY_MAIN, call, closedPort, uniqueName } from "./helpers";
 
 interface Instance {
@@ -35,7 +35,7 @@ async function stopProcess(i: Instance): Promise<number | null> {
 }
 
 describe("three gateway processes on one Redis", () => {
-  const redis = new Redis("redis://127.0.0.1:6379");
+  const redis = new Redis(DEFAULT_REDIS_URL);
   afterAll(() => redis.quit());
 
   it("issues tokens through all three at once in one exact arrival order", async () => {

@@ -1,12 +1,12 @@
 import Redis from "ioredis";
-import { tokenUserId } from "@concert/shared";
+import { DEFAULT_REDIS_URL, tokenUserId } from "@concert/shared";
 import { call, startGateway, type RunningGateway } from "./helpers";
 
 describe("queue API on real Redis", () => {
   let gw: RunningGateway;
   let redis: Redis;
   beforeAll(async () => {
-    redis = new Redis("redis://127.0.0.1:6379");
+    redis = new Redis(DEFAULT_REDIS_URL);
   });
   afterAll(async () => {
     await redis.quit();

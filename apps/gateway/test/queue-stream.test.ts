@@ -1,4 +1,5 @@
 import Redis from "ioredis";
+import { DEFAULT_REDIS_URL } from "@concert/shared";
 import { call, startGateway, uniqueName, type RunningGateway } from "./helpers";
 
 interface SseEvent {
@@ -167,7 +168,7 @@ describe("GET /api/queue/stream (Server-Sent Events)", () => {
     const me = await join(401);
     const s = await openStream(`${gw.url}/api/queue/stream?userId=401&token=${me.token}`);
     await s.next();
-    const redis = new Redis("redis://127.0.0.1:6379");
+    const redis = new Redis(DEFAULT_REDIS_URL);
     try {
       // as if Redis lost it: a waiting token lives in the user's users/waiting/seen entries, an admitted one in t:<token>
       const k = gw.gateway.store.keys;
@@ -186,7 +187,7 @@ describe("two gateway instances on one queue", () => {
     const name = uniqueName("sse");
     const env = { QUEUE_NAME: name, QUEUE_TICK_MS: "20", QUEUE_ADMIT_BATCH: "1" };
     const [a, b] = await Promise.all([startGateway(env), startGateway(env)]);
-    const listener = new Redis("redis://127.0.0.1:6379");
+    const listener = new Redis(DEFAULT_REDIS_URL);
     const published: string[] = [];
     try {
       await listener.subscribe(`{q:${name}}:ticks`);

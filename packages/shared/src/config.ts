@@ -1,4 +1,11 @@
 import { z } from "zod";
+import { DEFAULT_REDIS_URL } from "./defaults";
+
+// Each app's configuration is one zod schema over its environment, keyed by the variable names
+// (the names the README, docker-compose.yml and the operator use are the names the code reads),
+// whose output type is the app's config type. Values that need compiling or combining (a list,
+// the trust-proxy function, the passport secret) are produced by the schema itself, so a bad
+// value is reported at start under its variable's name, and each is worked out once.
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -10,10 +17,28 @@ export class ConfigError extends Error {
 /** An integer environment variable with bounds and a default. */
 export const intVar = (def: number, min = 1, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
 
-export const redisUrlVar = z
+/** A numeric environment variable checked by a schema that also serves elsewhere (e.g. `admissionSettings`). */
+export const numberVar = (schema: z.ZodNumber, def: number) => z.coerce.number().pipe(schema).default(def);
+
+/** One Redis URL: REDIS_URL, or one node of REDLOCK_URLS. */
+export const redisUrl = z
   .string()
-  .regex(/^rediss?(\+cluster)?:\/\//, "must be a redis://, rediss:// or redis+cluster://host:port,host:port URL")
-  .default("redis://127.0.0.1:6379");
+  .regex(/^rediss?(\+cluster)?:\/\//, "must be a redis://, rediss:// or redis+cluster://host:port,host:port URL");
+
+export const redisUrlVar = redisUrl.default(DEFAULT_REDIS_URL);
+
+const splitList = (s: string) =>
+  s
+    .split(",")
+    .map((item) => item.trim())
+    .filter(Boolean);
+
+/** A comma-separated list, checked item by item by `list` (an issue names the variable and the item's index). */
+export const listVar = <T extends z.ZodType<unknown, string[]>>(list: T, def = "") =>
+  z.string().default(def).transform(splitList).pipe(list);
+
+/** A comma-separated list of URLs, at least one. */
+export const urlListVar = (def: string) => listVar(z.array(z.string().url("must be a URL")).min(1, "needs at least one URL"), def);
 
 /** The variables both apps read. */
 export const commonEnv = {
@@ -32,6 +57,28 @@ export const commonEnv = {
 export const DEV_PASSPORT_SECRET = "dev-only-passport-secret-change-me";
 
 /**
+ * The last step of each app's schema (`.transform(withPassportSecret)`): PASSPORT_SECRET is
+ * required outside development and test, where DEV_PASSPORT_SECRET stands in for it.
+ */
+export function withPassportSecret<E extends { NODE_ENV: string; PASSPORT_SECRET?: string }>(
+  env: E,
+  ctx: z.RefinementCtx,
+): Omit<E, "PASSPORT_SECRET"> & { PASSPORT_SECRET: string } {
+  const dev = env.NODE_ENV === "development" || env.NODE_ENV === "test";
+  const secret = env.PASSPORT_SECRET ?? (dev ? DEV_PASSPORT_SECRET : undefined);
+  if (secret === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["PASSPORT_SECRET"],
+      message:
+        "required when NODE_ENV is production (set the same secret, 16+ characters, on gateway and booking; or set NODE_ENV=development)",
+    });
+    return z.NEVER;
+  }
+  return { ...env, PASSPORT_SECRET: secret };
+}
+
+/**
  * Parses the environment once, at start. A bad value throws a ConfigError whose message names
  * every offending variable; main() prints it and exits 1.
  */
@@ -43,25 +90,3 @@ export function parseConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessE
   }
   return parsed.data;
 }
-
-/** PASSPORT_SECRET is required outside development and test. */
-export function resolvePassportSecret(env: { NODE_ENV: string; PASSPORT_SECRET?: string }): string {
-  if (env.PASSPORT_SECRET) return env.PASSPORT_SECRET;
-  if (env.NODE_ENV === "development" || env.NODE_ENV === "test") return DEV_PASSPORT_SECRET;
-  throw new ConfigError(
-    "Invalid configuration:\n  PASSPORT_SECRET: required when NODE_ENV is production (set the same secret, 16+ characters, on gateway and booking; or set NODE_ENV=development)",
-  );
-}
-
-/** Splits a comma-separated list of URLs and checks each. */
-export const urlListVar = (def: string) =>
-  z
-    .string()
-    .default(def)
-    .transform((s) =>
-      s
-        .split(",")
-        .map((u) => u.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(z.string().url("must be a URL")).min(1, "needs at least one URL"));

@@ -9,6 +9,7 @@ import Redis from "ioredis";
 import type { BrowserContext, Page } from "playwright-core";
 import { assertChromium, launchChromium } from "./support/browser";
 import { AppProcess, ROOT, createDatabase, http, type TestDatabase } from "./support/stack";
+import { DEFAULT_REDIS_URL } from "../../../packages/shared/dist/defaults";
 
 const ARTIFACTS = join(ROOT, "test-artifacts", "browser");
 const HOLD_TTL_SEC = 8;
@@ -20,7 +21,7 @@ let booking: AppProcess;
 let gateway: AppProcess;
 let browser: Awaited<ReturnType<typeof launchChromium>>;
 let context: BrowserContext;
-const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", { lazyConnect: true });
+const redis = new Redis(process.env.REDIS_URL ?? DEFAULT_REDIS_URL, { lazyConnect: true });
 const queueName = `browser-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 const pageErrors: string[] = [];
 
@@ -28,7 +29,7 @@ beforeAll(async () => {
   assertChromium(); // first, so a missing browser fails with its own message
   mkdirSync(ARTIFACTS, { recursive: true });
   db = await createDatabase();
-  const common = { QUEUE_NAME: queueName, REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" };
+  const common = { QUEUE_NAME: queueName, REDIS_URL: process.env.REDIS_URL ?? DEFAULT_REDIS_URL };
   booking = await new AppProcess("booking", {
     ...common,
     DATABASE_URL: db.url,

@@ -1,10 +1,15 @@
 // `pnpm db:seed`: loads the demo data into DATABASE_URL (idempotent).
+import { parseConfig } from "@concert/shared";
+import { bookingEnv } from "../config";
 import { createDb } from "./client";
 import { seed } from "./seed";
 
+/** The one variable the seed reads, validated (and defaulted) as booking itself reads it. */
+export const seedEnv = bookingEnv.pick({ DATABASE_URL: true });
+
 async function main(): Promise<void> {
-  const url = process.env.DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres";
-  const db = createDb(url, { poolSize: 2 });
+  const { DATABASE_URL } = parseConfig(seedEnv);
+  const db = createDb(DATABASE_URL, { poolSize: 2 });
   try {
     const r = await seed(db);
     console.log(

@@ -1,6 +1,15 @@
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
-import { DEV_PASSPORT_SECRET, QueueStore, connectRedis, createLogger, createRedis, signPassport, type Passport } from "@concert/shared";
+import {
+  DEFAULT_REDIS_URL,
+  DEV_PASSPORT_SECRET,
+  QueueStore,
+  connectRedis,
+  createLogger,
+  createRedis,
+  signPassport,
+  type Passport,
+} from "@concert/shared";
 import type { Redis } from "ioredis";
 import { createApp, type BookingApp, type BookingAppConfig } from "../../src/app";
 import { createDb, type Db } from "../../src/db/client";
@@ -60,7 +69,7 @@ export interface BookingOptions extends Partial<BookingAppConfig> {
 /** A booking instance on port 0 with its own (or given) Postgres and Redis clients. */
 export async function startBooking(options: BookingOptions = {}): Promise<Booking> {
   const db = options.db ?? createDb(options.databaseUrl ?? testDatabaseUrl(), { poolSize: 10 });
-  const redisUrl = options.redisUrl ?? "redis://127.0.0.1:6379";
+  const redisUrl = options.redisUrl ?? DEFAULT_REDIS_URL;
   const redis = options.redis ?? (createRedis(redisUrl) as Redis);
   if (!options.redis && !options.noConnect) await connectRedis(redis, redisUrl);
   const queueStore = new QueueStore(redis, {

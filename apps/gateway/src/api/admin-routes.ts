@@ -1,15 +1,11 @@
 import { timingSafeEqual } from "node:crypto";
 import { Router, type RequestHandler } from "express";
 import { z } from "zod";
-import { AppError, ok, parseOr400, type AdmissionSettings, type QueueStore } from "@concert/shared";
+import { AppError, admissionSettings, ok, parseOr400, type AdmissionSettings, type QueueStore } from "@concert/shared";
 
 const settingsBody = z
-  .strictObject({
-    batch: z.number().int().min(1).max(100_000).optional(),
-    tickMs: z.number().int().min(10).max(3_600_000).optional(),
-    maxActive: z.number().int().min(1).max(10_000_000).optional(),
-  })
-  .refine((b) => Object.keys(b).length > 0, { message: "give at least one of batch, tickMs, maxActive" });
+  .strictObject(admissionSettings.partial().shape)
+  .refine((b) => Object.keys(b).length > 0, { message: `give at least one of ${admissionSettings.keyof().options.join(", ")}` });
 
 function requireAdmin(adminToken: string): RequestHandler {
   const expected = Buffer.from(adminToken);

@@ -54,17 +54,19 @@ export class TokenRateLimiter {
   }
 }
 
-/**
- * The client's address under TRUST_PROXY ("false", "true", a hop count, or addresses/subnets:
- * Express's forms, compiled the way Express compiles them), from X-Forwarded-For through proxy-addr.
- */
-export function clientIpResolver(trustProxy = "false"): (req: IncomingMessage) => string {
-  const trust = compileTrust(trustProxy);
+/** Which X-Forwarded-For hops to believe: what Express's "trust proxy" setting and proxy-addr both take. */
+export type TrustProxy = (addr: string, hop: number) => boolean;
+
+/** The client's address under the compiled TRUST_PROXY, from X-Forwarded-For through proxy-addr. */
+export function clientIpResolver(trust: TrustProxy): (req: IncomingMessage) => string {
   return (req) => proxyaddr(req, trust);
 }
 
-/** TRUST_PROXY as the function Express's "trust proxy" setting and proxy-addr both take. */
-export function compileTrust(v = "false"): (addr: string, hop: number) => boolean {
+/**
+ * TRUST_PROXY ("false", "true", a hop count, or addresses/subnets: Express's forms, compiled the
+ * way Express compiles them) as a TrustProxy. Throws proxy-addr's error on a bad address.
+ */
+export function compileTrust(v = "false"): TrustProxy {
   if (v === "true") return () => true;
   if (v === "false") return () => false;
   if (/^\d+$/.test(v)) {

@@ -7,6 +7,8 @@ import { existsSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { Client } from "pg";
+// the built module (this package runs the built apps, and has no dependency on @concert/shared)
+import { DEFAULT_DATABASE_URL } from "../../../../packages/shared/dist/defaults";
 
 export const ROOT = join(__dirname, "../../../..");
 
@@ -41,7 +43,7 @@ export interface TestDatabase {
 
 /** A database of its own, migrated and seeded like `pnpm db:migrate && pnpm db:seed` would. */
 export async function createDatabase(): Promise<TestDatabase> {
-  const base = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres";
+  const base = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
   const name = `browser_test_${process.pid}_${Date.now()}`;
   const admin = new Client({ connectionString: adminUrl(base) });
   await admin.connect().catch((err: Error) => {

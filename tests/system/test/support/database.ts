@@ -2,10 +2,10 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Client, Pool } from "pg";
+import { DEFAULT_DATABASE_URL } from "@concert/shared";
 
 const MIGRATE_SCRIPT = join(__dirname, "../../../../scripts/migrate.mjs");
-export const BASE_DATABASE_URL =
-  process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres";
+export const BASE_DATABASE_URL = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
 
 export function databaseUrl(name: string, port?: number, base = BASE_DATABASE_URL): string {
   const u = new URL(base);

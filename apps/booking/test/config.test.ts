@@ -1,0 +1,80 @@
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { ConfigError, DEFAULT_DATABASE_URL, DEFAULT_PORTS, DEFAULT_REDIS_URL, DEV_PASSPORT_SECRET } from "@concert/shared";
+import { bookingEnv, loadConfig } from "../src/config";
+
+// Unit tests of booking's config schema: no database, no Redis (the processes started at the end
+// exit before they connect to anything).
+const base = { NODE_ENV: "test" };
+
+/** The message loadConfig throws for this environment (fails the test when it does not throw). */
+function refusal(env: Record<string, string>): string {
+  try {
+    loadConfig({ ...base, ...env });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error(`accepted ${JSON.stringify(env)}`);
+}
+
+/** One value each variable refuses: a new variable needs one here (the first test checks). */
+const badValues: Record<keyof typeof bookingEnv.shape, string> = {
+  NODE_ENV: "staging",
+  REDIS_URL: "127.0.0.1:6379",
+  LOG_LEVEL: "loud",
+  PASSPORT_SECRET: "short",
+  QUEUE_NAME: "a/b",
+  PAYMENT_REPLAY_SEC: "86401",
+  PORT: "-1",
+  DATABASE_URL: "mysql://127.0.0.1/db",
+  DATABASE_POOL_SIZE: "0",
+  SEAT_HOLD_TTL_SEC: "3601",
+  MAX_HOLDS_PER_USER: "51",
+  MAX_CHARGE_POINT: "1e20",
+  SWEEP_INTERVAL_MS: "99",
+  REDLOCK_URLS: "redis://a:6379,http://b:6379",
+};
+
+/** Runs a built entry point with `env` alone; resolves its exit code and stderr. */
+const run = (script: string, env: Record<string, string>) =>
+  new Promise<{ code: number | null; stderr: string }>((resolve) =>
+    execFile(process.execPath, [join(__dirname, "..", "dist", script)], { env: { PATH: process.env.PATH, ...env } }, (err, _out, stderr) =>
+      resolve({ code: err ? (err.code as number) : 0, stderr }),
+    ),
+  );
+
+describe("booking configuration", () => {
+  it.each(Object.keys(bookingEnv.shape))("refuses a bad %s at start, naming it", (name) => {
+    const bad = badValues[name as keyof typeof badValues];
+    expect(bad).toBeDefined();
+    expect(refusal({ [name]: bad })).toMatch(new RegExp(`^  ${name}(\\.\\d+)?: `, "m"));
+  });
+
+  it("names the bad node of REDLOCK_URLS by its place in the list", () => {
+    expect(refusal({ REDLOCK_URLS: "redis://a:6379, redis://b:6379, b:6379" })).toMatch(/^ {2}REDLOCK_URLS\.2: must be a redis:\/\//m);
+  });
+
+  it("locks on REDIS_URL alone unless REDLOCK_URLS names the nodes", () => {
+    expect(loadConfig({ ...base, REDIS_URL: "redis://r:6379" }).REDLOCK_URLS).toEqual(["redis://r:6379"]);
+    expect(loadConfig({ ...base, REDLOCK_URLS: "redis://a:1, redis://b:2,redis://c:3" }).REDLOCK_URLS).toEqual([
+      "redis://a:1",
+      "redis://b:2",
+      "redis://c:3",
+    ]);
+  });
+
+  it("defaults to the shared defaults, and to the development passport secret only in development and test", () => {
+    const config = loadConfig(base);
+    expect([config.PORT, config.DATABASE_URL, config.REDIS_URL]).toEqual([DEFAULT_PORTS.booking, DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL]);
+    expect(config.PASSPORT_SECRET).toBe(DEV_PASSPORT_SECRET);
+    expect(refusal({ NODE_ENV: "production" })).toMatch(/^ {2}PASSPORT_SECRET: required when NODE_ENV is production/m);
+  });
+
+  it("makes main.js and the seed exit 1 naming the variable", async () => {
+    const main = await run("main.js", { NODE_ENV: "test", REDLOCK_URLS: "redis://a:6379,http://b:6379" });
+    expect([main.code, main.stderr]).toEqual([1, expect.stringContaining("REDLOCK_URLS.1: must be a redis://")]);
+    const seed = await run("db/seed-main.js", { DATABASE_URL: "mysql://127.0.0.1/db" });
+    expect([seed.code, seed.stderr]).toEqual([1, expect.stringContaining("DATABASE_URL: must be a postgresql:// URL")]);
+  });
+});

@@ -1,0 +1,125 @@
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import {
+  ConfigError,
+  DEFAULT_BOOKING_URL,
+  DEFAULT_PORTS,
+  DEFAULT_REDIS_URL,
+  DEV_PASSPORT_SECRET,
+  admissionSettings,
+} from "@concert/shared";
+import { gatewayEnv, loadConfig } from "../src/config";
+
+// Unit tests of the gateway's config schema: no Redis, no server (but the last test starts the
+// built main.js, which exits before it connects to anything).
+const base = { NODE_ENV: "test" };
+
+/** The message loadConfig throws for this environment (fails the test when it does not throw). */
+function refusal(env: Record<string, string>): string {
+  try {
+    loadConfig({ ...base, ...env });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error(`accepted ${JSON.stringify(env)}`);
+}
+
+/** One value each variable refuses: a new variable needs one here (the first test checks). */
+const badValues: Record<keyof typeof gatewayEnv.shape, string> = {
+  NODE_ENV: "staging",
+  REDIS_URL: "http://127.0.0.1:6379",
+  LOG_LEVEL: "verbose",
+  PASSPORT_SECRET: "short",
+  QUEUE_NAME: "main queue",
+  PAYMENT_REPLAY_SEC: "-1",
+  PORT: "65536",
+  HOST: "",
+  BOOKING_URL: "http://127.0.0.1:3001,not a url",
+  BOOKING_TIMEOUT_MS: "ten",
+  QUEUE_ADMIT_BATCH: "0",
+  QUEUE_TICK_MS: "1.5",
+  QUEUE_MAX_ACTIVE: "10000001",
+  ACTIVE_TOKEN_TTL_SEC: "0",
+  WAITING_IDLE_TTL_SEC: "86401",
+  PASSPORT_TTL_SEC: "601",
+  TOKEN_RATE_LIMIT: "-5",
+  TOKEN_RATE_WINDOW_SEC: "x",
+  TRUST_PROXY: "10.0.0.x",
+  ADMIN_TOKEN: "short",
+  ADMISSION_ENABLED: "yes",
+};
+
+describe("gateway configuration", () => {
+  it.each(Object.keys(gatewayEnv.shape))("refuses a bad %s at start, naming it", (name) => {
+    const bad = badValues[name as keyof typeof badValues];
+    expect(bad).toBeDefined();
+    expect(refusal({ [name]: bad })).toMatch(new RegExp(`^  ${name}(\\.\\d+)?: `, "m"));
+  });
+
+  it("names every bad variable at once", () => {
+    const message = refusal({ PORT: "x", TRUST_PROXY: "10.0.0.x", BOOKING_URL: "" });
+    expect(
+      message
+        .split("\n")
+        .slice(1)
+        .map((l) => l.trim().split(":")[0]),
+    ).toEqual(["PORT", "BOOKING_URL", "TRUST_PROXY"]);
+  });
+
+  it("says what is wrong with TRUST_PROXY, not only that an IP address is invalid", () => {
+    expect(refusal({ TRUST_PROXY: "10.0.0.x" })).toContain(
+      "TRUST_PROXY: invalid IP address: 10.0.0.x (give true, false, a hop count, or comma-separated addresses/subnets)",
+    );
+    expect(refusal({ TRUST_PROXY: "10.0.0.0/33" })).toMatch(/^ {2}TRUST_PROXY: /m);
+  });
+
+  it("compiles every documented TRUST_PROXY form once, into the function Express and the rate limiter take", () => {
+    const trust = (v?: string) => loadConfig({ ...base, ...(v === undefined ? {} : { TRUST_PROXY: v }) }).TRUST_PROXY;
+    expect([trust()("10.1.2.3", 0), trust("false")("10.1.2.3", 0)]).toEqual([false, false]);
+    expect(trust("true")("203.0.113.9", 5)).toBe(true);
+    const hops = trust("2");
+    expect([hops("203.0.113.9", 0), hops("203.0.113.9", 1), hops("203.0.113.9", 2)]).toEqual([true, true, false]);
+    const subnets = trust("10.0.0.0/8, 192.168.1.7");
+    expect([subnets("10.9.9.9", 0), subnets("192.168.1.7", 0), subnets("192.168.1.8", 0)]).toEqual([true, true, false]);
+    expect(trust("loopback")("127.0.0.1", 0)).toBe(true);
+  });
+
+  it("takes the admission bounds from admissionSettings, the ones the operators' PATCH checks", () => {
+    const vars = { batch: "QUEUE_ADMIT_BATCH", tickMs: "QUEUE_TICK_MS", maxActive: "QUEUE_MAX_ACTIVE" } as const;
+    for (const [key, name] of Object.entries(vars) as [keyof typeof vars, string][]) {
+      const { minValue, maxValue } = admissionSettings.shape[key];
+      expect([minValue, maxValue].every(Number.isSafeInteger)).toBe(true);
+      const read = (v: number) => (loadConfig({ ...base, [name]: String(v) }) as Record<string, unknown>)[name];
+      expect([read(minValue!), read(maxValue!)]).toEqual([minValue, maxValue]);
+      expect(refusal({ [name]: String(minValue! - 1) })).toMatch(new RegExp(`^  ${name}: `, "m"));
+      expect(refusal({ [name]: String(maxValue! + 1) })).toMatch(new RegExp(`^  ${name}: `, "m"));
+    }
+  });
+
+  it("defaults to the shared defaults, and to the development passport secret only in development and test", () => {
+    const config = loadConfig(base);
+    expect([config.PORT, config.BOOKING_URL, config.REDIS_URL]).toEqual([DEFAULT_PORTS.gateway, [DEFAULT_BOOKING_URL], DEFAULT_REDIS_URL]);
+    expect(config.PASSPORT_SECRET).toBe(DEV_PASSPORT_SECRET);
+    expect(refusal({ NODE_ENV: "production" })).toMatch(/^ {2}PASSPORT_SECRET: required when NODE_ENV is production/m);
+    expect(loadConfig({ NODE_ENV: "production", PASSPORT_SECRET: "p".repeat(16) }).PASSPORT_SECRET).toBe("p".repeat(16));
+  });
+
+  it("splits BOOKING_URL on commas", () => {
+    expect(loadConfig({ ...base, BOOKING_URL: " http://a:3001 ,http://b:3001," }).BOOKING_URL).toEqual(["http://a:3001", "http://b:3001"]);
+  });
+
+  it("makes main.js exit 1 with one line naming the variable", async () => {
+    const main = join(__dirname, "..", "dist", "main.js");
+    const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) =>
+      execFile(
+        process.execPath,
+        [main],
+        { env: { PATH: process.env.PATH, NODE_ENV: "test", TRUST_PROXY: "10.0.0.x" } },
+        (err, _out, stderr) => resolve({ code: err ? (err.code as number) : 0, stderr }),
+      ),
+    );
+    expect(code).toBe(1);
+    expect(stderr).toContain("TRUST_PROXY: invalid IP address: 10.0.0.x");
+  });
+});
