@@ -2,6 +2,7 @@ import { AppError } from "@concert/shared";
 import { Prisma } from "../generated/prisma/client";
 import type { Db, Tx } from "./client";
 import { toNumber } from "./client";
+import { UniqueViolation } from "./postgres-errors";
 
 export interface PaymentResult {
   paymentId: number;
@@ -52,7 +53,7 @@ export class PaymentsRepository {
       return await this.db.$transaction((tx) => this.payIn(tx, { ...input, reservationIds: ids }), TX_OPTIONS);
     } catch (err) {
       // Two requests with one key for different reservations: the loser trips the unique index.
-      if (input.idempotencyKey && isUniqueViolation(err)) {
+      if (input.idempotencyKey && err instanceof UniqueViolation) {
         const earlier = await this.findByKey(this.db, input.userId, input.idempotencyKey);
         if (earlier) return sameRequestOrConflict(earlier, ids);
       }
@@ -166,9 +167,4 @@ function sameRequestOrConflict(earlier: PaymentResult, ids: number[]): PaymentRe
     });
   }
   return earlier;
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; meta?: { driverAdapterError?: { cause?: { originalCode?: string } } }; message?: string };
-  return e?.code === "P2002" || e?.meta?.driverAdapterError?.cause?.originalCode === "23505" || /unique constraint/i.test(e?.message ?? "");
 }
