@@ -80,7 +80,15 @@ const REDIS_DOWN = [
   "CLUSTERDOWN",
   "READONLY",
 ];
-const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH"]);
+/** Node socket error codes: the peer could not be reached or went away. */
+export const SOCKET_ERROR_CODES: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EHOSTUNREACH",
+]);
 
 /**
  * Recognises the errors that mean "a dependency is down" rather than "this request is wrong",
@@ -96,7 +104,7 @@ export function dependencyOf(err: unknown): string | null {
   const message = String(e.message ?? "");
   if (name === "MaxRetriesPerRequestError" || REDIS_DOWN.some((m) => message.includes(m))) return "redis";
   if (name === "ExecutionError" || name === "ResourceLockedError") return "redis";
-  if (e.code && NETWORK_CODES.has(e.code)) return "network";
+  if (e.code && SOCKET_ERROR_CODES.has(e.code)) return "network";
   if (e.cause && e.cause !== err) return dependencyOf(e.cause);
   return null;
 }

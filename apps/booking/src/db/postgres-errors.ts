@@ -1,4 +1,4 @@
-import { AppError, DependencyError } from "@concert/shared";
+import { AppError, DependencyError, SOCKET_ERROR_CODES } from "@concert/shared";
 
 /** A write broke a unique index: the caller may know what that means (e.g. a concurrent request won). */
 export class UniqueViolation extends Error {
@@ -22,7 +22,6 @@ const ADAPTER_DOWN_KINDS = new Set([
 ]);
 // SQLSTATE classes 08 (connection exception) and 57P0x (server shutting down / cannot connect now).
 const PG_DOWN_STATE = /^(08|57P0)/;
-const SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH"]);
 // pg and pg-pool reject a lost or unobtainable connection with a plain Error whose message is all
 // there is, and the driver adapter passes it on unchanged.
 const PG_CONNECTION_LOST =
@@ -51,7 +50,8 @@ function meansPostgresIsDown(err: unknown, depth = 0): boolean {
   const e = err as DriverError;
   const name = e.name ?? "";
   const code = typeof e.code === "string" ? e.code : undefined;
-  if (name.startsWith("PrismaClientInitializationError") || (code && (PRISMA_DOWN_CODES.has(code) || SOCKET_CODES.has(code)))) return true;
+  if (name.startsWith("PrismaClientInitializationError") || (code && (PRISMA_DOWN_CODES.has(code) || SOCKET_ERROR_CODES.has(code))))
+    return true;
   if (code && PG_DOWN_STATE.test(code) && typeof (e as { severity?: unknown }).severity === "string") return true;
   const cause = adapterCause(e);
   if (cause && (ADAPTER_DOWN_KINDS.has(cause.kind ?? "") || PG_DOWN_STATE.test(cause.originalCode ?? ""))) return true;
