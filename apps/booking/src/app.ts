@@ -10,6 +10,7 @@ import { ConcertsRepository } from "./db/concerts.repository";
 import { PaymentsRepository } from "./db/payments.repository";
 import { PointsRepository } from "./db/points.repository";
 import { ReservationsRepository } from "./db/reservations.repository";
+import { dbClock } from "./db/seat-sql";
 import { SeatGate } from "./reservations/seat-gate";
 import { sweepExpiredHolds, type SweepResult } from "./reservations/sweeper";
 import { bookingMetrics } from "./metrics";
@@ -21,8 +22,6 @@ export interface BookingAppConfig {
   maxChargePoint: number;
   /** prefix of booking's Redis keys (seat gates, locks); default `booking:<queueName>` */
   redisKeyPrefix: string;
-  /** tests only: hold length in ms, overriding seatHoldTtlSec */
-  seatHoldTtlMs?: number;
 }
 
 export interface BookingDeps {
@@ -33,6 +32,11 @@ export interface BookingDeps {
   queueStore: QueueStore;
   logger: Logger;
   config: BookingAppConfig;
+  /**
+   * Tests only: the time holds are decided at (their expiry, free seats, the sweep, a payment's
+   * HOLD_EXPIRED). Without it every instance uses the database's clock.
+   */
+  clock?: () => Date;
 }
 
 export interface BookingApp extends Express {
@@ -43,7 +47,8 @@ export interface BookingApp extends Express {
 /** The booking HTTP app, without listening (main.ts listens; tests use port 0). */
 export function createApp(deps: BookingDeps): BookingApp {
   const { db, redis, queueStore, logger, config } = deps;
-  const reservations = new ReservationsRepository(db);
+  const clock = dbClock(deps.clock);
+  const reservations = new ReservationsRepository(db, clock);
   const gate = new SeatGate(redis, config.redisKeyPrefix);
   const redlock = new Redlock(deps.redlockClients?.length ? deps.redlockClients : [redis], {
     driftFactor: 0.01,
@@ -66,7 +71,7 @@ export function createApp(deps: BookingDeps): BookingApp {
   app.use("/api", requirePassport(config.passportSecret));
   app.use(
     apiRoutes({
-      concerts: new ConcertsRepository(db),
+      concerts: new ConcertsRepository(db, clock),
       points: new PointsRepository(db),
       hold: {
         reservations,
@@ -74,10 +79,10 @@ export function createApp(deps: BookingDeps): BookingApp {
         redlock,
         queueStore,
         logger,
-        holdTtlMs: config.seatHoldTtlMs ?? config.seatHoldTtlSec * 1000,
+        holdTtlMs: config.seatHoldTtlSec * 1000,
         maxHoldsPerUser: config.maxHoldsPerUser,
       },
-      pay: { payments: new PaymentsRepository(db), queueStore, logger },
+      pay: { payments: new PaymentsRepository(db, clock), queueStore, logger },
       maxChargePoint: config.maxChargePoint,
     }),
   );

@@ -1,4 +1,4 @@
-import { call, newConcert, nextId, passport, sleep, snapshot, startBooking, type Booking } from "./support/booking";
+import { call, clock, newConcert, nextId, passport, sleep, snapshot, startBooking, type Booking } from "./support/booking";
 
 let a: Booking;
 let b: Booking;
@@ -141,7 +141,7 @@ describe("seat holds", () => {
       }
       const key = (seat: number) => `${a.config.redisKeyPrefix}:seat:${detailIds[0]}:${seat}`;
       expect(await a.redis.get(key(1))).toBe(`r:${ids[0]}`);
-      await sleep(1_100);
+      clock.advance(1_100);
       const [s1, s2] = await Promise.all([a.app.sweep(), b.app.sweep()]);
       expect(s1.expired + s2.expired).toBeGreaterThanOrEqual(3);
       const rows = await a.db.reservation.findMany({ where: { id: { in: ids } } });

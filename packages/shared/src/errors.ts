@@ -80,26 +80,21 @@ const REDIS_DOWN = [
   "CLUSTERDOWN",
   "READONLY",
 ];
-const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "57P01", "57P03"]);
-// Prisma: can't reach server, timeout, server closed the connection, pool timeout, transaction
-// closed under us; driver adapter errors.
-const PRISMA_DOWN_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", "P2028"]);
-// Prisma driver-adapter error kinds (meta.driverAdapterError.cause.kind) that mean "Postgres is
-// unreachable", not "this query is wrong": a raw query on a dropped connection comes back as
-// P2010 { kind: "ConnectionClosed" }.
-const ADAPTER_DOWN_KINDS = new Set([
-  "ConnectionClosed",
-  "SocketTimeout",
-  "DatabaseNotReachable",
-  "TooManyConnections",
-  "TransactionAlreadyClosed",
+/** Node socket error codes: the peer could not be reached or went away. */
+export const SOCKET_ERROR_CODES: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EHOSTUNREACH",
 ]);
-// SQLSTATE classes 08 (connection exception) and 57P0x (server shutting down / cannot connect now).
-const PG_DOWN_STATE = /^(08|57P0)/;
 
 /**
  * Recognises the errors that mean "a dependency is down" rather than "this request is wrong",
- * so that they become 503 + Retry-After instead of 500.
+ * so that they become 503 + Retry-After instead of 500. Postgres failures arrive already marked
+ * (booking's Prisma client throws DependencyError("postgres")); the Redis guesses below remain
+ * until every Redis adapter marks its own.
  */
 export function dependencyOf(err: unknown): string | null {
   if (err instanceof DependencyError) return err.dependency;
@@ -107,24 +102,9 @@ export function dependencyOf(err: unknown): string | null {
   const e = err as { name?: string; code?: string; message?: string; cause?: unknown; constructor?: { name?: string } };
   const name = e.name ?? e.constructor?.name ?? "";
   const message = String(e.message ?? "");
-  if (name === "MaxRetriesPerRequestError" || REDIS_DOWN.some((m) => message.includes(m))) {
-    return /prisma|postgres/i.test(message) ? "postgres" : "redis";
-  }
-  if (name.startsWith("PrismaClientInitializationError") || (e.code && PRISMA_DOWN_CODES.has(e.code))) return "postgres";
-  const adapterCause = (e as { meta?: { driverAdapterError?: { cause?: { kind?: string; originalCode?: string } } } }).meta
-    ?.driverAdapterError?.cause;
-  if (adapterCause && (ADAPTER_DOWN_KINDS.has(adapterCause.kind ?? "") || PG_DOWN_STATE.test(adapterCause.originalCode ?? "")))
-    return "postgres";
-  if (
-    name === "DriverAdapterError" ||
-    /Can't reach database server|Connection terminated|connection timeout|timeout exceeded when trying to connect|terminating connection|Server has closed the connection/i.test(
-      message,
-    )
-  ) {
-    return "postgres";
-  }
+  if (name === "MaxRetriesPerRequestError" || REDIS_DOWN.some((m) => message.includes(m))) return "redis";
   if (name === "ExecutionError" || name === "ResourceLockedError") return "redis";
-  if (e.code && NETWORK_CODES.has(e.code)) return "network";
+  if (e.code && SOCKET_ERROR_CODES.has(e.code)) return "network";
   if (e.cause && e.cause !== err) return dependencyOf(e.cause);
   return null;
 }

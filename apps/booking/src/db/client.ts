@@ -1,5 +1,6 @@
 import { PrismaPg } from "@prisma/adapter-pg";
 import { type Prisma, PrismaClient } from "../generated/prisma/client";
+import { postgresFailure } from "./postgres-errors";
 
 export type Db = PrismaClient;
 /** The client inside `db.$transaction(async (tx) => ...)`. */
@@ -12,13 +13,35 @@ export interface DbOptions {
 /**
  * Prisma on the `pg` driver adapter (no engine binary). The pool fails a connection attempt
  * after 3 s instead of waiting forever, so a Postgres outage becomes a quick 503.
+ *
+ * Every failure leaves this client already classified (see postgresFailure): the query extension
+ * covers model operations, raw queries and the queries inside interactive transactions; an
+ * interactive transaction that cannot start or commit fails in `$transaction` itself, so that is
+ * wrapped too. The extension changes no method's shape, hence the cast back to PrismaClient.
  */
 export function createDb(databaseUrl: string, options: DbOptions = {}): Db {
   const adapter = new PrismaPg(
     { connectionString: databaseUrl, max: options.poolSize ?? 10, connectionTimeoutMillis: 3_000 },
     { onPoolError: () => {}, onConnectionError: () => {} },
   );
-  return new PrismaClient({ adapter });
+  const client = new PrismaClient({ adapter }).$extends({
+    name: "postgres-failures",
+    query: {
+      async $allOperations({ args, query }) {
+        try {
+          return (await query(args)) as unknown;
+        } catch (err) {
+          throw postgresFailure(err);
+        }
+      },
+    },
+  });
+  const transaction = client.$transaction.bind(client) as (...args: unknown[]) => Promise<unknown>;
+  client.$transaction = ((...args: unknown[]) =>
+    transaction(...args).catch((err: unknown) => {
+      throw postgresFailure(err);
+    })) as typeof client.$transaction;
+  return client as unknown as Db;
 }
 
 /** Postgres integer columns come back as number, bigint columns as bigint; amounts fit 2^53. */

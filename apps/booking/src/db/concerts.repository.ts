@@ -1,4 +1,5 @@
 import type { Db } from "./client";
+import { dbClock, seatIsFree, type DbClock } from "./seat-sql";
 
 export interface ScheduleRow {
   concertDetailId: number;
@@ -7,11 +8,11 @@ export interface ScheduleRow {
   availableSeats: number;
 }
 
-/** "Free" everywhere: FREE, or HELD by a hold that has expired (on the database clock). */
-const FREE = `(s.status = 'FREE' OR (s.status = 'HELD' AND s.hold_until <= now()))`;
-
 export class ConcertsRepository {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly clock: DbClock = dbClock(),
+  ) {}
 
   async findConcertName(concertId: number): Promise<string | null> {
     const concert = await this.db.concert.findUnique({ where: { id: concertId }, select: { name: true } });
@@ -20,15 +21,14 @@ export class ConcertsRepository {
 
   /** Future performances of the concert that still have a free seat, soonest first. */
   async listBookableSchedules(concertId: number): Promise<ScheduleRow[]> {
-    const rows = await this.db.$queryRawUnsafe<{ id: number; starts_at: Date; seat_price: number; available: number }[]>(
-      `SELECT cd.id, cd.starts_at, cd.seat_price, count(*) FILTER (WHERE ${FREE})::int AS available
-         FROM concert_detail cd JOIN seat s ON s.concert_detail_id = cd.id
-        WHERE cd.concert_id = $1 AND cd.starts_at > now()
-        GROUP BY cd.id
-       HAVING count(*) FILTER (WHERE ${FREE}) > 0
-        ORDER BY cd.starts_at, cd.id`,
-      concertId,
-    );
+    const now = this.clock.now();
+    const rows = await this.db.$queryRaw<{ id: number; starts_at: Date; seat_price: number; available: number }[]>`
+      SELECT cd.id, cd.starts_at, cd.seat_price, count(*) FILTER (WHERE ${seatIsFree(now)})::int AS available
+        FROM concert_detail cd JOIN seat s ON s.concert_detail_id = cd.id
+       WHERE cd.concert_id = ${concertId} AND cd.starts_at > ${now}
+       GROUP BY cd.id
+      HAVING count(*) FILTER (WHERE ${seatIsFree(now)}) > 0
+       ORDER BY cd.starts_at, cd.id`;
     return rows.map((r) => ({
       concertDetailId: r.id,
       startsAt: r.starts_at,
@@ -39,14 +39,13 @@ export class ConcertsRepository {
 
   /** null when the performance does not exist; [] when it has started or is sold out. */
   async listFreeSeatNumbers(concertDetailId: number): Promise<number[] | null> {
-    const rows = await this.db.$queryRawUnsafe<{ seat_no: number | null; exists: boolean }[]>(
-      `SELECT s.seat_no, true AS exists
-         FROM concert_detail cd LEFT JOIN seat s
-           ON s.concert_detail_id = cd.id AND cd.starts_at > now() AND ${FREE}
-        WHERE cd.id = $1
-        ORDER BY s.seat_no`,
-      concertDetailId,
-    );
+    const now = this.clock.now();
+    const rows = await this.db.$queryRaw<{ seat_no: number | null; exists: boolean }[]>`
+      SELECT s.seat_no, true AS exists
+        FROM concert_detail cd LEFT JOIN seat s
+          ON s.concert_detail_id = cd.id AND cd.starts_at > ${now} AND ${seatIsFree(now)}
+       WHERE cd.id = ${concertDetailId}
+       ORDER BY s.seat_no`;
     if (rows.length === 0) return null;
     return rows.flatMap((r) => (r.seat_no === null ? [] : [r.seat_no]));
   }

@@ -1,4 +1,5 @@
 import type { Db } from "./client";
+import { dbClock, liveHoldCount, seatHoldExpired, seatIsFree, type DbClock } from "./seat-sql";
 
 export interface HeldReservation {
   reservationId: number;
@@ -6,7 +7,7 @@ export interface HeldReservation {
   seatNo: number;
   price: number;
   expiresAt: Date;
-  /** database clock when the hold was written */
+  /** the DbClock's time when the hold was written */
   dbNow: Date;
 }
 
@@ -19,10 +20,13 @@ export interface ExpiredHold {
 }
 
 export class ReservationsRepository {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly clock: DbClock = dbClock(),
+  ) {}
 
   /**
-   * Holds a seat in ONE statement, on the database clock: the conditional UPDATE of the seat row
+   * Holds a seat in ONE statement, on the DbClock (the database's): the conditional UPDATE of the seat row
    * (FREE, or HELD with an expired hold) is what Postgres serialises, so of any number of
    * concurrent holds of a seat exactly one gets a row back. The same statement checks the
    * performance is in the future and the user holds fewer than `maxHolds` live seats, creates
@@ -37,29 +41,27 @@ export class ReservationsRepository {
     maxHolds: number;
   }): Promise<HeldReservation | null> {
     const { userId, concertDetailId, seatNo, ttlMs, maxHolds } = input;
+    const now = this.clock.now();
     const rows = await this.db.$queryRaw<{ id: number; price: number; expires_at: Date; db_now: Date }[]>`
       WITH detail AS (
-        SELECT id, seat_price FROM concert_detail WHERE id = ${concertDetailId} AND starts_at > now()
-      ), active AS (
-        SELECT count(*)::int AS n FROM reservation
-         WHERE user_id = ${userId} AND status = 'HELD' AND expires_at > now()
+        SELECT id, seat_price FROM concert_detail WHERE id = ${concertDetailId} AND starts_at > ${now}
       ), held AS (
-        UPDATE seat
+        UPDATE seat s
            SET status = 'HELD',
-               hold_until = now() + ${ttlMs}::int * interval '1 millisecond',
+               hold_until = ${now} + ${ttlMs}::int * interval '1 millisecond',
                reservation_id = nextval(pg_get_serial_sequence('reservation', 'id'))
-         WHERE concert_detail_id = ${concertDetailId} AND seat_no = ${seatNo}
-           AND (status = 'FREE' OR (status = 'HELD' AND hold_until <= now()))
+         WHERE s.concert_detail_id = ${concertDetailId} AND s.seat_no = ${seatNo}
+           AND ${seatIsFree(now)}
            AND EXISTS (SELECT 1 FROM detail)
-           AND (SELECT n FROM active) < ${maxHolds}
-        RETURNING id, reservation_id, hold_until
+           AND ${liveHoldCount(userId, now)} < ${maxHolds}
+        RETURNING s.id, s.reservation_id, s.hold_until
       ), new_user AS (
         INSERT INTO users (id) SELECT ${userId} FROM held ON CONFLICT (id) DO NOTHING
       )
       INSERT INTO reservation (id, user_id, concert_detail_id, seat_id, seat_no, price, status, expires_at)
       SELECT held.reservation_id, ${userId}, ${concertDetailId}, held.id, ${seatNo}, detail.seat_price, 'HELD', held.hold_until
         FROM held, detail
-      RETURNING id, price, expires_at, now() AS db_now`;
+      RETURNING id, price, expires_at, ${now} AS db_now`;
     if (rows.length === 0) return null;
     const r = rows[0];
     return { reservationId: r.id, concertDetailId, seatNo, price: r.price, expiresAt: r.expires_at, dbNow: r.db_now };
@@ -67,11 +69,11 @@ export class ReservationsRepository {
 
   /** Why `holdSeat` returned null (read after the fact; good enough to pick the error code). */
   async explainRefusal(input: { userId: number; concertDetailId: number; seatNo: number; maxHolds: number }): Promise<HoldRefusal> {
+    const now = this.clock.now();
     const [r] = await this.db.$queryRaw<{ future: boolean | null; seat: boolean; active: number }[]>`
-      SELECT (SELECT starts_at > now() FROM concert_detail WHERE id = ${input.concertDetailId}) AS future,
+      SELECT (SELECT starts_at > ${now} FROM concert_detail WHERE id = ${input.concertDetailId}) AS future,
              EXISTS (SELECT 1 FROM seat WHERE concert_detail_id = ${input.concertDetailId} AND seat_no = ${input.seatNo}) AS seat,
-             (SELECT count(*)::int FROM reservation
-               WHERE user_id = ${input.userId} AND status = 'HELD' AND expires_at > now()) AS active`;
+             ${liveHoldCount(input.userId, now)} AS active`;
     if (r.future === null) return "SCHEDULE_NOT_FOUND";
     if (!r.seat) return "SEAT_NOT_FOUND";
     if (!r.future) return "SCHEDULE_STARTED";
@@ -88,7 +90,7 @@ export class ReservationsRepository {
     const rows = await this.db.$queryRaw<{ id: number; concert_detail_id: number; seat_no: number }[]>`
       UPDATE reservation SET status = 'EXPIRED'
        WHERE id IN (SELECT id FROM reservation
-                     WHERE status = 'HELD' AND expires_at <= now()
+                     WHERE status = 'HELD' AND expires_at <= ${this.clock.now()}
                      ORDER BY expires_at LIMIT ${limit}
                      FOR UPDATE SKIP LOCKED)
          AND status = 'HELD'
@@ -98,12 +100,13 @@ export class ReservationsRepository {
 
   /** Frees up to `limit` seats whose hold has expired (queries already treat them as free). */
   async freeExpiredSeats(limit: number): Promise<number> {
+    const now = this.clock.now();
     return this.db.$executeRaw`
-      UPDATE seat SET status = 'FREE', hold_until = NULL, reservation_id = NULL
-       WHERE id IN (SELECT id FROM seat
-                     WHERE status = 'HELD' AND hold_until <= now()
-                     LIMIT ${limit}
-                     FOR UPDATE SKIP LOCKED)
-         AND status = 'HELD' AND hold_until <= now()`;
+      UPDATE seat s SET status = 'FREE', hold_until = NULL, reservation_id = NULL
+       WHERE s.id IN (SELECT s.id FROM seat s
+                       WHERE ${seatHoldExpired(now)}
+                       LIMIT ${limit}
+                       FOR UPDATE SKIP LOCKED)
+         AND ${seatHoldExpired(now)}`;
   }
 }

@@ -1,5 +1,9 @@
-import type { Logger, QueueStore } from "@concert/shared";
-import type { PayInput, PaymentResult, PaymentsRepository } from "../db/payments.repository";
+import { AppError, type Logger, type QueueStore } from "@concert/shared";
+import type { PaymentsRepository } from "../db/payments.repository";
+import { UniqueViolation } from "../db/postgres-errors";
+import { paymentRequest, replayOrConflict, settled, type PayInput, type PaymentRequest, type PaymentResult } from "./decide-payment";
+
+export type { PayInput, PaymentResult } from "./decide-payment";
 
 export interface PayDeps {
   payments: PaymentsRepository;
@@ -10,12 +14,13 @@ export interface PayDeps {
 export type PaymentView = Omit<PaymentResult, "replayed">;
 
 /**
- * Pays the user's holds in one transaction (see PaymentsRepository.pay), then finishes the
- * user's queue token. The payment is committed before Redis is touched: if finishing the token
- * fails, the payment stands and the token simply expires on its own.
+ * Pays the user's holds in one transaction (the rules: decidePayment), then finishes the user's
+ * queue token. The payment is committed before Redis is touched: if finishing the token fails,
+ * the payment stands and the token simply expires on its own.
  */
 export async function payReservations(deps: PayDeps, input: PayInput & { tokenId?: string }): Promise<PaymentView> {
-  const { replayed, ...result } = await deps.payments.pay(input);
+  const request = paymentRequest(input);
+  const { replayed, ...result } = request.replayOnly ? await replayOnly(deps, request) : await payOrReplay(deps, request);
   if (input.tokenId) {
     await deps.queueStore.finish(input.tokenId, "paid").catch((err: unknown) => {
       deps.logger.warn({ err, paymentId: result.paymentId }, "payment committed, but finishing the queue token failed");
@@ -23,4 +28,24 @@ export async function payReservations(deps: PayDeps, input: PayInput & { tokenId
   }
   if (replayed) deps.logger.info({ paymentId: result.paymentId }, "idempotent payment replayed");
   return result;
+}
+
+/** In the replay window only the stored answer of the payment that finished the token may come back. */
+async function replayOnly(deps: PayDeps, request: PaymentRequest): Promise<PaymentResult> {
+  const earlier = request.idempotencyKey ? await deps.payments.findByKey(request.userId, request.idempotencyKey) : null;
+  if (!earlier) throw new AppError("TOKEN_INVALID", "This queue token was used for a payment; queue again to pay anything else");
+  return settled(replayOrConflict(request, earlier));
+}
+
+async function payOrReplay(deps: PayDeps, request: PaymentRequest): Promise<PaymentResult> {
+  try {
+    return await deps.payments.pay(request);
+  } catch (err) {
+    // Two requests with one key for different reservations: the loser trips the unique index.
+    if (request.idempotencyKey && err instanceof UniqueViolation) {
+      const earlier = await deps.payments.findByKey(request.userId, request.idempotencyKey);
+      if (earlier) return settled(replayOrConflict(request, earlier));
+    }
+    throw err;
+  }
 }

@@ -1,4 +1,4 @@
-import { AppError, type HoldView, type Logger, type QueueStore } from "@concert/shared";
+import { AppError, DependencyError, type HoldView, type Logger, type QueueStore } from "@concert/shared";
 import type Redlock from "redlock";
 import type { HoldRefusal, ReservationsRepository } from "../db/reservations.repository";
 import type { SeatGate } from "./seat-gate";
@@ -75,7 +75,11 @@ export async function holdSeat(deps: HoldSeatDeps, input: HoldSeatInput): Promis
  * while this one stays held. The lease then simply runs out.
  */
 async function withLock<T>(redlock: Redlock, resource: string, routine: () => Promise<T>): Promise<T> {
-  const lock = await redlock.acquire([resource], USER_LOCK_MS, USER_LOCK_SETTINGS);
+  // Redlock gives up (ExecutionError) when no quorum of its Redis nodes answered within the retry
+  // window: to the client that is Redis being unavailable.
+  const lock = await redlock.acquire([resource], USER_LOCK_MS, USER_LOCK_SETTINGS).catch((err: unknown) => {
+    throw new DependencyError("redis", { cause: err });
+  });
   try {
     return await routine();
   } finally {

@@ -1,0 +1,78 @@
+import { AppError, DependencyError, SOCKET_ERROR_CODES } from "@concert/shared";
+
+/** A write broke a unique index: the caller may know what that means (e.g. a concurrent request won). */
+export class UniqueViolation extends Error {
+  constructor(cause: unknown) {
+    super("unique constraint violated", { cause });
+    this.name = "UniqueViolation";
+  }
+}
+
+// Prisma: can't reach server, timeout, server closed the connection, pool timeout, transaction
+// closed under us.
+const PRISMA_DOWN_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", "P2028"]);
+// Driver-adapter error kinds that mean "Postgres is unreachable", not "this query is wrong": a raw
+// query on a dropped connection comes back as P2010 { kind: "ConnectionClosed" }.
+const ADAPTER_DOWN_KINDS = new Set([
+  "ConnectionClosed",
+  "SocketTimeout",
+  "DatabaseNotReachable",
+  "TooManyConnections",
+  "TransactionAlreadyClosed",
+]);
+// SQLSTATE classes 08 (connection exception) and 57P0x (server shutting down / cannot connect now).
+const PG_DOWN_STATE = /^(08|57P0)/;
+// pg and pg-pool reject a lost or unobtainable connection with a plain Error whose message is all
+// there is, and the driver adapter passes it on unchanged.
+const PG_CONNECTION_LOST =
+  /Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect|connection timeout/i;
+
+interface AdapterCause {
+  kind?: string;
+  originalCode?: string;
+}
+interface DriverError {
+  name?: string;
+  code?: unknown;
+  message?: unknown;
+  cause?: unknown;
+  meta?: { driverAdapterError?: { cause?: AdapterCause } };
+}
+
+function adapterCause(e: DriverError): AdapterCause | undefined {
+  if (e.meta?.driverAdapterError?.cause) return e.meta.driverAdapterError.cause;
+  if (e.name === "DriverAdapterError" && e.cause && typeof e.cause === "object") return e.cause;
+  return undefined;
+}
+
+function meansPostgresIsDown(err: unknown, depth = 0): boolean {
+  if (!err || typeof err !== "object" || depth > 5) return false;
+  const e = err as DriverError;
+  const name = e.name ?? "";
+  const code = typeof e.code === "string" ? e.code : undefined;
+  if (name.startsWith("PrismaClientInitializationError") || (code && (PRISMA_DOWN_CODES.has(code) || SOCKET_ERROR_CODES.has(code))))
+    return true;
+  if (code && PG_DOWN_STATE.test(code) && typeof (e as { severity?: unknown }).severity === "string") return true;
+  const cause = adapterCause(e);
+  if (cause && (ADAPTER_DOWN_KINDS.has(cause.kind ?? "") || PG_DOWN_STATE.test(cause.originalCode ?? ""))) return true;
+  if (name === "Error" && typeof e.message === "string" && PG_CONNECTION_LOST.test(e.message)) return true;
+  return e.cause !== undefined && e.cause !== err && meansPostgresIsDown(e.cause, depth + 1);
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as DriverError;
+  const cause = adapterCause(e);
+  return e.code === "P2002" || cause?.kind === "UniqueConstraintViolation" || cause?.originalCode === "23505";
+}
+
+/**
+ * What a Prisma/pg failure means to the rest of the code: DependencyError("postgres") when Postgres
+ * is not there, UniqueViolation for a broken unique index, anything else unchanged. Errors of our
+ * own (thrown inside a transaction's callback) pass through as they are.
+ */
+export function postgresFailure(err: unknown): unknown {
+  if (err instanceof AppError || err instanceof UniqueViolation) return err;
+  if (meansPostgresIsDown(err)) return new DependencyError("postgres", { cause: err });
+  if (isUniqueViolation(err)) return new UniqueViolation(err);
+  return err;
+}

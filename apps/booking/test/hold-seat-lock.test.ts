@@ -1,0 +1,42 @@
+import { DependencyError, createLogger, type QueueStore } from "@concert/shared";
+import type Redlock from "redlock";
+import type { ReservationsRepository } from "../src/db/reservations.repository";
+import { holdSeat } from "../src/reservations/hold-seat";
+import type { SeatGate } from "../src/reservations/seat-gate";
+
+describe("holdSeat when Redlock cannot get the user's lock", () => {
+  it("is DependencyError(redis) with Redlock's error as cause, touches no row, and gives the seat's gate back", async () => {
+    const quorumLost = Object.assign(new Error("The operation was unable to achieve a quorum during its retry window."), {
+      name: "ExecutionError",
+    });
+    const released: string[] = [];
+    const gate = {
+      keys: { userHoldsLock: (userId: number) => `lock:${userId}` },
+      claim: () => Promise.resolve("p:owner"),
+      release: (_d: number, _s: number, owner: string) => {
+        released.push(owner);
+        return Promise.resolve(true);
+      },
+    } as unknown as SeatGate;
+    const reservations = {
+      holdSeat: () => Promise.reject(new Error("must not be reached")),
+    } as unknown as ReservationsRepository;
+    const redlock = { acquire: () => Promise.reject(quorumLost) } as unknown as Redlock;
+
+    const attempt = holdSeat(
+      {
+        reservations,
+        gate,
+        redlock,
+        queueStore: {} as QueueStore,
+        logger: createLogger("hold-seat-test", "silent"),
+        holdTtlMs: 1_000,
+        maxHoldsPerUser: 4,
+      },
+      { userId: 1, concertDetailId: 2, seatNo: 3 },
+    );
+    await expect(attempt).rejects.toBeInstanceOf(DependencyError);
+    await expect(attempt).rejects.toMatchObject({ dependency: "redis", status: 503, cause: quorumLost });
+    expect(released).toEqual(["p:owner"]);
+  });
+});
