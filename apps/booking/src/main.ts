@@ -1,6 +1,6 @@
 import {
   ConfigError,
-  QueueStore,
+  QueueTokens,
   connectRedis,
   seatGatePrefix,
   serveGracefully,
@@ -28,13 +28,8 @@ async function main(): Promise<void> {
     );
   });
 
-  const queueStore = new QueueStore(redis, {
-    name: config.queueName,
-    // booking only extends and finishes tokens; the gateway owns admission and idleness
-    activeTtlSec: config.seatHoldTtlSec,
-    idleTtlSec: 60,
-    paymentReplaySec: config.paymentReplaySec,
-  });
+  // booking only extends and finishes tokens; the gateway owns admission and idleness
+  const queueStore = new QueueTokens(redis, { name: config.queueName, paymentReplaySec: config.paymentReplaySec });
   const app = createApp({
     db,
     redis,

@@ -11,3 +11,4 @@ export * from "./http";
 export * from "./openapi";
 export * from "./server";
 export * from "./seat-gate-keys";
+export * from "./lua/loader";

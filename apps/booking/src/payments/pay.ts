@@ -1,9 +1,9 @@
-import type { Logger, QueueStore } from "@concert/shared";
+import type { Logger, QueueTokens } from "@concert/shared";
 import type { PayInput, PaymentResult, PaymentsRepository } from "../db/payments.repository";
 
 export interface PayDeps {
   payments: PaymentsRepository;
-  queueStore: QueueStore;
+  queueStore: QueueTokens;
   logger: Logger;
 }
 
