@@ -46,11 +46,18 @@ export interface LuaScript<K extends string, A extends ArgSpec, C extends Codes,
 }
 
 const LUA_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const INCLUDE = /^--@include (\w+)[ \t]*$/gm;
+const INCLUDE = /^--@include ([\w-]+)[ \t]*$/gm;
 
-/** Pastes every `--@include x` line with `<includesDir>/x.lua`. */
-export function pasteIncludes(source: string, includesDir: string): string {
-  return source.replace(INCLUDE, (_, name: string) => readFileSync(join(includesDir, `${name}.lua`), "utf8"));
+/**
+ * Pastes every `--@include x` line with `<includesDir>/x.lua`, and the includes' own includes;
+ * each file once per script (a second `--@include x` pastes nothing: its locals are already there).
+ */
+export function pasteIncludes(source: string, includesDir: string, pasted = new Set<string>()): string {
+  return source.replace(INCLUDE, (_, name: string) => {
+    if (pasted.has(name)) return "";
+    pasted.add(name);
+    return pasteIncludes(readFileSync(join(includesDir, `${name}.lua`), "utf8"), includesDir, pasted);
+  });
 }
 
 /** The locals a script starts with: its KEYS, ARGV and codes, by name. */
@@ -117,10 +124,20 @@ export async function runScript<K extends string, A extends ArgSpec, C extends C
 }
 
 /**
- * The first word of every `return` in a script's own file (not its includes): with every reply
- * led by a code, these must all be names of the script's codes (tests check this).
+ * The first word of every `return` in a script's own file (not its includes). Every reply is led
+ * by a code, so each must be one of the script's code names.
  */
 export function returnedCodes(file: string): string[] {
   const source = readFileSync(file, "utf8").replace(/--.*$/gm, "");
   return [...source.matchAll(/\breturn\b\s*\{?\s*([^\s,}]+)/g)].map((m) => m[1]);
+}
+
+/**
+ * What breaks a script's protocol, for tests to keep empty: a return led by anything but one of
+ * its code names, or KEYS / ARGV read by position instead of through the declared locals.
+ */
+export function protocolProblems(script: { file: string; codes: Codes }): string[] {
+  const unnamed = returnedCodes(script.file).filter((word) => !Object.hasOwn(script.codes, word));
+  const positional = readFileSync(script.file, "utf8").match(/\b(KEYS|ARGV)\[\d*\]?/g) ?? [];
+  return [...unnamed.map((word) => `returns ${word}, not a name of its codes`), ...positional.map((p) => `reads ${p} by position`)];
 }
