@@ -57,10 +57,10 @@ if not paused then
     for i = 1, #head, 2 do users[#users + 1] = head[i] end
     if #users == 0 then break end
     redis.call('ZREM', seenKey, unpack(users))
-    local tokens = redis.call('HMGET', usersKey, unpack(users))
+    local tokens = hmget(usersKey, unpack(users))
     local entries = {}
     for i, userId in ipairs(users) do
-      local token = str(tokens[i])
+      local token = tokens[i]
       if token then
         redis.call('HSET', prefix .. 't:' .. token, 'u', userId, 'st', 'A')
         entries[#entries + 1] = expiry

@@ -7,9 +7,11 @@ local function nowMs(injected)
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- A Redis reply as a string, or nil when missing (Redis hands Lua false, ioredis-mock sometimes userdata).
+--@include mock-shim
+
+-- A Redis reply as a string, or nil when missing (Redis hands Lua false).
 local function str(v)
-  if v == false or v == nil or type(v) == 'userdata' then return nil end
+  if v == false or v == nil then return nil end
   return tostring(v)
 end
 
@@ -24,7 +26,7 @@ end
 local function hmget(key, ...)
   local raw = redis.call('HMGET', key, ...)
   local out = {}
-  for i = 1, select('#', ...) do out[i] = str(raw[i]) end
+  for i = 1, select('#', ...) do out[i] = hmgetField(raw[i]) end
   return out
 end
 
