@@ -64,9 +64,13 @@ describe("the Lua loader", () => {
       codes: { OK: 1 },
       decode: (r) => r as unknown[],
     });
+    const other = luaScript({ ...script, file: writeLua("other-2.lua", "return {OK}") });
     const redis = new RedisMock();
     try {
       expect(await runScript(redis, script, { second: "k2", first: "k1" }, { a: 41, b: "bee" })).toEqual([1, "k1", "k2", "bee", 42]);
+      await expect(runScript(redis, other, { first: "k1", second: "k2" }, { a: 1, b: "" })).rejects.toThrow(
+        "two Lua scripts are named protocolEcho",
+      );
     } finally {
       redis.disconnect();
     }

@@ -41,6 +41,8 @@ export interface LuaScriptSpec<K extends string, A extends ArgSpec, C extends Co
 
 export interface LuaScript<K extends string, A extends ArgSpec, C extends Codes, R> extends LuaScriptSpec<K, A, C, R> {
   numberOfKeys: number;
+  /** ARGV names in order */
+  argNames: readonly string[];
   /** the Lua that Redis runs: prelude of locals, script, includes pasted */
   lua: string;
 }
@@ -92,12 +94,12 @@ export function luaScript<K extends string, A extends ArgSpec, C extends Codes, 
     throw new Error(`${basename(spec.file)}: the file name must end in -${spec.keys.length}.lua (it takes ${spec.keys.length} KEYS)`);
   }
   const body = pasteIncludes(readFileSync(spec.file, "utf8"), join(dirname(spec.file), "includes"));
-  return { ...spec, numberOfKeys: spec.keys.length, lua: prelude(spec) + body };
+  return { ...spec, numberOfKeys: spec.keys.length, argNames: Object.keys(spec.argv), lua: prelude(spec) + body };
 }
 
 type Command = (...args: (string | number)[]) => Promise<unknown>;
-const defined = new WeakMap<object, Set<string>>();
-const argNamesOf = new WeakMap<object, string[]>();
+/** per client: the scripts defined on it, name → Lua */
+const defined = new WeakMap<object, Map<string, string>>();
 
 /**
  * Runs a script on a client (defined once per client; ioredis runs it by EVALSHA, falling back to
@@ -109,16 +111,17 @@ export async function runScript<K extends string, A extends ArgSpec, C extends C
   keys: Record<K, string>,
   argv: ArgValues<A>,
 ): Promise<R> {
-  let names = defined.get(redis);
-  if (!names) defined.set(redis, (names = new Set()));
-  if (!names.has(script.name)) {
+  let scripts = defined.get(redis);
+  if (!scripts) defined.set(redis, (scripts = new Map<string, string>()));
+  const lua = scripts.get(script.name);
+  if (lua === undefined) {
     redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
-    names.add(script.name);
+    scripts.set(script.name, script.lua);
+  } else if (lua !== script.lua) {
+    throw new Error(`two Lua scripts are named ${script.name} on one client`);
   }
-  let argNames = argNamesOf.get(script);
-  if (!argNames) argNamesOf.set(script, (argNames = Object.keys(script.argv)));
   const args: (string | number)[] = script.keys.map((k) => keys[k]);
-  for (const n of argNames) args.push(argv[n]);
+  for (const n of script.argNames) args.push(argv[n]);
   const command = (redis as unknown as Record<string, Command>)[script.name];
   return script.decode(await redisCall(command.apply(redis, args)));
 }
