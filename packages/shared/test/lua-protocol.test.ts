@@ -43,9 +43,15 @@ describe("the Lua loader", () => {
     expect(pasteIncludes(source, join(dir, "includes"))).toBe("local b = 2\nlocal a = 1\nlocal x = 0\n\n\nreturn x");
   });
 
-  it("writes the declaration's KEYS, ARGV and codes into the script as locals", () => {
-    expect(prelude({ keys: ["waiting", "seen"], argv: { token: "string", ttlMs: "number" }, codes: { OK: 1, GONE: -1 } })).toBe(
-      "local waitingKey, seenKey = KEYS[1], KEYS[2]\nlocal token, ttlMs = ARGV[1], tonumber(ARGV[2])\nlocal OK, GONE = 1, -1\n",
+  it("writes the declaration's KEYS, ARGV, constants and codes into the script as locals", () => {
+    const spec = {
+      keys: ["waiting", "seen"],
+      argv: { token: "string", ttlMs: "number" } as const,
+      codes: { OK: 1, GONE: -1 },
+      constants: { MAX: 9 },
+    };
+    expect(prelude(spec)).toBe(
+      "local waitingKey, seenKey = KEYS[1], KEYS[2]\nlocal token, ttlMs = ARGV[1], tonumber(ARGV[2])\nlocal MAX, OK, GONE = 9, 1, -1\n",
     );
   });
 

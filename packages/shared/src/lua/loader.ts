@@ -11,7 +11,7 @@ import { redisCall } from "../redis";
  *
  *   local waitingKey, seenKey = KEYS[1], KEYS[2]
  *   local prefix, retentionMs = ARGV[1], tonumber(ARGV[2])
- *   local WAITING, UNKNOWN_TOKEN = 1, -1
+ *   local MAX_ID, WAITING, UNKNOWN_TOKEN = 2147483647, 1, -1     (constants, then codes)
  *
  * and then pastes every `--@include <name>` line with `includes/<name>.lua` next to the script.
  */
@@ -35,6 +35,8 @@ export interface LuaScriptSpec<K extends string, A extends ArgSpec, C extends Co
   argv: A;
   /** every code the script may return, as Lua locals of the same names */
   codes: C;
+  /** other TypeScript values the Lua needs (its includes too), as Lua locals of the same names */
+  constants?: Codes;
   /** turns the raw reply into the script's result (or throws its refusal) */
   decode(reply: unknown): R;
 }
@@ -63,11 +65,12 @@ export function pasteIncludes(source: string, includesDir: string, pasted = new 
 }
 
 /** The locals a script starts with: its KEYS, ARGV and codes, by name. */
-export function prelude(spec: { keys: readonly string[]; argv: ArgSpec; codes: Codes }): string {
+export function prelude(spec: { keys: readonly string[]; argv: ArgSpec; codes: Codes; constants?: Codes }): string {
   const line = (names: string[], values: string[]) => (names.length ? `local ${names.join(", ")} = ${values.join(", ")}\n` : "");
   const keyNames = spec.keys.map((k) => `${k}Key`);
   const argNames = Object.keys(spec.argv);
-  const codeNames = Object.keys(spec.codes);
+  const values = { ...spec.constants, ...spec.codes };
+  const codeNames = Object.keys(values);
   for (const name of [...keyNames, ...argNames, ...codeNames]) {
     if (!LUA_NAME.test(name)) throw new Error(`not a Lua name: ${name}`);
   }
@@ -82,7 +85,7 @@ export function prelude(spec: { keys: readonly string[]; argv: ArgSpec; codes: C
     ) +
     line(
       codeNames,
-      codeNames.map((n) => String(spec.codes[n])),
+      codeNames.map((n) => String(values[n])),
     )
   );
 }

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { MAX_ID } from "../api";
 import { luaScript } from "../lua/loader";
 import { refusalError, refusals } from "./codes";
 
@@ -9,6 +10,8 @@ import { refusalError, refusals } from "./codes";
  */
 
 const LUA_DIR = join(__dirname, "lua");
+/** what common.lua needs from TypeScript (a token's user id is a valid id) */
+const constants = { MAX_ID };
 
 export interface AdmissionSettings {
   tickMs: number;
@@ -45,6 +48,7 @@ export const issueScript = luaScript({
   keys: ["seq", "waiting", "seen", "active", "users"],
   argv: { prefix: "string", userId: "string", newToken: "string", retentionMs: "number", clock: "string" },
   codes: ISSUE,
+  constants,
   decode(reply): IssueResult {
     const [code, token, rank] = reply as [number, string, number];
     return code === ISSUE.WAITING ? { token, status: "WAITING", rank: Number(rank) } : { token, status: "IN_PROGRESS", rank: null };
@@ -58,6 +62,7 @@ export const pollScript = luaScript({
   keys: ["waiting", "seen", "active", "rate", "users"],
   argv: { prefix: "string", token: "string", userId: "string", retentionMs: "number", clock: "string" },
   codes: POLL,
+  constants,
   decode(reply): PollResult {
     const [code, value, rate] = reply as [number, number | string, string | undefined];
     switch (code) {
@@ -80,6 +85,7 @@ export const authorizeScript = luaScript({
   keys: ["waiting", "seen", "active", "users"],
   argv: { prefix: "string", token: "string", activeTtlMs: "number", retentionMs: "number", replayMs: "number", clock: "string" },
   codes: AUTHORIZE,
+  constants,
   decode(reply): AuthResult {
     const [code, userId, expiresAt] = reply as [number, string | number, number];
     switch (code) {
@@ -111,6 +117,7 @@ export const tickScript = luaScript({
     clock: "string",
   },
   codes: TICK,
+  constants,
   decode(reply): TickResult {
     const [code, admitted, expired, evicted, tickMs, batch, maxActive, paused] = (reply as (number | string)[]).map(Number);
     return { ran: code === TICK.RAN, admitted, expired, evicted, settings: { tickMs, batch, maxActive, paused: paused === 1 } };
@@ -124,6 +131,7 @@ export const extendScript = luaScript({
   keys: ["active"],
   argv: { prefix: "string", token: "string", untilMs: "number" },
   codes: EXTEND,
+  constants,
   decode: (reply): boolean => reply === EXTEND.EXTENDED,
 });
 
@@ -134,6 +142,7 @@ export const finishScript = luaScript({
   keys: ["waiting", "seen", "active", "users"],
   argv: { prefix: "string", token: "string", reason: "string", retentionMs: "number", clock: "string" },
   codes: FINISH,
+  constants,
   decode: (reply): boolean => reply === FINISH.FINISHED,
 });
 

@@ -31,12 +31,12 @@ local function hmget(key, ...)
 end
 
 -- The user id (decimal string) a queue token carries, or nil if it is not a queue token:
--- a UUIDv8 whose last 8 hex digits are the user id (see keys.ts).
+-- a UUIDv8 whose last 8 hex digits are the user id (see keys.ts), at most MAX_ID (api.ts, via the loader).
 local function tokenUserId(token)
   if type(token) ~= 'string' or #token ~= 36 or string.sub(token, 15, 15) ~= '8' then return nil end
   if not string.find(token, '^%x%x%x%x%x%x%x%x%-%x%x%x%x%-8%x%x%x%-[89ab]%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$') then return nil end
   local id = tonumber(string.sub(token, 29, 36), 16)
-  if not id or id < 1 or id > 2147483647 then return nil end
+  if not id or id < 1 or id > MAX_ID then return nil end
   return string.format('%d', id)
 end
 
