@@ -1,5 +1,5 @@
 // Copies the .lua scripts next to the compiled JavaScript (tsc copies only .ts), and removes .lua
-// files left in the target by scripts since renamed or deleted (the loader reads every file there).
+// files left in the target by scripts since renamed or deleted (so dist holds only what src declares).
 import { cpSync, existsSync, readdirSync, rmSync, statSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 

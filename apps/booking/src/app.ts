@@ -1,4 +1,4 @@
-import { errorHandler, notFoundHandler, observeRequests, type Logger, type QueueStore } from "@concert/shared";
+import { errorHandler, notFoundHandler, observeRequests, type Logger, type QueueTokens } from "@concert/shared";
 import express, { type Express } from "express";
 import type { Cluster, Redis } from "ioredis";
 import Redlock from "redlock";
@@ -29,7 +29,7 @@ export interface BookingDeps {
   redis: Redis | Cluster;
   /** Redlock's nodes (independent Redis servers; a majority must agree); default [redis] */
   redlockClients?: (Redis | Cluster)[];
-  queueStore: QueueStore;
+  queueStore: QueueTokens;
   logger: Logger;
   config: BookingAppConfig;
   /**

@@ -1,6 +1,6 @@
 import {
   ConfigError,
-  QueueStore,
+  QueueTokens,
   connectRedis,
   seatGatePrefix,
   serveGracefully,
@@ -28,13 +28,8 @@ async function main(): Promise<void> {
     );
   });
 
-  const queueStore = new QueueStore(redis, {
-    name: config.QUEUE_NAME,
-    // booking only extends and finishes tokens; the gateway owns admission and idleness
-    activeTtlSec: config.SEAT_HOLD_TTL_SEC,
-    idleTtlSec: 60,
-    paymentReplaySec: config.PAYMENT_REPLAY_SEC,
-  });
+  // booking only extends and finishes tokens; the gateway owns admission and idleness
+  const queueStore = new QueueTokens(redis, { name: config.QUEUE_NAME, paymentReplaySec: config.PAYMENT_REPLAY_SEC });
   const app = createApp({
     db,
     redis,

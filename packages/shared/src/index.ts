@@ -14,3 +14,4 @@ export * from "./openapi";
 export * from "./server";
 export * from "./seat-gate-keys";
 export * from "./routes";
+export * from "./lua/loader";

@@ -1,7 +1,8 @@
 import RedisMock from "ioredis-mock";
 import type Redis from "ioredis";
-import { QueueStore, newQueueToken, tokenUserId } from "../src/queue-store";
+import { QueueStore, QueueTokens, newQueueToken, tokenUserId } from "../src/queue-store";
 import { AppError } from "../src/errors";
+import { createRedis } from "../src/redis";
 import { MAX_ID, uuid } from "../src/api";
 
 // Unit tests of the queue logic on ioredis-mock (an in-memory Redis that runs the Lua scripts),
@@ -138,6 +139,18 @@ describe("queue store (ioredis-mock)", () => {
     expect(await store.extendActive(a.token, until)).toBe(false);
     const next = await store.issue(1);
     expect(next.token).not.toBe(a.token);
+  });
+
+  it("lets booking extend and finish a token with QueueTokens, which needs only the queue name and the replay window", async () => {
+    const { redis, store } = newStore({ paymentReplaySec: 60 });
+    const tokens = new QueueTokens(redis, { name: store.keys.prefix.slice(3, -2), paymentReplaySec: 60, clock: () => now });
+    expect(tokens.keys).toEqual(store.keys);
+    const a = await store.issue(1);
+    await store.tick(settings);
+    expect(await tokens.extendActive(a.token, now + 3_600_000)).toBe(true);
+    expect(await store.poll(1, a.token)).toMatchObject({ status: "IN_PROGRESS", expiresAt: now + 3_600_000 });
+    expect(await tokens.finish(a.token, "paid")).toBe(true);
+    expect(await store.authorize(a.token)).toEqual({ userId: 1, replay: true });
   });
 });
 
@@ -318,5 +331,24 @@ describe("queue layout: a waiting user has no key of their own", () => {
     expect(await store.tick(settings)).toMatchObject({ admitted: 1 });
     expect((await store.poll(2, b.token)).status).toBe("IN_PROGRESS");
     expect(await store.issue(1)).toMatchObject({ status: "WAITING", rank: 1 });
+  });
+});
+
+describe("queue store when Redis is unreachable", () => {
+  it("marks the failure as DependencyError(redis) where it arises, for scripts and plain commands alike", async () => {
+    // nothing listens on port 1; with no offline queue, every command fails at once
+    const redis = createRedis("redis://127.0.0.1:1");
+    const store = new QueueStore(redis, { name: "unreachable", activeTtlSec: 60, idleTtlSec: 60, paymentReplaySec: 60 });
+    try {
+      const calls = [
+        () => store.poll(1, newQueueToken(1)),
+        () => store.finish(newQueueToken(1), "paid"),
+        () => store.counts(),
+        () => store.getOverrides(),
+      ];
+      for (const call of calls) await expect(call()).rejects.toMatchObject({ name: "DependencyError", dependency: "redis" });
+    } finally {
+      redis.disconnect();
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { AppError, type Logger, type QueueStore } from "@concert/shared";
+import { AppError, type Logger, type QueueTokens } from "@concert/shared";
 import type { PaymentsRepository } from "../db/payments.repository";
 import { UniqueViolation } from "../db/postgres-errors";
 import { paymentRequest, replayOrConflict, settled, type PayInput, type PaymentRequest, type PaymentResult } from "./decide-payment";
@@ -7,7 +7,7 @@ export type { PayInput, PaymentResult } from "./decide-payment";
 
 export interface PayDeps {
   payments: PaymentsRepository;
-  queueStore: QueueStore;
+  queueStore: QueueTokens;
   logger: Logger;
 }
 

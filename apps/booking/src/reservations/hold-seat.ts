@@ -1,4 +1,4 @@
-import { AppError, DependencyError, type HoldView, type Logger, type QueueStore } from "@concert/shared";
+import { AppError, DependencyError, type HoldView, type Logger, type QueueTokens } from "@concert/shared";
 import type Redlock from "redlock";
 import type { HoldRefusal, ReservationsRepository } from "../db/reservations.repository";
 import type { SeatGate } from "./seat-gate";
@@ -7,7 +7,7 @@ export interface HoldSeatDeps {
   reservations: ReservationsRepository;
   gate: SeatGate;
   redlock: Redlock;
-  queueStore: QueueStore;
+  queueStore: QueueTokens;
   logger: Logger;
   holdTtlMs: number;
   maxHoldsPerUser: number;

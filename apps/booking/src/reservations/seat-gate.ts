@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Cluster, Redis, Result } from "ioredis";
-import { seatGateKeys, type SeatGateKeys } from "@concert/shared";
+import type { Cluster, Redis } from "ioredis";
+import { luaScript, redisCall, runScript, seatGateKeys, type SeatGateKeys } from "@concert/shared";
 
 /*
  * The Redis fast gate in front of a seat hold. One key per seat (layout in
@@ -12,24 +11,30 @@ import { seatGateKeys, type SeatGateKeys } from "@concert/shared";
  */
 
 const LUA_DIR = join(__dirname, "lua");
-const SCRIPTS = {
-  seatConfirm: { numberOfKeys: 1, lua: readFileSync(join(LUA_DIR, "seat-confirm-1.lua"), "utf8") },
-  seatReleaseIfOwner: { numberOfKeys: 1, lua: readFileSync(join(LUA_DIR, "release-if-owner-1.lua"), "utf8") },
-};
 
-declare module "ioredis" {
-  interface RedisCommander<Context> {
-    seatConfirm(key: string, owner: string, value: string, ttlMs: number): Result<[number, number], Context>;
-    seatReleaseIfOwner(key: string, value: string): Result<number, Context>;
-  }
-}
+const CONFIRM = { TAKEN: 0, CONFIRMED: 1 } as const;
+export const seatConfirmScript = luaScript({
+  name: "seatConfirm",
+  file: join(LUA_DIR, "seat-confirm-1.lua"),
+  keys: ["seat"],
+  argv: { owner: "string", value: "string", ttlMs: "number" },
+  codes: CONFIRM,
+  // the gate only refuses early, so a seat taken meanwhile changes nothing here: Postgres decided
+  decode: (reply) => ({ redisNow: Number((reply as [number, number])[1]) }),
+});
 
-const defined = new WeakSet<object>();
-function defineScripts(redis: Redis | Cluster): void {
-  if (defined.has(redis)) return;
-  for (const [name, s] of Object.entries(SCRIPTS)) redis.defineCommand(name, s);
-  defined.add(redis);
-}
+const RELEASE = { NOT_OURS: 0, RELEASED: 1 } as const;
+export const seatReleaseScript = luaScript({
+  name: "seatReleaseIfOwner",
+  file: join(LUA_DIR, "release-if-owner-1.lua"),
+  keys: ["seat"],
+  argv: { value: "string" },
+  codes: RELEASE,
+  decode: (reply): boolean => reply === RELEASE.RELEASED,
+});
+
+/** Every seat-gate script (the protocol test reads each one's Lua against its codes). */
+export const SEAT_GATE_SCRIPTS = [seatConfirmScript, seatReleaseScript];
 
 export const reservationValue = (reservationId: number) => `r:${reservationId}`;
 
@@ -42,30 +47,26 @@ export class SeatGate {
     /** how long a pending claim lives if this instance dies mid-hold */
     private readonly pendingMs = 10_000,
   ) {
-    defineScripts(redis);
     this.keys = seatGateKeys(prefix);
   }
 
   /** SET NX: returns an owner value if we got the seat's gate, null if someone else holds it. */
   async claim(concertDetailId: number, seatNo: number): Promise<string | null> {
     const owner = `p:${randomUUID()}`;
-    const res = await this.redis.set(this.keys.seat(concertDetailId, seatNo), owner, "PX", this.pendingMs, "NX");
+    const res = await redisCall(this.redis.set(this.keys.seat(concertDetailId, seatNo), owner, "PX", this.pendingMs, "NX"));
     return res === "OK" ? owner : null;
   }
 
   /** Pending claim → hold of the reservation for `ttlMs`; returns the Redis clock (ms). */
   async confirm(concertDetailId: number, seatNo: number, owner: string, reservationId: number, ttlMs: number): Promise<number> {
-    const [, redisNow] = await this.redis.seatConfirm(
-      this.keys.seat(concertDetailId, seatNo),
-      owner,
-      reservationValue(reservationId),
-      Math.max(1, Math.ceil(ttlMs)),
-    );
-    return Number(redisNow);
+    const seat = this.keys.seat(concertDetailId, seatNo);
+    const value = reservationValue(reservationId);
+    const { redisNow } = await runScript(this.redis, seatConfirmScript, { seat }, { owner, value, ttlMs: Math.max(1, Math.ceil(ttlMs)) });
+    return redisNow;
   }
 
   /** Owner-checked delete (a pending claim that failed, or an expired reservation's key). */
   async release(concertDetailId: number, seatNo: number, value: string): Promise<boolean> {
-    return (await this.redis.seatReleaseIfOwner(this.keys.seat(concertDetailId, seatNo), value)) === 1;
+    return runScript(this.redis, seatReleaseScript, { seat: this.keys.seat(concertDetailId, seatNo) }, { value });
   }
 }

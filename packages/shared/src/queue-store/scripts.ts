@@ -1,47 +1,150 @@
-import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Cluster, Redis, Result } from "ioredis";
+import { MAX_ID } from "../api";
+import { luaScript } from "../lua/loader";
+import { refusalError, refusals } from "./codes";
+
+/*
+ * The queue's Lua protocol: one declaration per script (command name, KEYS and ARGV in order,
+ * the codes it returns, the decoder of its reply). The loader writes the KEYS, ARGV and codes
+ * into the script as locals of these names, so neither side spells a position or a code value.
+ */
 
 const LUA_DIR = join(__dirname, "lua");
+/** what common.lua needs from TypeScript (a token's user id is a valid id) */
+const constants = { MAX_ID };
 
-/** Reads `<name>-<numKeys>.lua`, pasting `--@include x` lines from lua/includes/x.lua. */
-function loadScript(file: string): string {
-  return readFileSync(join(LUA_DIR, file), "utf8").replace(/^--@include (\w+)\s*$/m, (_, inc: string) =>
-    readFileSync(join(LUA_DIR, "includes", `${inc}.lua`), "utf8"),
-  );
+export interface AdmissionSettings {
+  tickMs: number;
+  batch: number;
+  maxActive: number;
 }
 
-const scriptFiles = readdirSync(LUA_DIR).filter((f) => /^[a-z-]+-\d+\.lua$/.test(f));
-const SCRIPTS = scriptFiles.map((file) => {
-  const m = /^([a-z-]+)-(\d+)\.lua$/.exec(file)!;
-  const name = "q" + m[1].replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase());
-  return { name, numberOfKeys: Number(m[2]), lua: loadScript(file) };
+export type PollResult =
+  | { status: "WAITING"; rank: number; ratePerSec: number | null }
+  | { status: "IN_PROGRESS"; expiresAt: number }
+  | { status: "FINISHED"; reason: string };
+
+export type AuthResult = { userId: number; expiresAt: number; replay: false } | { userId: number; replay: true };
+
+export interface TickResult {
+  ran: boolean;
+  admitted: number;
+  expired: number;
+  evicted: number;
+  /** the admission settings in force (configuration, or live overrides from operators) */
+  settings: AdmissionSettings & { paused: boolean };
+}
+
+export interface IssueResult {
+  token: string;
+  status: "WAITING" | "IN_PROGRESS";
+  rank: number | null;
+}
+
+const ISSUE = { WAITING: 1, ACTIVE: 2 } as const;
+export const issueScript = luaScript({
+  name: "qIssueToken",
+  file: join(LUA_DIR, "issue-token-5.lua"),
+  keys: ["seq", "waiting", "seen", "active", "users"],
+  argv: { prefix: "string", userId: "string", newToken: "string", retentionMs: "number", clock: "string" },
+  codes: ISSUE,
+  constants,
+  decode(reply): IssueResult {
+    const [code, token, rank] = reply as [number, string, number];
+    return code === ISSUE.WAITING ? { token, status: "WAITING", rank: Number(rank) } : { token, status: "IN_PROGRESS", rank: null };
+  },
 });
 
-const defined = new WeakSet<object>();
+const POLL = { WAITING: 1, ADMITTED: 2, FINISHED: 3, ...refusals("UNKNOWN_TOKEN", "OTHER_USER") } as const;
+export const pollScript = luaScript({
+  name: "qPoll",
+  file: join(LUA_DIR, "poll-5.lua"),
+  keys: ["waiting", "seen", "active", "rate", "users"],
+  argv: { prefix: "string", token: "string", userId: "string", retentionMs: "number", clock: "string" },
+  codes: POLL,
+  constants,
+  decode(reply): PollResult {
+    const [code, value, rate] = reply as [number, number | string, string | undefined];
+    switch (code) {
+      case POLL.WAITING:
+        return { status: "WAITING", rank: Number(value), ratePerSec: rate === "" || rate === undefined ? null : Number(rate) };
+      case POLL.ADMITTED:
+        return { status: "IN_PROGRESS", expiresAt: Number(value) };
+      case POLL.FINISHED:
+        return { status: "FINISHED", reason: String(value) };
+      default:
+        throw refusalError(code);
+    }
+  },
+});
 
-/** Defines the queue scripts on a client once (ioredis loads them with EVALSHA, falling back to EVAL). */
-export function defineQueueScripts(redis: Redis | Cluster): void {
-  if (defined.has(redis)) return;
-  for (const s of SCRIPTS) redis.defineCommand(s.name, { numberOfKeys: s.numberOfKeys, lua: s.lua });
-  defined.add(redis);
-}
+const AUTHORIZE = { ACTIVE: 1, REPLAY: 2, ...refusals("UNKNOWN_TOKEN", "STILL_WAITING", "TOKEN_USED") } as const;
+export const authorizeScript = luaScript({
+  name: "qAuthorize",
+  file: join(LUA_DIR, "authorize-4.lua"),
+  keys: ["waiting", "seen", "active", "users"],
+  argv: { prefix: "string", token: "string", activeTtlMs: "number", retentionMs: "number", replayMs: "number", clock: "string" },
+  codes: AUTHORIZE,
+  constants,
+  decode(reply): AuthResult {
+    const [code, userId, expiresAt] = reply as [number, string | number, number];
+    switch (code) {
+      case AUTHORIZE.ACTIVE:
+        return { userId: Number(userId), expiresAt: Number(expiresAt), replay: false };
+      case AUTHORIZE.REPLAY:
+        return { userId: Number(userId), replay: true };
+      default:
+        throw refusalError(code);
+    }
+  },
+});
 
-type Arg = string | number;
-declare module "ioredis" {
-  interface RedisCommander<Context> {
-    qIssueToken(
-      seq: string,
-      waiting: string,
-      seen: string,
-      active: string,
-      users: string,
-      ...argv: Arg[]
-    ): Result<[string, string, number], Context>;
-    qPoll(waiting: string, seen: string, active: string, rate: string, users: string, ...argv: Arg[]): Result<(number | string)[], Context>;
-    qAuthorize(waiting: string, seen: string, active: string, users: string, ...argv: Arg[]): Result<(number | string)[], Context>;
-    qTick(...keysAndArgv: Arg[]): Result<number[], Context>;
-    qExtend(active: string, ...argv: Arg[]): Result<number, Context>;
-    qFinish(waiting: string, seen: string, active: string, users: string, ...argv: Arg[]): Result<number, Context>;
-  }
-}
+const TICK = { SKIPPED: 0, RAN: 1 } as const;
+export const tickScript = luaScript({
+  name: "qTick",
+  file: join(LUA_DIR, "tick-9.lua"),
+  keys: ["tick", "waiting", "seen", "active", "admits", "rate", "cfg", "stats", "users"],
+  argv: {
+    prefix: "string",
+    // the configured settings; operators' live overrides in `cfg` win over them
+    defaultTickMs: "number",
+    defaultBatch: "number",
+    defaultMaxActive: "number",
+    activeTtlMs: "number",
+    idleTtlMs: "number",
+    retentionMs: "number",
+    maxSweep: "number",
+    clock: "string",
+  },
+  codes: TICK,
+  constants,
+  decode(reply): TickResult {
+    const [code, admitted, expired, evicted, tickMs, batch, maxActive, paused] = (reply as (number | string)[]).map(Number);
+    return { ran: code === TICK.RAN, admitted, expired, evicted, settings: { tickMs, batch, maxActive, paused: paused === 1 } };
+  },
+});
+
+const EXTEND = { NOT_ACTIVE: 0, EXTENDED: 1 } as const;
+export const extendScript = luaScript({
+  name: "qExtend",
+  file: join(LUA_DIR, "extend-1.lua"),
+  keys: ["active"],
+  argv: { prefix: "string", token: "string", untilMs: "number" },
+  codes: EXTEND,
+  constants,
+  decode: (reply): boolean => reply === EXTEND.EXTENDED,
+});
+
+const FINISH = { UNKNOWN_OR_FINISHED: 0, FINISHED: 1 } as const;
+export const finishScript = luaScript({
+  name: "qFinish",
+  file: join(LUA_DIR, "finish-4.lua"),
+  keys: ["waiting", "seen", "active", "users"],
+  argv: { prefix: "string", token: "string", reason: "string", retentionMs: "number", clock: "string" },
+  codes: FINISH,
+  constants,
+  decode: (reply): boolean => reply === FINISH.FINISHED,
+});
+
+/** Every queue script (the protocol test reads each one's Lua against its codes). */
+export const QUEUE_SCRIPTS = [issueScript, pollScript, authorizeScript, tickScript, extendScript, finishScript];

@@ -1,16 +1,15 @@
 -- Ends a token for a reason ('paid', 'expired', 'evicted', 'cancelled'), admitted or still waiting.
--- KEYS[1] waiting, KEYS[2] seen, KEYS[3] active, KEYS[4] users (see issue-token-5.lua)
--- ARGV[1] prefix, ARGV[2] token, ARGV[3] reason, ARGV[4] retention ms, ARGV[5] clock ('' = Redis TIME)
--- Returns 1 finished now | 0 unknown or already finished
+-- KEYS, ARGV and codes arrive as locals named in scripts.ts (finishScript); keys as in issue-token-5.lua.
+-- ARGV: prefix, token, reason, retentionMs, clock ('' = Redis TIME)
+-- Returns FINISHED (finished now) | UNKNOWN_OR_FINISHED
 --@include common
-local prefix, token = ARGV[1], ARGV[2]
 local h = hmget(prefix .. 't:' .. token, 'u', 'st')
 local userId = h[1]
 if userId then
-  if h[2] == 'F' then return 0 end
+  if h[2] == 'F' then return UNKNOWN_OR_FINISHED end
 else
-  userId = waitingUser(KEYS[4], KEYS[1], token)
-  if not userId then return 0 end
+  userId = waitingUser(usersKey, waitingKey, token)
+  if not userId then return UNKNOWN_OR_FINISHED end
 end
-finishToken(prefix, KEYS[1], KEYS[2], KEYS[3], KEYS[4], token, userId, ARGV[3], nowMs(ARGV[5]), tonumber(ARGV[4]))
-return 1
+finishToken(prefix, waitingKey, seenKey, activeKey, usersKey, token, userId, reason, nowMs(clock), retentionMs)
+return FINISHED

@@ -1,36 +1,35 @@
 -- Gives a user their place in the queue: the live token they already hold, or a new one at the back.
--- KEYS[1] seq      string  last arrival score given
--- KEYS[2] waiting  zset    userId -> arrival score = max(ms × 1000, previous + 1) (the one order all instances share)
--- KEYS[3] seen     zset    userId -> last heartbeat (ms, Redis clock)
--- KEYS[4] active   zset    token -> expiry (ms, Redis clock)
--- KEYS[5] users    hash    userId -> live token (waiting or active)
--- ARGV[1] key prefix ("{q:name}:"), ARGV[2] userId, ARGV[3] new token (UUIDv8 carrying userId),
--- ARGV[4] retention ms, ARGV[5] clock ('' = Redis TIME)
--- Returns {token, state, rank}: state 'W' with rank >= 1, or 'A' with rank 0.
+-- KEYS, ARGV and codes arrive as locals named in scripts.ts (issueScript); key layout in keys.ts:
+--   seqKey      string  last arrival score given
+--   waitingKey  zset    userId -> arrival score = max(ms × 1000, previous + 1) (the one order all instances share)
+--   seenKey     zset    userId -> last heartbeat (ms, Redis clock)
+--   activeKey   zset    token -> expiry (ms, Redis clock)
+--   usersKey    hash    userId -> live token (waiting or active)
+-- ARGV: prefix ("{q:name}:"), userId, newToken (UUIDv8 carrying userId), retentionMs, clock ('' = Redis TIME)
+-- Returns {WAITING, token, rank >= 1} | {ACTIVE, token}
 --@include common
-local prefix, userId, newToken, retentionMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local now = nowMs(ARGV[5])
+local now = nowMs(clock)
 
-local current = str(redis.call('HGET', KEYS[5], userId))
+local current = str(redis.call('HGET', usersKey, userId))
 if current then
-  local rank = zrank(KEYS[2], userId)
+  local rank = zrank(waitingKey, userId)
   if rank then
-    redis.call('ZADD', KEYS[3], now, userId)
-    return {current, 'W', rank + 1}
+    redis.call('ZADD', seenKey, now, userId)
+    return {WAITING, current, rank + 1}
   end
   if hmget(prefix .. 't:' .. current, 'st')[1] == 'A' then
-    local exp = tonumber(str(redis.call('ZSCORE', KEYS[4], current)))
-    if exp and exp > now then return {current, 'A', 0} end
-    finishToken(prefix, KEYS[2], KEYS[3], KEYS[4], KEYS[5], current, userId, 'expired', now, retentionMs)
+    local exp = tonumber(str(redis.call('ZSCORE', activeKey, current)))
+    if exp and exp > now then return {ACTIVE, current} end
+    finishToken(prefix, waitingKey, seenKey, activeKey, usersKey, current, userId, 'expired', now, retentionMs)
   end
 end
 
 local score = now * 1000
-local last = tonumber(str(redis.call('GET', KEYS[1])))
+local last = tonumber(str(redis.call('GET', seqKey)))
 if last and last >= score then score = last + 1 end
 score = string.format('%.0f', score)
-redis.call('SET', KEYS[1], score)
-redis.call('ZADD', KEYS[2], score, userId)
-redis.call('ZADD', KEYS[3], now, userId)
-redis.call('HSET', KEYS[5], userId, newToken)
-return {newToken, 'W', zrank(KEYS[2], userId) + 1}
+redis.call('SET', seqKey, score)
+redis.call('ZADD', waitingKey, score, userId)
+redis.call('ZADD', seenKey, now, userId)
+redis.call('HSET', usersKey, userId, newToken)
+return {WAITING, newToken, zrank(waitingKey, userId) + 1}

@@ -7,9 +7,11 @@ local function nowMs(injected)
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- A Redis reply as a string, or nil when missing (Redis hands Lua false, ioredis-mock sometimes userdata).
+--@include mock-shim
+
+-- A Redis reply as a string, or nil when missing (Redis hands Lua false).
 local function str(v)
-  if v == false or v == nil or type(v) == 'userdata' then return nil end
+  if v == false or v == nil then return nil end
   return tostring(v)
 end
 
@@ -24,17 +26,17 @@ end
 local function hmget(key, ...)
   local raw = redis.call('HMGET', key, ...)
   local out = {}
-  for i = 1, select('#', ...) do out[i] = str(raw[i]) end
+  for i = 1, select('#', ...) do out[i] = hmgetField(raw[i]) end
   return out
 end
 
 -- The user id (decimal string) a queue token carries, or nil if it is not a queue token:
--- a UUIDv8 whose last 8 hex digits are the user id (see keys.ts).
+-- a UUIDv8 whose last 8 hex digits are the user id (see keys.ts), at most MAX_ID (api.ts, via the loader).
 local function tokenUserId(token)
   if type(token) ~= 'string' or #token ~= 36 or string.sub(token, 15, 15) ~= '8' then return nil end
   if not string.find(token, '^%x%x%x%x%x%x%x%x%-%x%x%x%x%-8%x%x%x%-[89ab]%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$') then return nil end
   local id = tonumber(string.sub(token, 29, 36), 16)
-  if not id or id < 1 or id > 2147483647 then return nil end
+  if not id or id < 1 or id > MAX_ID then return nil end
   return string.format('%d', id)
 end
 

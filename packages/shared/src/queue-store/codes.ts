@@ -1,0 +1,37 @@
+import { AppError } from "../errors";
+
+/**
+ * The expected refusals of the queue scripts: small negative codes (the same code means the same
+ * refusal in every script that returns it), each with the AppError it becomes. A script's own
+ * `codes` (scripts.ts) picks the refusals it can return; the loader hands them to the Lua as
+ * locals of these names.
+ */
+export const REFUSAL = {
+  UNKNOWN_TOKEN: -1,
+  OTHER_USER: -2,
+  STILL_WAITING: -3,
+  TOKEN_USED: -4,
+} as const;
+
+export type Refusal = keyof typeof REFUSAL;
+
+const REFUSAL_ERRORS: Record<Refusal, () => AppError> = {
+  UNKNOWN_TOKEN: () => new AppError("TOKEN_INVALID", "Unknown queue token"),
+  OTHER_USER: () => new AppError("TOKEN_USER_MISMATCH", "This token belongs to another user"),
+  STILL_WAITING: () => new AppError("TOKEN_NOT_ACTIVE", "This token is still waiting in the queue"),
+  TOKEN_USED: () => new AppError("TOKEN_INVALID", "This token has expired or was already used; queue again"),
+};
+
+const BY_CODE = new Map<number, Refusal>(Object.entries(REFUSAL).map(([name, code]) => [code, name as Refusal]));
+
+/** The AppError of a refusal code; a code no script should return is a bug, not a refusal. */
+export function refusalError(code: number): AppError {
+  const name = BY_CODE.get(code);
+  if (!name) throw new Error(`a queue script returned unknown code ${code}`);
+  return REFUSAL_ERRORS[name]();
+}
+
+/** Some refusals by name, for a script's `codes`. */
+export function refusals<N extends Refusal>(...names: N[]): { [K in N]: (typeof REFUSAL)[K] } {
+  return Object.fromEntries(names.map((n) => [n, REFUSAL[n]])) as { [K in N]: (typeof REFUSAL)[K] };
+}

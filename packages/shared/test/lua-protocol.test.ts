@@ -1,0 +1,84 @@
+import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import RedisMock from "ioredis-mock";
+import { AppError } from "../src/errors";
+import { luaScript, pasteIncludes, prelude, protocolProblems, runScript } from "../src/lua/loader";
+import { REFUSAL, refusalError } from "../src/queue-store/codes";
+import { QUEUE_SCRIPTS } from "../src/queue-store/scripts";
+
+const dir = mkdtempSync(join(tmpdir(), "lua-protocol-"));
+function writeLua(name: string, source: string): string {
+  const file = join(dir, name);
+  mkdirSync(join(file, ".."), { recursive: true });
+  writeFileSync(file, source);
+  return file;
+}
+
+describe("the queue scripts' protocol", () => {
+  it.each(QUEUE_SCRIPTS.map((s) => [s.name, s] as const))("%s returns only codes it names and reads KEYS/ARGV by name", (_, script) => {
+    expect(protocolProblems(script)).toEqual([]);
+  });
+
+  it("has an AppError for every refusal code, and treats any other negative code as a bug", () => {
+    for (const code of Object.values(REFUSAL)) expect(refusalError(code)).toBeInstanceOf(AppError);
+    expect(() => refusalError(-99)).toThrow("unknown code -99");
+  });
+});
+
+describe("the Lua loader", () => {
+  it("finds a returned code the declaration does not name, and a KEY read by position", () => {
+    const file = writeLua("check-1.lua", "if x then return {OK, 1} end\nif y then return 7 end\nlocal k = KEYS[1]\nreturn {GONE}\n");
+    expect(protocolProblems({ file, codes: { OK: 1 } })).toEqual([
+      "returns 7, not a name of its codes",
+      "returns GONE, not a name of its codes",
+      "reads KEYS[1] by position",
+    ]);
+  });
+
+  it("pastes every include, an include's own includes, and each file once", () => {
+    writeLua("includes/a.lua", "--@include b\nlocal a = 1");
+    writeLua("includes/b.lua", "local b = 2");
+    const source = "--@include a\nlocal x = 0\n--@include b\n--@include a\nreturn x";
+    expect(pasteIncludes(source, join(dir, "includes"))).toBe("local b = 2\nlocal a = 1\nlocal x = 0\n\n\nreturn x");
+  });
+
+  it("writes the declaration's KEYS, ARGV, constants and codes into the script as locals", () => {
+    const spec = {
+      keys: ["waiting", "seen"],
+      argv: { token: "string", ttlMs: "number" } as const,
+      codes: { OK: 1, GONE: -1 },
+      constants: { MAX: 9 },
+    };
+    expect(prelude(spec)).toBe(
+      "local waitingKey, seenKey = KEYS[1], KEYS[2]\nlocal token, ttlMs = ARGV[1], tonumber(ARGV[2])\nlocal MAX, OK, GONE = 9, 1, -1\n",
+    );
+  });
+
+  it("refuses a file whose name disagrees with the number of KEYS declared", () => {
+    const file = writeLua("two-2.lua", "return OK");
+    expect(() => luaScript({ name: "two", file, keys: ["a"], argv: {}, codes: { OK: 1 }, decode: (r) => r })).toThrow("-1.lua");
+  });
+
+  it("passes keys and ARGV by name, in the declared order, and decodes the reply", async () => {
+    const file = writeLua("echo-2.lua", "return {OK, firstKey, secondKey, b, a + 1}");
+    const script = luaScript({
+      name: "protocolEcho",
+      file,
+      keys: ["first", "second"],
+      argv: { b: "string", a: "number" },
+      codes: { OK: 1 },
+      decode: (r) => r as unknown[],
+    });
+    const other = luaScript({ ...script, file: writeLua("other-2.lua", "return {OK}") });
+    const redis = new RedisMock();
+    try {
+      expect(await runScript(redis, script, { second: "k2", first: "k1" }, { a: 41, b: "bee" })).toEqual([1, "k1", "k2", "bee", 42]);
+      await expect(runScript(redis, other, { first: "k1", second: "k2" }, { a: 1, b: "" })).rejects.toThrow(
+        "two Lua scripts are named protocolEcho",
+      );
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
