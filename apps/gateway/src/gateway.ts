@@ -33,8 +33,12 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-/** Wires config → Redis, queue store, forwarder, admission ticker and the app. Connects to Redis. */
-export async function buildGateway(config: GatewayConfig, logger = createLogger("gateway", config.LOG_LEVEL)): Promise<Gateway> {
+/** Wires config → Redis, queue store, forwarder, admission ticker and the app. Connects to Redis. A `clock` (tests only) replaces Redis TIME in the queue scripts. */
+export async function buildGateway(
+  config: GatewayConfig,
+  logger = createLogger("gateway", config.LOG_LEVEL),
+  options: { clock?: () => number } = {},
+): Promise<Gateway> {
   const redis = createRedis(config.REDIS_URL);
   await connectRedis(redis, config.REDIS_URL);
   const store = new QueueStore(redis, {
@@ -42,6 +46,7 @@ export async function buildGateway(config: GatewayConfig, logger = createLogger(
     activeTtlSec: config.ACTIVE_TOKEN_TTL_SEC,
     idleTtlSec: config.WAITING_IDLE_TTL_SEC,
     paymentReplaySec: config.PAYMENT_REPLAY_SEC,
+    clock: options.clock,
   });
   const settings = { tickMs: config.QUEUE_TICK_MS, batch: config.QUEUE_ADMIT_BATCH, maxActive: config.QUEUE_MAX_ACTIVE };
 

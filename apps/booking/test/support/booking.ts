@@ -1,5 +1,6 @@
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
+import { httpCall, toHeaders } from "@concert/test-support";
 import { DEV_PASSPORT_SECRET, QueueStore, connectRedis, createLogger, createRedis, signPassport, type Passport } from "@concert/shared";
 import type { Redis } from "ioredis";
 import { createApp, type BookingApp, type BookingAppConfig } from "../../src/app";
@@ -117,14 +118,11 @@ export async function call<T = any>(
 ): Promise<Reply<T>> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.auth !== false) headers["x-queue-passport"] = options.auth ?? passport();
-  if (options.body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(base + path, {
-    method,
-    headers,
-    body: options.body === undefined ? undefined : typeof options.body === "string" ? options.body : JSON.stringify(options.body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
+  const { body } = options;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  // a string body is sent as it is (malformed JSON on purpose)
+  const r = await httpCall(base, method, path, typeof body === "string" ? { raw: body, headers } : { body, headers });
+  return { status: r.status, body: r.body as Reply<T>["body"], headers: toHeaders(r.headers) };
 }
 
 /** A fresh concert with `schedules` future performances of 50 seats each (its own ids). */
@@ -139,7 +137,7 @@ export async function newConcert(db: Db, options: { schedules?: number; seatPric
   return { concertId, detailIds: r.concertDetailIds };
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep, until } from "@concert/test-support";
 
 /** Rows and sums of these users and performances, which must not move when a request is refused. */
 export async function snapshot(db: Db, scope: { userIds?: number[]; detailIds?: number[] }) {
