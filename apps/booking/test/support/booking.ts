@@ -19,20 +19,23 @@ export function testDatabaseUrl(): string {
 
 /**
  * Ids unique across the test files of one run: each file takes a block of 1,000,000 ids from a
- * sequence that globalSetup created in the test database.
+ * sequence that globalSetup created in the test database. A file that uses nextId() calls
+ * reserveIdBlock() once at its top, before hooks of its own that may take ids.
  */
 let base = 0;
 let counter = 0;
-beforeAll(async () => {
-  const { Client } = await import("pg");
-  const client = new Client({ connectionString: testDatabaseUrl() });
-  await client.connect();
-  const { rows } = await client.query<{ block: string }>("SELECT nextval('test_id_block') AS block");
-  await client.end();
-  base = Number(rows[0].block) * 1_000_000;
-});
+export function reserveIdBlock(): void {
+  beforeAll(async () => {
+    const { Client } = await import("pg");
+    const client = new Client({ connectionString: testDatabaseUrl() });
+    await client.connect();
+    const { rows } = await client.query<{ block: string }>("SELECT nextval('test_id_block') AS block");
+    await client.end();
+    base = Number(rows[0].block) * 1_000_000;
+  });
+}
 export function nextId(): number {
-  if (!base) throw new Error("nextId() before the id block was allocated (call it inside a test or hook)");
+  if (!base) throw new Error("nextId() before the id block was allocated: call reserveIdBlock() at the top of the file");
   if (++counter >= 1_000_000) throw new Error("id block exhausted");
   return base + counter;
 }
