@@ -2,6 +2,7 @@
 module.exports = {
   projects: [
     "<rootDir>/packages/shared",
+    "<rootDir>/packages/test-support",
     "<rootDir>/apps/gateway",
     "<rootDir>/apps/booking",
     "<rootDir>/tests/system",
