@@ -93,7 +93,7 @@ export async function call(
   path: string,
   options: { body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
 ): Promise<{ status: number; body: any; headers: Headers }> {
-  const r = await httpCall(url, method, path, { body: options.body, raw: options.rawBody, headers: options.headers });
+  const r = await httpCall(url, method, path, { body: options.body, raw: options.rawBody, headers: options.headers, asFetch: true });
   return { status: r.status, body: r.body, headers: toHeaders(r.headers) };
 }
 

@@ -1,4 +1,4 @@
-import { request, type Dispatcher } from "undici";
+import { getGlobalDispatcher, type Dispatcher } from "undici";
 
 export interface HttpOptions {
   /** sent as JSON, with content-type application/json unless the headers name one */
@@ -8,6 +8,11 @@ export interface HttpOptions {
   headers?: Record<string, string>;
   /** the connection pool to use; undici's global one unless given */
   dispatcher?: Dispatcher;
+  /**
+   * Resolve the path as fetch and browsers do (dot segments, percent-encoding, no fragment).
+   * Without it the path goes on the wire exactly as written, hostile or not.
+   */
+  asFetch?: boolean;
 }
 
 export interface HttpReply {
@@ -27,7 +32,13 @@ export async function httpCall(base: string, method: string, path: string, o: Ht
     body = JSON.stringify(o.body);
     headers["content-type"] ??= "application/json";
   }
-  const res = await request(base + path, { method, headers, body, dispatcher: o.dispatcher });
+  let origin = base;
+  if (o.asFetch) {
+    const url = new URL(base + path);
+    origin = url.origin;
+    path = url.pathname + url.search;
+  }
+  const res = await (o.dispatcher ?? getGlobalDispatcher()).request({ origin, path, method, headers, body });
   const text = await res.body.text();
   return { status: res.statusCode, headers: res.headers, text, body: parseJson(text) };
 }

@@ -70,6 +70,25 @@ describe("httpCall", () => {
     }
   });
 
+  it("sends a path as written, or resolved as fetch would with asFetch", async () => {
+    const paths: string[] = [];
+    const server = createServer((req, res) => {
+      paths.push(req.url!);
+      res.end();
+    });
+    server.listen(await freePort(), "127.0.0.1");
+    await once(server, "listening");
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      await httpCall(base, "GET", "/a/../b");
+      await httpCall(base, "GET", "/a/../b", { asFetch: true });
+      expect(paths).toEqual(["/a/../b", "/b"]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it("throws when nobody answers", async () => {
     await expect(httpCall(`http://127.0.0.1:${await closedPort()}`, "GET", "/")).rejects.toThrow();
   });

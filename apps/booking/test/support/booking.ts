@@ -124,7 +124,7 @@ export async function call<T = any>(
   const { body } = options;
   if (body !== undefined) headers["content-type"] = "application/json";
   // a string body is sent as it is (malformed JSON on purpose)
-  const r = await httpCall(base, method, path, typeof body === "string" ? { raw: body, headers } : { body, headers });
+  const r = await httpCall(base, method, path, { ...(typeof body === "string" ? { raw: body } : { body }), headers, asFetch: true });
   return { status: r.status, body: r.body as Reply<T>["body"], headers: toHeaders(r.headers) };
 }
 
