@@ -33,10 +33,11 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-/** Wires config → Redis, queue store, forwarder, admission ticker and the app. Connects to Redis. A `clock` (tests only) replaces Redis TIME in the queue scripts. */
+/** Wires config → Redis, queue store, forwarder, admission ticker and the app. Connects to Redis. */
 export async function buildGateway(
   config: GatewayConfig,
   logger = createLogger("gateway", config.LOG_LEVEL),
+  /** tests only: a clock (ms) the queue scripts read instead of Redis TIME */
   options: { clock?: () => number } = {},
 ): Promise<Gateway> {
   const redis = createRedis(config.REDIS_URL);
