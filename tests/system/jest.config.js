@@ -3,5 +3,4 @@
 module.exports = {
   ...require("../../jest.preset"),
   displayName: "system",
-  testTimeout: 120_000,
 };

@@ -1,28 +1,7 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
-import { call, newConcert, nextId, passport, sleep, startBooking, type Booking } from "./support/booking";
+import { startRedisServer } from "@concert/test-support";
+import { call, newConcert, nextId, passport, reserveIdBlock, startBooking, until, type Booking } from "./support/booking";
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function startRedis(port: number): ChildProcess {
-  return spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-}
-
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 5_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > end) return v;
-    await sleep(50);
-  }
-}
+reserveIdBlock();
 
 describe("dependencies down", () => {
   it("when Postgres is unreachable, every data route is 503 SERVICE_UNAVAILABLE with Retry-After, and /ready is 503", async () => {
@@ -47,10 +26,9 @@ describe("dependencies down", () => {
   });
 
   it("when Redis goes down, holds are 503 with Retry-After, and they work again by themselves when it returns", async () => {
-    const port = await freePort();
-    let redis = startRedis(port);
+    const redis = await startRedisServer();
     const inst: Booking = await until(
-      () => startBooking({ redisUrl: `redis://127.0.0.1:${port}` }).catch(() => null as unknown as Booking),
+      () => startBooking({ redisUrl: redis.url }).catch(() => null as unknown as Booking),
       (b) => b !== null,
     );
     try {
@@ -64,8 +42,7 @@ describe("dependencies down", () => {
       };
       expect((await hold(1)).status).toBe(201);
 
-      redis.kill("SIGKILL");
-      await new Promise((r) => redis.once("exit", r));
+      await redis.kill();
       const r = await until(
         () => hold(2),
         (x) => x.status === 503,
@@ -74,7 +51,7 @@ describe("dependencies down", () => {
       expect((await call(inst.url, "GET", "/ready", { auth: false })).status).toBe(503);
       expect(await inst.db.reservation.count({ where: { concertDetailId: detailIds[0], seatNo: 2 } })).toBe(0);
 
-      redis = startRedis(port);
+      await redis.restart();
       const back = await until(
         () => hold(2),
         (x) => x.status === 201,
@@ -83,7 +60,7 @@ describe("dependencies down", () => {
       expect((await call(inst.url, "GET", "/ready", { auth: false })).status).toBe(200);
     } finally {
       await inst.close();
-      redis.kill("SIGKILL");
+      await redis.kill();
     }
   });
 });

@@ -1,5 +1,7 @@
 import { holdView, paymentView, pointView, scheduleList, seatList } from "@concert/shared";
-import { call, newConcert, nextId, passport, startBooking, type Booking } from "./support/booking";
+import { call, newConcert, nextId, passport, reserveIdBlock, startBooking, type Booking } from "./support/booking";
+
+reserveIdBlock();
 
 let a: Booking;
 beforeAll(async () => {

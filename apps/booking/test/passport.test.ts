@@ -1,5 +1,7 @@
 import { PASSPORT_HEADER } from "@concert/shared";
-import { call, nextId, passport, startBooking, type Booking } from "./support/booking";
+import { call, nextId, passport, reserveIdBlock, startBooking, type Booking } from "./support/booking";
+
+reserveIdBlock();
 
 let a: Booking;
 beforeAll(async () => {

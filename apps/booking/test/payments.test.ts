@@ -1,4 +1,6 @@
-import { call, newConcert, nextId, passport, sleep, snapshot, startBooking, type Booking } from "./support/booking";
+import { call, newConcert, nextId, passport, reserveIdBlock, sleep, snapshot, startBooking, type Booking } from "./support/booking";
+
+reserveIdBlock();
 
 let a: Booking;
 let b: Booking;

@@ -1,4 +1,6 @@
-import { call, nextId, passport, snapshot, startBooking, type Booking } from "./support/booking";
+import { call, nextId, passport, reserveIdBlock, snapshot, startBooking, type Booking } from "./support/booking";
+
+reserveIdBlock();
 
 let a: Booking;
 let b: Booking;

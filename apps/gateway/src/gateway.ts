@@ -34,7 +34,12 @@ export interface Gateway {
 }
 
 /** Wires config → Redis, queue store, forwarder, admission ticker and the app. Connects to Redis. */
-export async function buildGateway(config: GatewayConfig, logger = createLogger("gateway", config.LOG_LEVEL)): Promise<Gateway> {
+export async function buildGateway(
+  config: GatewayConfig,
+  logger = createLogger("gateway", config.LOG_LEVEL),
+  /** tests only: a clock (ms) the queue scripts read instead of Redis TIME */
+  options: { clock?: () => number } = {},
+): Promise<Gateway> {
   const redis = createRedis(config.REDIS_URL);
   await connectRedis(redis, config.REDIS_URL);
   const store = new QueueStore(redis, {
@@ -42,6 +47,7 @@ export async function buildGateway(config: GatewayConfig, logger = createLogger(
     activeTtlSec: config.ACTIVE_TOKEN_TTL_SEC,
     idleTtlSec: config.WAITING_IDLE_TTL_SEC,
     paymentReplaySec: config.PAYMENT_REPLAY_SEC,
+    clock: options.clock,
   });
   const settings = { tickMs: config.QUEUE_TICK_MS, batch: config.QUEUE_ADMIT_BATCH, maxActive: config.QUEUE_MAX_ACTIVE };
 

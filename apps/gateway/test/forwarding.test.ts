@@ -1,13 +1,17 @@
 import type { AddressInfo } from "node:net";
 import type { Redis } from "ioredis";
+import { testClock, type TestClock } from "@concert/test-support";
 import { call, closedPort, startFakeBooking, startGateway, type RunningGateway } from "./helpers";
 
 describe("forwarding to booking with a signed passport", () => {
   let gw: RunningGateway;
   let booking: Awaited<ReturnType<typeof startFakeBooking>>;
+  let clock: TestClock;
+  const tickMs = 10;
   beforeEach(async () => {
     booking = await startFakeBooking();
-    gw = await startGateway({ BOOKING_URL: booking.url, QUEUE_ADMIT_BATCH: "1", QUEUE_TICK_MS: "10" });
+    clock = testClock();
+    gw = await startGateway({ BOOKING_URL: booking.url, QUEUE_ADMIT_BATCH: "1", QUEUE_TICK_MS: String(tickMs) }, { clock });
   });
   afterEach(async () => {
     await gw.close();
@@ -16,7 +20,7 @@ describe("forwarding to booking with a signed passport", () => {
 
   async function admittedToken(userId: number): Promise<string> {
     const token = (await call(gw.url, "POST", "/api/users/token", { body: { userId } })).body.result.token;
-    await new Promise((r) => setTimeout(r, 12));
+    clock.advance(tickMs); // a fresh tick slot
     await gw.gateway.ticker.runOnce();
     return token;
   }
@@ -120,7 +124,7 @@ describe("forwarding to booking with a signed passport", () => {
     const keys = gw.gateway.store.keys;
     const redis = (gw.gateway.store as unknown as { redis: Redis }).redis;
     const before = Number(await redis.zscore(keys.active, token));
-    await new Promise((r) => setTimeout(r, 20));
+    clock.advance(20);
     await call(gw.url, "GET", "/api/concert/1/date", { headers: { token } });
     expect(Number(await redis.zscore(keys.active, token))).toBeGreaterThan(before);
   });
@@ -181,12 +185,13 @@ describe("a burst of holds of one seat on one gateway instance", () => {
 
   async function burst(answer: { status: number; code?: string }) {
     const booking = await slowBooking(answer);
-    const gw = await startGateway({ BOOKING_URL: booking.url, QUEUE_ADMIT_BATCH: "20", QUEUE_TICK_MS: "10" });
+    const clock = testClock();
+    const gw = await startGateway({ BOOKING_URL: booking.url, QUEUE_ADMIT_BATCH: "20", QUEUE_TICK_MS: "10" }, { clock });
     try {
       const tokens: string[] = [];
       for (let u = 1; u <= 20; u++)
         tokens.push((await call(gw.url, "POST", "/api/users/token", { body: { userId: u } })).body.result.token);
-      await new Promise((r) => setTimeout(r, 12));
+      clock.advance(10); // a fresh tick slot
       await gw.gateway.ticker.runOnce();
       const answers = await Promise.all(
         tokens.map((token, i) =>

@@ -1,9 +1,16 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import express from "express";
+import {
+  closedPort,
+  httpCall,
+  startRedisServer as startTestRedisServer,
+  toHeaders,
+  type RedisServer,
+  type TestClock,
+} from "@concert/test-support";
 import { DEV_PASSPORT_SECRET, createLogger, verifyPassport, type Passport } from "@concert/shared";
 import { loadConfig } from "../src/config";
 import { buildGateway, type Gateway } from "../src/gateway";
@@ -16,10 +23,13 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-/** A gateway on port 0 with its own queue name (so tests never share keys); no ticker unless asked. */
-export async function startGateway(env: Record<string, string> = {}): Promise<RunningGateway> {
+/**
+ * A gateway on port 0 with its own queue name (so tests never share keys); no ticker unless asked.
+ * With a `clock`, the queue's scripts read it instead of Redis's TIME: a test advances it instead of sleeping.
+ */
+export async function startGateway(env: Record<string, string> = {}, options: { clock?: TestClock } = {}): Promise<RunningGateway> {
   const config = loadConfig({ NODE_ENV: "test", QUEUE_NAME: uniqueName("gw"), PORT: "0", TOKEN_RATE_LIMIT: "0", ...env });
-  const gateway = await buildGateway(config, createLogger("gateway", "silent"));
+  const gateway = await buildGateway(config, createLogger("gateway", "silent"), { clock: options.clock?.now });
   const server = createServer(gateway.handler).listen(0, "127.0.0.1");
   await once(server, "listening");
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -76,59 +86,23 @@ export async function startFakeBooking(): Promise<{ url: string; seen: SeenReque
   };
 }
 
+/** One HTTP call, the answer's JSON parsed when it is JSON; the headers as fetch's `Headers`. */
 export async function call(
   url: string,
   method: string,
   path: string,
   options: { body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
 ): Promise<{ status: number; body: any; headers: Headers }> {
-  const headers: Record<string, string> = { ...options.headers };
-  let body: string | undefined = options.rawBody;
-  if (options.body !== undefined) {
-    body = JSON.stringify(options.body);
-    headers["content-type"] ??= "application/json";
-  }
-  const res = await fetch(url + path, { method, headers, body });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    /* not JSON */
-  }
-  return { status: res.status, body: parsed, headers: res.headers };
+  const r = await httpCall(url, method, path, { body: options.body, raw: options.rawBody, headers: options.headers, asFetch: true });
+  return { status: r.status, body: r.body, headers: toHeaders(r.headers) };
 }
 
-/** A port nobody listens on. */
-export async function closedPort(): Promise<number> {
-  const s = createServer().listen(0, "127.0.0.1");
-  await once(s, "listening");
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+export { closedPort };
 
 /** A dedicated redis-server on a spare port, so a test may stop and restart it. */
-export async function startRedisServer(port?: number): Promise<{ port: number; url: string; stop(): Promise<void> }> {
-  const p = port ?? (await closedPort());
-  const child: ChildProcess = spawn("redis-server", ["--port", String(p), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-    stdio: ["ignore", "pipe", "ignore"],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on("data", (d: Buffer) => {
-      if (d.toString().includes("Ready to accept connections")) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`redis-server exited ${code}`)));
-  });
-  return {
-    port: p,
-    url: `redis://127.0.0.1:${p}`,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill("SIGKILL");
-      await once(child, "exit");
-    },
-  };
+export async function startRedisServer(port?: number): Promise<RedisServer & { stop(): Promise<void> }> {
+  const server = await startTestRedisServer({ port });
+  return { ...server, stop: () => server.kill() };
 }
 
 export const GATEWAY_MAIN = join(__dirname, "..", "dist", "main.js");

@@ -1,4 +1,5 @@
 import type { Express } from "express";
+import { testClock } from "@concert/test-support";
 import { call, startFakeBooking, startGateway, type RunningGateway } from "./helpers";
 import { BOOKING_ROUTES } from "../src/api/forward-routes";
 import { buildOpenApiDocument } from "../src/api/openapi";
@@ -88,18 +89,25 @@ describe("operator controls", () => {
   const ADMIN = "admin-token-0123456789";
   let gw: RunningGateway;
   let other: RunningGateway;
+  const tickMs = 10;
+  const clock = testClock();
   const auth = { authorization: `Bearer ${ADMIN}` };
   beforeEach(async () => {
-    const env = { ADMIN_TOKEN: ADMIN, QUEUE_ADMIT_BATCH: "2", QUEUE_TICK_MS: "10", QUEUE_NAME: `ops-${process.pid}-${Date.now()}` };
-    gw = await startGateway(env);
-    other = await startGateway(env); // a second instance on the same queue
+    const env = {
+      ADMIN_TOKEN: ADMIN,
+      QUEUE_ADMIT_BATCH: "2",
+      QUEUE_TICK_MS: String(tickMs),
+      QUEUE_NAME: `ops-${process.pid}-${Date.now()}`,
+    };
+    gw = await startGateway(env, { clock });
+    other = await startGateway(env, { clock }); // a second instance on the same queue, on the same clock
   });
   afterEach(async () => {
     await gw.close();
     await other.close();
   });
   const tick = async (g: RunningGateway) => {
-    await new Promise((r) => setTimeout(r, 12));
+    clock.advance(tickMs); // a fresh tick slot
     return g.gateway.ticker.runOnce();
   };
 

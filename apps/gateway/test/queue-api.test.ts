@@ -1,5 +1,6 @@
 import Redis from "ioredis";
 import { DEFAULT_REDIS_URL, tokenUserId } from "@concert/shared";
+import { testClock } from "@concert/test-support";
 import { call, startGateway, type RunningGateway } from "./helpers";
 
 describe("queue API on real Redis", () => {
@@ -55,7 +56,8 @@ describe("queue API on real Redis", () => {
   });
 
   it("moves a token from WAITING to IN_PROGRESS on admission, batch by batch, and never beyond max active", async () => {
-    gw = await startGateway({ QUEUE_ADMIT_BATCH: "2", QUEUE_MAX_ACTIVE: "3", QUEUE_TICK_MS: "50" });
+    const clock = testClock();
+    gw = await startGateway({ QUEUE_ADMIT_BATCH: "2", QUEUE_MAX_ACTIVE: "3", QUEUE_TICK_MS: "50" }, { clock });
     const tokens: string[] = [];
     for (let u = 1; u <= 5; u++) tokens.push((await call(gw.url, "POST", "/api/users/token", { body: { userId: u } })).body.result.token);
     const statuses = async () =>
@@ -64,7 +66,7 @@ describe("queue API on real Redis", () => {
       );
     await gw.gateway.ticker.runOnce();
     expect((await statuses()).map((s) => s.status)).toEqual(["IN_PROGRESS", "IN_PROGRESS", "WAITING", "WAITING", "WAITING"]);
-    await new Promise((r) => setTimeout(r, 60));
+    clock.advance(50); // the next tick slot
     await gw.gateway.ticker.runOnce();
     const after = await statuses();
     expect(after.map((s) => s.status)).toEqual(["IN_PROGRESS", "IN_PROGRESS", "IN_PROGRESS", "WAITING", "WAITING"]);
@@ -73,13 +75,14 @@ describe("queue API on real Redis", () => {
   });
 
   it("drops a waiting token that stopped polling (FINISHED) while one that polls keeps its place", async () => {
-    gw = await startGateway({ WAITING_IDLE_TTL_SEC: "1", QUEUE_MAX_ACTIVE: "1", QUEUE_TICK_MS: "10" });
+    const clock = testClock();
+    gw = await startGateway({ WAITING_IDLE_TTL_SEC: "1", QUEUE_MAX_ACTIVE: "1", QUEUE_TICK_MS: "10" }, { clock });
     const a = (await call(gw.url, "POST", "/api/users/token", { body: { userId: 1 } })).body.result.token;
     const b = (await call(gw.url, "POST", "/api/users/token", { body: { userId: 2 } })).body.result.token;
     const c = (await call(gw.url, "POST", "/api/users/token", { body: { userId: 3 } })).body.result.token;
     await gw.gateway.ticker.runOnce(); // a admitted; b and c wait
     for (let i = 0; i < 4; i++) {
-      await new Promise((r) => setTimeout(r, 300));
+      clock.advance(300);
       await call(gw.url, "GET", "/api/users/3/token", { headers: { token: c } }); // c keeps polling, b does not
     }
     await gw.gateway.ticker.runOnce();

@@ -1,5 +1,6 @@
 import Redis from "ioredis";
 import { DEFAULT_REDIS_URL } from "@concert/shared";
+import { sleep, testClock } from "@concert/test-support";
 import { call, startGateway, uniqueName, type RunningGateway } from "./helpers";
 
 interface SseEvent {
@@ -75,21 +76,20 @@ async function openStream(url: string): Promise<{
   };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 describe("GET /api/queue/stream (Server-Sent Events)", () => {
   let gw: RunningGateway;
   const tickMs = 20;
+  const clock = testClock();
   beforeAll(async () => {
     // no ticker: the tests run ticks by hand with runOnce
-    gw = await startGateway({ QUEUE_TICK_MS: String(tickMs), QUEUE_ADMIT_BATCH: "1" });
+    gw = await startGateway({ QUEUE_TICK_MS: String(tickMs), QUEUE_ADMIT_BATCH: "1" }, { clock });
   });
   afterAll(() => gw.close());
 
   const join = async (userId: number) => (await call(gw.url, "POST", "/api/users/token", { body: { userId } })).body.result;
   /** One admission tick that runs (a fresh slot). */
   const tick = async () => {
-    await sleep(tickMs + 2);
+    clock.advance(tickMs);
     const r = await gw.gateway.ticker.runOnce();
     if (!r?.ran) throw new Error("the tick did not run");
   };
@@ -185,8 +185,10 @@ describe("GET /api/queue/stream (Server-Sent Events)", () => {
 describe("two gateway instances on one queue", () => {
   it("a tick run by one instance reaches the streams of the other through one PUBLISH", async () => {
     const name = uniqueName("sse");
-    const env = { QUEUE_NAME: name, QUEUE_TICK_MS: "20", QUEUE_ADMIT_BATCH: "1" };
-    const [a, b] = await Promise.all([startGateway(env), startGateway(env)]);
+    const tickMs = 20;
+    const env = { QUEUE_NAME: name, QUEUE_TICK_MS: String(tickMs), QUEUE_ADMIT_BATCH: "1" };
+    const clock = testClock();
+    const [a, b] = await Promise.all([startGateway(env, { clock }), startGateway(env, { clock })]);
     const listener = new Redis(DEFAULT_REDIS_URL);
     const published: string[] = [];
     try {
@@ -197,7 +199,7 @@ describe("two gateway instances on one queue", () => {
       const s = await openStream(`${b.url}/api/queue/stream?userId=2&token=${second.token}`);
       expect((await s.next())!.data.rank).toBe(2);
 
-      await sleep(25);
+      clock.advance(tickMs);
       expect((await a.gateway.ticker.runOnce())!.ran).toBe(true); // only instance A ticks
       expect((await s.next())!.data).toEqual({ status: "WAITING", rank: 1, estimatedWaitSec: expect.any(Number) });
       expect(published).toHaveLength(1);

@@ -1,3 +1,4 @@
+import { until } from "@concert/test-support";
 import { call, startGateway, startRedisServer } from "./helpers";
 
 describe("when Redis goes down", () => {
@@ -21,13 +22,12 @@ describe("when Redis goes down", () => {
 
       const again = await startRedisServer(redis.port);
       try {
-        let status = 0;
-        const deadline = Date.now() + 5000;
-        while (Date.now() < deadline) {
-          status = (await call(gw.url, "POST", "/api/users/token", { body: { userId: 3 } })).status;
-          if (status === 200) break;
-          await new Promise((r) => setTimeout(r, 100));
-        }
+        const { status } = await until(
+          () => call(gw.url, "POST", "/api/users/token", { body: { userId: 3 } }),
+          (r) => r.status === 200,
+          5000,
+          100,
+        );
         expect(status).toBe(200);
         // Redis kept nothing: the old token is unknown now and its owner can queue again
         const lost = await call(gw.url, "GET", "/api/users/1/token", { headers: { token: before.body.result.token } });

@@ -1,5 +1,6 @@
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
+import { httpCall, toHeaders } from "@concert/test-support";
 import {
   DEFAULT_REDIS_URL,
   DEV_PASSPORT_SECRET,
@@ -27,20 +28,23 @@ export function testDatabaseUrl(): string {
 
 /**
  * Ids unique across the test files of one run: each file takes a block of 1,000,000 ids from a
- * sequence that globalSetup created in the test database.
+ * sequence that globalSetup created in the test database. A file that uses nextId() calls
+ * reserveIdBlock() once at its top, before hooks of its own that may take ids.
  */
 let base = 0;
 let counter = 0;
-beforeAll(async () => {
-  const { Client } = await import("pg");
-  const client = new Client({ connectionString: testDatabaseUrl() });
-  await client.connect();
-  const { rows } = await client.query<{ block: string }>("SELECT nextval('test_id_block') AS block");
-  await client.end();
-  base = Number(rows[0].block) * 1_000_000;
-});
+export function reserveIdBlock(): void {
+  beforeAll(async () => {
+    const { Client } = await import("pg");
+    const client = new Client({ connectionString: testDatabaseUrl() });
+    await client.connect();
+    const { rows } = await client.query<{ block: string }>("SELECT nextval('test_id_block') AS block");
+    await client.end();
+    base = Number(rows[0].block) * 1_000_000;
+  });
+}
 export function nextId(): number {
-  if (!base) throw new Error("nextId() before the id block was allocated (call it inside a test or hook)");
+  if (!base) throw new Error("nextId() before the id block was allocated: call reserveIdBlock() at the top of the file");
   if (++counter >= 1_000_000) throw new Error("id block exhausted");
   return base + counter;
 }
@@ -138,14 +142,11 @@ export async function call<T = any>(
 ): Promise<Reply<T>> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.auth !== false) headers["x-queue-passport"] = options.auth ?? passport();
-  if (options.body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(base + path, {
-    method,
-    headers,
-    body: options.body === undefined ? undefined : typeof options.body === "string" ? options.body : JSON.stringify(options.body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
+  const { body } = options;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  // a string body is sent as it is (malformed JSON on purpose)
+  const r = await httpCall(base, method, path, { ...(typeof body === "string" ? { raw: body } : { body }), headers, asFetch: true });
+  return { status: r.status, body: r.body as Reply<T>["body"], headers: toHeaders(r.headers) };
 }
 
 /** A fresh concert with `schedules` future performances of 50 seats each (its own ids). */
@@ -160,7 +161,7 @@ export async function newConcert(db: Db, options: { schedules?: number; seatPric
   return { concertId, detailIds: r.concertDetailIds };
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep, until } from "@concert/test-support";
 
 /** Rows and sums of these users and performances, which must not move when a request is refused. */
 export async function snapshot(db: Db, scope: { userIds?: number[]; detailIds?: number[] }) {

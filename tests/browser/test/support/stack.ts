@@ -4,21 +4,13 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
+import { freePort, sleep } from "@concert/test-support";
 import { Client } from "pg";
 // the built module (this package runs the built apps, and has no dependency on @concert/shared)
 import { DEFAULT_DATABASE_URL } from "../../../../packages/shared/dist/defaults";
 
 export const ROOT = join(__dirname, "../../../..");
-
-export async function freePort(): Promise<number> {
-  const s = createServer().listen(0, "127.0.0.1");
-  await once(s, "listening");
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function run(args: string[], env: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) =>
@@ -118,7 +110,7 @@ export class AppProcess {
         /* not listening yet */
       }
       if (Date.now() > deadline) throw new Error(`${this.app} did not answer /health within 20 s:\n${this.output}`);
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
   }
 

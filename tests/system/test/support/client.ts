@@ -1,3 +1,4 @@
+import { httpCall, sleep } from "@concert/test-support";
 import { Pool } from "undici";
 
 export interface Reply {
@@ -69,24 +70,12 @@ export interface CallOptions {
 /** One HTTP request; the JSON envelope parsed when there is one. Never throws. */
 export async function call(base: string, method: string, path: string, o: CallOptions = {}): Promise<Reply> {
   const headers: Record<string, string> = { ...o.headers };
-  let body: string | Buffer | undefined = o.raw;
-  if (o.body !== undefined) {
-    body = JSON.stringify(o.body);
-    headers["content-type"] ??= "application/json";
-  }
   if (o.token) headers.token = o.token;
   const started = Date.now();
   let reply: Reply;
   try {
-    const res = await pool(base).request({ method: method, path, headers, body });
-    const text = await res.body.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      /* not JSON */
-    }
-    reply = { status: res.statusCode, body: parsed, headers: res.headers, ms: Date.now() - started };
+    const r = await httpCall(base, method, path, { body: o.body, raw: o.raw, headers, dispatcher: pool(base) });
+    reply = { status: r.status, body: r.body, headers: r.headers, ms: Date.now() - started };
   } catch (err) {
     reply = {
       status: 0,
@@ -100,7 +89,7 @@ export async function call(base: string, method: string, path: string, o: CallOp
   return reply;
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 
 /** Seconds from Retry-After as milliseconds, capped so tests stay quick. */
 export function retryAfterMs(r: Reply, cap = 500): number {

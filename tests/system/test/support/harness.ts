@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { sleep } from "@concert/test-support";
 import Redis, { Cluster } from "ioredis";
 import type { Pool } from "pg";
 import { closeClients } from "./client";
@@ -149,7 +150,7 @@ export class System {
             /* down */
           }
           if (Date.now() - started > timeoutMs) throw new Error(`${a.name} not ready after ${timeoutMs} ms:\n${a.output()}`);
-          await new Promise((r) => setTimeout(r, 50));
+          await sleep(50);
         }
       }),
     );

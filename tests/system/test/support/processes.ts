@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { join } from "node:path";
-import { freePort } from "./redis-server";
+import { freePort, sleep } from "@concert/test-support";
 
 const ROOT = join(__dirname, "../../../..");
 export const MAINS = {
@@ -76,7 +76,7 @@ export class AppProcess {
         /* not listening yet */
       }
       if (Date.now() > deadline) throw new Error(`${this.name} did not answer /health within 20 s:\n${this.tail}`);
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
     return this;
   }

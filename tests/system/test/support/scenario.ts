@@ -1,3 +1,4 @@
+import { until } from "@concert/test-support";
 import { call, sleep, type Tally } from "./client";
 import { journey, type Journey, type JourneyOptions } from "./flows";
 import type { System } from "./harness";
@@ -90,11 +91,8 @@ export function bad5xx(tally: Tally): unknown[] {
 /** Polls `probe` until it is true; returns the ms it took, or -1 on timeout. */
 export async function timeUntil(probe: () => Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<number> {
   const started = Date.now();
-  while (Date.now() - started < timeoutMs) {
-    if (await probe().catch(() => false)) return Date.now() - started;
-    await sleep(everyMs);
-  }
-  return -1;
+  const ok = await until(() => probe().catch(() => false), Boolean, timeoutMs, everyMs);
+  return ok ? Date.now() - started : -1;
 }
 
 /** The body of a journey's payment, to send it again. */

@@ -1,0 +1,64 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { tmpdir } from "node:os";
+import { freePort } from "./ports";
+
+export interface RedisServer {
+  port: number;
+  url: string;
+  /** SIGKILL: Redis keeps nothing (no RDB, no AOF) */
+  kill(): Promise<void>;
+  /** starts again on the same port, empty */
+  restart(): Promise<void>;
+  running(): boolean;
+}
+
+export interface RedisServerOptions {
+  /** a spare port unless given */
+  port?: number;
+  /** more redis-server arguments, e.g. cluster mode */
+  extraArgs?: string[];
+  /** where redis-server may write (cluster config files); the temp dir unless given */
+  dir?: string;
+}
+
+/** A dedicated redis-server on loopback that a test may kill and restart (the shared one must never be stopped). */
+export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisServer> {
+  const port = opts.port ?? (await freePort());
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", opts.dir ?? tmpdir()];
+  let child: ChildProcess | null = null;
+  const launch = async () => {
+    const c = spawn("redis-server", [...args, ...(opts.extraArgs ?? [])], { stdio: ["ignore", "pipe", "pipe"] });
+    child = c;
+    let out = "";
+    await new Promise<void>((resolve, reject) => {
+      c.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        if (out.includes("Ready to accept connections")) resolve();
+      });
+      c.once("error", reject);
+      c.once("exit", (code) => reject(new Error(`redis-server on ${port} exited ${code}: ${out.slice(-500)}`)));
+    });
+    // keep draining so a chatty server never blocks on a full pipe
+    c.stdout.resume();
+    c.stderr.resume();
+  };
+  await launch();
+  const server: RedisServer = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    running: () => !!child && child.exitCode === null && child.signalCode === null,
+    async kill() {
+      const c = child;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      const exited = once(c, "exit");
+      c.kill("SIGKILL");
+      await exited;
+    },
+    async restart() {
+      await server.kill();
+      await launch();
+    },
+  };
+  return server;
+}
