@@ -1,7 +1,9 @@
 import { DependencyError } from "@concert/shared";
 import { createDb } from "../src/db/client";
 import { UniqueViolation, postgresFailure } from "../src/db/postgres-errors";
-import { nextId, testDatabaseUrl } from "./support/booking";
+import { nextId, reserveIdBlock, testDatabaseUrl } from "./support/booking";
+
+reserveIdBlock();
 
 const adapterError = (cause: Record<string, unknown>, code = "P2010") =>
   Object.assign(new Error("Raw query failed"), { name: "PrismaClientKnownRequestError", code, meta: { driverAdapterError: { cause } } });
