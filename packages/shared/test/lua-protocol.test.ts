@@ -3,7 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import RedisMock from "ioredis-mock";
 import { AppError } from "../src/errors";
-import { luaScript, pasteIncludes, prelude, protocolProblems, runScript } from "../src/lua/loader";
+import { DEFAULT_REDIS_URL } from "../src/defaults";
+import { defineScripts, luaScript, pasteIncludes, prelude, protocolProblems, runScript } from "../src/lua/loader";
+import { QueueTokens, newQueueToken } from "../src/queue-store";
+import { connectRedis, createRedis } from "../src/redis";
 import { REFUSAL, refusalError } from "../src/queue-store/codes";
 import { QUEUE_SCRIPTS } from "../src/queue-store/scripts";
 
@@ -73,10 +76,26 @@ describe("the Lua loader", () => {
     const other = luaScript({ ...script, file: writeLua("other-2.lua", "return {OK}") });
     const redis = new RedisMock();
     try {
-      expect(await runScript(redis, script, { second: "k2", first: "k1" }, { a: 41, b: "bee" })).toEqual([1, "k1", "k2", "bee", 42]);
-      await expect(runScript(redis, other, { first: "k1", second: "k2" }, { a: 1, b: "" })).rejects.toThrow(
-        "two Lua scripts are named protocolEcho",
+      await expect(runScript(redis, script, { second: "k2", first: "k1" }, { a: 41, b: "bee" })).rejects.toThrow(
+        "protocolEcho is not defined on this client",
       );
+      defineScripts(redis, [script]);
+      expect(await runScript(redis, script, { second: "k2", first: "k1" }, { a: 41, b: "bee" })).toEqual([1, "k1", "k2", "bee", 42]);
+      expect(() => defineScripts(redis, [other])).toThrow("two Lua scripts are named protocolEcho");
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it("a store's scripts run inside an auto-pipeline that was opened before their first use (real Redis)", async () => {
+    // ioredis copies a client's commands into each auto-pipeline it opens; a script defined
+    // after that (as a lazy first-use definition did) is missing there and the pipeline throws
+    const redis = createRedis(DEFAULT_REDIS_URL);
+    await connectRedis(redis, DEFAULT_REDIS_URL);
+    try {
+      const tokens = new QueueTokens(redis, { name: `protocol-${process.pid}`, paymentReplaySec: 1 });
+      const [seq, finished] = await Promise.all([redis.get(tokens.keys.seq), tokens.finish(newQueueToken(1), "paid")]);
+      expect([seq, finished]).toEqual([null, false]);
     } finally {
       redis.disconnect();
     }

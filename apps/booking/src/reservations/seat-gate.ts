@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import type { Cluster, Redis } from "ioredis";
-import { luaScript, redisCall, runScript, seatGateKeys, type SeatGateKeys } from "@concert/shared";
+import { defineScripts, luaScript, redisCall, runScript, seatGateKeys, type SeatGateKeys } from "@concert/shared";
 
 /*
  * The Redis fast gate in front of a seat hold. One key per seat (layout in
@@ -47,6 +47,7 @@ export class SeatGate {
     /** how long a pending claim lives if this instance dies mid-hold */
     private readonly pendingMs = 10_000,
   ) {
+    defineScripts(redis, SEAT_GATE_SCRIPTS);
     this.keys = seatGateKeys(prefix);
   }
 

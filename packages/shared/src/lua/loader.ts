@@ -105,8 +105,29 @@ type Command = (...args: (string | number)[]) => Promise<unknown>;
 const defined = new WeakMap<object, Map<string, string>>();
 
 /**
- * Runs a script on a client (defined once per client; ioredis runs it by EVALSHA, falling back to
- * EVAL), keys and ARGV passed by name. A Redis outage comes out as DependencyError("redis").
+ * Defines scripts on a client, each once (ioredis then runs them by EVALSHA, falling back to
+ * EVAL). Call it where the client's users are built, before they send anything: ioredis's
+ * auto-pipelines copy the commands a client has when a pipeline is made, so a script defined
+ * while a pipeline is open is missing from it and that pipeline fails (it crashed the process).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- scripts of any shape
+export function defineScripts(redis: Redis | Cluster, scripts: readonly LuaScript<string, ArgSpec, Codes, any>[]): void {
+  let done = defined.get(redis);
+  if (!done) defined.set(redis, (done = new Map<string, string>()));
+  for (const script of scripts) {
+    const lua = done.get(script.name);
+    if (lua === undefined) {
+      redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
+      done.set(script.name, script.lua);
+    } else if (lua !== script.lua) {
+      throw new Error(`two Lua scripts are named ${script.name} on one client`);
+    }
+  }
+}
+
+/**
+ * Runs a script that {@link defineScripts} defined on the client, keys and ARGV passed by name.
+ * A Redis outage comes out as DependencyError("redis").
  */
 export async function runScript<K extends string, A extends ArgSpec, C extends Codes, R>(
   redis: Redis | Cluster,
@@ -114,14 +135,8 @@ export async function runScript<K extends string, A extends ArgSpec, C extends C
   keys: Record<K, string>,
   argv: ArgValues<A>,
 ): Promise<R> {
-  let scripts = defined.get(redis);
-  if (!scripts) defined.set(redis, (scripts = new Map<string, string>()));
-  const lua = scripts.get(script.name);
-  if (lua === undefined) {
-    redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
-    scripts.set(script.name, script.lua);
-  } else if (lua !== script.lua) {
-    throw new Error(`two Lua scripts are named ${script.name} on one client`);
+  if (defined.get(redis)?.get(script.name) !== script.lua) {
+    throw new Error(`Lua script ${script.name} is not defined on this client: pass it to defineScripts when the client's users are built`);
   }
   const args: (string | number)[] = script.keys.map((k) => keys[k]);
   for (const n of script.argNames) args.push(argv[n]);

@@ -1,8 +1,9 @@
 import type { Cluster, Redis } from "ioredis";
-import { runScript } from "../lua/loader";
+import { defineScripts, runScript } from "../lua/loader";
 import { redisCall } from "../redis";
 import { newQueueToken, queueKeys, type QueueKeys } from "./keys";
 import {
+  QUEUE_SCRIPTS,
   authorizeScript,
   extendScript,
   finishScript,
@@ -69,6 +70,7 @@ export class QueueTokens {
     protected readonly redis: Redis | Cluster,
     options: QueueTokensOptions,
   ) {
+    defineScripts(redis, [extendScript, finishScript]);
     this.keys = queueKeys(options.name ?? "main");
     this.retentionMs = Math.max(options.finishedRetentionSec ?? DEFAULT_FINISHED_RETENTION_SEC, options.paymentReplaySec) * 1000;
     this.clock = options.clock;
@@ -108,6 +110,7 @@ export class QueueStore extends QueueTokens {
 
   constructor(redis: Redis | Cluster, options: QueueStoreOptions) {
     super(redis, options);
+    defineScripts(redis, QUEUE_SCRIPTS);
     this.activeTtlMs = options.activeTtlSec * 1000;
     this.idleTtlMs = options.idleTtlSec * 1000;
     this.replayMs = options.paymentReplaySec * 1000;
