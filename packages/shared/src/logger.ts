@@ -5,8 +5,8 @@ export type { Logger };
 /**
  * One JSON line per event on stdout; `app` names the deployable. Lines are buffered (pino.destination
  * with sync: false) and written 4 kB at a time, or at most half a second after they were logged
- * (sonic-boom's periodicFlush), instead of one write system call per line (measured: ~7% of the
- * gateway's CPU per issued token). pino flushes what is left when the process exits (also on
+ * (sonic-boom's periodicFlush), instead of one write system call per line, which showed up in
+ * the gateway's profile of issued tokens (bench/profile.mjs). pino flushes what is left when the process exits (also on
  * process.exit); a SIGKILL can lose the last half second of lines.
  */
 export function createLogger(app: string, level = "info"): Logger {
