@@ -1,6 +1,6 @@
-import type { ErrorRequestHandler, RequestHandler, Response } from "express";
+import type { ErrorRequestHandler, RequestHandler } from "express";
 import type { Logger } from "pino";
-import { AppError, dependencyOf, type ErrorCode } from "./errors";
+import { AppError, DependencyError, type ErrorCode } from "./errors";
 
 export interface ErrorBody {
   code: string;
@@ -19,12 +19,6 @@ export function ok<T>(result: T): Envelope<T> {
 
 export function fail(code: string, message: string, details?: Record<string, unknown>): Envelope<never> {
   return { result: null, error: details ? { code, message, details } : { code, message } };
-}
-
-export function sendError(res: Response, err: AppError, retryAfterSec?: number): void {
-  res.locals.errorCode = err.code;
-  if (retryAfterSec !== undefined) res.setHeader("Retry-After", String(retryAfterSec));
-  res.status(err.status).json(fail(err.code, err.message, err.details));
 }
 
 /** 404 for any route nobody serves, in the envelope. */
@@ -84,8 +78,14 @@ export interface ErrorAnswer {
  * never a stack to the client. Express's error middleware and the gateway's hot routes both use it.
  */
 export function errorAnswer(err: unknown, logger: Logger, reqId: unknown, hooks: ErrorHooks = {}): ErrorAnswer {
+  if (err instanceof DependencyError) {
+    hooks.onDependencyError?.(err.dependency);
+    const cause = err.cause as { message?: unknown; code?: unknown } | undefined;
+    logger.warn({ reqId, dependency: err.dependency, err: { message: cause?.message, code: cause?.code } }, "dependency unavailable");
+  } else if (err instanceof AppError && err.status === 503) {
+    hooks.onDependencyError?.(typeof err.details?.dependency === "string" ? err.details.dependency : "unknown");
+  }
   if (err instanceof AppError) {
-    if (err.status === 503) hooks.onDependencyError?.(typeof err.details?.dependency === "string" ? err.details.dependency : "unknown");
     const retryAfterSec = err.retryAfterSec ?? (err.status === 503 ? 1 : undefined);
     return { status: err.status, code: err.code, body: fail(err.code, err.message, err.details), retryAfterSec };
   }
@@ -94,17 +94,6 @@ export function errorAnswer(err: unknown, logger: Logger, reqId: unknown, hooks:
   if (parserError) {
     const [status, code, message] = parserError;
     return { status, code, body: fail(code, message) };
-  }
-  const dependency = dependencyOf(err);
-  if (dependency) {
-    hooks.onDependencyError?.(dependency);
-    logger.warn({ reqId, dependency, err: { message: e.message, code: e.code } }, "dependency unavailable");
-    return {
-      status: 503,
-      code: "SERVICE_UNAVAILABLE",
-      body: fail("SERVICE_UNAVAILABLE", `${dependency} is unavailable, try again shortly`, { dependency }),
-      retryAfterSec: 1,
-    };
   }
   if (typeof e.status === "number" && e.status >= 400 && e.status < 500) {
     return { status: e.status, code: "VALIDATION_FAILED", body: fail("VALIDATION_FAILED", "Malformed request") };

@@ -48,7 +48,7 @@ export class AppError extends Error {
   }
 }
 
-export type Dependency = "redis" | "postgres" | "booking" | "network";
+export type Dependency = "redis" | "postgres" | "booking";
 
 /**
  * A dependency (Redis, Postgres, an upstream service) could not be reached: 503 with Retry-After.
@@ -67,20 +67,6 @@ export class DependencyError extends AppError {
   }
 }
 
-const REDIS_DOWN = [
-  "Connection is closed",
-  "Stream isn't writeable",
-  "MaxRetriesPerRequestError",
-  "Reached the max retries per request limit",
-  "Command timed out",
-  "connect ECONNREFUSED",
-  "read ECONNRESET",
-  "Socket closed unexpectedly",
-  "LOADING",
-  "CLUSTERDOWN",
-  "READONLY",
-];
-/** Node socket error codes: the peer could not be reached or went away. */
 export const SOCKET_ERROR_CODES: ReadonlySet<string> = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
@@ -91,22 +77,13 @@ export const SOCKET_ERROR_CODES: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Recognises the errors that mean "a dependency is down" rather than "this request is wrong",
- * so that they become 503 + Retry-After instead of 500. Postgres failures arrive already marked
- * (booking's Prisma client throws DependencyError("postgres")); the Redis guesses below remain
- * until every Redis adapter marks its own.
+ * Which dependency a failure says is down, or null when it is not a dependency failure. Only
+ * what an adapter marked counts: the Redis calls (redisCall), booking's Prisma client and the
+ * forwarder throw DependencyError with the driver's error as its cause, so nothing here reads
+ * driver messages.
  */
-export function dependencyOf(err: unknown): string | null {
-  if (err instanceof DependencyError) return err.dependency;
-  if (!err || typeof err !== "object") return null;
-  const e = err as { name?: string; code?: string; message?: string; cause?: unknown; constructor?: { name?: string } };
-  const name = e.name ?? e.constructor?.name ?? "";
-  const message = String(e.message ?? "");
-  if (name === "MaxRetriesPerRequestError" || REDIS_DOWN.some((m) => message.includes(m))) return "redis";
-  if (name === "ExecutionError" || name === "ResourceLockedError") return "redis";
-  if (e.code && SOCKET_ERROR_CODES.has(e.code)) return "network";
-  if (e.cause && e.cause !== err) return dependencyOf(e.cause);
-  return null;
+export function dependencyOf(err: unknown): Dependency | null {
+  return err instanceof DependencyError ? err.dependency : null;
 }
 
 /**

@@ -1,5 +1,5 @@
 import Redis, { Cluster, type ClusterOptions, type RedisOptions } from "ioredis";
-import { DependencyError } from "./errors";
+import { DependencyError, SOCKET_ERROR_CODES } from "./errors";
 
 /** A single Redis server or a Redis Cluster: every app path takes either. */
 export type RedisClient = Redis | Cluster;
@@ -104,13 +104,12 @@ export function redactUrl(url: string): string {
  */
 const UNAVAILABLE =
   /^(Connection is closed|Stream isn't writeable|Reached the max retries per request limit|Command timed out|Socket closed unexpectedly|Cluster isn't ready|Failed to refresh slots cache|None of startup nodes is available|connect ECONNREFUSED|read ECONNRESET|connect ETIMEDOUT|LOADING|CLUSTERDOWN|READONLY|MASTERDOWN|TRYAGAIN)/;
-const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH"]);
 
 /** A Redis client's error as the rest of the code should see it: a DependencyError when Redis is unreachable. */
 export function redisFailure(err: unknown): unknown {
   if (err instanceof DependencyError || !(err instanceof Error)) return err;
   const code = (err as NodeJS.ErrnoException).code;
-  if (err.name === "MaxRetriesPerRequestError" || UNAVAILABLE.test(err.message) || (code !== undefined && NETWORK_CODES.has(code))) {
+  if (err.name === "MaxRetriesPerRequestError" || UNAVAILABLE.test(err.message) || (code !== undefined && SOCKET_ERROR_CODES.has(code))) {
     return new DependencyError("redis", { cause: err });
   }
   return err;
