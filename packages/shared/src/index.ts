@@ -5,6 +5,7 @@ export * from "./config";
 export * from "./logger";
 export * from "./redis";
 export * from "./api";
+export * from "./limits";
 export * from "./queue-store";
 export * from "./metrics";
 export * from "./http";
