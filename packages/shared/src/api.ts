@@ -2,8 +2,8 @@ import { z } from "zod";
 import { AppError } from "./errors";
 
 /** Ids are Postgres `integer`s: 1 .. 2^31-1. JSON numbers only, never numeric strings. */
-export const MAX_ID = 2_147_483_647;
-export const SEATS_PER_SCHEDULE = 50;
+import { MAX_ID, SEATS_PER_SCHEDULE } from "./limits";
+export { MAX_ID, SEATS_PER_SCHEDULE };
 
 export const id = z.number().int().min(1).max(MAX_ID);
 /**

@@ -6,6 +6,7 @@ export * from "./defaults";
 export * from "./logger";
 export * from "./redis";
 export * from "./api";
+export * from "./limits";
 export * from "./queue-store";
 export * from "./admission";
 export * from "./metrics";

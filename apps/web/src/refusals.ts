@@ -1,0 +1,69 @@
+// One place that turns refusal codes into words and a way forward.
+import type { ApiError } from "./api";
+import { dom } from "./dom";
+import { fmtPoints } from "./format";
+import { alertUser } from "./messages";
+import { page, visitorOf } from "./state";
+import { holdExpired, setBalance, stopCountdown } from "./steps/hold";
+import { join } from "./steps/join";
+import { loadSeats, unpick } from "./steps/seats";
+import { startWaiting } from "./steps/waiting";
+
+export function handleRefusal(e: ApiError): void {
+  const state = page.state;
+  const visitor = visitorOf(state);
+  const rejoin = { label: "Join the queue again", run: () => void join(visitorOf(page.state)?.userId ?? 0) };
+  switch (e.code) {
+    case "TOKEN_INVALID":
+    case "TOKEN_USER_MISMATCH":
+      stopCountdown();
+      alertUser("Your place in the queue has expired or was already used. Join the queue again to continue.", e.code, rejoin);
+      break;
+    case "TOKEN_NOT_ACTIVE":
+      alertUser("It is not your turn yet; you are still in the queue.", e.code);
+      if (visitor) startWaiting(visitor, null);
+      break;
+    case "SEAT_UNAVAILABLE": {
+      const picked = state.step === "seats" ? state.picked : null;
+      alertUser(
+        `Sorry, ${picked === null ? "that seat" : `seat ${picked}`} was just taken by someone else. Please pick another seat.`,
+        e.code,
+      );
+      unpick();
+      if (state.step === "seats" || state.step === "hold") void loadSeats(state.visitor, state.schedule, false);
+      break;
+    }
+    case "HOLD_EXPIRED":
+      holdExpired();
+      break;
+    case "INSUFFICIENT_POINTS": {
+      const hold = state.step === "hold" ? state : null;
+      const balance = Number(e.details.balance ?? hold?.balance ?? 0);
+      const amount = Number(e.details.amount ?? hold?.hold.price ?? 0);
+      setBalance(balance);
+      dom.chargeAmount.value = String(Math.max(1, amount - balance));
+      alertUser(
+        `Not enough points: you have ${fmtPoints(balance)} and the seat costs ${fmtPoints(amount)}. Charge at least ${fmtPoints(amount - balance)}, then pay.`,
+        e.code,
+      );
+      dom.chargeAmount.focus();
+      break;
+    }
+    case "HOLD_LIMIT":
+      alertUser(`${e.message}. Pay for or let go of a held seat first.`, e.code);
+      break;
+    case "ALREADY_PAID":
+      alertUser("This seat is already paid for.", e.code);
+      break;
+    case "RATE_LIMITED":
+      alertUser("Too many attempts from your network. Please wait a minute and try again.", e.code);
+      break;
+    case "SERVICE_UNAVAILABLE":
+    case "NETWORK":
+    case "BAD_GATEWAY":
+      alertUser("The ticket service is busy or unreachable right now. Please try again in a moment.", e.code);
+      break;
+    default:
+      alertUser(e.message || "Something went wrong. Please try again.", e.code);
+  }
+}

@@ -1,0 +1,51 @@
+// The page's state: which step the visitor is on and what that step needs. A queue token exists
+// from the waiting step on, so no step after joining has to ask whether there is one.
+import type { Hold, Schedules } from "./api";
+
+export type Schedule = Schedules["concertInfos"][number];
+
+/** Someone the gateway has given a place in the queue. */
+export interface Visitor {
+  readonly userId: number;
+  readonly token: string;
+}
+
+/** A seat held for the visitor, counted down on this device's monotonic clock. */
+export interface HeldSeat extends Hold {
+  /** `performance.now()` at which the hold runs out */
+  readonly deadline: number;
+  /** the payment's Idempotency-Key, the same for every retry of this hold's payment */
+  readonly payKey: string;
+}
+
+export type PageState =
+  | { readonly step: "join" }
+  | {
+      readonly step: "waiting";
+      readonly visitor: Visitor;
+      /** the highest rank seen while waiting (the rank at joining, usually), for the progress bar */
+      readonly firstRank: number | null;
+    }
+  | { readonly step: "dates"; readonly visitor: Visitor }
+  | { readonly step: "seats"; readonly visitor: Visitor; readonly schedule: Schedule; readonly picked: number | null }
+  | {
+      readonly step: "hold";
+      readonly visitor: Visitor;
+      readonly schedule: Schedule;
+      readonly hold: HeldSeat;
+      /** the visitor's points as last heard from booking, null until then */
+      readonly balance: number | null;
+    }
+  | { readonly step: "done"; readonly visitor: Visitor };
+
+export type Step = PageState["step"];
+
+/**
+ * The current state, replaced (never edited) by the step modules. `step` is the step on screen:
+ * a step's state is set when the answer that step shows has arrived, just before it is shown.
+ */
+export const page: { state: PageState } = { state: { step: "join" } };
+
+export function visitorOf(state: PageState): Visitor | null {
+  return state.step === "join" ? null : state.visitor;
+}

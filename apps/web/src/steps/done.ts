@@ -1,0 +1,16 @@
+// Step 6, done: the paid seat, the payment and the points left.
+import type { Payment } from "../api";
+import { dom, showStep } from "../dom";
+import { fmtDate, fmtPoints } from "../format";
+import { notify } from "../messages";
+import { page, type Schedule, type Visitor } from "../state";
+
+export function showDone(visitor: Visitor, seatId: number, schedule: Schedule, payment: Payment): void {
+  page.state = { step: "done", visitor };
+  dom.doneText.textContent = `Seat ${seatId} on ${fmtDate(schedule.startsAt)} is yours.`;
+  dom.donePayment.textContent = `#${payment.paymentId}`;
+  dom.doneAmount.textContent = fmtPoints(payment.amount);
+  dom.doneBalance.textContent = fmtPoints(payment.balance);
+  showStep("done");
+  notify("Payment complete. Enjoy the show!");
+}

@@ -1,0 +1,7 @@
+// Limits that the waiting-room page needs as much as the apps do. This module imports nothing, so
+// apps/web can bundle it without pulling zod or Node modules into the browser.
+
+/** Ids are Postgres `integer`s: 1 .. 2^31-1. */
+export const MAX_ID = 2_147_483_647;
+/** Every date of a concert has seats 1 .. SEATS_PER_SCHEDULE. */
+export const SEATS_PER_SCHEDULE = 50;
