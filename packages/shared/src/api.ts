@@ -1,10 +1,10 @@
 import { z } from "zod";
 import { AppError } from "./errors";
 
-/** Ids are Postgres `integer`s: 1 .. 2^31-1. JSON numbers only, never numeric strings. */
 import { MAX_ID, SEATS_PER_SCHEDULE } from "./limits";
 export { MAX_ID, SEATS_PER_SCHEDULE };
 
+/** Ids are Postgres `integer`s: 1 .. 2^31-1. JSON numbers only, never numeric strings. */
 export const id = z.number().int().min(1).max(MAX_ID);
 /**
  * The digits of an id in a path or query: no sign, no leading zero, at most 10 digits (the range
