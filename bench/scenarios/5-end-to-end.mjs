@@ -9,8 +9,8 @@ export const title = "End-to-end: token to paid seat, 2 gateways + 2 bookings";
 
 export async function run(ctx) {
   const users = ctx.quick ? 200 : 2000;
-  const schedules = Math.ceil(users / 50) + 2;
-  await ctx.seed(schedules);
+  const performances = Math.ceil(users / 50) + 2;
+  await ctx.seed(performances);
   const queueName = "s5";
   const bookings = [await ctx.startBooking({ QUEUE_NAME: queueName }), await ctx.startBooking({ QUEUE_NAME: queueName })];
   const gwEnv = {
@@ -178,7 +178,7 @@ export async function run(ctx) {
     ],
     notes: [
       `All ${users} buyers start at once (${users / 2} per gateway, ≤ 128 connections per gateway); poll every 150–250 ms; gateways: batch 250 per 250 ms tick, max active 1,000; ` +
-        `${schedules} performances × 50 seats. p50/p99 are over all ${lat.length} HTTP requests. Invariants checked: ${Object.keys(inv).join("; ")}.`,
+        `${performances} performances × 50 seats. p50/p99 are over all ${lat.length} HTTP requests. Invariants checked: ${Object.keys(inv).join("; ")}.`,
     ],
     invariants: inv,
   };

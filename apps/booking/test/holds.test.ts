@@ -160,8 +160,8 @@ describe("seat holds", () => {
     }
   });
 
-  it("lists only future schedules that still have a free seat, with their free seat count", async () => {
-    const { concertId, detailIds } = await newConcert(a.db, { schedules: 2 });
+  it("lists only future performances that still have a free seat, with their free seat count", async () => {
+    const { concertId, detailIds } = await newConcert(a.db, { performances: 2 });
     // one past performance that must not be listed or holdable
     const past = await a.db.concertDetail.create({ data: { concertId, startsAt: new Date(Date.now() - 3_600_000), seatPrice: 1 } });
     await a.db.seat.createMany({ data: Array.from({ length: 50 }, (_, i) => ({ concertDetailId: past.id, seatNo: i + 1 })) });
@@ -191,7 +191,7 @@ describe("refused holds change nothing", () => {
     ["a negative userId", (d) => ({ concertDetailId: d, userId: -1, seatId: 5 }), 400, "VALIDATION_FAILED"],
     ["a missing concertDetailId", (_d, u) => ({ userId: u, seatId: 5 }), 400, "VALIDATION_FAILED"],
     ["an unknown field", (d, u) => ({ concertDetailId: d, userId: u, seatId: 5, price: 1 }), 400, "VALIDATION_FAILED"],
-    ["an unknown schedule", (_d, u) => ({ concertDetailId: 2_000_000_000, userId: u, seatId: 5 }), 404, "NOT_FOUND"],
+    ["an unknown performance", (_d, u) => ({ concertDetailId: 2_000_000_000, userId: u, seatId: 5 }), 404, "NOT_FOUND"],
   ];
   it.each(cases.map(([name, body, status, code]) => [name, status, code, body] as const))(
     "%s → %i %s",
@@ -216,7 +216,7 @@ describe("refused holds change nothing", () => {
     expect(await snapshot(a.db, { userIds: [me, other], detailIds })).toEqual(before);
   });
 
-  it("unknown concerts and schedules are 404, ids that are not positive integers 400", async () => {
+  it("unknown concerts and performances are 404, ids that are not positive integers 400", async () => {
     expect((await call(a.url, "GET", "/api/concert/2000000000/date")).status).toBe(404);
     expect((await call(a.url, "GET", "/api/concert/2000000000/seat")).body.error?.code).toBe("NOT_FOUND");
     for (const bad of ["0", "-1", "abc", "1.5", "01", "99999999999"]) {

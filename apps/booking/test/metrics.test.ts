@@ -1,4 +1,4 @@
-import { holdView, paymentView, pointView, scheduleList, seatList } from "@concert/shared";
+import { holdView, paymentView, pointView, performanceList, seatList } from "@concert/shared";
 import { call, newConcert, nextId, passport, reserveIdBlock, startBooking, type Booking } from "./support/booking";
 
 reserveIdBlock();
@@ -55,7 +55,7 @@ describe("booking observability", () => {
     const user = nextId();
     const auth = passport({ userId: user });
     const dates = await call(a.url, "GET", `/api/concert/${concertId}/date`, { auth });
-    expect(scheduleList.safeParse(dates.body.result).success).toBe(true);
+    expect(performanceList.safeParse(dates.body.result).success).toBe(true);
     const seats = await call(a.url, "GET", `/api/concert/${detailIds[0]}/seat`, { auth });
     expect(seatList.safeParse(seats.body.result).success).toBe(true);
     const held = await call(a.url, "POST", "/api/reservations", { auth, body: { concertDetailId: detailIds[0], userId: user, seatId: 1 } });

@@ -27,9 +27,9 @@ async function heldSeat(inst: Booking, userId: number, seatId = 1, concertDetail
 
 const charge = (inst: Booking, userId: number, point: number) => call(inst.url, "PATCH", "/api/users/point", { body: { userId, point } });
 
-const pay = (inst: Booking, userId: number, body: Record<string, unknown>, key?: string, tokenId?: string) =>
+const pay = (inst: Booking, userId: number, body: Record<string, unknown>, key?: string, queueToken?: string) =>
   call(inst.url, "POST", "/api/payment", {
-    auth: passport({ userId, tokenId }),
+    auth: passport({ userId, queueToken }),
     body: { userId, ...body },
     headers: key ? { "idempotency-key": key } : {},
   });
@@ -53,7 +53,7 @@ describe("payments", () => {
 
     const detail = (await newConcert(a.db, { seatPrice: PRICE })).detailIds[0];
     const hold = await call(a.url, "POST", "/api/reservations", {
-      auth: passport({ userId: user, tokenId: token }),
+      auth: passport({ userId: user, queueToken: token }),
       body: { concertDetailId: detail, userId: user, seatId: 9 },
     });
     expect(hold.status).toBe(201);

@@ -25,7 +25,7 @@ async function forwardWithReplayToken(route: GatewayRoute): Promise<unknown> {
 
 describe("forward handlers built from the route table", () => {
   it("let a used token through only on routes allowed in the payment replay window", async () => {
-    expect(await forwardWithReplayToken(entry("pay"))).toEqual([{ userId: 1, tokenId: TOKEN, replay: true }]);
+    expect(await forwardWithReplayToken(entry("pay"))).toEqual([{ userId: 1, queueToken: TOKEN, replay: true }]);
     expect(await forwardWithReplayToken(entry("holdSeat"))).toBe("TOKEN_INVALID");
     // the flag decides, not the path
     expect(await forwardWithReplayToken({ ...entry("pay"), replayWindow: undefined })).toBe("TOKEN_INVALID");

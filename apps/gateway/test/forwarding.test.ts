@@ -38,7 +38,7 @@ describe("forwarding to booking with a signed passport", () => {
       method: "POST",
       path: "/api/reservations",
       body: { concertDetailId: 1, userId: 7, seatId: 3 },
-      passport: { userId: 7, tokenId: token, requestId: "req-abc" },
+      passport: { userId: 7, queueToken: token, requestId: "req-abc" },
       requestId: "req-abc",
     });
   });
@@ -104,7 +104,7 @@ describe("forwarding to booking with a signed passport", () => {
       ["GET", "/api/users/5/point"],
     ]);
     expect(booking.seen[0].passport.userId).toBeUndefined();
-    expect(booking.seen[0].passport.tokenId).toBeUndefined();
+    expect(booking.seen[0].passport.queueToken).toBeUndefined();
   });
 
   it("after payment finishes the token, only POST /api/payment still passes (replay window)", async () => {
@@ -112,7 +112,7 @@ describe("forwarding to booking with a signed passport", () => {
     await gw.gateway.store.finish(token, "paid");
     const replay = await call(gw.url, "POST", "/api/payment", { body: { userId: 4, reservationId: 9 }, headers: { token } });
     expect(replay.status).toBe(200);
-    expect(booking.seen[0].passport).toMatchObject({ userId: 4, tokenId: token, replay: true });
+    expect(booking.seen[0].passport).toMatchObject({ userId: 4, queueToken: token, replay: true });
     const other = await call(gw.url, "GET", "/api/concert/1/date", { headers: { token } });
     expect([other.status, other.body.error.code]).toEqual([401, "TOKEN_INVALID"]);
     const polled = await call(gw.url, "GET", "/api/users/4/token", { headers: { token } });

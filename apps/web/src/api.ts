@@ -2,11 +2,11 @@
 
 // Answer shapes come from the zod schemas the apps validate with (type-only: nothing of
 // @concert/shared reaches the browser bundle).
-import type { HoldView, PaymentView, QueueStreamEvent, ScheduleList, TokenView } from "@concert/shared";
+import type { HoldView, PaymentView, QueueStreamEvent, PerformanceList, TokenView } from "@concert/shared";
 
 export type { TokenView };
 export type QueueUpdate = QueueStreamEvent;
-export type Schedules = ScheduleList;
+export type Performances = PerformanceList;
 export type Hold = HoldView;
 export type Payment = PaymentView;
 
@@ -61,7 +61,7 @@ export async function call<T>(method: string, path: string, options: CallOptions
 export const api = {
   join: (userId: number) => call<TokenView>("POST", "/api/users/token", { body: { userId } }),
   poll: (userId: number, token: string) => call<TokenView>("GET", `/api/users/${userId}/token`, { token }),
-  dates: (concertId: number, token: string) => call<Schedules>("GET", `/api/concert/${concertId}/date`, { token }),
+  dates: (concertId: number, token: string) => call<Performances>("GET", `/api/concert/${concertId}/date`, { token }),
   freeSeats: (concertDetailId: number, token: string) => call<number[]>("GET", `/api/concert/${concertDetailId}/seat`, { token }),
   hold: (userId: number, concertDetailId: number, seatId: number, token: string) =>
     call<Hold>("POST", "/api/reservations", { token, body: { concertDetailId, userId, seatId } }),

@@ -30,7 +30,7 @@ export function handleRefusal(e: ApiError): void {
         e.code,
       );
       unpick();
-      if (state.step === "seats" || state.step === "hold") void loadSeats(state.visitor, state.schedule, false);
+      if (state.step === "seats" || state.step === "hold") void loadSeats(state.visitor, state.performance, false);
       break;
     }
     case "HOLD_EXPIRED":

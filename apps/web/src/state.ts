@@ -1,8 +1,8 @@
 // The page's state: which step the visitor is on and what that step needs. A queue token exists
 // from the waiting step on, so no step after joining has to ask whether there is one.
-import type { Hold, Schedules } from "./api";
+import type { Hold, Performances } from "./api";
 
-export type Schedule = Schedules["concertInfos"][number];
+export type Performance = Performances["concertInfos"][number];
 
 /** Someone the gateway has given a place in the queue. */
 export interface Visitor {
@@ -12,7 +12,7 @@ export interface Visitor {
 
 /** A seat held for the visitor, counted down on this device's monotonic clock. */
 export interface HeldSeat extends Hold {
-  /** `performance.now()` at which the hold runs out */
+  /** this device's monotonic clock (`window.performance.now()`) at which the hold runs out */
   readonly deadline: number;
   /** the payment's Idempotency-Key, the same for every retry of this hold's payment */
   readonly payKey: string;
@@ -27,11 +27,11 @@ export type PageState =
       readonly firstRank: number | null;
     }
   | { readonly step: "dates"; readonly visitor: Visitor }
-  | { readonly step: "seats"; readonly visitor: Visitor; readonly schedule: Schedule; readonly picked: number | null }
+  | { readonly step: "seats"; readonly visitor: Visitor; readonly performance: Performance; readonly picked: number | null }
   | {
       readonly step: "hold";
       readonly visitor: Visitor;
-      readonly schedule: Schedule;
+      readonly performance: Performance;
       readonly hold: HeldSeat;
       /** the visitor's points as last heard from booking, null until then */
       readonly balance: number | null;

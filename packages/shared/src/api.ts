@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { AppError } from "./errors";
 
-import { MAX_ID, SEATS_PER_SCHEDULE } from "./limits";
-export { MAX_ID, SEATS_PER_SCHEDULE };
+import { MAX_ID, SEATS_PER_PERFORMANCE } from "./limits";
+export { MAX_ID, SEATS_PER_PERFORMANCE };
 
 /** Ids are Postgres `integer`s: 1 .. 2^31-1. JSON numbers only, never numeric strings. */
 export const id = z.number().int().min(1).max(MAX_ID);
@@ -19,7 +19,7 @@ export const idParam = z
   .transform(Number)
   .pipe(id)
   .describe("positive integer id");
-export const seatNumber = z.number().int().min(1).max(SEATS_PER_SCHEDULE);
+export const seatNumber = z.number().int().min(1).max(SEATS_PER_PERFORMANCE);
 export const uuid = z.string().uuid();
 
 export const TokenStatus = z.enum(["WAITING", "IN_PROGRESS", "FINISHED"]);
@@ -86,14 +86,14 @@ export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, where
 }
 
 // ---- response shapes (documented in OpenAPI; tests check real answers against them) ----
-export const scheduleList = z.object({
+export const performanceList = z.object({
   concertName: z.string(),
   concertInfos: z.array(
     z.object({
       concertDetailId: id,
       startsAt: z.string().describe("ISO 8601 date-time"),
       seatPrice: z.number().int().min(0),
-      availableSeats: z.number().int().min(0).max(SEATS_PER_SCHEDULE),
+      availableSeats: z.number().int().min(0).max(SEATS_PER_PERFORMANCE),
     }),
   ),
 });
@@ -114,7 +114,7 @@ export const paymentView = z.object({
   balance: z.number().int().min(0),
   status: z.literal("PAID"),
 });
-export type ScheduleList = z.infer<typeof scheduleList>;
+export type PerformanceList = z.infer<typeof performanceList>;
 export type HoldView = z.infer<typeof holdView>;
 export type PointView = z.infer<typeof pointView>;
 export type PaymentView = z.infer<typeof paymentView>;

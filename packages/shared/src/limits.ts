@@ -3,5 +3,5 @@
 
 /** Ids are Postgres `integer`s: 1 .. 2^31-1. */
 export const MAX_ID = 2_147_483_647;
-/** Every date of a concert has seats 1 .. SEATS_PER_SCHEDULE. */
-export const SEATS_PER_SCHEDULE = 50;
+/** Every date of a concert has seats 1 .. SEATS_PER_PERFORMANCE. */
+export const SEATS_PER_PERFORMANCE = 50;

@@ -10,7 +10,7 @@ export interface Passport {
   /** verified user id; absent on routes that need no queue token */
   userId?: number;
   /** the queue token the request was authorised with */
-  tokenId?: string;
+  queueToken?: string;
   /** true when the token was already finished by its payment (payment replay window) */
   replay?: boolean;
   /** request id, for following one request across both apps */

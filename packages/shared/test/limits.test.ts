@@ -13,5 +13,5 @@ it("limits.ts imports nothing, so the waiting-room page can bundle it", () => {
 });
 
 it("api.ts passes the limits on as they are, for the code that imports them from there", () => {
-  expect({ MAX_ID: api.MAX_ID, SEATS_PER_SCHEDULE: api.SEATS_PER_SCHEDULE }).toEqual({ ...limits });
+  expect({ MAX_ID: api.MAX_ID, SEATS_PER_PERFORMANCE: api.SEATS_PER_PERFORMANCE }).toEqual({ ...limits });
 });

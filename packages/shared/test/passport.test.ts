@@ -15,7 +15,7 @@ function refusal(fn: () => unknown): AppError {
 
 describe("passport codec", () => {
   const now = 1_700_000_000_000;
-  const good = { userId: 7, tokenId: "1b4e28ba-2fa1-11d2-883f-0016d3cca427", requestId: "r1", exp: now + 5000 };
+  const good = { userId: 7, queueToken: "1b4e28ba-2fa1-11d2-883f-0016d3cca427", requestId: "r1", exp: now + 5000 };
 
   it("round-trips what the gateway vouched for", () => {
     expect(verifyPassport(SECRET, signPassport(SECRET, good), now)).toEqual(good);

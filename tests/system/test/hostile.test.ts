@@ -24,8 +24,8 @@ describe("system: hostile clients", () => {
   }, 90_000);
   afterAll(() => sys?.stop(), 60_000);
 
-  const passportFor = (userId: number, tokenId: string, extra: Record<string, unknown> = {}) =>
-    signPassport(sys.secret, { userId, tokenId, requestId: randomUUID(), exp: Date.now() + 30_000, ...extra });
+  const passportFor = (userId: number, queueToken: string, extra: Record<string, unknown> = {}) =>
+    signPassport(sys.secret, { userId, queueToken, requestId: randomUUID(), exp: Date.now() + 30_000, ...extra });
 
   it("7. at least 60 hostile requests each get a 4xx with the error envelope, no 5xx, and the database does not change", async () => {
     // a user with an active token and a held seat, and another user's held seat, to aim at
@@ -107,8 +107,8 @@ describe("system: hostile clients", () => {
       ["hold: seat 1e400", "POST", "/api/reservations", R(`{"concertDetailId":${detailId},"userId":${u},"seatId":1e400}`)],
       ["hold: seat null", "POST", "/api/reservations", P({ concertDetailId: detailId, userId: u, seatId: null })],
       ["hold: seat operator object", "POST", "/api/reservations", P({ concertDetailId: detailId, userId: u, seatId: { $gt: 0 } })],
-      ["hold: unknown schedule", "POST", "/api/reservations", P({ concertDetailId: 999999, userId: u, seatId: 3 })],
-      ["hold: SQL schedule", "POST", "/api/reservations", P({ concertDetailId: "1 OR 1=1", userId: u, seatId: 3 })],
+      ["hold: unknown performance", "POST", "/api/reservations", P({ concertDetailId: 999999, userId: u, seatId: 3 })],
+      ["hold: SQL performance", "POST", "/api/reservations", P({ concertDetailId: "1 OR 1=1", userId: u, seatId: 3 })],
       ["hold: another user's id", "POST", "/api/reservations", P({ concertDetailId: detailId, userId: other, seatId: 3 })],
       ["hold: seat missing", "POST", "/api/reservations", P({ concertDetailId: detailId, userId: u })],
       ["hold: extra price field", "POST", "/api/reservations", P({ concertDetailId: detailId, userId: u, seatId: 3, price: 0 })],
@@ -262,9 +262,9 @@ describe("system: hostile clients", () => {
     const tampered = `${head}.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, "base64url").toString()), userId: v })).toString("base64url")}.${sig}`;
     const passports: [string, string | undefined][] = [
       ["no passport", undefined],
-      ["forged (other secret)", signPassport("not-the-secret-at-all-0123456789", { userId: u, tokenId: t, exp: Date.now() + 30_000 })],
+      ["forged (other secret)", signPassport("not-the-secret-at-all-0123456789", { userId: u, queueToken: t, exp: Date.now() + 30_000 })],
       ["tampered payload", tampered],
-      ["expired", signPassport(sys.secret, { userId: u, tokenId: t, exp: Date.now() - 1_000 })],
+      ["expired", signPassport(sys.secret, { userId: u, queueToken: t, exp: Date.now() - 1_000 })],
       ["empty signature", `${head}.${payload}.`],
       ["other version", `v2.${payload}.${sig}`],
       ["garbage", "v1.abc.def"],

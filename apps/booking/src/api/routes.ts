@@ -1,6 +1,6 @@
 import { AppError, ROUTES, idempotencyKey, ok, parseOr400, type RouteName } from "@concert/shared";
 import { Router, type RequestHandler } from "express";
-import { listBookableSchedules, listFreeSeats } from "../concerts/list-schedules";
+import { listBookablePerformances, listFreeSeats } from "../concerts/list-performances";
 import type { ConcertsRepository } from "../db/concerts.repository";
 import type { PointsRepository } from "../db/points.repository";
 import { payReservations, type PayDeps } from "../payments/pay";
@@ -37,7 +37,7 @@ export function apiRoutes(deps: ApiDeps): Router {
 
   on("concertDates", async (req, res) => {
     const { concertId } = parseOr400(ROUTES.concertDates.params, req.params, "path");
-    res.json(ok(await listBookableSchedules(deps.concerts, concertId)));
+    res.json(ok(await listBookablePerformances(deps.concerts, concertId)));
   });
 
   on("freeSeats", async (req, res) => {
@@ -54,7 +54,7 @@ export function apiRoutes(deps: ApiDeps): Router {
       userId: body.userId,
       concertDetailId: body.concertDetailId,
       seatNo: body.seatId,
-      tokenId: passport.tokenId,
+      queueToken: passport.queueToken,
     });
     res.status(201).json(ok(hold));
   });
@@ -84,7 +84,7 @@ export function apiRoutes(deps: ApiDeps): Router {
       point: body.point,
       idempotencyKey: key,
       replayOnly: passport.replay === true,
-      tokenId: passport.tokenId,
+      queueToken: passport.queueToken,
     });
     res.json(ok(paid));
   });

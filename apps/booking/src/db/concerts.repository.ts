@@ -1,7 +1,7 @@
 import type { Db } from "./client";
 import { dbClock, seatIsFree, type DbClock } from "./seat-sql";
 
-export interface ScheduleRow {
+export interface PerformanceRow {
   concertDetailId: number;
   startsAt: Date;
   seatPrice: number;
@@ -20,7 +20,7 @@ export class ConcertsRepository {
   }
 
   /** Future performances of the concert that still have a free seat, soonest first. */
-  async listBookableSchedules(concertId: number): Promise<ScheduleRow[]> {
+  async listBookablePerformances(concertId: number): Promise<PerformanceRow[]> {
     const now = this.clock.now();
     const rows = await this.db.$queryRaw<{ id: number; starts_at: Date; seat_price: number; available: number }[]>`
       SELECT cd.id, cd.starts_at, cd.seat_price, count(*) FILTER (WHERE ${seatIsFree(now)})::int AS available

@@ -11,7 +11,7 @@ export interface HeldReservation {
   dbNow: Date;
 }
 
-export type HoldRefusal = "SCHEDULE_NOT_FOUND" | "SEAT_NOT_FOUND" | "SCHEDULE_STARTED" | "HOLD_LIMIT" | "SEAT_UNAVAILABLE";
+export type HoldRefusal = "PERFORMANCE_NOT_FOUND" | "SEAT_NOT_FOUND" | "PERFORMANCE_STARTED" | "HOLD_LIMIT" | "SEAT_UNAVAILABLE";
 
 export interface ExpiredHold {
   reservationId: number;
@@ -74,9 +74,9 @@ export class ReservationsRepository {
       SELECT (SELECT starts_at > ${now} FROM concert_detail WHERE id = ${input.concertDetailId}) AS future,
              EXISTS (SELECT 1 FROM seat WHERE concert_detail_id = ${input.concertDetailId} AND seat_no = ${input.seatNo}) AS seat,
              ${liveHoldCount(input.userId, now)} AS active`;
-    if (r.future === null) return "SCHEDULE_NOT_FOUND";
+    if (r.future === null) return "PERFORMANCE_NOT_FOUND";
     if (!r.seat) return "SEAT_NOT_FOUND";
-    if (!r.future) return "SCHEDULE_STARTED";
+    if (!r.future) return "PERFORMANCE_STARTED";
     if (r.active >= input.maxHolds) return "HOLD_LIMIT";
     return "SEAT_UNAVAILABLE";
   }

@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   try {
     const r = await seed(db);
     console.log(
-      `Seeded concert ${r.concertId}: ${r.concertDetailIds.length} future schedules (${r.created} new): ids ${r.concertDetailIds.join(", ")}`,
+      `Seeded concert ${r.concertId}: ${r.concertDetailIds.length} future performances (${r.created} new): ids ${r.concertDetailIds.join(", ")}`,
     );
   } finally {
     await db.$disconnect();

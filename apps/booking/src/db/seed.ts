@@ -4,9 +4,9 @@ export interface SeedOptions {
   concertId?: number;
   concertName?: string;
   /** how many future performances the concert must have */
-  schedules?: number;
+  performances?: number;
   seatPrice?: number;
-  seatsPerSchedule?: number;
+  seatsPerPerformance?: number;
 }
 
 export interface SeedResult {
@@ -16,15 +16,15 @@ export interface SeedResult {
 }
 
 /**
- * Demo data, idempotent: concert 1 with at least `schedules` future performances of 50 seats.
+ * Demo data, idempotent: concert 1 with at least `performances` future performances of 50 seats.
  * Running it again creates nothing while enough future performances exist; as dates pass it
  * adds new ones. Times are taken from the database clock.
  */
 export async function seed(db: Db, options: SeedOptions = {}): Promise<SeedResult> {
   const concertId = options.concertId ?? 1;
-  const schedules = options.schedules ?? 3;
+  const performances = options.performances ?? 3;
   const seatPrice = options.seatPrice ?? 50_000;
-  const seatsPerSchedule = options.seatsPerSchedule ?? 50;
+  const seatsPerPerformance = options.seatsPerPerformance ?? 50;
 
   return db.$transaction(async (tx) => {
     // Serialise concurrent seeds of the same concert.
@@ -45,14 +45,14 @@ export async function seed(db: Db, options: SeedOptions = {}): Promise<SeedResul
     });
     let created = 0;
     const last = future.length ? future[future.length - 1].startsAt : now;
-    const missing = schedules - future.length;
+    const missing = performances - future.length;
     for (let i = 1; i <= missing; i++) {
       // one week apart, 19:00 UTC, starting a week after the last future one
       const startsAt = new Date(last.getTime() + i * 7 * 86_400_000);
       startsAt.setUTCHours(19, 0, 0, 0);
       const detail = await tx.concertDetail.create({ data: { concertId, startsAt, seatPrice } });
       await tx.seat.createMany({
-        data: Array.from({ length: seatsPerSchedule }, (_, n) => ({ concertDetailId: detail.id, seatNo: n + 1 })),
+        data: Array.from({ length: seatsPerPerformance }, (_, n) => ({ concertDetailId: detail.id, seatNo: n + 1 })),
       });
       future.push({ id: detail.id, startsAt });
       created++;

@@ -18,11 +18,11 @@ export type PaymentView = Omit<PaymentResult, "replayed">;
  * queue token. The payment is committed before Redis is touched: if finishing the token fails,
  * the payment stands and the token simply expires on its own.
  */
-export async function payReservations(deps: PayDeps, input: PayInput & { tokenId?: string }): Promise<PaymentView> {
+export async function payReservations(deps: PayDeps, input: PayInput & { queueToken?: string }): Promise<PaymentView> {
   const request = paymentRequest(input);
   const { replayed, ...result } = request.replayOnly ? await replayOnly(deps, request) : await payOrReplay(deps, request);
-  if (input.tokenId) {
-    await deps.queueStore.finish(input.tokenId, "paid").catch((err: unknown) => {
+  if (input.queueToken) {
+    await deps.queueStore.finish(input.queueToken, "paid").catch((err: unknown) => {
       deps.logger.warn({ err, paymentId: result.paymentId }, "payment committed, but finishing the queue token failed");
     });
   }

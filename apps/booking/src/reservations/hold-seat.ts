@@ -18,7 +18,7 @@ export interface HoldSeatInput {
   concertDetailId: number;
   seatNo: number;
   /** the queue token the request came with, kept active until the hold expires */
-  tokenId?: string;
+  queueToken?: string;
 }
 
 /** Longest a hold's critical section may take; the Redlock lease is longer than that. */
@@ -53,7 +53,7 @@ export async function holdSeat(deps: HoldSeatDeps, input: HoldSeatInput): Promis
   const remainingMs = held.expiresAt.getTime() - held.dbNow.getTime();
   try {
     const redisNow = await deps.gate.confirm(concertDetailId, seatNo, owner, held.reservationId, remainingMs);
-    if (input.tokenId) await deps.queueStore.extendActive(input.tokenId, redisNow + remainingMs);
+    if (input.queueToken) await deps.queueStore.extendActive(input.queueToken, redisNow + remainingMs);
   } catch (err) {
     deps.logger.warn({ err, reservationId: held.reservationId }, "hold committed, but Redis bookkeeping failed");
   }
@@ -88,7 +88,7 @@ async function withLock<T>(redlock: Redlock, resource: string, routine: () => Pr
 }
 
 function seatUnavailable(concertDetailId: number, seatNo: number): AppError {
-  return new AppError("SEAT_UNAVAILABLE", `Seat ${seatNo} of schedule ${concertDetailId} is not available`, {
+  return new AppError("SEAT_UNAVAILABLE", `Seat ${seatNo} of performance ${concertDetailId} is not available`, {
     concertDetailId,
     seatId: seatNo,
   });
@@ -96,12 +96,12 @@ function seatUnavailable(concertDetailId: number, seatNo: number): AppError {
 
 function refusal(why: HoldRefusal, input: HoldSeatInput, maxHolds: number): AppError {
   switch (why) {
-    case "SCHEDULE_NOT_FOUND":
-      return new AppError("NOT_FOUND", `Concert schedule ${input.concertDetailId} not found`, { concertDetailId: input.concertDetailId });
+    case "PERFORMANCE_NOT_FOUND":
+      return new AppError("NOT_FOUND", `Performance ${input.concertDetailId} not found`, { concertDetailId: input.concertDetailId });
     case "SEAT_NOT_FOUND":
-      return new AppError("NOT_FOUND", `Seat ${input.seatNo} of schedule ${input.concertDetailId} not found`, { seatId: input.seatNo });
-    case "SCHEDULE_STARTED":
-      return new AppError("SEAT_UNAVAILABLE", `Schedule ${input.concertDetailId} has already started`, {
+      return new AppError("NOT_FOUND", `Seat ${input.seatNo} of performance ${input.concertDetailId} not found`, { seatId: input.seatNo });
+    case "PERFORMANCE_STARTED":
+      return new AppError("SEAT_UNAVAILABLE", `Performance ${input.concertDetailId} has already started`, {
         concertDetailId: input.concertDetailId,
       });
     case "HOLD_LIMIT":

@@ -149,13 +149,13 @@ export async function call<T = any>(
   return { status: r.status, body: r.body as Reply<T>["body"], headers: toHeaders(r.headers) };
 }
 
-/** A fresh concert with `schedules` future performances of 50 seats each (its own ids). */
-export async function newConcert(db: Db, options: { schedules?: number; seatPrice?: number } = {}) {
+/** A fresh concert with `performances` future performances of 50 seats each (its own ids). */
+export async function newConcert(db: Db, options: { performances?: number; seatPrice?: number } = {}) {
   const concertId = nextId();
   const r = await seed(db, {
     concertId,
     concertName: `Concert ${concertId}`,
-    schedules: options.schedules ?? 1,
+    performances: options.performances ?? 1,
     seatPrice: options.seatPrice ?? 50_000,
   });
   return { concertId, detailIds: r.concertDetailIds };

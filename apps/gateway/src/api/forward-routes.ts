@@ -53,7 +53,7 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
     const key = gate.keys.seat(concertDetailId, seatId);
     const refuse = () => {
       gate.onRefused?.();
-      return new AppError("SEAT_UNAVAILABLE", `Seat ${seatId} of schedule ${concertDetailId} is not available`, {
+      return new AppError("SEAT_UNAVAILABLE", `Seat ${seatId} of performance ${concertDetailId} is not available`, {
         concertDetailId,
         seatId,
       });
@@ -78,7 +78,7 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
       }
       const answered = gate && (await claimSeat(gate, req));
       try {
-        await forwarder.forward(req, res, { userId: auth.userId, tokenId: token, replay: auth.replay || undefined });
+        await forwarder.forward(req, res, { userId: auth.userId, queueToken: token, replay: auth.replay || undefined });
       } finally {
         answered?.(res.headersSent ? res.statusCode : 0);
       }

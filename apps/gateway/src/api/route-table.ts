@@ -4,7 +4,7 @@ import {
   holdView,
   paymentView,
   pointView,
-  scheduleList,
+  performanceList,
   seatList,
   tokenView,
   type RouteContract,
@@ -106,7 +106,7 @@ export const ROUTE_TABLE: readonly GatewayRoute[] = [
     successLog: "info",
     doc: {
       summary: "Future performances of a concert that still have a free seat",
-      ok: scheduleList,
+      ok: performanceList,
       okDescription: "The concert's name and its bookable dates",
       errors: [400, 401, 403, 404],
     },

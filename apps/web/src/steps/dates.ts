@@ -3,7 +3,7 @@ import { api } from "../api";
 import { act } from "../actions";
 import { dom, showStep } from "../dom";
 import { fmtDate, fmtPoints } from "../format";
-import { SEATS_PER_SCHEDULE } from "../limits";
+import { SEATS_PER_PERFORMANCE } from "../limits";
 import { alertUser, clearMessages } from "../messages";
 import { page, type Visitor } from "../state";
 import { loadSeats } from "./seats";
@@ -24,7 +24,7 @@ export async function loadDates(visitor: Visitor): Promise<void> {
     b.dataset.concertDetailId = String(s.concertDetailId);
     b.append(
       span("when", fmtDate(s.startsAt)),
-      span("sub", `${s.availableSeats} of ${SEATS_PER_SCHEDULE} seats free · ${fmtPoints(s.seatPrice)}`),
+      span("sub", `${s.availableSeats} of ${SEATS_PER_PERFORMANCE} seats free · ${fmtPoints(s.seatPrice)}`),
     );
     b.addEventListener("click", () => {
       clearMessages();

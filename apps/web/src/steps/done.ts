@@ -3,11 +3,11 @@ import type { Payment } from "../api";
 import { dom, showStep } from "../dom";
 import { fmtDate, fmtPoints } from "../format";
 import { notify } from "../messages";
-import { page, type Schedule, type Visitor } from "../state";
+import { page, type Performance, type Visitor } from "../state";
 
-export function showDone(visitor: Visitor, seatId: number, schedule: Schedule, payment: Payment): void {
+export function showDone(visitor: Visitor, seatId: number, performance: Performance, payment: Payment): void {
   page.state = { step: "done", visitor };
-  dom.doneText.textContent = `Seat ${seatId} on ${fmtDate(schedule.startsAt)} is yours.`;
+  dom.doneText.textContent = `Seat ${seatId} on ${fmtDate(performance.startsAt)} is yours.`;
   dom.donePayment.textContent = `#${payment.paymentId}`;
   dom.doneAmount.textContent = fmtPoints(payment.amount);
   dom.doneBalance.textContent = fmtPoints(payment.balance);

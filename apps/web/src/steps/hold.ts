@@ -8,6 +8,9 @@ import { page, visitorOf, type HeldSeat, type Visitor } from "../state";
 import { showDone } from "./done";
 import { loadSeats } from "./seats";
 
+/** This device's monotonic clock (the global `performance`; a performance of a concert is `performance` here too). */
+const monotonicNow = (): number => window.performance.now();
+
 /** below this the countdown turns red and the notice says so */
 const LOW_TIME_MS = 60_000;
 
@@ -17,15 +20,15 @@ let countdownTimer: number | undefined;
 export function holdPicked(): void {
   const state = page.state;
   if (state.step !== "seats" || state.picked === null) return;
-  const { visitor, schedule, picked } = state;
+  const { visitor, performance, picked } = state;
   clearMessages();
   void act(dom.holdButton, async () => {
-    const { result, serverNow } = await api.hold(visitor.userId, schedule.concertDetailId, picked, visitor.token);
+    const { result, serverNow } = await api.hold(visitor.userId, performance.concertDetailId, picked, visitor.token);
     // Count down on this device's monotonic clock, from the server's view of the time left.
     const skew = Math.abs(Date.now() - serverNow) > 2_000 ? Date.now() - serverNow : 0;
     const leftMs = Date.parse(result.expiresAt) - (Date.now() - skew);
-    const hold: HeldSeat = { ...result, deadline: performance.now() + leftMs, payKey: newKey(result.reservationId) };
-    page.state = { step: "hold", visitor, schedule, hold, balance: null };
+    const hold: HeldSeat = { ...result, deadline: monotonicNow() + leftMs, payKey: newKey(result.reservationId) };
+    page.state = { step: "hold", visitor, performance, hold, balance: null };
     await enterHold(visitor, hold);
   });
 }
@@ -62,7 +65,7 @@ function startCountdown(): void {
   const tick = () => {
     const state = page.state;
     if (state.step !== "hold") return stopCountdown();
-    const left = state.hold.deadline - performance.now();
+    const left = state.hold.deadline - monotonicNow();
     el.textContent = fmtClock(left);
     el.classList.toggle("low", left <= LOW_TIME_MS);
     if (left <= LOW_TIME_MS && !warned && left > 0) {
@@ -86,13 +89,13 @@ export function holdExpired(): void {
   stopCountdown();
   const state = page.state;
   if (state.step !== "hold") return;
-  const { visitor, schedule, hold } = state;
+  const { visitor, performance, hold } = state;
   dom.countdown.textContent = "0:00";
   dom.countdown.classList.add("over");
   dom.payButton.disabled = true;
   alertUser(`Your hold on seat ${hold.seatId} has expired and the seat was released. Choose a seat again to continue.`, "HOLD_EXPIRED", {
     label: "Choose a seat again",
-    run: () => void act(null, () => loadSeats(visitor, schedule, true)),
+    run: () => void act(null, () => loadSeats(visitor, performance, true)),
   });
 }
 
@@ -119,27 +122,27 @@ export function charge(): void {
 export async function pay(): Promise<void> {
   const state = page.state;
   if (state.step !== "hold") return;
-  const { visitor, schedule, hold } = state;
+  const { visitor, performance, hold } = state;
   clearMessages();
   await act(dom.payButton, async () => {
     const { result } = await api.pay(visitor.userId, hold.reservationId, visitor.token, hold.payKey);
     stopCountdown();
-    showDone(visitor, hold.seatId, schedule, result);
+    showDone(visitor, hold.seatId, performance, result);
   });
   // act enables the button again, but not if the hold ran out while the payment was on its way
   const now = page.state;
-  if (now.step === "hold" && now.hold.deadline <= performance.now()) dom.payButton.disabled = true;
+  if (now.step === "hold" && now.hold.deadline <= monotonicNow()) dom.payButton.disabled = true;
 }
 
 /** Lets go of the hold (booking keeps it until it runs out) and shows the seat map again. */
 export function chooseOtherSeat(): void {
   const state = page.state;
   if (state.step !== "hold") return;
-  const { visitor, schedule } = state;
+  const { visitor, performance } = state;
   stopCountdown();
   clearMessages();
   notify("Your earlier hold stays until its timer runs out, then the seat is released.");
-  void act(null, () => loadSeats(visitor, schedule, true));
+  void act(null, () => loadSeats(visitor, performance, true));
 }
 
 /** An Idempotency-Key per hold, reused when the same payment is retried. */

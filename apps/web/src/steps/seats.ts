@@ -2,22 +2,22 @@
 import { api } from "../api";
 import { dom, showStep } from "../dom";
 import { fmtDate, fmtPoints } from "../format";
-import { SEATS_PER_SCHEDULE } from "../limits";
-import { page, type Schedule, type Visitor } from "../state";
+import { SEATS_PER_PERFORMANCE } from "../limits";
+import { page, type Performance, type Visitor } from "../state";
 
-/** Shows the seat map of `schedule`, keeping the seat picked on it if that seat is still free. */
-export async function loadSeats(visitor: Visitor, schedule: Schedule, focus: boolean): Promise<void> {
-  const { result: free } = await api.freeSeats(schedule.concertDetailId, visitor.token);
+/** Shows the seat map of `performance`, keeping the seat picked on it if that seat is still free. */
+export async function loadSeats(visitor: Visitor, performance: Performance, focus: boolean): Promise<void> {
+  const { result: free } = await api.freeSeats(performance.concertDetailId, visitor.token);
   const freeSet = new Set(free);
   const before = page.state;
-  const kept = before.step === "seats" && before.schedule.concertDetailId === schedule.concertDetailId ? before.picked : null;
+  const kept = before.step === "seats" && before.performance.concertDetailId === performance.concertDetailId ? before.picked : null;
   const picked = kept !== null && freeSet.has(kept) ? kept : null;
-  page.state = { step: "seats", visitor, schedule, picked };
-  dom.seatsDate.textContent = `${fmtDate(schedule.startsAt)} · ${fmtPoints(schedule.seatPrice)} a seat · ${free.length} free`;
+  page.state = { step: "seats", visitor, performance, picked };
+  dom.seatsDate.textContent = `${fmtDate(performance.startsAt)} · ${fmtPoints(performance.seatPrice)} a seat · ${free.length} free`;
   const map = dom.seatMap;
-  map.setAttribute("aria-label", `Seats 1 to ${SEATS_PER_SCHEDULE} (stage at the top)`);
+  map.setAttribute("aria-label", `Seats 1 to ${SEATS_PER_PERFORMANCE} (stage at the top)`);
   map.replaceChildren();
-  for (let n = 1; n <= SEATS_PER_SCHEDULE; n++) {
+  for (let n = 1; n <= SEATS_PER_PERFORMANCE; n++) {
     const b = document.createElement("button");
     b.type = "button";
     b.className = "seat";

@@ -58,14 +58,14 @@ export async function createDatabase(tag: string): Promise<{ name: string; url: 
   };
 }
 
-/** A concert with `schedules` future performances of 50 seats each; returns their ids. */
-export async function seedConcert(pool: Pool, concertId: number, schedules: number, seatPrice = 50_000): Promise<number[]> {
+/** A concert with `performances` future performances of 50 seats each; returns their ids. */
+export async function seedConcert(pool: Pool, concertId: number, performances: number, seatPrice = 50_000): Promise<number[]> {
   await pool.query(`INSERT INTO concert (id, name) VALUES ($1, $2)`, [concertId, `System ${concertId}`]);
   const { rows } = await pool.query<{ id: number }>(
     `INSERT INTO concert_detail (concert_id, starts_at, seat_price)
      SELECT $1, date_trunc('day', now()) + g * interval '7 days' + interval '19 hours', $3 FROM generate_series(1, $2::int) g
      RETURNING id`,
-    [concertId, schedules, seatPrice],
+    [concertId, performances, seatPrice],
   );
   const ids = rows.map((r) => r.id).sort((a, b) => a - b);
   await pool.query(`INSERT INTO seat (concert_detail_id, seat_no) SELECT d, s FROM unnest($1::int[]) d, generate_series(1, 50) s`, [ids]);

@@ -126,10 +126,10 @@ export class System {
     return Array.from({ length: n }, (_, i) => start + i);
   }
 
-  /** A fresh concert with `schedules` performances of 50 seats; returns the performance ids. */
-  async concert(schedules: number, seatPrice = 50_000): Promise<{ concertId: number; detailIds: number[] }> {
+  /** A fresh concert with `performances` performances of 50 seats; returns the performance ids. */
+  async concert(performances: number, seatPrice = 50_000): Promise<{ concertId: number; detailIds: number[] }> {
     const concertId = ++this.nextConcert;
-    return { concertId, detailIds: await seedConcert(this.db.pool, concertId, schedules, seatPrice) };
+    return { concertId, detailIds: await seedConcert(this.db.pool, concertId, performances, seatPrice) };
   }
 
   async invariants(): Promise<InvariantReport> {
