@@ -1,6 +1,6 @@
-import { execFile } from "node:child_process";
 import { join } from "node:path";
-import { ConfigError, DEFAULT_DATABASE_URL, DEFAULT_PORTS, DEFAULT_REDIS_URL, DEV_PASSPORT_SECRET } from "@concert/shared";
+import { DEFAULT_DATABASE_URL, DEFAULT_PORTS, DEFAULT_REDIS_URL, DEV_PASSPORT_SECRET } from "@concert/shared";
+import { configRefusal, runEntryPoint } from "@concert/test-support";
 import { bookingEnv, loadConfig } from "../src/config";
 
 // Unit tests of booking's config schema: no database, no Redis (the processes started at the end
@@ -8,15 +8,7 @@ import { bookingEnv, loadConfig } from "../src/config";
 const base = { NODE_ENV: "test" };
 
 /** The message loadConfig throws for this environment (fails the test when it does not throw). */
-function refusal(env: Record<string, string>): string {
-  try {
-    loadConfig({ ...base, ...env });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error(`accepted ${JSON.stringify(env)}`);
-}
+const refusal = (env: Record<string, string>) => configRefusal(loadConfig, { ...base, ...env });
 
 /** One value each variable refuses: a new variable needs one here (the first test checks). */
 const badValues: Record<keyof typeof bookingEnv.shape, string> = {
@@ -37,12 +29,7 @@ const badValues: Record<keyof typeof bookingEnv.shape, string> = {
 };
 
 /** Runs a built entry point with `env` alone; resolves its exit code and stderr. */
-const run = (script: string, env: Record<string, string>) =>
-  new Promise<{ code: number | null; stderr: string }>((resolve) =>
-    execFile(process.execPath, [join(__dirname, "..", "dist", script)], { env: { PATH: process.env.PATH, ...env } }, (err, _out, stderr) =>
-      resolve({ code: err ? (err.code as number) : 0, stderr }),
-    ),
-  );
+const run = (script: string, env: Record<string, string>) => runEntryPoint(join(__dirname, "..", "dist", script), env);
 
 describe("booking configuration", () => {
   it.each(Object.keys(bookingEnv.shape))("refuses a bad %s at start, naming it", (name) => {

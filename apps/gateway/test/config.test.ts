@@ -1,13 +1,6 @@
-import { execFile } from "node:child_process";
 import { join } from "node:path";
-import {
-  ConfigError,
-  DEFAULT_BOOKING_URL,
-  DEFAULT_PORTS,
-  DEFAULT_REDIS_URL,
-  DEV_PASSPORT_SECRET,
-  admissionSettings,
-} from "@concert/shared";
+import { DEFAULT_BOOKING_URL, DEFAULT_PORTS, DEFAULT_REDIS_URL, DEV_PASSPORT_SECRET, admissionSettings } from "@concert/shared";
+import { configRefusal, runEntryPoint } from "@concert/test-support";
 import { gatewayEnv, loadConfig } from "../src/config";
 
 // Unit tests of the gateway's config schema: no Redis, no server (but the last test starts the
@@ -15,15 +8,7 @@ import { gatewayEnv, loadConfig } from "../src/config";
 const base = { NODE_ENV: "test" };
 
 /** The message loadConfig throws for this environment (fails the test when it does not throw). */
-function refusal(env: Record<string, string>): string {
-  try {
-    loadConfig({ ...base, ...env });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error(`accepted ${JSON.stringify(env)}`);
-}
+const refusal = (env: Record<string, string>) => configRefusal(loadConfig, { ...base, ...env });
 
 /** One value each variable refuses: a new variable needs one here (the first test checks). */
 const badValues: Record<keyof typeof gatewayEnv.shape, string> = {
@@ -110,15 +95,7 @@ describe("gateway configuration", () => {
   });
 
   it("makes main.js exit 1 with one line naming the variable", async () => {
-    const main = join(__dirname, "..", "dist", "main.js");
-    const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) =>
-      execFile(
-        process.execPath,
-        [main],
-        { env: { PATH: process.env.PATH, NODE_ENV: "test", TRUST_PROXY: "10.0.0.x" } },
-        (err, _out, stderr) => resolve({ code: err ? (err.code as number) : 0, stderr }),
-      ),
-    );
+    const { code, stderr } = await runEntryPoint(join(__dirname, "..", "dist", "main.js"), { NODE_ENV: "test", TRUST_PROXY: "10.0.0.x" });
     expect(code).toBe(1);
     expect(stderr).toContain("TRUST_PROXY: invalid IP address: 10.0.0.x");
   });

@@ -1,4 +1,5 @@
 export { httpCall, toHeaders, type HttpOptions, type HttpReply } from "./http";
+export { configRefusal, runEntryPoint } from "./config";
 export { closedPort, freePort } from "./ports";
 export { startRedisServer, type RedisServer, type RedisServerOptions } from "./redis-server";
 export { sleep, testClock, until, type TestClock } from "./time";

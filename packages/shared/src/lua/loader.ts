@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Cluster, Redis } from "ioredis";
-import { redisCall } from "../redis";
+import { redisFailure } from "../redis";
 
 /*
  * One loader for every Lua script of both apps. A script is declared once in TypeScript (its
@@ -38,7 +38,7 @@ export interface LuaScriptSpec<K extends string, A extends ArgSpec, C extends Co
   /** other TypeScript values the Lua needs (its includes too), as Lua locals of the same names */
   constants?: Codes;
   /** turns the raw reply into the script's result (or throws its refusal) */
-  decode(reply: unknown): R;
+  decode: (reply: unknown) => R;
 }
 
 export interface LuaScript<K extends string, A extends ArgSpec, C extends Codes, R> extends LuaScriptSpec<K, A, C, R> {
@@ -129,19 +129,25 @@ export function defineScripts(redis: Redis | Cluster, scripts: readonly LuaScrip
  * Runs a script that {@link defineScripts} defined on the client, keys and ARGV passed by name.
  * A Redis outage comes out as DependencyError("redis").
  */
-export async function runScript<K extends string, A extends ArgSpec, C extends Codes, R>(
+export function runScript<K extends string, A extends ArgSpec, C extends Codes, R>(
   redis: Redis | Cluster,
   script: LuaScript<K, A, C, R>,
   keys: Record<K, string>,
   argv: ArgValues<A>,
 ): Promise<R> {
   if (defined.get(redis)?.get(script.name) !== script.lua) {
-    throw new Error(`Lua script ${script.name} is not defined on this client: pass it to defineScripts when the client's users are built`);
+    return Promise.reject(
+      new Error(`Lua script ${script.name} is not defined on this client: pass it to defineScripts when the client's users are built`),
+    );
   }
-  const args: (string | number)[] = script.keys.map((k) => keys[k]);
+  const args: (string | number)[] = [];
+  for (const k of script.keys) args.push(keys[k]);
   for (const n of script.argNames) args.push(argv[n]);
   const command = (redis as unknown as Record<string, Command>)[script.name];
-  return script.decode(await redisCall(command.apply(redis, args)));
+  // one promise step on the poll's path: decode, or mark the failure as the Redis adapter does
+  return command.apply(redis, args).then(script.decode, (err: unknown) => {
+    throw redisFailure(err);
+  });
 }
 
 /**
