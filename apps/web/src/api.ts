@@ -3,6 +3,7 @@
 // Answer shapes come from the zod schemas the apps validate with (type-only: nothing of
 // @concert/shared reaches the browser bundle).
 import type { HoldView, PaymentView, QueueStreamEvent, PerformanceList, TokenView } from "@concert/shared";
+import { pathOf } from "./shared";
 
 export type { TokenView };
 export type QueueUpdate = QueueStreamEvent;
@@ -59,15 +60,15 @@ export async function call<T>(method: string, path: string, options: CallOptions
 }
 
 export const api = {
-  join: (userId: number) => call<TokenView>("POST", "/api/users/token", { body: { userId } }),
-  poll: (userId: number, token: string) => call<TokenView>("GET", `/api/users/${userId}/token`, { token }),
-  dates: (concertId: number, token: string) => call<Performances>("GET", `/api/concert/${concertId}/date`, { token }),
-  freeSeats: (concertDetailId: number, token: string) => call<number[]>("GET", `/api/concert/${concertDetailId}/seat`, { token }),
+  join: (userId: number) => call<TokenView>("POST", pathOf("issueToken"), { body: { userId } }),
+  poll: (userId: number, token: string) => call<TokenView>("GET", pathOf("pollToken", { userId }), { token }),
+  dates: (concertId: number, token: string) => call<Performances>("GET", pathOf("concertDates", { concertId }), { token }),
+  freeSeats: (concertDetailId: number, token: string) => call<number[]>("GET", pathOf("freeSeats", { concertDetailId }), { token }),
   hold: (userId: number, concertDetailId: number, seatId: number, token: string) =>
-    call<Hold>("POST", "/api/reservations", { token, body: { concertDetailId, userId, seatId } }),
-  balance: (userId: number) => call<{ userId: number; point: number }>("GET", `/api/users/${userId}/point`),
+    call<Hold>("POST", pathOf("holdSeat"), { token, body: { concertDetailId, userId, seatId } }),
+  balance: (userId: number) => call<{ userId: number; point: number }>("GET", pathOf("readPoints", { userId })),
   charge: (userId: number, point: number) =>
-    call<{ userId: number; point: number }>("PATCH", "/api/users/point", { body: { userId, point } }),
+    call<{ userId: number; point: number }>("PATCH", pathOf("chargePoints"), { body: { userId, point } }),
   pay: (userId: number, reservationId: number, token: string, idempotencyKey: string) =>
-    call<Payment>("POST", "/api/payment", { token, body: { reservationId, userId }, headers: { "Idempotency-Key": idempotencyKey } }),
+    call<Payment>("POST", pathOf("pay"), { token, body: { reservationId, userId }, headers: { "Idempotency-Key": idempotencyKey } }),
 };

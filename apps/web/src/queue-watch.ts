@@ -1,4 +1,5 @@
 import { api, ApiError, type QueueUpdate } from "./api";
+import { pathOf } from "./shared";
 
 export type Transport = "stream" | "poll";
 
@@ -70,7 +71,7 @@ export function watchQueue(userId: number, token: string, on: WatchHandlers): ()
   }
 
   let errors = 0;
-  const url = `/api/queue/stream?userId=${encodeURIComponent(userId)}&token=${encodeURIComponent(token)}`;
+  const url = `${pathOf("queueStream")}?userId=${encodeURIComponent(userId)}&token=${encodeURIComponent(token)}`;
   source = new EventSource(url);
   source.onopen = () => on.transport("stream");
   source.onmessage = (e: MessageEvent<string>) => {

@@ -10,6 +10,7 @@ import {
   reserveBody,
   userIdPath,
 } from "./api";
+import { ROUTE_PATHS, pathOf, type RouteName } from "./route-paths";
 
 /**
  * What both apps (and any client) must agree on about one public route: its method, its path in
@@ -27,18 +28,18 @@ export interface RouteContract {
 
 /** Every public route by name. Booking registers its handlers from these entries, the gateway its table. */
 export const ROUTES = {
-  issueToken: { method: "post", path: "/api/users/token", body: issueTokenBody },
-  pollToken: { method: "get", path: "/api/users/:userId/token", params: userIdPath },
-  queueStream: { method: "get", path: "/api/queue/stream", query: queueStreamQuery },
-  concertDates: { method: "get", path: "/api/concert/:concertId/date", params: concertIdPath },
-  freeSeats: { method: "get", path: "/api/concert/:concertDetailId/seat", params: concertDetailIdPath },
-  holdSeat: { method: "post", path: "/api/reservations", body: reserveBody },
-  chargePoints: { method: "patch", path: "/api/users/point", body: chargeBody },
-  readPoints: { method: "get", path: "/api/users/:userId/point", params: userIdPath },
-  pay: { method: "post", path: "/api/payment", headers: paymentHeaders, body: paymentBody },
-} as const satisfies Record<string, RouteContract>;
+  issueToken: { ...ROUTE_PATHS.issueToken, body: issueTokenBody },
+  pollToken: { ...ROUTE_PATHS.pollToken, params: userIdPath },
+  queueStream: { ...ROUTE_PATHS.queueStream, query: queueStreamQuery },
+  concertDates: { ...ROUTE_PATHS.concertDates, params: concertIdPath },
+  freeSeats: { ...ROUTE_PATHS.freeSeats, params: concertDetailIdPath },
+  holdSeat: { ...ROUTE_PATHS.holdSeat, body: reserveBody },
+  chargePoints: { ...ROUTE_PATHS.chargePoints, body: chargeBody },
+  readPoints: { ...ROUTE_PATHS.readPoints, params: userIdPath },
+  pay: { ...ROUTE_PATHS.pay, headers: paymentHeaders, body: paymentBody },
+} as const satisfies Record<RouteName, RouteContract>;
 
-export type RouteName = keyof typeof ROUTES;
+export { ROUTE_PATHS, pathOf, type RouteName };
 
 /** An Express `:param` path in OpenAPI's `{param}` form. */
 export function openApiPath(expressPath: string): string {

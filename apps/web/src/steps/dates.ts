@@ -3,7 +3,7 @@ import { api } from "../api";
 import { act } from "../actions";
 import { dom, showStep } from "../dom";
 import { fmtDate, fmtPoints } from "../format";
-import { SEATS_PER_PERFORMANCE } from "../limits";
+import { SEATS_PER_PERFORMANCE } from "../shared";
 import { alertUser, clearMessages } from "../messages";
 import { page, type Visitor } from "../state";
 import { loadSeats } from "./seats";

@@ -1,7 +1,7 @@
 // Step 1, join: the user id form; joining again later (a new token) goes through here too.
 import { api } from "../api";
 import { dom } from "../dom";
-import { MAX_ID } from "../limits";
+import { MAX_ID } from "../shared";
 import { alertUser, clearMessages } from "../messages";
 import type { Visitor } from "../state";
 import { stopCountdown } from "./hold";

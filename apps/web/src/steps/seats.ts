@@ -2,7 +2,7 @@
 import { api } from "../api";
 import { dom, showStep } from "../dom";
 import { fmtDate, fmtPoints } from "../format";
-import { SEATS_PER_PERFORMANCE } from "../limits";
+import { SEATS_PER_PERFORMANCE } from "../shared";
 import { page, type Performance, type Visitor } from "../state";
 
 /** Shows the seat map of `performance`, keeping the seat picked on it if that seat is still free. */
