@@ -9,7 +9,7 @@ import Redis from "ioredis";
 import type { BrowserContext, Page } from "playwright-core";
 import { assertChromium, launchChromium } from "./support/browser";
 import { AppProcess, ROOT, createDatabase, http, type TestDatabase } from "./support/stack";
-import { DEFAULT_REDIS_URL } from "../../../packages/shared/dist/defaults";
+import { DEFAULT_REDIS_URL } from "@concert/shared";
 
 const ARTIFACTS = join(ROOT, "test-artifacts", "browser");
 const HOLD_TTL_SEC = 8;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { freePort, sleep } from "@concert/test-support";
 import { Client } from "pg";
 // the built module (this package runs the built apps, and has no dependency on @concert/shared)
-import { DEFAULT_DATABASE_URL } from "../../../../packages/shared/dist/defaults";
+import { DEFAULT_DATABASE_URL } from "@concert/shared";
 
 export const ROOT = join(__dirname, "../../../..");
 
