@@ -54,7 +54,9 @@ describe("session cap (ACTIVE_SESSION_MAX_SEC) and an honest wait while admissio
     const hogs = [await issue(1), await issue(2), await issue(3)];
     await tick();
     const admittedAt = clock.now();
-    const waiter = await issue(4);
+    const issued = (await call(gw.url, "POST", "/api/users/token", { body: { userId: 4 } })).body.result;
+    expect(issued).toMatchObject({ status: "WAITING", rank: 1, estimatedWaitSec: ttlSec }); // not rank ÷ 100/s
+    const waiter = issued.token as string;
     const told: number[] = [];
     for (let t = 0; t < capSec * 1000; t += everyMs) {
       for (const token of hogs) expect((await seats(token)).status).toBe(200);

@@ -277,6 +277,10 @@ describe("wait estimate inputs", () => {
     expect(((await store.poll(6, waiting[2], 5)) as { blocked?: unknown }).blocked).toEqual({ inMs: 5_000, slotsAfter: 0 });
     // without a limit the poll does not look
     expect(await store.poll(4, waiting[0])).not.toHaveProperty("blocked");
+    // the issue answer says the same, for a new user and for one asking again
+    expect(await store.issue(9, 3)).toMatchObject({ rank: 6, blocked: { inMs: 15_000, slotsAfter: 3 } });
+    expect(await store.issue(4, 3)).toMatchObject({ rank: 1, blocked: { inMs: 5_000, slotsAfter: 0 } });
+    expect(await store.issue(4, 5)).not.toHaveProperty("blocked");
   });
 
   it("measures admissions per second over the last minute", async () => {

@@ -20,8 +20,8 @@ export class QueueService {
   ) {}
 
   async issueToken(userId: number): Promise<TokenView> {
-    const { token, status, rank } = await this.store.issue(userId);
-    return { token, status, rank, estimatedWaitSec: rank === null ? 0 : this.estimateWait(rank, null) };
+    const { token, status, rank, blocked } = await this.store.issue(userId, this.options.settings().maxActive);
+    return { token, status, rank, estimatedWaitSec: rank === null ? 0 : this.estimateWait(rank, null, blocked) };
   }
 
   async tokenView(userId: number, token: string): Promise<TokenView> {

@@ -127,12 +127,16 @@ export class QueueStore extends QueueTokens {
     this.maxSweep = options.maxSweepPerTick ?? 5000;
   }
 
-  /** The user's live token and place, or a new token at the back of the queue. */
-  async issue(userId: number): Promise<IssueResult> {
+  /**
+   * The user's live token and place, or a new token at the back of the queue; given the admission
+   * limit in force, a waiting answer also says what a full active set adds to the wait.
+   */
+  async issue(userId: number, maxActive?: number): Promise<IssueResult> {
     return runScript(this.redis, issueScript, this.keys, {
       prefix: this.keys.prefix,
       userId,
       newToken: newQueueToken(userId),
+      maxActive: maxActive ?? "",
       retentionMs: this.retentionMs,
       clock: this.now(),
     });

@@ -49,6 +49,14 @@ export interface IssueResult {
   token: string;
   status: "WAITING" | "IN_PROGRESS";
   rank: number | null;
+  blocked?: SlotWait;
+}
+
+/** The SlotWait of a reply's two trailing numbers, or undefined when admission is not blocked for the rank. */
+function slotWait(inMs: unknown, slotsAfter: unknown): SlotWait | undefined {
+  const ms = Number(inMs ?? 0);
+  const after = Number(slotsAfter ?? 0);
+  return ms > 0 || after > 0 ? { inMs: ms, slotsAfter: after } : undefined;
 }
 
 const ISSUE = { WAITING: 1, ACTIVE: 2 } as const;
@@ -56,12 +64,15 @@ export const issueScript = luaScript({
   name: "qIssueToken",
   file: join(LUA_DIR, "issue-token-5.lua"),
   keys: ["seq", "waiting", "seen", "active", "users"],
-  argv: { prefix: "string", userId: "string", newToken: "string", retentionMs: "number", clock: "string" },
+  // maxActive: the admission limit in force ('' = do not look at the active set)
+  argv: { prefix: "string", userId: "string", newToken: "string", maxActive: "string", retentionMs: "number", clock: "string" },
   codes: ISSUE,
   constants,
   decode(reply): IssueResult {
-    const [code, token, rank] = reply as [number, string, number];
-    return code === ISSUE.WAITING ? { token, status: "WAITING", rank: Number(rank) } : { token, status: "IN_PROGRESS", rank: null };
+    const [code, token, rank, slotInMs, slotsAfter] = reply as [number, string, number, number?, number?];
+    if (code !== ISSUE.WAITING) return { token, status: "IN_PROGRESS", rank: null };
+    const blocked = slotWait(slotInMs, slotsAfter);
+    return { token, status: "WAITING", rank: Number(rank), ...(blocked && { blocked }) };
   },
 });
 
@@ -79,9 +90,7 @@ export const pollScript = luaScript({
     switch (code) {
       case POLL.WAITING: {
         const ratePerSec = rate === "" || rate === undefined ? null : Number(rate);
-        const inMs = Number(slotInMs ?? 0);
-        const after = Number(slotsAfter ?? 0);
-        const blocked = inMs > 0 || after > 0 ? { inMs, slotsAfter: after } : undefined;
+        const blocked = slotWait(slotInMs, slotsAfter);
         return { status: "WAITING", rank: Number(value), ratePerSec, ...(blocked && { blocked }) };
       }
       case POLL.ADMITTED:
