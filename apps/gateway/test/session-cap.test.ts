@@ -81,7 +81,26 @@ describe("session cap (ACTIVE_SESSION_MAX_SEC) and an honest wait while admissio
     expect(await redis.zcard(gw.gateway.store.keys.active)).toBe(1);
   });
 
-  it("past the cap, a token a hold keeps alive may pay, but every other route is refused before booking and renews nothing", async () => {
+  it("when 3 identities fire 50 requests each at once just before the cap, none slides an expiry past it", async () => {
+    const hogs = [await issue(11), await issue(12), await issue(13)];
+    await tick();
+    const cap = clock.now() + capSec * 1000;
+    while (clock.now() < cap - 2_000) {
+      clock.advance(Math.min(5_000, cap - 2_000 - clock.now()));
+      for (const token of hogs) await seats(token);
+    }
+    const replies = await Promise.all(hogs.flatMap((token) => Array.from({ length: 50 }, () => seats(token))));
+    expect(replies.every((r) => r.status === 200)).toBe(true);
+    const scores = await redis.zrange(gw.gateway.store.keys.active, 0, -1, "WITHSCORES");
+    expect(scores.filter((_, i) => i % 2 === 1).map(Number)).toEqual([cap, cap, cap]);
+    expect(booking.seen.length).toBeGreaterThanOrEqual(150);
+    clock.advance(2_000);
+    const late = await Promise.all(hogs.map((token) => seats(token)));
+    expect(late.map((r) => r.status)).toEqual([401, 401, 401]);
+    expect(await redis.zcard(gw.gateway.store.keys.active)).toBe(0);
+  });
+
+  it("past the cap, a token a hold keeps alive may pay, but every other route is refused (401) before booking and renews nothing", async () => {
     const token = await issue(5);
     await tick();
     clock.advance(capSec * 1000 - 1_000);
@@ -90,12 +109,13 @@ describe("session cap (ACTIVE_SESSION_MAX_SEC) and an honest wait while admissio
     clock.advance(2_000);
     const forwarded = booking.seen.length;
     const refused = await seats(token);
-    expect([refused.status, refused.body.result, refused.body.error.code]).toEqual([403, null, "TOKEN_NOT_ACTIVE"]);
+    expect([refused.status, refused.body.result, refused.body.error.code]).toEqual([401, null, "TOKEN_INVALID"]);
+    expect(refused.body.error.message).toMatch(/time limit/);
     const hold = await call(gw.url, "POST", "/api/reservations", {
       body: { concertDetailId: 1, userId: 5, seatId: 4 },
       headers: { token },
     });
-    expect(hold.status).toBe(403);
+    expect(hold.status).toBe(401);
     expect(booking.seen.length).toBe(forwarded);
     const paid = await call(gw.url, "POST", "/api/payment", { body: { userId: 5, reservationIds: [1] }, headers: { token } });
     expect(paid.status).toBe(200);

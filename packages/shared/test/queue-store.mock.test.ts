@@ -207,7 +207,7 @@ describe("session cap (ACTIVE_SESSION_MAX_SEC)", () => {
     expect(await store.extendActive(a.token, holdEnds)).toBe(true);
     advance(2_000); // past the cap
     const score = async () => Number(await redis.zscore(store.keys.active, a.token));
-    expect(await codeOf(store.authorize(a.token))).toBe("TOKEN_NOT_ACTIVE");
+    expect(await codeOf(store.authorize(a.token))).toBe("TOKEN_INVALID");
     expect(await score()).toBe(holdEnds);
     expect(await store.authorize(a.token, { overtimeOk: true })).toEqual({ userId: 1, expiresAt: holdEnds, replay: false });
     expect(await score()).toBe(holdEnds);

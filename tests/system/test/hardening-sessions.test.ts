@@ -109,8 +109,8 @@ describe("system: hardening, sessions", () => {
       `hardening sessions: hold at cap-1 s, after the cap: browse ${browse.status} ${browse.body.error?.code}, ` +
         `another hold ${another.status}, payment ${paid.status}; ${invariantText(inv)}`,
     );
-    expect([browse.status, browse.body.error?.code]).toEqual([403, "TOKEN_NOT_ACTIVE"]);
-    expect(another.status).toBe(403);
+    expect([browse.status, browse.body.error?.code]).toEqual([401, "TOKEN_INVALID"]);
+    expect(another.status).toBe(401);
     expect(paid.status).toBe(200);
     const seats = await sys.db.pool.query<{ status: string }>(
       "SELECT status FROM seat WHERE concert_detail_id = $1 AND seat_no IN (7, 8) ORDER BY seat_no",
