@@ -8,7 +8,7 @@
 -- ARGV: prefix ("{q:name}:"), userId, newToken (UUIDv8 carrying userId), maxActive (the admission limit
 -- in force; '' = not asked), retentionMs, clock ('' = Redis TIME)
 -- Returns {WAITING, token, rank >= 1, slotInMs, slotsAfter} | {ACTIVE, token}
---   slotInMs, slotsAfter: what a full active set adds to the wait, as in poll-5.lua (includes/slot-wait.lua)
+--   slotInMs, slotsAfter: what a full active set adds to the wait (includes/slot-wait.lua)
 --@include common
 --@include slot-wait
 local now = nowMs(clock)

@@ -5,9 +5,7 @@
 -- clock ('' = Redis TIME)
 -- Returns {WAITING, rank, rate, slotInMs, slotsAfter} | {ADMITTED, expiry} | {FINISHED, reason}
 --         | {UNKNOWN_TOKEN} | {OTHER_USER}
---   slotInMs, slotsAfter: when the active set has no room for this rank, the time until enough
---   active tokens end (the k-th earliest expiry, k = rank - room); when k exceeds the active count,
---   until the last one ends, and slotsAfter = how many slots must still turn over after that.
+--   slotInMs, slotsAfter: what a full active set adds to the wait (includes/slot-wait.lua)
 --@include common
 --@include slot-wait
 

@@ -1,4 +1,4 @@
--- What blocked admission adds to a waiting user's wait (poll-5.lua), pasted by the loader.
+-- What blocked admission adds to a waiting user's wait (issue-token-5.lua, poll-5.lua), pasted by the loader.
 -- The user at `rank` gets in once `rank` slots are free: the room left under `limit` (maxActive)
 -- now, then one slot per active token that ends. Returns the ms until the k-th earliest active
 -- expiry (k = rank - room; when k exceeds the active count, the last expiry) and how many slots
