@@ -2,6 +2,7 @@ import { z } from "zod";
 import {
   DEFAULT_BOOKING_URL,
   DEFAULT_PORTS,
+  DEFAULT_SESSION_MAX_SEC,
   admissionSettings,
   commonEnv,
   intVar,
@@ -23,6 +24,7 @@ export const gatewayEnv = z.object({
   QUEUE_TICK_MS: numberVar(admissionSettings.shape.tickMs, 1000),
   QUEUE_MAX_ACTIVE: numberVar(admissionSettings.shape.maxActive, 1000),
   ACTIVE_TOKEN_TTL_SEC: intVar(600, 1, 86_400),
+  ACTIVE_SESSION_MAX_SEC: intVar(DEFAULT_SESSION_MAX_SEC, 1, 86_400),
   WAITING_IDLE_TTL_SEC: intVar(120, 1, 86_400),
   PASSPORT_TTL_SEC: intVar(30, 1, 600),
   TOKEN_RATE_LIMIT: intVar(120, 0, 1_000_000),

@@ -45,6 +45,7 @@ export async function buildGateway(
   const store = new QueueStore(redis, {
     name: config.QUEUE_NAME,
     activeTtlSec: config.ACTIVE_TOKEN_TTL_SEC,
+    sessionMaxSec: config.ACTIVE_SESSION_MAX_SEC,
     idleTtlSec: config.WAITING_IDLE_TTL_SEC,
     paymentReplaySec: config.PAYMENT_REPLAY_SEC,
     clock: options.clock,

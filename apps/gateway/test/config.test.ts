@@ -26,6 +26,7 @@ const badValues: Record<keyof typeof gatewayEnv.shape, string> = {
   QUEUE_TICK_MS: "1.5",
   QUEUE_MAX_ACTIVE: "10000001",
   ACTIVE_TOKEN_TTL_SEC: "0",
+  ACTIVE_SESSION_MAX_SEC: "86401",
   WAITING_IDLE_TTL_SEC: "86401",
   PASSPORT_TTL_SEC: "601",
   TOKEN_RATE_LIMIT: "-5",

@@ -22,6 +22,7 @@ function newStore(overrides: Partial<ConstructorParameters<typeof QueueStore>[1]
   const store = new QueueStore(redis, {
     name: `unit-${Math.random().toString(36).slice(2)}`,
     activeTtlSec: 60,
+    sessionMaxSec: 60,
     idleTtlSec: 60,
     paymentReplaySec: 300,
     clock: () => now,
@@ -154,7 +155,134 @@ describe("queue store (ioredis-mock)", () => {
   });
 });
 
+describe("session cap (ACTIVE_SESSION_MAX_SEC)", () => {
+  const capped = { activeTtlSec: 10, sessionMaxSec: 30, idleTtlSec: 3600 };
+  const one = { ...settings, maxActive: 1 };
+
+  it("ends a session at its cap however often it is used, and gives the slot to the head of the queue", async () => {
+    const { store } = newStore(capped);
+    const a = await store.issue(1);
+    const b = await store.issue(2);
+    const admittedAt = now;
+    await store.tick(one);
+    const expiries = [];
+    for (let t = 3_000; t < 30_000; t += 3_000) {
+      advance(3_000);
+      expiries.push(((await store.authorize(a.token)) as { expiresAt: number }).expiresAt);
+    }
+    // it slid with every use until the cap, and never past it
+    expect(expiries.slice(0, 3)).toEqual([13_000, 16_000, 19_000].map((ms) => admittedAt + ms));
+    expect(Math.max(...expiries)).toBe(admittedAt + 30_000);
+    advance(3_000); // the cap has passed: one more request
+    expect(await codeOf(store.authorize(a.token))).toBe("TOKEN_INVALID");
+    expect(await store.poll(1, a.token)).toEqual({ status: "FINISHED", reason: "expired" });
+    nextSlot();
+    expect(await store.tick(one)).toMatchObject({ admitted: 1 });
+    expect((await store.poll(2, b.token)).status).toBe("IN_PROGRESS");
+    expect(await store.counts()).toEqual({ waiting: 0, active: 1 });
+  });
+
+  it("frees the slot at the cap even when nobody asks about the token: the tick expires it", async () => {
+    const { store } = newStore(capped);
+    const a = await store.issue(1);
+    await store.issue(2);
+    await store.tick(one);
+    for (let i = 0; i < 9; i++) {
+      advance(3_000);
+      await store.authorize(a.token);
+    }
+    advance(3_000);
+    nextSlot();
+    expect(await store.tick(one)).toMatchObject({ expired: 1, admitted: 1 });
+    expect(await store.poll(1, a.token)).toEqual({ status: "FINISHED", reason: "expired" });
+  });
+
+  it("lets a hold carry a session past its cap for paying only: other routes are refused and renew nothing", async () => {
+    const { redis, store } = newStore(capped);
+    const a = await store.issue(1);
+    await store.tick(one);
+    const cap = now + 30_000;
+    advance(29_000);
+    const holdEnds = now + 300_000; // a hold made a second before the cap
+    expect(await store.extendActive(a.token, holdEnds)).toBe(true);
+    advance(2_000); // past the cap
+    const score = async () => Number(await redis.zscore(store.keys.active, a.token));
+    expect(await codeOf(store.authorize(a.token))).toBe("TOKEN_INVALID");
+    expect(await score()).toBe(holdEnds);
+    expect(await store.authorize(a.token, { overtimeOk: true })).toEqual({ userId: 1, expiresAt: holdEnds, replay: false });
+    expect(await score()).toBe(holdEnds);
+    expect(await store.poll(1, a.token)).toEqual({ status: "IN_PROGRESS", expiresAt: holdEnds });
+    expect(Number(await redis.hget(`${store.keys.prefix}t:${a.token}`, "cap"))).toBe(cap);
+    // the hold ran out unpaid: the token ends with it
+    advance(holdEnds - now);
+    expect(await codeOf(store.authorize(a.token, { overtimeOk: true }))).toBe("TOKEN_INVALID");
+    expect(await store.poll(1, a.token)).toEqual({ status: "FINISHED", reason: "expired" });
+  });
+
+  it("before the cap, a hold's extension stands and a use does not shorten it", async () => {
+    const { store } = newStore(capped);
+    const a = await store.issue(1);
+    await store.tick(one);
+    advance(5_000);
+    const holdEnds = now + 300_000;
+    await store.extendActive(a.token, holdEnds);
+    advance(5_000);
+    expect(await store.authorize(a.token)).toMatchObject({ expiresAt: holdEnds });
+  });
+
+  it("caps a token admitted before caps existed from its first use", async () => {
+    const { redis, store } = newStore(capped);
+    const a = await store.issue(1);
+    await store.tick(one);
+    await redis.hdel(`${store.keys.prefix}t:${a.token}`, "cap");
+    advance(5_000);
+    const firstUse = now;
+    await store.authorize(a.token);
+    expect(Number(await redis.hget(`${store.keys.prefix}t:${a.token}`, "cap"))).toBe(firstUse + 30_000);
+    for (let i = 0; i < 10; i++) {
+      advance(3_000);
+      await store.authorize(a.token).catch(() => {});
+    }
+    expect(await store.poll(1, a.token)).toEqual({ status: "FINISHED", reason: "expired" });
+  });
+
+  it("starts a session no longer than its cap when the cap is shorter than the active TTL", async () => {
+    const { store } = newStore({ activeTtlSec: 60, sessionMaxSec: 5 });
+    const a = await store.issue(1);
+    await store.tick(one);
+    expect(await store.poll(1, a.token)).toEqual({ status: "IN_PROGRESS", expiresAt: now + 5_000 });
+  });
+});
+
 describe("wait estimate inputs", () => {
+  it("says when a full active set frees the slot each rank needs", async () => {
+    const { store } = newStore({ activeTtlSec: 20, sessionMaxSec: 60 });
+    const three = { ...settings, batch: 10 }; // maxActive 3
+    for (let u = 1; u <= 3; u++) {
+      await store.issue(u);
+      await store.tick(three); // admitted at t, t+5 s, t+10 s: expiries t+20, t+25, t+30 s
+      advance(5_000);
+    }
+    const waiting: string[] = [];
+    for (let u = 4; u <= 8; u++) waiting.push((await store.issue(u)).token);
+    // now = t+15 s
+    const blocked = async (i: number) => ((await store.poll(i + 4, waiting[i], 3)) as { blocked?: unknown }).blocked;
+    expect(await blocked(0)).toEqual({ inMs: 5_000, slotsAfter: 0 });
+    expect(await blocked(1)).toEqual({ inMs: 10_000, slotsAfter: 0 });
+    expect(await blocked(2)).toEqual({ inMs: 15_000, slotsAfter: 0 });
+    expect(await blocked(4)).toEqual({ inMs: 15_000, slotsAfter: 2 });
+    // room for two more: ranks 1 and 2 are not blocked, rank 3 waits for the earliest expiry
+    expect(await store.poll(4, waiting[0], 5)).not.toHaveProperty("blocked");
+    expect(await store.poll(5, waiting[1], 5)).not.toHaveProperty("blocked");
+    expect(((await store.poll(6, waiting[2], 5)) as { blocked?: unknown }).blocked).toEqual({ inMs: 5_000, slotsAfter: 0 });
+    // without a limit the poll does not look
+    expect(await store.poll(4, waiting[0])).not.toHaveProperty("blocked");
+    // the issue answer says the same, for a new user and for one asking again
+    expect(await store.issue(9, 3)).toMatchObject({ rank: 6, blocked: { inMs: 15_000, slotsAfter: 3 } });
+    expect(await store.issue(4, 3)).toMatchObject({ rank: 1, blocked: { inMs: 5_000, slotsAfter: 0 } });
+    expect(await store.issue(4, 5)).not.toHaveProperty("blocked");
+  });
+
   it("measures admissions per second over the last minute", async () => {
     const { store } = newStore();
     for (let u = 1; u <= 20; u++) await store.issue(u);
@@ -207,7 +335,7 @@ describe("queue layout: a waiting user has no key of their own", () => {
     expect(await redis.hgetall(k.users)).toEqual({ "1": a.token, "22": expect.any(String) });
     expect(tokenUserId(a.token)).toBe(1);
     await store.tick({ ...settings, batch: 1 });
-    expect(await redis.hgetall(`${k.prefix}t:${a.token}`)).toEqual({ u: "1", st: "A" });
+    expect(await redis.hgetall(`${k.prefix}t:${a.token}`)).toEqual({ u: "1", st: "A", cap: String(now + 60_000) });
     expect(await redis.zrange(k.active, 0, -1)).toEqual([a.token]);
     expect(await redis.zrange(k.seen, 0, -1)).toEqual(["22"]);
   });

@@ -1,13 +1,17 @@
-import type { QueueStore, TokenView } from "@concert/shared";
+import type { QueueStore, SlotWait, TokenView } from "@concert/shared";
 
 export interface QueueServiceOptions {
-  /** the admission settings in force, for the wait estimate before any admission was measured */
-  settings: () => { batch: number; tickMs: number };
+  /**
+   * the admission settings in force: the rate for the wait estimate before any admission was
+   * measured, and the limit that tells whether admission is blocked by a full active set
+   */
+  settings: () => { batch: number; tickMs: number; maxActive: number };
 }
 
 /**
  * The queue as clients see it: a token, its status, its rank (1 = next in) and the expected
- * wait, computed from the admission rate measured over the last minute.
+ * wait, computed from the admission rate measured over the last minute and, while the active set
+ * is full, from when its tokens end.
  */
 export class QueueService {
   constructor(
@@ -16,15 +20,20 @@ export class QueueService {
   ) {}
 
   async issueToken(userId: number): Promise<TokenView> {
-    const { token, status, rank } = await this.store.issue(userId);
-    return { token, status, rank, estimatedWaitSec: rank === null ? 0 : this.estimateWait(rank, null) };
+    const { token, status, rank, blocked } = await this.store.issue(userId, this.options.settings().maxActive);
+    return { token, status, rank, estimatedWaitSec: rank === null ? 0 : this.estimateWait(rank, null, blocked) };
   }
 
   async tokenView(userId: number, token: string): Promise<TokenView> {
-    const state = await this.store.poll(userId, token);
+    const state = await this.store.poll(userId, token, this.options.settings().maxActive);
     switch (state.status) {
       case "WAITING":
-        return { token, status: "WAITING", rank: state.rank, estimatedWaitSec: this.estimateWait(state.rank, state.ratePerSec) };
+        return {
+          token,
+          status: "WAITING",
+          rank: state.rank,
+          estimatedWaitSec: this.estimateWait(state.rank, state.ratePerSec, state.blocked),
+        };
       case "IN_PROGRESS":
         return { token, status: "IN_PROGRESS", rank: null, estimatedWaitSec: 0 };
       case "FINISHED":
@@ -32,10 +41,16 @@ export class QueueService {
     }
   }
 
-  /** rank ÷ admissions per second (measured over the last minute, else the configured rate). */
-  estimateWait(rank: number, measuredPerSec: number | null): number {
+  /**
+   * rank ÷ admissions per second (measured over the last minute, else the configured rate); when
+   * the active set has no room for this rank, at least until enough active tokens end (and the
+   * slots still to turn over after the last of them, at that rate). A rate measured while
+   * admission was blocked says nothing about when a slot frees, hence the bound.
+   */
+  estimateWait(rank: number, measuredPerSec: number | null, blocked?: SlotWait): number {
     const { batch, tickMs } = this.options.settings();
     const perSec = measuredPerSec && measuredPerSec > 0 ? measuredPerSec : (batch * 1000) / tickMs;
-    return Math.ceil(rank / perSec);
+    const byRate = Math.ceil(rank / perSec);
+    return blocked ? Math.max(byRate, Math.ceil(blocked.inMs / 1000 + blocked.slotsAfter / perSec)) : byRate;
   }
 }

@@ -11,6 +11,7 @@ export const REFUSAL = {
   OTHER_USER: -2,
   STILL_WAITING: -3,
   TOKEN_USED: -4,
+  SESSION_OVER: -5,
 } as const;
 
 export type Refusal = keyof typeof REFUSAL;
@@ -20,6 +21,9 @@ const REFUSAL_ERRORS: Record<Refusal, () => AppError> = {
   OTHER_USER: () => new AppError("TOKEN_USER_MISMATCH", "This token belongs to another user"),
   STILL_WAITING: () => new AppError("TOKEN_NOT_ACTIVE", "This token is still waiting in the queue"),
   TOKEN_USED: () => new AppError("TOKEN_INVALID", "This token has expired or was already used; queue again"),
+  // 401 as for an expired token (clients queue again), though paying a held seat still passes
+  SESSION_OVER: () =>
+    new AppError("TOKEN_INVALID", "This queue session reached its time limit: only paying a held seat is still accepted; queue again"),
 };
 
 const BY_CODE = new Map<number, Refusal>(Object.entries(REFUSAL).map(([name, code]) => [code, name as Refusal]));

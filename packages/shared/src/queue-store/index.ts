@@ -18,7 +18,7 @@ import {
 } from "./scripts";
 
 export { newQueueToken, queueKeys, tokenUserId, type QueueKeys } from "./keys";
-export type { AdmissionSettings, AuthResult, IssueResult, PollResult, TickResult } from "./scripts";
+export type { AdmissionSettings, AuthResult, IssueResult, PollResult, SlotWait, TickResult } from "./scripts";
 
 export type FinishReason = "paid" | "expired" | "evicted" | "cancelled";
 
@@ -37,8 +37,14 @@ export interface QueueTokensOptions {
 }
 
 export interface QueueStoreOptions extends QueueTokensOptions {
-  /** an admitted token lives this long after admission or its last use */
+  /** an admitted token lives this long after admission or its last use, up to its session's cap */
   activeTtlSec: number;
+  /**
+   * an admitted token's session ends this long after admission however often it is used (its
+   * cap, stored in the token at admission); past it only a seat hold's extension keeps it alive,
+   * and only for paying ({@link QueueStore.authorize}'s `overtimeOk`); default {@link DEFAULT_SESSION_MAX_SEC}
+   */
+  sessionMaxSec?: number;
   /** a waiting token not polled for this long is dropped at the next tick */
   idleTtlSec: number;
   /** most tokens expired or evicted per tick (bounds the work of one tick) */
@@ -55,6 +61,8 @@ export interface QueueStats {
 }
 
 export const DEFAULT_FINISHED_RETENTION_SEC = 600;
+/** an admitted session's absolute length (the gateway's ACTIVE_SESSION_MAX_SEC default) */
+export const DEFAULT_SESSION_MAX_SEC = 900;
 
 /**
  * What booking does with a queue token: extend it to cover a seat hold, finish it after payment.
@@ -104,6 +112,7 @@ export class QueueTokens {
  */
 export class QueueStore extends QueueTokens {
   private readonly activeTtlMs: number;
+  private readonly sessionMaxMs: number;
   private readonly idleTtlMs: number;
   private readonly replayMs: number;
   private readonly maxSweep: number;
@@ -112,39 +121,54 @@ export class QueueStore extends QueueTokens {
     super(redis, options);
     defineScripts(redis, QUEUE_SCRIPTS);
     this.activeTtlMs = options.activeTtlSec * 1000;
+    this.sessionMaxMs = (options.sessionMaxSec ?? DEFAULT_SESSION_MAX_SEC) * 1000;
     this.idleTtlMs = options.idleTtlSec * 1000;
     this.replayMs = options.paymentReplaySec * 1000;
     this.maxSweep = options.maxSweepPerTick ?? 5000;
   }
 
-  /** The user's live token and place, or a new token at the back of the queue. */
-  async issue(userId: number): Promise<IssueResult> {
+  /**
+   * The user's live token and place, or a new token at the back of the queue; given the admission
+   * limit in force, a waiting answer also says what a full active set adds to the wait.
+   */
+  async issue(userId: number, maxActive?: number): Promise<IssueResult> {
     return runScript(this.redis, issueScript, this.keys, {
       prefix: this.keys.prefix,
       userId,
       newToken: newQueueToken(userId),
+      maxActive: maxActive ?? "",
       retentionMs: this.retentionMs,
       clock: this.now(),
     });
   }
 
-  /** State of a token that the client says is the user's; refuses unknown or foreign tokens. */
-  async poll(userId: number, token: string): Promise<PollResult> {
+  /**
+   * State of a token that the client says is the user's; refuses unknown or foreign tokens. Given
+   * the admission limit in force, a waiting answer also says what a full active set adds to the wait.
+   */
+  async poll(userId: number, token: string, maxActive?: number): Promise<PollResult> {
     return runScript(this.redis, pollScript, this.keys, {
       prefix: this.keys.prefix,
       token,
       userId,
+      maxActive: maxActive ?? "",
       retentionMs: this.retentionMs,
       clock: this.now(),
     });
   }
 
-  /** Checks a token for a protected route and counts this request as its use. */
-  async authorize(token: string): Promise<AuthResult> {
+  /**
+   * Checks a token for a protected route and counts this request as its use (up to the session's
+   * cap). Past the cap a token a hold keeps alive passes only where `overtimeOk` (paying that
+   * hold); elsewhere it is refused (SESSION_OVER) and nothing changes.
+   */
+  async authorize(token: string, { overtimeOk = false }: { overtimeOk?: boolean } = {}): Promise<AuthResult> {
     return runScript(this.redis, authorizeScript, this.keys, {
       prefix: this.keys.prefix,
       token,
       activeTtlMs: this.activeTtlMs,
+      sessionMaxMs: this.sessionMaxMs,
+      overtimeOk: overtimeOk ? 1 : 0,
       retentionMs: this.retentionMs,
       replayMs: this.replayMs,
       clock: this.now(),
@@ -159,6 +183,7 @@ export class QueueStore extends QueueTokens {
       defaultBatch: settings.batch,
       defaultMaxActive: settings.maxActive,
       activeTtlMs: this.activeTtlMs,
+      sessionMaxMs: this.sessionMaxMs,
       idleTtlMs: this.idleTtlMs,
       retentionMs: this.retentionMs,
       maxSweep: this.maxSweep,

@@ -18,8 +18,9 @@ import { MAX_ID } from "../api";
  *   {q:main}:users         hash    userId -> the user's live token (waiting or active; one per user)
  *   {q:main}:active        zset    token -> expiry of an admitted token (ms)
  *   {q:main}:t:<token>     hash    admitted and finished tokens only (bounded by max active and the
- *                                  retention): u = userId, st = A|F, r = finish reason, fa = finished
- *                                  at (ms); a finished one expires after the retention
+ *                                  retention): u = userId, st = A|F, cap = the session's absolute end
+ *                                  (ms: admission + ACTIVE_SESSION_MAX_SEC), r = finish reason, fa =
+ *                                  finished at (ms); a finished one expires after the retention
  *   {q:main}:tick          string  last tick slot that ran
  *   {q:main}:admits        zset    admissions of the last minute
  *   {q:main}:rate          string  admitted per second over the last minute

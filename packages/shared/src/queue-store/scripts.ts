@@ -19,8 +19,18 @@ export interface AdmissionSettings {
   maxActive: number;
 }
 
+/**
+ * What blocked admission adds to a waiting user's wait, when the active set has no room for their
+ * rank: the time until enough active tokens end, and how many slots must turn over after that
+ * (when more are needed than are active). See lua/includes/slot-wait.lua.
+ */
+export interface SlotWait {
+  inMs: number;
+  slotsAfter: number;
+}
+
 export type PollResult =
-  | { status: "WAITING"; rank: number; ratePerSec: number | null }
+  | { status: "WAITING"; rank: number; ratePerSec: number | null; blocked?: SlotWait }
   | { status: "IN_PROGRESS"; expiresAt: number }
   | { status: "FINISHED"; reason: string };
 
@@ -39,6 +49,14 @@ export interface IssueResult {
   token: string;
   status: "WAITING" | "IN_PROGRESS";
   rank: number | null;
+  blocked?: SlotWait;
+}
+
+/** The SlotWait of a reply's two trailing numbers, or undefined when admission is not blocked for the rank. */
+function slotWait(inMs: unknown, slotsAfter: unknown): SlotWait | undefined {
+  const ms = Number(inMs ?? 0);
+  const after = Number(slotsAfter ?? 0);
+  return ms > 0 || after > 0 ? { inMs: ms, slotsAfter: after } : undefined;
 }
 
 const ISSUE = { WAITING: 1, ACTIVE: 2 } as const;
@@ -46,12 +64,15 @@ export const issueScript = luaScript({
   name: "qIssueToken",
   file: join(LUA_DIR, "issue-token-5.lua"),
   keys: ["seq", "waiting", "seen", "active", "users"],
-  argv: { prefix: "string", userId: "string", newToken: "string", retentionMs: "number", clock: "string" },
+  // maxActive: the admission limit in force ('' = do not look at the active set)
+  argv: { prefix: "string", userId: "string", newToken: "string", maxActive: "string", retentionMs: "number", clock: "string" },
   codes: ISSUE,
   constants,
   decode(reply): IssueResult {
-    const [code, token, rank] = reply as [number, string, number];
-    return code === ISSUE.WAITING ? { token, status: "WAITING", rank: Number(rank) } : { token, status: "IN_PROGRESS", rank: null };
+    const [code, token, rank, slotInMs, slotsAfter] = reply as [number, string, number, number?, number?];
+    if (code !== ISSUE.WAITING) return { token, status: "IN_PROGRESS", rank: null };
+    const blocked = slotWait(slotInMs, slotsAfter);
+    return { token, status: "WAITING", rank: Number(rank), ...(blocked && { blocked }) };
   },
 });
 
@@ -60,14 +81,18 @@ export const pollScript = luaScript({
   name: "qPoll",
   file: join(LUA_DIR, "poll-5.lua"),
   keys: ["waiting", "seen", "active", "rate", "users"],
-  argv: { prefix: "string", token: "string", userId: "string", retentionMs: "number", clock: "string" },
+  // maxActive: the admission limit in force ('' = do not look at the active set)
+  argv: { prefix: "string", token: "string", userId: "string", maxActive: "string", retentionMs: "number", clock: "string" },
   codes: POLL,
   constants,
   decode(reply): PollResult {
-    const [code, value, rate] = reply as [number, number | string, string | undefined];
+    const [code, value, rate, slotInMs, slotsAfter] = reply as [number, number | string, string | undefined, number?, number?];
     switch (code) {
-      case POLL.WAITING:
-        return { status: "WAITING", rank: Number(value), ratePerSec: rate === "" || rate === undefined ? null : Number(rate) };
+      case POLL.WAITING: {
+        const ratePerSec = rate === "" || rate === undefined ? null : Number(rate);
+        const blocked = slotWait(slotInMs, slotsAfter);
+        return { status: "WAITING", rank: Number(value), ratePerSec, ...(blocked && { blocked }) };
+      }
       case POLL.ADMITTED:
         return { status: "IN_PROGRESS", expiresAt: Number(value) };
       case POLL.FINISHED:
@@ -78,12 +103,22 @@ export const pollScript = luaScript({
   },
 });
 
-const AUTHORIZE = { ACTIVE: 1, REPLAY: 2, ...refusals("UNKNOWN_TOKEN", "STILL_WAITING", "TOKEN_USED") } as const;
+const AUTHORIZE = { ACTIVE: 1, REPLAY: 2, ...refusals("UNKNOWN_TOKEN", "STILL_WAITING", "TOKEN_USED", "SESSION_OVER") } as const;
 export const authorizeScript = luaScript({
   name: "qAuthorize",
   file: join(LUA_DIR, "authorize-4.lua"),
   keys: ["waiting", "seen", "active", "users"],
-  argv: { prefix: "string", token: "string", activeTtlMs: "number", retentionMs: "number", replayMs: "number", clock: "string" },
+  argv: {
+    prefix: "string",
+    token: "string",
+    activeTtlMs: "number",
+    sessionMaxMs: "number",
+    // 1: the route finishes a purchase (payment), which a token past its cap may still call
+    overtimeOk: "number",
+    retentionMs: "number",
+    replayMs: "number",
+    clock: "string",
+  },
   codes: AUTHORIZE,
   constants,
   decode(reply): AuthResult {
@@ -111,6 +146,7 @@ export const tickScript = luaScript({
     defaultBatch: "number",
     defaultMaxActive: "number",
     activeTtlMs: "number",
+    sessionMaxMs: "number",
     idleTtlMs: "number",
     retentionMs: "number",
     maxSweep: "number",

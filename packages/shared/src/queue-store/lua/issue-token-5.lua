@@ -5,9 +5,12 @@
 --   seenKey     zset    userId -> last heartbeat (ms, Redis clock)
 --   activeKey   zset    token -> expiry (ms, Redis clock)
 --   usersKey    hash    userId -> live token (waiting or active)
--- ARGV: prefix ("{q:name}:"), userId, newToken (UUIDv8 carrying userId), retentionMs, clock ('' = Redis TIME)
--- Returns {WAITING, token, rank >= 1} | {ACTIVE, token}
+-- ARGV: prefix ("{q:name}:"), userId, newToken (UUIDv8 carrying userId), maxActive (the admission limit
+-- in force; '' = not asked), retentionMs, clock ('' = Redis TIME)
+-- Returns {WAITING, token, rank >= 1, slotInMs, slotsAfter} | {ACTIVE, token}
+--   slotInMs, slotsAfter: what a full active set adds to the wait (includes/slot-wait.lua)
 --@include common
+--@include slot-wait
 local now = nowMs(clock)
 
 local current = str(redis.call('HGET', usersKey, userId))
@@ -15,7 +18,8 @@ if current then
   local rank = zrank(waitingKey, userId)
   if rank then
     redis.call('ZADD', seenKey, now, userId)
-    return {WAITING, current, rank + 1}
+    local slotInMs, slotsAfter = slotWait(activeKey, rank + 1, tonumber(maxActive), now)
+    return {WAITING, current, rank + 1, slotInMs, slotsAfter}
   end
   if hmget(prefix .. 't:' .. current, 'st')[1] == 'A' then
     local exp = tonumber(str(redis.call('ZSCORE', activeKey, current)))
@@ -32,4 +36,6 @@ redis.call('SET', seqKey, score)
 redis.call('ZADD', waitingKey, score, userId)
 redis.call('ZADD', seenKey, now, userId)
 redis.call('HSET', usersKey, userId, newToken)
-return {WAITING, newToken, zrank(waitingKey, userId) + 1}
+local rank = zrank(waitingKey, userId) + 1
+local slotInMs, slotsAfter = slotWait(activeKey, rank, tonumber(maxActive), now)
+return {WAITING, newToken, rank, slotInMs, slotsAfter}

@@ -1,15 +1,22 @@
 -- A waiting client's poll: its state and rank; also its heartbeat.
 -- KEYS, ARGV and codes arrive as locals named in scripts.ts (pollScript); keys as in issue-token-5.lua,
 -- and rateKey: admitted/s over the last minute.
--- ARGV: prefix, token, userId, retentionMs, clock ('' = Redis TIME)
--- Returns {WAITING, rank, rate} | {ADMITTED, expiry} | {FINISHED, reason} | {UNKNOWN_TOKEN} | {OTHER_USER}
+-- ARGV: prefix, token, userId, maxActive (the admission limit in force; '' = not asked), retentionMs,
+-- clock ('' = Redis TIME)
+-- Returns {WAITING, rank, rate, slotInMs, slotsAfter} | {ADMITTED, expiry} | {FINISHED, reason}
+--         | {UNKNOWN_TOKEN} | {OTHER_USER}
+--   slotInMs, slotsAfter: what a full active set adds to the wait (includes/slot-wait.lua)
 --@include common
+--@include slot-wait
+
 -- waiting: the user's live token, and the user is in the queue
 if str(redis.call('HGET', usersKey, userId)) == token then
   local rank = zrank(waitingKey, userId)
   if rank then
-    redis.call('ZADD', seenKey, 'XX', nowMs(clock), userId)
-    return {WAITING, rank + 1, redis.call('GET', rateKey) or ''}
+    local now = nowMs(clock)
+    redis.call('ZADD', seenKey, 'XX', now, userId)
+    local slotInMs, slotsAfter = slotWait(activeKey, rank + 1, tonumber(maxActive), now)
+    return {WAITING, rank + 1, redis.call('GET', rateKey) or '', slotInMs, slotsAfter}
   end
 end
 -- admitted or finished: the token's own hash

@@ -6,7 +6,7 @@
 --   rateKey    string  admitted per second over the last minute
 --   cfgKey     hash    live overrides: tickMs, batch, maxActive, paused ("1")
 --   statsKey   hash    running totals: admitted, expired, evicted, ticks
--- ARGV: prefix, defaultTickMs, defaultBatch, defaultMaxActive (overridden by cfg), activeTtlMs, idleTtlMs,
+-- ARGV: prefix, defaultTickMs, defaultBatch, defaultMaxActive (overridden by cfg), activeTtlMs, sessionMaxMs, idleTtlMs,
 -- retentionMs, maxSweep (most tokens expired/evicted per tick), clock ('' = Redis TIME)
 -- Returns {RAN | SKIPPED, admitted, expired, evicted, tickMs, batch, maxActive, paused (0|1)} (the settings in force)
 --@include common
@@ -44,12 +44,15 @@ for _, userId in ipairs(idle) do
 end
 
 -- Admit from the head, up to the batch and never beyond maxActive: each admitted token gets its
--- own t:<token> hash (st A) and an active entry; the user's users entry stays (it is still live).
+-- own t:<token> hash (st A, and its session's absolute end `cap`, which authorize never slides past)
+-- and an active entry; the user's users entry stays (it is still live).
 local admitted = 0
 if not paused then
   local room = maxActive - redis.call('ZCARD', activeKey)
   local left = math.min(batch, room)
-  local expiry = now + activeTtlMs
+  local cap = now + sessionMaxMs
+  local expiry = math.min(now + activeTtlMs, cap)
+  local capField = string.format('%.0f', cap)
   while left > 0 do -- in chunks of at most 1,000 (Lua's unpack limit)
     local want = math.min(left, 1000)
     local head = redis.call('ZPOPMIN', waitingKey, want)
@@ -62,7 +65,7 @@ if not paused then
     for i, userId in ipairs(users) do
       local token = tokens[i]
       if token then
-        redis.call('HSET', prefix .. 't:' .. token, 'u', userId, 'st', 'A')
+        redis.call('HSET', prefix .. 't:' .. token, 'u', userId, 'st', 'A', 'cap', capField)
         entries[#entries + 1] = expiry
         entries[#entries + 1] = token
         admitted = admitted + 1
