@@ -56,11 +56,16 @@ describe("booking configuration", () => {
     expect([config.PORT, config.DATABASE_URL, config.REDIS_URL]).toEqual([DEFAULT_PORTS.booking, DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL]);
     expect(config.PASSPORT_SECRET).toBe(DEV_PASSPORT_SECRET);
     expect(refusal({ NODE_ENV: "production" })).toMatch(/^ {2}PASSPORT_SECRET: required when NODE_ENV is production/m);
+    expect(refusal({ NODE_ENV: "production", PASSPORT_SECRET: DEV_PASSPORT_SECRET })).toMatch(
+      /^ {2}PASSPORT_SECRET: is the built-in development secret/m,
+    );
   });
 
   it("makes main.js and the seed exit 1 naming the variable", async () => {
     const main = await run("main.js", { NODE_ENV: "test", REDLOCK_URLS: "redis://a:6379,http://b:6379" });
     expect([main.code, main.stderr]).toEqual([1, expect.stringContaining("REDLOCK_URLS.1: must be a redis://")]);
+    const dev = await run("main.js", { NODE_ENV: "production", PASSPORT_SECRET: DEV_PASSPORT_SECRET });
+    expect([dev.code, dev.stderr]).toEqual([1, expect.stringContaining("PASSPORT_SECRET: is the built-in development secret")]);
     const seed = await run("db/seed-main.js", { DATABASE_URL: "mysql://127.0.0.1/db" });
     expect([seed.code, seed.stderr]).toEqual([1, expect.stringContaining("DATABASE_URL: must be a postgresql:// URL")]);
   });

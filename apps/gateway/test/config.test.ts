@@ -87,6 +87,9 @@ describe("gateway configuration", () => {
     expect([config.PORT, config.BOOKING_URL, config.REDIS_URL]).toEqual([DEFAULT_PORTS.gateway, [DEFAULT_BOOKING_URL], DEFAULT_REDIS_URL]);
     expect(config.PASSPORT_SECRET).toBe(DEV_PASSPORT_SECRET);
     expect(refusal({ NODE_ENV: "production" })).toMatch(/^ {2}PASSPORT_SECRET: required when NODE_ENV is production/m);
+    expect(refusal({ NODE_ENV: "production", PASSPORT_SECRET: DEV_PASSPORT_SECRET })).toMatch(
+      /^ {2}PASSPORT_SECRET: is the built-in development secret/m,
+    );
     expect(loadConfig({ NODE_ENV: "production", PASSPORT_SECRET: "p".repeat(16) }).PASSPORT_SECRET).toBe("p".repeat(16));
   });
 

@@ -58,7 +58,8 @@ export const DEV_PASSPORT_SECRET = "dev-only-passport-secret-change-me";
 
 /**
  * The last step of each app's schema (`.transform(withPassportSecret)`): PASSPORT_SECRET is
- * required outside development and test, where DEV_PASSPORT_SECRET stands in for it.
+ * required outside development and test, where DEV_PASSPORT_SECRET stands in for it. The
+ * development secret is public (it is in this file), so production refuses it even when given.
  */
 export function withPassportSecret<E extends { NODE_ENV: string; PASSPORT_SECRET?: string }>(
   env: E,
@@ -72,6 +73,14 @@ export function withPassportSecret<E extends { NODE_ENV: string; PASSPORT_SECRET
       path: ["PASSPORT_SECRET"],
       message:
         "required when NODE_ENV is production (set the same secret, 16+ characters, on gateway and booking; or set NODE_ENV=development)",
+    });
+    return z.NEVER;
+  }
+  if (!dev && secret === DEV_PASSPORT_SECRET) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["PASSPORT_SECRET"],
+      message: "is the built-in development secret, which anyone can read; set a secret of your own when NODE_ENV is production",
     });
     return z.NEVER;
   }
