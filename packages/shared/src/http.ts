@@ -1,8 +1,9 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { parse as parseQuery } from "node:querystring";
 import type { Request, RequestHandler } from "express";
 import type { Logger } from "pino";
+import { AppError } from "./errors";
 import type { Metrics } from "./metrics";
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -124,4 +125,21 @@ export function recordRequest(logger: Logger, metrics: Metrics, r: RequestRecord
 
 function secondsSince(started: bigint): number {
   return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+const digest = (s: string) => createHash("sha256").update(s).digest();
+
+/**
+ * Express middleware for routes behind a shared secret (the operator routes, /metrics): 401
+ * UNAUTHORIZED without `Authorization: Bearer <token>`, 403 FORBIDDEN with another token. The
+ * compare is over digests, so it takes the same time whatever the given token's length or content.
+ */
+export function requireBearer(token: string, variable: string, routes: string): RequestHandler {
+  const expected = digest(token);
+  return (req, _res, next) => {
+    const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? "");
+    if (!m) throw new AppError("UNAUTHORIZED", `${routes} need \`Authorization: Bearer <${variable}>\``);
+    if (!timingSafeEqual(digest(m[1]), expected)) throw new AppError("FORBIDDEN", `Wrong ${variable}`);
+    next();
+  };
 }
