@@ -56,7 +56,11 @@ async function main(): Promise<void> {
   server.keepAliveTimeout = 65_000;
   const metricsServer =
     config.METRICS_PORT === undefined ? undefined : app.metrics.app(logger, config.METRICS_TOKEN).listen(config.METRICS_PORT);
-  metricsServer?.once("listening", () => logger.info({ metricsPort: (metricsServer.address() as AddressInfo).port }, "metrics listening"));
+  if (metricsServer) {
+    // a taken port stops the start with one line (main's catch), like any other start failure
+    await new Promise<void>((resolve, reject) => metricsServer.once("listening", resolve).once("error", reject));
+    logger.info({ metricsPort: (metricsServer.address() as AddressInfo).port }, "metrics listening");
+  }
 
   serveGracefully(server, {
     logger,

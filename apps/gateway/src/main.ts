@@ -22,9 +22,11 @@ async function main(): Promise<void> {
     config.METRICS_PORT === undefined
       ? undefined
       : gateway.metrics.app(gateway.logger, config.METRICS_TOKEN).listen(config.METRICS_PORT, config.HOST);
-  metricsServer?.once("listening", () =>
-    gateway.logger.info({ metricsPort: (metricsServer.address() as AddressInfo).port }, "metrics listening"),
-  );
+  if (metricsServer) {
+    // a taken port stops the start with one line (main's catch), like any other start failure
+    await new Promise<void>((resolve, reject) => metricsServer.once("listening", resolve).once("error", reject));
+    gateway.logger.info({ metricsPort: (metricsServer.address() as AddressInfo).port }, "metrics listening");
+  }
 
   serveGracefully(server, {
     logger: gateway.logger,

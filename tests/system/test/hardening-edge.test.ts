@@ -49,16 +49,25 @@ describe("system: hardening (edge)", () => {
       expect(String(right.body)).toContain("http_request_duration_seconds");
       seen.push(`${app.kind} ${none.status}/${wrong.status}/${right.status}`);
     }
-    const onMain = await call(side.url, "GET", "/metrics", { headers: bearer(sys.metricsToken) });
-    const own = `http://127.0.0.1:${metricsPort}`;
-    const ownNone = await call(own, "GET", "/metrics");
-    const ownRight = await call(own, "GET", "/metrics", { headers: bearer(sys.metricsToken) });
-    const ownOther = await call(own, "GET", "/health", { headers: bearer(sys.metricsToken) });
-    expect([onMain.status, ownNone.status, ownRight.status, ownOther.status]).toEqual([404, 401, 200, 404]);
-    expect(String(ownRight.body)).toContain('queue_waiting{app="gateway"}');
-    figures.push(
-      `metrics none/wrong/right ${seen.join(", ")}; METRICS_PORT main ${onMain.status} own ${ownNone.status}/${ownRight.status}`,
-    );
+    const bookingMetricsPort = await freePort();
+    const sideBooking = sys.bookingProcess("booking-side", { METRICS_PORT: String(bookingMetricsPort) });
+    sys.bookings.push(sideBooking); // stopped with the system
+    await sideBooking.start();
+    const own: string[] = [];
+    for (const [app, port, sample] of [
+      [side, metricsPort, 'queue_waiting{app="gateway"}'],
+      [sideBooking, bookingMetricsPort, 'holds_created_total{app="booking"}'],
+    ] as const) {
+      const url = `http://127.0.0.1:${port}`;
+      const onMain = await call(app.url, "GET", "/metrics", { headers: bearer(sys.metricsToken) });
+      const ownNone = await call(url, "GET", "/metrics");
+      const ownRight = await call(url, "GET", "/metrics", { headers: bearer(sys.metricsToken) });
+      const ownOther = await call(url, "GET", "/health", { headers: bearer(sys.metricsToken) });
+      expect([app.kind, onMain.status, ownNone.status, ownRight.status, ownOther.status]).toEqual([app.kind, 404, 401, 200, 404]);
+      expect(String(ownRight.body)).toContain(sample);
+      own.push(`${app.kind} main ${onMain.status} own ${ownNone.status}/${ownRight.status}`);
+    }
+    figures.push(`metrics none/wrong/right ${seen.join(", ")}; METRICS_PORT ${own.join(", ")}`);
   });
 
   it("7. TRUST_PROXY=true is warned about at start, once, at warn level", async () => {
