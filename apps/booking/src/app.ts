@@ -68,7 +68,7 @@ export function createApp(deps: BookingDeps): BookingApp {
   app.disable("x-powered-by");
   app.set("query parser", "simple");
   const { metrics, outcomes, onSweep } = bookingMetrics();
-  const quiet = new Set(["/health", "/ready", "/metrics"]);
+  const quiet = new Set(["/health", "/ready", METRICS_PATH]);
   app.use(observeRequests(logger, metrics, { quiet: (req) => quiet.has(req.path) }));
   app.use(outcomes);
   app.use(healthRoutes(db, redis));

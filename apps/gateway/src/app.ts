@@ -57,7 +57,7 @@ export function createApp(deps: GatewayDeps): Express {
   app.set("query parser", "simple");
   app.set("trust proxy", deps.trustProxy ?? false);
 
-  const quiet = new Set(["/health", "/ready", "/metrics"]);
+  const quiet = new Set(["/health", "/ready", METRICS_PATH]);
   app.use(
     observeRequests(deps.logger, deps.metrics, {
       quiet: (req) => quiet.has(req.path),
