@@ -1,4 +1,4 @@
-import { errorHandler, notFoundHandler, observeRequests, type Logger, type QueueTokens } from "@concert/shared";
+import { METRICS_PATH, errorHandler, notFoundHandler, observeRequests, type Logger, type Metrics, type QueueTokens } from "@concert/shared";
 import express, { type Express } from "express";
 import type { Cluster, Redis } from "ioredis";
 import Redlock from "redlock";
@@ -22,6 +22,10 @@ export interface BookingAppConfig {
   maxChargePoint: number;
   /** prefix of booking's Redis keys (seat gates, locks); default `booking:<queueName>` */
   redisKeyPrefix: string;
+  /** GET /metrics needs `Authorization: Bearer <metricsToken>` when set */
+  metricsToken?: string;
+  /** /metrics has a listener of its own (METRICS_PORT), so this app leaves it off */
+  metricsOwnListener?: boolean;
 }
 
 export interface BookingDeps {
@@ -42,6 +46,8 @@ export interface BookingDeps {
 export interface BookingApp extends Express {
   /** one sweep of expired holds (main.ts runs it on a timer; tests call it directly) */
   sweep: () => Promise<SweepResult>;
+  /** main.ts serves them on METRICS_PORT when set */
+  metrics: Metrics;
 }
 
 /** The booking HTTP app, without listening (main.ts listens; tests use port 0). */
@@ -62,11 +68,11 @@ export function createApp(deps: BookingDeps): BookingApp {
   app.disable("x-powered-by");
   app.set("query parser", "simple");
   const { metrics, outcomes, onSweep } = bookingMetrics();
-  const quiet = new Set(["/health", "/ready", "/metrics"]);
+  const quiet = new Set(["/health", "/ready", METRICS_PATH]);
   app.use(observeRequests(logger, metrics, { quiet: (req) => quiet.has(req.path) }));
   app.use(outcomes);
   app.use(healthRoutes(db, redis));
-  app.get("/metrics", metrics.handler());
+  if (!config.metricsOwnListener) app.get(METRICS_PATH, ...metrics.handlers(config.metricsToken));
   app.use(express.json({ limit: "16kb" }));
   app.use("/api", requirePassport(config.passportSecret));
   app.use(
@@ -88,6 +94,7 @@ export function createApp(deps: BookingDeps): BookingApp {
   );
   app.use(notFoundHandler);
   app.use(errorHandler(logger, { onDependencyError: (d) => metrics.dependencyErrors.inc({ dependency: d }) }));
+  app.metrics = metrics;
   app.sweep = async () => {
     const result = await sweepExpiredHolds({ reservations, gate, logger });
     onSweep(result);

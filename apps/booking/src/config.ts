@@ -7,7 +7,7 @@ import {
   listVar,
   parseConfig,
   redisUrl,
-  withPassportSecret,
+  withProductionSecrets,
 } from "@concert/shared";
 
 /**
@@ -32,7 +32,7 @@ export const bookingEnv = z.object({
 });
 
 /** Booking's configuration: its variables, by name, as the app uses them. */
-export const bookingConfig = bookingEnv.transform(withPassportSecret).transform((e) => ({
+export const bookingConfig = bookingEnv.transform(withProductionSecrets).transform((e) => ({
   ...e,
   // the Redis URLs Redlock locks on (a majority must agree)
   REDLOCK_URLS: e.REDLOCK_URLS.length ? e.REDLOCK_URLS : [e.REDIS_URL],

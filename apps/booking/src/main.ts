@@ -1,3 +1,4 @@
+import type { AddressInfo } from "node:net";
 import {
   ConfigError,
   QueueTokens,
@@ -42,6 +43,8 @@ async function main(): Promise<void> {
       maxHoldsPerUser: config.MAX_HOLDS_PER_USER,
       maxChargePoint: config.MAX_CHARGE_POINT,
       redisKeyPrefix: seatGatePrefix(config.QUEUE_NAME),
+      metricsToken: config.METRICS_TOKEN,
+      metricsOwnListener: config.METRICS_PORT !== undefined,
     },
   });
   const stopSweeper = startSweeper(app.sweep, logger, config.SWEEP_INTERVAL_MS);
@@ -51,10 +54,18 @@ async function main(): Promise<void> {
     logger.info({ port: typeof address === "object" && address ? address.port : config.PORT }, "booking listening");
   });
   server.keepAliveTimeout = 65_000;
+  const metricsServer =
+    config.METRICS_PORT === undefined ? undefined : app.metrics.app(logger, config.METRICS_TOKEN).listen(config.METRICS_PORT);
+  if (metricsServer) {
+    // a taken port stops the start with one line (main's catch), like any other start failure
+    await new Promise<void>((resolve, reject) => metricsServer.once("listening", resolve).once("error", reject));
+    logger.info({ metricsPort: (metricsServer.address() as AddressInfo).port }, "metrics listening");
+  }
 
   serveGracefully(server, {
     logger,
     afterClose: async () => {
+      metricsServer?.close();
       await stopSweeper();
       await Promise.allSettled([db.$disconnect(), redis.quit(), ...redlockClients.filter((c) => c !== redis).map((c) => c.quit())]);
     },

@@ -18,6 +18,8 @@ const badValues: Record<keyof typeof bookingEnv.shape, string> = {
   PASSPORT_SECRET: "short",
   QUEUE_NAME: "a/b",
   PAYMENT_REPLAY_SEC: "86401",
+  METRICS_TOKEN: "short",
+  METRICS_PORT: "1.5",
   PORT: "-1",
   DATABASE_URL: "mysql://127.0.0.1/db",
   DATABASE_POOL_SIZE: "0",
@@ -56,11 +58,25 @@ describe("booking configuration", () => {
     expect([config.PORT, config.DATABASE_URL, config.REDIS_URL]).toEqual([DEFAULT_PORTS.booking, DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL]);
     expect(config.PASSPORT_SECRET).toBe(DEV_PASSPORT_SECRET);
     expect(refusal({ NODE_ENV: "production" })).toMatch(/^ {2}PASSPORT_SECRET: required when NODE_ENV is production/m);
+    expect(refusal({ NODE_ENV: "production", PASSPORT_SECRET: DEV_PASSPORT_SECRET })).toMatch(
+      /^ {2}PASSPORT_SECRET: is the built-in development secret/m,
+    );
+    const metricsToken = "m".repeat(16);
+    expect(refusal({ NODE_ENV: "production", PASSPORT_SECRET: "p".repeat(16) })).toMatch(
+      /^ {2}METRICS_TOKEN: required when NODE_ENV is production/m,
+    );
+    expect(refusal({ NODE_ENV: "production" }).match(/^ {2}\w+(?=:)/gm)).toEqual(["  PASSPORT_SECRET", "  METRICS_TOKEN"]);
+    expect(loadConfig({ NODE_ENV: "production", PASSPORT_SECRET: "p".repeat(16), METRICS_TOKEN: metricsToken }).METRICS_TOKEN).toBe(
+      metricsToken,
+    );
+    expect(loadConfig(base).METRICS_TOKEN).toBeUndefined();
   });
 
   it("makes main.js and the seed exit 1 naming the variable", async () => {
     const main = await run("main.js", { NODE_ENV: "test", REDLOCK_URLS: "redis://a:6379,http://b:6379" });
     expect([main.code, main.stderr]).toEqual([1, expect.stringContaining("REDLOCK_URLS.1: must be a redis://")]);
+    const dev = await run("main.js", { NODE_ENV: "production", PASSPORT_SECRET: DEV_PASSPORT_SECRET });
+    expect([dev.code, dev.stderr]).toEqual([1, expect.stringContaining("PASSPORT_SECRET: is the built-in development secret")]);
     const seed = await run("db/seed-main.js", { DATABASE_URL: "mysql://127.0.0.1/db" });
     expect([seed.code, seed.stderr]).toEqual([1, expect.stringContaining("DATABASE_URL: must be a postgresql:// URL")]);
   });

@@ -71,3 +71,29 @@ describe("booking observability", () => {
     expect(r.headers.get("x-request-id")).toBe("trace-7");
   });
 });
+
+describe("booking /metrics access", () => {
+  it("with a metrics token, /metrics needs it as a bearer token (401 without, 403 with another); without one it stays open", async () => {
+    const token = "b".repeat(20);
+    const guarded = await startBooking({ metricsToken: token });
+    try {
+      const none = await call(guarded.url, "GET", "/metrics", { auth: false });
+      const wrong = await call(guarded.url, "GET", "/metrics", { auth: false, headers: { authorization: "Bearer nope" } });
+      expect([none.status, none.body.error?.code, wrong.status, wrong.body.error?.code]).toEqual([401, "UNAUTHORIZED", 403, "FORBIDDEN"]);
+      const right = await fetch(`${guarded.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      expect([right.status, (await right.text()).includes("holds_created_total")]).toEqual([200, true]);
+    } finally {
+      await guarded.close();
+    }
+    expect((await fetch(`${a.url}/metrics`)).status).toBe(200);
+  });
+
+  it("with its own listener, /metrics is not on the app", async () => {
+    const inst = await startBooking({ metricsOwnListener: true });
+    try {
+      expect((await call(inst.url, "GET", "/metrics", { auth: false })).status).toBe(404);
+    } finally {
+      await inst.close();
+    }
+  });
+});

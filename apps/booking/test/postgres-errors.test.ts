@@ -1,7 +1,9 @@
 import { DependencyError } from "@concert/shared";
 import { createDb } from "../src/db/client";
 import { UniqueViolation, postgresFailure } from "../src/db/postgres-errors";
-import { nextId, reserveIdBlock, testDatabaseUrl } from "./support/booking";
+import { Client } from "pg";
+import { call, newConcert, nextId, passport, reserveIdBlock, startBooking, testDatabaseUrl, until, type Booking } from "./support/booking";
+import { adminUrl, callMigrateScript } from "./support/migrate";
 
 reserveIdBlock();
 
@@ -14,6 +16,24 @@ describe("postgresFailure: what a Prisma/pg failure means", () => {
     ["a raw query on a dropped connection", adapterError({ kind: "ConnectionClosed" })],
     ["the server is shutting down (57P01)", adapterError({ kind: "postgres", originalCode: "57P01" })],
     ["a connection exception (08006)", adapterError({ kind: "postgres", originalCode: "08006" })],
+    [
+      "a database not accepting connections (55000, FATAL, as the adapter reports it)",
+      adapterError({
+        kind: "postgres",
+        originalCode: "55000",
+        severity: "FATAL",
+        message: 'database "d" is not currently accepting connections',
+      }),
+    ],
+    ["the server starting up (57P03 cannot connect now)", adapterError({ kind: "postgres", originalCode: "57P03", severity: "FATAL" })],
+    ["too many connections (53300)", adapterError({ kind: "postgres", originalCode: "53300", severity: "FATAL" })],
+    ["out of memory (53200) in an ordinary error report", adapterError({ kind: "postgres", originalCode: "53200", severity: "ERROR" })],
+    ["a session-ending report whatever its code", adapterError({ kind: "postgres", originalCode: "3D000", severity: "FATAL" })],
+    ["the adapter's TooManyConnections kind", adapterError({ kind: "TooManyConnections" })],
+    [
+      "pg's own DatabaseError 55000 FATAL",
+      Object.assign(new Error("not currently accepting connections"), { code: "55000", severity: "FATAL" }),
+    ],
     ["pg's connection was terminated", new Error("Connection terminated unexpectedly")],
     ["pg's client is no longer queryable", new Error("Client has encountered a connection error and is not queryable")],
     ["pg-pool timed out waiting for a connection", new Error("timeout exceeded when trying to connect")],
@@ -33,9 +53,12 @@ describe("postgresFailure: what a Prisma/pg failure means", () => {
 
   it("a wrong query, a message that merely mentions uniqueness, and our own errors stay as they are", () => {
     const wrong = adapterError({ kind: "postgres", originalCode: "22012" });
+    // 55000 in an ERROR report is a query the database's state does not allow (e.g. currval too early)
+    const notPrerequisite = adapterError({ kind: "postgres", originalCode: "55000", severity: "ERROR" });
+    const pgQueryError = Object.assign(new Error("currval of sequence is not yet defined"), { code: "55000", severity: "ERROR" });
     const mentions = new Error("unique constraint somewhere in the text");
     const dependency = new DependencyError("redis");
-    for (const err of [wrong, mentions, dependency]) expect(postgresFailure(err)).toBe(err);
+    for (const err of [wrong, notPrerequisite, pgQueryError, mentions, dependency]) expect(postgresFailure(err)).toBe(err);
   });
 });
 
@@ -66,6 +89,60 @@ describe("createDb marks failures where they arise", () => {
       await expect(twice).rejects.toBeInstanceOf(UniqueViolation);
     } finally {
       await db.$disconnect();
+    }
+  });
+});
+
+describe("a database that stops accepting connections", () => {
+  // Its own database: refusing connections to it must not touch the other test files' database.
+  const name = `${process.env.BOOKING_TEST_DATABASE_NAME ?? "booking_test_local"}_refusing`;
+  const url = Object.assign(new URL(testDatabaseUrl()), { pathname: `/${name}` }).toString();
+  const admin = new Client({ connectionString: adminUrl(testDatabaseUrl()) });
+  const allowConnections = (allow: boolean) => admin.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS ${allow}`);
+  const dropSessions = () => admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [name]);
+
+  beforeAll(async () => {
+    await admin.connect();
+    await admin.query(`CREATE DATABASE "${name}"`);
+    await callMigrateScript("applyMigrations", { url });
+  }, 60_000);
+  afterAll(async () => {
+    await allowConnections(true);
+    await dropSessions();
+    await admin.query(`DROP DATABASE IF EXISTS "${name}"`);
+    await admin.end();
+  });
+
+  it("answers holds 503 with Retry-After (never 500) while it refuses them, commits none, and serves again once it accepts", async () => {
+    const inst: Booking = await startBooking({ databaseUrl: url });
+    try {
+      const { detailIds } = await newConcert(inst.db);
+      const hold = (seatId: number) => {
+        const userId = nextId();
+        return call(inst.url, "POST", "/api/reservations", {
+          auth: passport({ userId }),
+          body: { concertDetailId: detailIds[0], userId, seatId },
+        });
+      };
+      expect((await hold(1)).status).toBe(201);
+
+      await allowConnections(false);
+      await dropSessions(); // the pool's open connections go too, so every hold needs a new one
+      const refused = await Promise.all(Array.from({ length: 20 }, (_, i) => hold(2 + i)));
+      expect(refused.map((r) => [r.status, r.body.error?.code, r.headers.get("retry-after")])).toEqual(
+        refused.map(() => [503, "SERVICE_UNAVAILABLE", "1"]),
+      );
+
+      await allowConnections(true);
+      const back = await until(
+        () => hold(30),
+        (r) => r.status === 201,
+      );
+      expect(back.status).toBe(201);
+      const seats = await inst.db.reservation.findMany({ where: { concertDetailId: detailIds[0] }, select: { seatNo: true } });
+      expect(seats.map((r) => r.seatNo).sort((a, b) => a - b)).toEqual([1, 30]);
+    } finally {
+      await inst.close();
     }
   });
 });

@@ -2,6 +2,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from "node:http
 import express, { type Express } from "express";
 import type { Cluster, Redis } from "ioredis";
 import {
+  METRICS_PATH,
   errorHandler,
   notFoundHandler,
   observeRequests,
@@ -42,6 +43,8 @@ export interface GatewayDeps {
   seatGate?: Omit<EarlySeatRefusal, "redis">;
   /** operator routes (/admin/*) are mounted only with a token */
   admin?: { token: string; configured: AdmissionSettings };
+  /** GET /metrics: behind this bearer token when set; left off this app when it has a listener of its own (METRICS_PORT) */
+  metricsRoute?: { token?: string; ownListener: boolean };
   /** folder of the built waiting-room page served at `/` (default apps/web/dist) */
   webRoot?: string;
 }
@@ -54,7 +57,7 @@ export function createApp(deps: GatewayDeps): Express {
   app.set("query parser", "simple");
   app.set("trust proxy", deps.trustProxy ?? false);
 
-  const quiet = new Set(["/health", "/ready", "/metrics"]);
+  const quiet = new Set(["/health", "/ready", METRICS_PATH]);
   app.use(
     observeRequests(deps.logger, deps.metrics, {
       quiet: (req) => quiet.has(req.path),
@@ -86,7 +89,7 @@ export function createApp(deps: GatewayDeps): Express {
       res.status(503).json({ result: null, error: { code: "SERVICE_UNAVAILABLE", message: "redis is unavailable" } });
     }
   });
-  app.get("/metrics", deps.metrics.handler());
+  if (!deps.metricsRoute?.ownListener) app.get(METRICS_PATH, ...deps.metrics.handlers(deps.metricsRoute?.token));
   app.use(openApiRoutes());
   if (deps.admin) app.use(adminRoutes(deps.store, deps.admin.token, deps.admin.configured));
 

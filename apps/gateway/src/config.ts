@@ -9,7 +9,7 @@ import {
   numberVar,
   parseConfig,
   urlListVar,
-  withPassportSecret,
+  withProductionSecrets,
 } from "@concert/shared";
 import { compileTrust } from "./api/rate-limit";
 
@@ -52,7 +52,7 @@ export const gatewayEnv = z.object({
 });
 
 /** The gateway's configuration: its variables, by name, as the app uses them. */
-export const gatewayConfig = gatewayEnv.transform(withPassportSecret);
+export const gatewayConfig = gatewayEnv.transform(withProductionSecrets);
 
 export type GatewayConfig = z.output<typeof gatewayConfig>;
 

@@ -9,6 +9,7 @@ import {
   seatGateKeys,
   seatGatePrefix,
   type Logger,
+  type Metrics,
 } from "@concert/shared";
 import { createApp, createHandler } from "./app";
 import { TokenRateLimiter, clientIpResolver } from "./api/rate-limit";
@@ -30,6 +31,8 @@ export interface Gateway {
   /** the open SSE streams of this instance (main.ts ends them before closing the server) */
   streams: QueueStreams;
   logger: Logger;
+  /** main.ts serves them on METRICS_PORT when set */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -81,6 +84,7 @@ export async function buildGateway(
     streams,
     metrics,
     seatGate: { keys: seatGateKeys(seatGatePrefix(config.QUEUE_NAME)), onRefused: onHoldRefused },
+    metricsRoute: { token: config.METRICS_TOKEN, ownListener: config.METRICS_PORT !== undefined },
     admin: config.ADMIN_TOKEN ? { token: config.ADMIN_TOKEN, configured: settings } : undefined,
     tokenRateLimit: new TokenRateLimiter(
       redis,
@@ -96,6 +100,7 @@ export async function buildGateway(
     ticker,
     streams,
     logger,
+    metrics,
     async close() {
       await ticker.stop();
       streams.close();

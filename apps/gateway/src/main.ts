@@ -1,17 +1,32 @@
 import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { ConfigError, serveGracefully } from "@concert/shared";
+import { TRUST_EVERY_HOP } from "./api/rate-limit";
 import { loadConfig } from "./config";
 import { buildGateway } from "./gateway";
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const gateway = await buildGateway(config);
+  if (config.TRUST_PROXY === TRUST_EVERY_HOP)
+    gateway.logger.warn(
+      "TRUST_PROXY=true believes every X-Forwarded-For hop: a client that reaches this gateway without the load balancer chooses its own address. Give the hop count or the load balancers' addresses instead, and keep the gateway reachable only through them.",
+    );
   const server: Server = createServer(gateway.handler).listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => server.once("listening", resolve).once("error", reject));
   if (config.ADMISSION_ENABLED) gateway.ticker.start();
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.PORT;
   gateway.logger.info({ port, booking: config.BOOKING_URL, queue: config.QUEUE_NAME }, `gateway listening on http://127.0.0.1:${port}`);
+  const metricsServer =
+    config.METRICS_PORT === undefined
+      ? undefined
+      : gateway.metrics.app(gateway.logger, config.METRICS_TOKEN).listen(config.METRICS_PORT, config.HOST);
+  if (metricsServer) {
+    // a taken port stops the start with one line (main's catch), like any other start failure
+    await new Promise<void>((resolve, reject) => metricsServer.once("listening", resolve).once("error", reject));
+    gateway.logger.info({ metricsPort: (metricsServer.address() as AddressInfo).port }, "metrics listening");
+  }
 
   serveGracefully(server, {
     logger: gateway.logger,
@@ -19,7 +34,10 @@ async function main(): Promise<void> {
       await gateway.ticker.stop();
       gateway.streams.close(); // SSE clients reconnect (to another instance) by themselves
     },
-    afterClose: () => gateway.close(),
+    afterClose: async () => {
+      metricsServer?.close();
+      await gateway.close();
+    },
   });
 }
 

@@ -13,7 +13,7 @@ const services: Record<string, any> = compose.services;
 
 /** Compose's ${VAR:?msg} / ${VAR:-default} with sample values for the required secrets. */
 function substitute(env: Record<string, string>): Record<string, string> {
-  const sample: Record<string, string> = { PASSPORT_SECRET: "x".repeat(32), ADMIN_TOKEN: "y".repeat(20) };
+  const sample: Record<string, string> = { PASSPORT_SECRET: "x".repeat(32), ADMIN_TOKEN: "y".repeat(20), METRICS_TOKEN: "z".repeat(32) };
   return Object.fromEntries(
     Object.entries(env).map(([k, v]) => [k, String(v).replace(/\$\{(\w+)(:[?-][^}]*)?\}/g, (_, name: string) => sample[name] ?? "")]),
   );
@@ -56,6 +56,22 @@ describe("docker-compose.yml", () => {
     const nginx = readFileSync(join(ROOT, services.nginx.volumes[0].split(":")[0].replace("./", "")), "utf8");
     expect(nginx).toContain("server gateway-1:3000");
     expect(nginx).toContain("server gateway-2:3000");
+  });
+
+  it("keeps /metrics off the load balancer: its own port on every app, not published, not proxied by nginx", () => {
+    const nginx = readFileSync(join(ROOT, services.nginx.volumes[0].split(":")[0].replace("./", "")), "utf8");
+    for (const [name, service] of Object.entries(services).filter(([n]) => /^(gateway|booking)-/.test(n))) {
+      const env = service.environment;
+      expect([name, env.METRICS_PORT !== undefined, env.METRICS_PORT !== env.PORT, env.METRICS_TOKEN]).toEqual([
+        name,
+        true,
+        true,
+        expect.stringMatching(/^\$\{METRICS_TOKEN:\?/),
+      ]);
+      expect([name, service.ports]).toEqual([name, undefined]);
+      expect(nginx).not.toContain(`:${env.METRICS_PORT}`);
+    }
+    expect(nginx).toMatch(/location = \/metrics \{\s*return 404;/);
   });
 
   it("has a health check on every long-running service and depends only on services that exist", () => {

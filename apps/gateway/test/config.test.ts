@@ -18,6 +18,8 @@ const badValues: Record<keyof typeof gatewayEnv.shape, string> = {
   PASSPORT_SECRET: "short",
   QUEUE_NAME: "main queue",
   PAYMENT_REPLAY_SEC: "-1",
+  METRICS_TOKEN: "short",
+  METRICS_PORT: "65536",
   PORT: "65536",
   HOST: "",
   BOOKING_URL: "http://127.0.0.1:3001,not a url",
@@ -88,7 +90,18 @@ describe("gateway configuration", () => {
     expect([config.PORT, config.BOOKING_URL, config.REDIS_URL]).toEqual([DEFAULT_PORTS.gateway, [DEFAULT_BOOKING_URL], DEFAULT_REDIS_URL]);
     expect(config.PASSPORT_SECRET).toBe(DEV_PASSPORT_SECRET);
     expect(refusal({ NODE_ENV: "production" })).toMatch(/^ {2}PASSPORT_SECRET: required when NODE_ENV is production/m);
-    expect(loadConfig({ NODE_ENV: "production", PASSPORT_SECRET: "p".repeat(16) }).PASSPORT_SECRET).toBe("p".repeat(16));
+    expect(refusal({ NODE_ENV: "production", PASSPORT_SECRET: DEV_PASSPORT_SECRET })).toMatch(
+      /^ {2}PASSPORT_SECRET: is the built-in development secret/m,
+    );
+    const metricsToken = "m".repeat(16);
+    expect(refusal({ NODE_ENV: "production", PASSPORT_SECRET: "p".repeat(16) })).toMatch(
+      /^ {2}METRICS_TOKEN: required when NODE_ENV is production/m,
+    );
+    expect(refusal({ NODE_ENV: "production" }).match(/^ {2}\w+(?=:)/gm)).toEqual(["  PASSPORT_SECRET", "  METRICS_TOKEN"]);
+    expect(loadConfig({ NODE_ENV: "production", PASSPORT_SECRET: "p".repeat(16), METRICS_TOKEN: metricsToken }).METRICS_TOKEN).toBe(
+      metricsToken,
+    );
+    expect(loadConfig(base).METRICS_TOKEN).toBeUndefined();
   });
 
   it("splits BOOKING_URL on commas", () => {

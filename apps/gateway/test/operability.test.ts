@@ -167,3 +167,31 @@ describe("request logs", () => {
     }
   });
 });
+
+describe("metrics access", () => {
+  const token = "m".repeat(24);
+
+  it("with METRICS_TOKEN, /metrics needs it as a bearer token: 401 without, 403 with another, each with the envelope", async () => {
+    const gw = await startGateway({ METRICS_TOKEN: token });
+    try {
+      const none = await call(gw.url, "GET", "/metrics");
+      const wrong = await call(gw.url, "GET", "/metrics", { headers: { authorization: `Bearer ${token}x` } });
+      expect([none.status, none.body.error?.code, wrong.status, wrong.body.error?.code]).toEqual([401, "UNAUTHORIZED", 403, "FORBIDDEN"]);
+      expect(none.body.error?.message).toContain("Authorization: Bearer <METRICS_TOKEN>");
+      const right = await fetch(`${gw.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      expect([right.status, (await right.text()).includes("queue_waiting")]).toEqual([200, true]);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it("with METRICS_PORT, /metrics is left off the main port (main.ts serves it on its own listener)", async () => {
+    const gw = await startGateway({ METRICS_PORT: "0", METRICS_TOKEN: token });
+    try {
+      const r = await call(gw.url, "GET", "/metrics", { headers: { authorization: `Bearer ${token}` } });
+      expect([r.status, r.body.error?.code]).toEqual([404, "NOT_FOUND"]);
+    } finally {
+      await gw.close();
+    }
+  });
+});

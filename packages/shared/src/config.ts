@@ -51,30 +51,45 @@ export const commonEnv = {
     .regex(/^[A-Za-z0-9_-]{1,32}$/, "letters, digits, - and _ only")
     .default("main"),
   PAYMENT_REPLAY_SEC: intVar(300, 0, 86_400),
+  /** when set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>` */
+  METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  /** when set, /metrics is served on this port alone (and not on PORT) */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
 };
 
 /** Used only when NODE_ENV=development or test and PASSPORT_SECRET is unset. */
 export const DEV_PASSPORT_SECRET = "dev-only-passport-secret-change-me";
 
 /**
- * The last step of each app's schema (`.transform(withPassportSecret)`): PASSPORT_SECRET is
- * required outside development and test, where DEV_PASSPORT_SECRET stands in for it.
+ * The last step of each app's schema (`.transform(withProductionSecrets)`). Outside development and
+ * test, PASSPORT_SECRET and METRICS_TOKEN are required (in development DEV_PASSPORT_SECRET stands in
+ * for the first, and /metrics is open without the second). The development secret is public (it is
+ * in this file), so production refuses it even when given.
  */
-export function withPassportSecret<E extends { NODE_ENV: string; PASSPORT_SECRET?: string }>(
+export function withProductionSecrets<E extends { NODE_ENV: string; PASSPORT_SECRET?: string; METRICS_TOKEN?: string }>(
   env: E,
   ctx: z.RefinementCtx,
 ): Omit<E, "PASSPORT_SECRET"> & { PASSPORT_SECRET: string } {
   const dev = env.NODE_ENV === "development" || env.NODE_ENV === "test";
   const secret = env.PASSPORT_SECRET ?? (dev ? DEV_PASSPORT_SECRET : undefined);
-  if (secret === undefined) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["PASSPORT_SECRET"],
-      message:
-        "required when NODE_ENV is production (set the same secret, 16+ characters, on gateway and booking; or set NODE_ENV=development)",
-    });
-    return z.NEVER;
-  }
+  let refused = false;
+  const issue = (variable: string, message: string) => {
+    refused = true;
+    ctx.addIssue({ code: "custom", path: [variable], message });
+  };
+  if (secret === undefined)
+    issue(
+      "PASSPORT_SECRET",
+      "required when NODE_ENV is production (set the same secret, 16+ characters, on gateway and booking; or set NODE_ENV=development)",
+    );
+  else if (!dev && secret === DEV_PASSPORT_SECRET)
+    issue(
+      "PASSPORT_SECRET",
+      "is the built-in development secret, which anyone can read; set a secret of your own when NODE_ENV is production",
+    );
+  if (!dev && env.METRICS_TOKEN === undefined)
+    issue("METRICS_TOKEN", "required when NODE_ENV is production (16+ characters; Prometheus sends it as `Authorization: Bearer <token>`)");
+  if (refused || secret === undefined) return z.NEVER;
   return { ...env, PASSPORT_SECRET: secret };
 }
 

@@ -1,7 +1,9 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import { parse as parseQuery } from "node:querystring";
 import type { Request, RequestHandler } from "express";
 import type { Logger } from "pino";
+import { AppError } from "./errors";
 import type { Metrics } from "./metrics";
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -13,10 +15,28 @@ declare module "express-serve-static-core" {
   }
 }
 
-/** The URL for the log: at most 256 characters, with a `token` query parameter masked. */
-function redactUrl(url: string): string {
-  const short = url.length > 256 ? url.slice(0, 256) : url;
-  return short.includes("token=") ? short.replace(/([?&]token=)[^&]*/g, "$1***") : short;
+const LOGGED_URL_MAX = 256;
+const MASKED_PARAMS = new Set(["token"]);
+
+/**
+ * The URL for the log: cut to LOGGED_URL_MAX characters, with the value of every `token` query parameter
+ * masked. A parameter is judged by its name as the apps' query parser (`querystring.parse`, Express's
+ * "simple" parser) decodes it, since `?%74oken=` reaches the route as `token` too.
+ */
+export function logUrl(url: string): string {
+  const short = url.length > LOGGED_URL_MAX ? url.slice(0, LOGGED_URL_MAX) : url;
+  const q = short.indexOf("?");
+  if (q < 0) return short;
+  const params = short
+    .slice(q + 1)
+    .split("&")
+    .map((param) => {
+      const eq = param.indexOf("=");
+      if (eq < 0) return param;
+      const [name] = Object.keys(parseQuery(param));
+      return name !== undefined && MASKED_PARAMS.has(name) ? `${param.slice(0, eq)}=***` : param;
+    });
+  return `${short.slice(0, q)}?${params.join("&")}`;
 }
 
 /** The matched route pattern (bounded label cardinality), or "unmatched". */
@@ -94,7 +114,7 @@ export function recordRequest(logger: Logger, metrics: Metrics, r: RequestRecord
       reqId: r.reqId,
       method: r.method,
       route: r.route,
-      url: redactUrl(r.url),
+      url: logUrl(r.url),
       status: r.status,
       ms: Math.round(seconds * 1e5) / 100,
       userId: r.userId,
@@ -105,4 +125,21 @@ export function recordRequest(logger: Logger, metrics: Metrics, r: RequestRecord
 
 function secondsSince(started: bigint): number {
   return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+const digest = (s: string) => createHash("sha256").update(s).digest();
+
+/**
+ * Express middleware for routes behind a shared secret (the operator routes, /metrics): 401
+ * UNAUTHORIZED without `Authorization: Bearer <token>`, 403 FORBIDDEN with another token. The
+ * compare is over digests, so it takes the same time whatever the given token's length or content.
+ */
+export function requireBearer(token: string, variable: string, routes: string): RequestHandler {
+  const expected = digest(token);
+  return (req, _res, next) => {
+    const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? "");
+    if (!m) throw new AppError("UNAUTHORIZED", `${routes} need \`Authorization: Bearer <${variable}>\``);
+    if (!timingSafeEqual(digest(m[1]), expected)) throw new AppError("FORBIDDEN", `Wrong ${variable}`);
+    next();
+  };
 }

@@ -1,5 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { RequestHandler } from "express";
+import express, { type Express, type RequestHandler } from "express";
+import { errorHandler, notFoundHandler } from "./envelope";
+import { requireBearer } from "./http";
+import type { Logger } from "./logger";
+
+export const METRICS_PATH = "/metrics";
 
 /**
  * One Prometheus registry per app: process metrics, HTTP latency by route and status, and
@@ -38,11 +43,22 @@ export class Metrics {
     return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
   }
 
-  /** GET /metrics in the Prometheus text format. */
-  handler(): RequestHandler {
-    return async (_req, res) => {
+  /** GET /metrics in the Prometheus text format; behind `Authorization: Bearer <METRICS_TOKEN>` when a token is given. */
+  handlers(token?: string): RequestHandler[] {
+    const serve: RequestHandler = async (_req, res) => {
       res.setHeader("content-type", this.registry.contentType);
       res.end(await this.registry.metrics());
     };
+    return token === undefined ? [serve] : [requireBearer(token, "METRICS_TOKEN", "Metrics"), serve];
+  }
+
+  /** An app serving /metrics alone, for its own listener (METRICS_PORT); every other path is 404. */
+  app(logger: Logger, token?: string): Express {
+    const app = express();
+    app.disable("x-powered-by");
+    app.get(METRICS_PATH, ...this.handlers(token));
+    app.use(notFoundHandler);
+    app.use(errorHandler(logger));
+    return app;
   }
 }

@@ -4,7 +4,7 @@ import { Writable } from "node:stream";
 import express from "express";
 import pino from "pino";
 import { Metrics } from "../src/metrics";
-import { observeRequests } from "../src/http";
+import { logUrl, observeRequests } from "../src/http";
 
 describe("request logs", () => {
   it("write one JSON line per request with id, route, status and user, masking a token in the query", async () => {
@@ -47,5 +47,27 @@ describe("request logs", () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe("logUrl: the URL as logged", () => {
+  it.each([
+    ["a percent-encoded name the query parser reads as token", "/s?userId=1&%74oken=T1", "/s?userId=1&%74oken=***"],
+    ["every spelling the parser decodes to token", "/s?%74%6F%6B%65%6E=T1&tok%65n=T2", "/s?%74%6F%6B%65%6E=***&tok%65n=***"],
+    ["token given twice", "/s?token=T1&userId=1&token=T2", "/s?token=***&userId=1&token=***"],
+    ["token first, with an empty value", "/s?token=&x=1", "/s?token=***&x=1"],
+  ])("masks %s", (_name, url, logged) => {
+    expect(logUrl(url)).toBe(logged);
+  });
+
+  it("leaves names the parser does not read as token alone (case, other names, no value)", () => {
+    for (const url of ["/s?TOKEN=a", "/s?tokens=a&xtoken=b", "/s?token", "/s/token=a", "/s"]) expect(logUrl(url)).toBe(url);
+  });
+
+  it("cuts the URL to 256 characters, masking a token value that the cut splits", () => {
+    const url = `/s?${"a".repeat(240)}=1&token=${"T".repeat(40)}`;
+    const logged = logUrl(url);
+    expect(logged).toBe(`/s?${"a".repeat(240)}=1&token=***`);
+    expect(logUrl(`/${"p".repeat(400)}`)).toHaveLength(256);
   });
 });

@@ -20,8 +20,14 @@ const ADAPTER_DOWN_KINDS = new Set([
   "TooManyConnections",
   "TransactionAlreadyClosed",
 ]);
-// SQLSTATE classes 08 (connection exception) and 57P0x (server shutting down / cannot connect now).
-const PG_DOWN_STATE = /^(08|57P0)/;
+// SQLSTATE classes 08 (connection exception), 53 (insufficient resources: too many connections, out
+// of memory, disk full) and 57P0x (server shutting down, cannot connect now, database dropped): the
+// server cannot serve anyone just now, whatever the query.
+const PG_DOWN_STATE = /^(08|53|57P0)/;
+// A FATAL (or PANIC) report ends the session: the server refused or dropped the connection. That is
+// how a database that is not accepting connections answers a new one (55000 "object not in
+// prerequisite state", which in an ERROR report means a wrong query instead).
+const SESSION_ENDING = new Set(["FATAL", "PANIC"]);
 // pg and pg-pool reject a lost or unobtainable connection with a plain Error whose message is all
 // there is, and the driver adapter passes it on unchanged.
 const PG_CONNECTION_LOST =
@@ -30,13 +36,20 @@ const PG_CONNECTION_LOST =
 interface AdapterCause {
   kind?: string;
   originalCode?: string;
+  severity?: string;
 }
 interface DriverError {
   name?: string;
   code?: unknown;
   message?: unknown;
+  severity?: unknown;
   cause?: unknown;
   meta?: { driverAdapterError?: { cause?: AdapterCause } };
+}
+
+/** A server report (pg's DatabaseError, or the adapter's cause of kind "postgres") that means Postgres cannot serve us now. */
+function serverSaysDown(code: string | undefined, severity: unknown): boolean {
+  return (code !== undefined && PG_DOWN_STATE.test(code)) || (typeof severity === "string" && SESSION_ENDING.has(severity));
 }
 
 function adapterCause(e: DriverError): AdapterCause | undefined {
@@ -52,9 +65,10 @@ function meansPostgresIsDown(err: unknown, depth = 0): boolean {
   const code = typeof e.code === "string" ? e.code : undefined;
   if (name.startsWith("PrismaClientInitializationError") || (code && (PRISMA_DOWN_CODES.has(code) || SOCKET_ERROR_CODES.has(code))))
     return true;
-  if (code && PG_DOWN_STATE.test(code) && typeof (e as { severity?: unknown }).severity === "string") return true;
+  // pg's own DatabaseError carries the server's severity; that tells it from other errors with a code
+  if (typeof e.severity === "string" && serverSaysDown(code, e.severity)) return true;
   const cause = adapterCause(e);
-  if (cause && (ADAPTER_DOWN_KINDS.has(cause.kind ?? "") || PG_DOWN_STATE.test(cause.originalCode ?? ""))) return true;
+  if (cause && (ADAPTER_DOWN_KINDS.has(cause.kind ?? "") || serverSaysDown(cause.originalCode, cause.severity))) return true;
   if (name === "Error" && typeof e.message === "string" && PG_CONNECTION_LOST.test(e.message)) return true;
   return e.cause !== undefined && e.cause !== err && meansPostgresIsDown(e.cause, depth + 1);
 }

@@ -1,22 +1,10 @@
-import { timingSafeEqual } from "node:crypto";
-import { Router, type RequestHandler } from "express";
+import { Router } from "express";
 import { z } from "zod";
-import { AppError, admissionSettings, ok, parseOr400, type AdmissionSettings, type QueueStore } from "@concert/shared";
+import { admissionSettings, ok, parseOr400, requireBearer, type AdmissionSettings, type QueueStore } from "@concert/shared";
 
 const settingsBody = z
   .strictObject(admissionSettings.partial().shape)
   .refine((b) => Object.keys(b).length > 0, { message: `give at least one of ${admissionSettings.keyof().options.join(", ")}` });
-
-function requireAdmin(adminToken: string): RequestHandler {
-  const expected = Buffer.from(adminToken);
-  return (req, _res, next) => {
-    const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? "");
-    if (!m) throw new AppError("UNAUTHORIZED", "Operator routes need `Authorization: Bearer <ADMIN_TOKEN>`");
-    const given = Buffer.from(m[1]);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new AppError("FORBIDDEN", "Wrong admin token");
-    next();
-  };
-}
 
 /**
  * Operator controls, shared by every instance through Redis: queue stats, pause/resume admission,
@@ -24,7 +12,7 @@ function requireAdmin(adminToken: string): RequestHandler {
  */
 export function adminRoutes(store: QueueStore, adminToken: string, configured: AdmissionSettings): Router {
   const router = Router();
-  router.use("/admin", requireAdmin(adminToken));
+  router.use("/admin", requireBearer(adminToken, "ADMIN_TOKEN", "Operator routes"));
 
   const view = async () => {
     const [stats, overrides] = await Promise.all([store.stats(), store.getOverrides()]);

@@ -57,6 +57,9 @@ export class TokenRateLimiter {
 /** Which X-Forwarded-For hops to believe: what Express's "trust proxy" setting and proxy-addr both take. */
 export type TrustProxy = (addr: string, hop: number) => boolean;
 
+/** TRUST_PROXY=true: every X-Forwarded-For hop is believed (main.ts warns about it). */
+export const TRUST_EVERY_HOP: TrustProxy = () => true;
+
 /** The client's address under the compiled TRUST_PROXY, from X-Forwarded-For through proxy-addr. */
 export function clientIpResolver(trust: TrustProxy): (req: IncomingMessage) => string {
   return (req) => proxyaddr(req, trust);
@@ -67,7 +70,7 @@ export function clientIpResolver(trust: TrustProxy): (req: IncomingMessage) => s
  * way Express compiles them) as a TrustProxy. Throws proxy-addr's error on a bad address.
  */
 export function compileTrust(v = "false"): TrustProxy {
-  if (v === "true") return () => true;
+  if (v === "true") return TRUST_EVERY_HOP;
   if (v === "false") return () => false;
   if (/^\d+$/.test(v)) {
     const hops = Number(v);

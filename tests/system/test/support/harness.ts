@@ -28,6 +28,7 @@ export interface SystemOptions {
  */
 export class System {
   readonly secret = randomBytes(24).toString("hex");
+  readonly metricsToken = randomBytes(16).toString("hex");
   readonly queueName: string;
   bookings: AppProcess[] = [];
   gateways: AppProcess[] = [];
@@ -81,6 +82,7 @@ export class System {
     return {
       NODE_ENV: "production",
       PASSPORT_SECRET: this.secret,
+      METRICS_TOKEN: this.metricsToken,
       QUEUE_NAME: this.queueName,
       REDIS_URL: this.redisUrl,
       LOG_LEVEL: process.env.SYSTEM_LOG_LEVEL ?? "warn",
