@@ -76,7 +76,8 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
           throw new AppError("TOKEN_USER_MISMATCH", "userId does not match the queue token's user");
         }
       }
-      const answered = gate && (await claimSeat(gate, req));
+      // A retry under an Idempotency-Key must reach booking, which answers it with the hold it made.
+      const answered = gate && req.headers["idempotency-key"] === undefined ? await claimSeat(gate, req) : undefined;
       try {
         await forwarder.forward(req, res, { userId: auth.userId, queueToken: token, replay: auth.replay || undefined });
       } finally {

@@ -32,14 +32,17 @@ export class Forwarder {
     });
   }
 
-  async forward(req: Request, res: Response, identity: Omit<Passport, "exp" | "requestId">): Promise<void> {
+  async forward(req: Request, res: Response, identity: Omit<Passport, "exp" | "requestId" | "deadline">): Promise<void> {
     const requestId = String(req.id);
+    const now = Date.now();
     const headers: Record<string, string> = {
       "x-request-id": requestId,
       [PASSPORT_HEADER]: signPassport(this.options.passportSecret, {
         ...identity,
         requestId,
-        exp: Date.now() + this.options.passportTtlSec * 1000,
+        exp: now + this.options.passportTtlSec * 1000,
+        // when this request's timeout below answers the client 503
+        deadline: now + this.options.timeoutMs,
       }),
     };
     for (const name of REQUEST_HEADERS) {
