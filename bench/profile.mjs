@@ -26,6 +26,9 @@ const common = {
   QUEUE_NAME: "prof",
   TOKEN_RATE_LIMIT: "1000000",
   TOKEN_RATE_WINDOW_SEC: "1",
+  HOLD_RATE_LIMIT: "1000000",
+  HOLD_RATE_WINDOW_SEC: "1",
+  MAX_HOLDS_PER_CLIENT: "10000",
   ADMISSION_ENABLED: "false",
 };
 const prof = ["--cpu-prof", `--cpu-prof-dir=${dir}`];

@@ -113,7 +113,13 @@ async function main() {
     procs.add(p);
     return p;
   }
-  const BENCH_RATE_LIMIT = { TOKEN_RATE_LIMIT: "1000000", TOKEN_RATE_WINDOW_SEC: "1" };
+  const BENCH_RATE_LIMIT = {
+    TOKEN_RATE_LIMIT: "1000000",
+    TOKEN_RATE_WINDOW_SEC: "1",
+    HOLD_RATE_LIMIT: "1000000",
+    HOLD_RATE_WINDOW_SEC: "1",
+    MAX_HOLDS_PER_CLIENT: "10000",
+  };
   const common = { NODE_ENV: "development", LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info", REDIS_URL: redisServer.url };
   const ctx = {
     root,

@@ -40,3 +40,41 @@ describe("holdSeat when Redlock cannot get the user's lock", () => {
     expect(released).toEqual(["p:owner"]);
   });
 });
+
+describe("holdSeat's transaction and the Redlock lease", () => {
+  const gate = {
+    keys: { userHoldsLock: (userId: number) => `lock:${userId}` },
+    claim: () => Promise.resolve("p:owner"),
+    release: () => Promise.resolve(true),
+  } as unknown as SeatGate;
+
+  async function deadlineGiven(leaseEnd: number, callerDeadline?: number): Promise<number> {
+    let given = 0;
+    const reservations = {
+      holdSeat: (input: { deadline: number }) => {
+        given = input.deadline;
+        return Promise.resolve(null);
+      },
+      explainRefusal: () => Promise.resolve("SEAT_UNAVAILABLE"),
+    } as unknown as ReservationsRepository;
+    const redlock = { acquire: () => Promise.resolve({ expiration: leaseEnd, release: () => Promise.resolve() }) } as unknown as Redlock;
+    const deps = {
+      reservations,
+      gate,
+      redlock,
+      queueStore: {} as QueueStore,
+      logger: createLogger("hold-seat-test", "silent"),
+      holdTtlMs: 1_000,
+      maxHoldsPerUser: 4,
+    };
+    await holdSeat(deps, { userId: 1, concertDetailId: 2, seatNo: 3, deadline: callerDeadline }).catch(() => {});
+    return given;
+  }
+
+  it("ends before the lease does when the caller would wait longer, and before the caller's deadline otherwise", async () => {
+    const now = Date.now();
+    expect(await deadlineGiven(now + 1_000, now + 5_000)).toBe(now + 1_000);
+    expect(await deadlineGiven(now + 8_000, now + 2_000)).toBe(now + 2_000);
+    expect(await deadlineGiven(now + 8_000)).toBe(now + 8_000);
+  });
+});

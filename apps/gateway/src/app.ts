@@ -14,12 +14,12 @@ import {
   type QueueStore,
 } from "@concert/shared";
 import { adminRoutes } from "./api/admin-routes";
-import { forwardHandlers, type EarlySeatRefusal } from "./api/forward-routes";
+import { forwardHandlers, type EarlySeatRefusal, type HoldCaps } from "./api/forward-routes";
 import { JSON_BODY_LIMIT, hotQueueRoutes } from "./api/hot-routes";
 import { openApiRoutes } from "./api/openapi";
 import { publicRoutes, successLevelOf } from "./api/public-routes";
 import { queueHandlers } from "./api/queue-routes";
-import type { TokenRateLimiter, TrustProxy } from "./api/rate-limit";
+import type { ClientRateLimiter, TrustProxy } from "./api/rate-limit";
 import { streamHandlers } from "./api/stream-routes";
 import { webPage } from "./api/web-page";
 import type { Forwarder } from "./forward/forwarder";
@@ -33,7 +33,7 @@ export interface GatewayDeps {
   forwarder: Forwarder;
   logger: Logger;
   /** per-client limit of POST /api/users/token */
-  tokenRateLimit: TokenRateLimiter;
+  tokenRateLimit: ClientRateLimiter;
   /** Express "trust proxy" setting: which X-Forwarded-For hops name the client (none by default) */
   trustProxy?: TrustProxy;
   /** open SSE streams of GET /api/queue/stream (fed by the tick pub/sub) */
@@ -41,6 +41,8 @@ export interface GatewayDeps {
   metrics: Metrics;
   /** refuse holds of seats already claimed in booking's Redis gate before forwarding */
   seatGate?: Omit<EarlySeatRefusal, "redis">;
+  /** per-address bounds on holds: how fast, how many live */
+  holdCaps?: HoldCaps;
   /** operator routes (/admin/*) are mounted only with a token */
   admin?: { token: string; configured: AdmissionSettings };
   /** GET /metrics: behind this bearer token when set; left off this app when it has a listener of its own (METRICS_PORT) */
@@ -73,6 +75,7 @@ export function createApp(deps: GatewayDeps): Express {
         store: deps.store,
         forwarder: deps.forwarder,
         seatGate: deps.seatGate && { ...deps.seatGate, redis: deps.redis },
+        holdCaps: deps.holdCaps,
       }),
     ),
   );

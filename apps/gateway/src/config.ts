@@ -49,6 +49,11 @@ export const gatewayEnv = z.object({
     .enum(["true", "false"])
     .default("true")
     .transform((v) => v === "true"),
+  /** seat holds one client address may start per HOLD_RATE_WINDOW_SEC, across instances; 0 turns it off */
+  HOLD_RATE_LIMIT: intVar(30, 0, 1_000_000),
+  HOLD_RATE_WINDOW_SEC: intVar(60, 1, 86_400),
+  /** live holds one client address may have at once, across instances; 0 turns the cap off */
+  MAX_HOLDS_PER_CLIENT: intVar(8, 0, 10_000),
 });
 
 /** The gateway's configuration: its variables, by name, as the app uses them. */

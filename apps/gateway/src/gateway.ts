@@ -12,8 +12,9 @@ import {
   type Metrics,
 } from "@concert/shared";
 import { createApp, createHandler } from "./app";
-import { TokenRateLimiter, clientIpResolver } from "./api/rate-limit";
+import { ClientRateLimiter, clientIpResolver } from "./api/rate-limit";
 import type { GatewayConfig } from "./config";
+import { ClientHolds } from "./forward/client-holds";
 import { Forwarder } from "./forward/forwarder";
 import { AdmissionTicker } from "./queue/admission";
 import { QueueService } from "./queue/queue-service";
@@ -86,11 +87,29 @@ export async function buildGateway(
     seatGate: { keys: seatGateKeys(seatGatePrefix(config.QUEUE_NAME)), onRefused: onHoldRefused },
     metricsRoute: { token: config.METRICS_TOKEN, ownListener: config.METRICS_PORT !== undefined },
     admin: config.ADMIN_TOKEN ? { token: config.ADMIN_TOKEN, configured: settings } : undefined,
-    tokenRateLimit: new TokenRateLimiter(
+    tokenRateLimit: new ClientRateLimiter(
       redis,
       { limit: config.TOKEN_RATE_LIMIT, windowSec: config.TOKEN_RATE_WINDOW_SEC, prefix: `rl:${config.QUEUE_NAME}:token` },
       clientIpResolver(config.TRUST_PROXY),
     ),
+    holdCaps: {
+      rate: new ClientRateLimiter(
+        redis,
+        {
+          limit: config.HOLD_RATE_LIMIT,
+          windowSec: config.HOLD_RATE_WINDOW_SEC,
+          prefix: `rl:${config.QUEUE_NAME}:hold`,
+          what: "seat holds",
+        },
+        clientIpResolver(config.TRUST_PROXY),
+      ),
+      live: new ClientHolds(
+        redis,
+        { maxLive: config.MAX_HOLDS_PER_CLIENT, prefix: `holds:${config.QUEUE_NAME}:client`, inFlightMs: config.BOOKING_TIMEOUT_MS },
+        logger,
+      ),
+      clientIp: clientIpResolver(config.TRUST_PROXY),
+    },
   };
   const app = createApp(deps);
   return {

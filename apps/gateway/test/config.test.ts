@@ -36,6 +36,9 @@ const badValues: Record<keyof typeof gatewayEnv.shape, string> = {
   TRUST_PROXY: "10.0.0.x",
   ADMIN_TOKEN: "short",
   ADMISSION_ENABLED: "yes",
+  HOLD_RATE_LIMIT: "-1",
+  HOLD_RATE_WINDOW_SEC: "0",
+  MAX_HOLDS_PER_CLIENT: "10001",
 };
 
 describe("gateway configuration", () => {

@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import type { Redis } from "ioredis";
 import { testClock, type TestClock } from "@concert/test-support";
+import { loadConfig } from "../src/config";
 import { call, closedPort, startFakeBooking, startGateway, type RunningGateway } from "./helpers";
 
 describe("forwarding to booking with a signed passport", () => {
@@ -43,6 +44,16 @@ describe("forwarding to booking with a signed passport", () => {
     });
   });
 
+  it("tells booking when it stops waiting: the passport's deadline is BOOKING_TIMEOUT_MS after sending", async () => {
+    const token = await admittedToken(6);
+    const before = Date.now();
+    await call(gw.url, "POST", "/api/reservations", { body: { concertDetailId: 1, userId: 6, seatId: 3 }, headers: { token } });
+    const { deadline } = booking.seen[0].passport as { deadline: number };
+    const timeoutMs = loadConfig({ NODE_ENV: "test" }).BOOKING_TIMEOUT_MS; // the default, which beforeEach's gateway runs with
+    expect(deadline).toBeGreaterThanOrEqual(before + timeoutMs);
+    expect(deadline).toBeLessThanOrEqual(Date.now() + timeoutMs);
+  });
+
   it("refuses a hold of a seat already claimed in booking's gate with 409 SEAT_UNAVAILABLE, before booking", async () => {
     const token = await admittedToken(8);
     const { seatGateKeys, seatGatePrefix } = await import("@concert/shared");
@@ -64,6 +75,12 @@ describe("forwarding to booking with a signed passport", () => {
       expect(free.status).toBe(200); // the fake booking's answer: forwarded
       expect(booking.seen.map((s) => s.path)).toEqual(["/api/reservations"]);
       expect(await (await fetch(`${gw.url}/metrics`)).text()).toMatch(/holds_refused_at_gateway_total\{app="gateway"\} 1/);
+      // a retry under an Idempotency-Key goes on to booking, which answers it with the hold it made
+      await call(gw.url, "POST", "/api/reservations", {
+        body: { concertDetailId: 1, userId: 8, seatId: 9 },
+        headers: { token, "idempotency-key": "hold-9" },
+      });
+      expect(booking.seen.map((s) => s.idempotencyKey)).toEqual([undefined, "hold-9"]);
     } finally {
       await redis.del(key);
     }

@@ -28,7 +28,15 @@ export interface RunningGateway {
  * With a `clock`, the queue's scripts read it instead of Redis's TIME: a test advances it instead of sleeping.
  */
 export async function startGateway(env: Record<string, string> = {}, options: { clock?: TestClock } = {}): Promise<RunningGateway> {
-  const config = loadConfig({ NODE_ENV: "test", QUEUE_NAME: uniqueName("gw"), PORT: "0", TOKEN_RATE_LIMIT: "0", ...env });
+  const config = loadConfig({
+    NODE_ENV: "test",
+    QUEUE_NAME: uniqueName("gw"),
+    PORT: "0",
+    TOKEN_RATE_LIMIT: "0",
+    HOLD_RATE_LIMIT: "0",
+    MAX_HOLDS_PER_CLIENT: "0",
+    ...env,
+  });
   const gateway = await buildGateway(config, createLogger("gateway", "silent"), { clock: options.clock?.now });
   const server = createServer(gateway.handler).listen(0, "127.0.0.1");
   await once(server, "listening");
@@ -53,8 +61,13 @@ export interface SeenRequest {
   idempotencyKey: string | undefined;
 }
 
-/** A stand-in booking service that verifies the passport and records what reached it. */
-export async function startFakeBooking(): Promise<{ url: string; seen: SeenRequest[]; close(): Promise<void> }> {
+/** A stand-in booking service that verifies the passport and records what reached it; `answer` picks its reply (default 200 echo). */
+export async function startFakeBooking(
+  answer: (req: express.Request) => { status: number; body: unknown } = () => ({
+    status: 200,
+    body: { result: { echoed: true }, error: null },
+  }),
+): Promise<{ url: string; seen: SeenRequest[]; close(): Promise<void> }> {
   const seen: SeenRequest[] = [];
   const app = express();
   app.use(express.json());
@@ -69,7 +82,8 @@ export async function startFakeBooking(): Promise<{ url: string; seen: SeenReque
         requestId: req.headers["x-request-id"] as string | undefined,
         idempotencyKey: req.headers["idempotency-key"] as string | undefined,
       });
-      res.status(200).json({ result: { echoed: true }, error: null });
+      const reply = answer(req);
+      res.status(reply.status).json(reply.body);
     } catch {
       res.status(401).json({ result: null, error: { code: "PASSPORT_INVALID", message: "no" } });
     }

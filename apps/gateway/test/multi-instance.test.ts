@@ -13,7 +13,17 @@ interface Instance {
 async function startProcess(env: Record<string, string>): Promise<Instance> {
   const port = await closedPort();
   const child = spawn(process.execPath, [GATEWAY_MAIN], {
-    env: { ...process.env, NODE_ENV: "test", LOG_LEVEL: "info", PORT: String(port), HOST: "127.0.0.1", TOKEN_RATE_LIMIT: "0", ...env },
+    env: {
+      ...process.env,
+      NODE_ENV: "test",
+      LOG_LEVEL: "info",
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      TOKEN_RATE_LIMIT: "0",
+      HOLD_RATE_LIMIT: "0",
+      MAX_HOLDS_PER_CLIENT: "0",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";

@@ -71,6 +71,8 @@ export const idempotencyKey = z
 export const paymentHeaders = z.object({
   "idempotency-key": idempotencyKey.optional().describe("retry with the same key to get the same answer"),
 });
+/** A hold takes the same Idempotency-Key: a retry with it returns the hold it made (the same key for another seat is 409). */
+export const holdHeaders = paymentHeaders;
 
 /** Parses with a zod schema or throws 400 VALIDATION_FAILED naming the field. */
 export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, where = "body"): z.output<S> {

@@ -17,6 +17,11 @@ export interface Passport {
   requestId?: string;
   /** expiry, ms since epoch */
   exp: number;
+  /**
+   * ms since epoch when the gateway stops waiting for the answer: booking must not commit work
+   * after it (the client was told 503 and may retry)
+   */
+  deadline?: number;
 }
 
 export const PASSPORT_HEADER = "x-queue-passport";
@@ -52,5 +57,6 @@ export function verifyPassport(secret: string, header: unknown, now = Date.now()
   if (!payload || typeof payload.exp !== "number") throw invalid("malformed");
   if (payload.exp < now) throw invalid("expired");
   if (payload.userId !== undefined && !(Number.isSafeInteger(payload.userId) && payload.userId > 0)) throw invalid("malformed");
+  if (payload.deadline !== undefined && !Number.isSafeInteger(payload.deadline)) throw invalid("malformed");
   return payload;
 }

@@ -51,4 +51,11 @@ describe("passport codec", () => {
     const p = signPassport(SECRET, { ...good, userId: 1.5 });
     expect(refusal(() => verifyPassport(SECRET, p, now)).code).toBe("PASSPORT_INVALID");
   });
+
+  it("carries the caller's deadline, and rejects a correctly signed payload with a non-integer one", () => {
+    const withDeadline = { ...good, deadline: now + 3000 };
+    expect(verifyPassport(SECRET, signPassport(SECRET, withDeadline), now)).toEqual(withDeadline);
+    const p = signPassport(SECRET, { ...good, deadline: "soon" as unknown as number });
+    expect(refusal(() => verifyPassport(SECRET, p, now)).code).toBe("PASSPORT_INVALID");
+  });
 });

@@ -1,5 +1,5 @@
 import { AppError, ROUTES, idempotencyKey, ok, parseOr400, type RouteName } from "@concert/shared";
-import { Router, type RequestHandler } from "express";
+import { Router, type Request, type RequestHandler } from "express";
 import { listBookablePerformances, listFreeSeats } from "../concerts/list-performances";
 import type { ConcertsRepository } from "../db/concerts.repository";
 import type { PointsRepository } from "../db/points.repository";
@@ -55,6 +55,8 @@ export function apiRoutes(deps: ApiDeps): Router {
       concertDetailId: body.concertDetailId,
       seatNo: body.seatId,
       queueToken: passport.queueToken,
+      deadline: passport.deadline,
+      idempotencyKey: idempotencyKeyOf(req),
     });
     res.status(201).json(ok(hold));
   });
@@ -73,8 +75,7 @@ export function apiRoutes(deps: ApiDeps): Router {
 
   on("pay", async (req, res) => {
     const body = parseOr400(ROUTES.pay.body, req.body);
-    const header = req.header("idempotency-key");
-    const key = header === undefined ? undefined : parseOr400(idempotencyKey, header, "Idempotency-Key");
+    const key = idempotencyKeyOf(req);
     const passport = passportOf(res);
     assertPassportUser(passport, body.userId);
     const reservationIds = body.reservationIds ?? [body.reservationId as number];
@@ -85,6 +86,7 @@ export function apiRoutes(deps: ApiDeps): Router {
       idempotencyKey: key,
       replayOnly: passport.replay === true,
       queueToken: passport.queueToken,
+      deadline: passport.deadline,
     });
     res.json(ok(paid));
   });
@@ -93,4 +95,10 @@ export function apiRoutes(deps: ApiDeps): Router {
     throw new AppError("NOT_FOUND", `No route for ${req.method} ${req.path}`);
   });
   return r;
+}
+
+/** The request's Idempotency-Key (the shared rules), or 400 naming it. */
+function idempotencyKeyOf(req: Request): string | undefined {
+  const header = req.header("idempotency-key");
+  return header === undefined ? undefined : parseOr400(idempotencyKey, header, "Idempotency-Key");
 }

@@ -12,6 +12,7 @@ import {
 } from "../payments/decide-payment";
 import type { Db, Tx } from "./client";
 import { toNumber } from "./client";
+import { transactionBefore } from "./deadline";
 import { dbClock, type DbClock } from "./seat-sql";
 
 const TX_OPTIONS = {
@@ -33,8 +34,12 @@ export class PaymentsRepository {
     private readonly clock: DbClock = dbClock(),
   ) {}
 
-  /** Pays, replays or refuses (AppError). A concurrent request with the same key may make it throw UniqueViolation. */
-  async pay(request: PaymentRequest): Promise<PaymentResult> {
+  /**
+   * Pays, replays or refuses (AppError). A concurrent request with the same key may make it throw
+   * UniqueViolation. With the caller's `deadline` (ms since epoch) the transaction cannot commit after it.
+   */
+  async pay(request: PaymentRequest, deadline?: number): Promise<PaymentResult> {
+    if (deadline !== undefined) return transactionBefore(this.db, deadline, (tx) => this.payIn(tx, request));
     return this.db.$transaction((tx) => this.payIn(tx, request), TX_OPTIONS);
   }
 

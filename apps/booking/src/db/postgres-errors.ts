@@ -90,3 +90,13 @@ export function postgresFailure(err: unknown): unknown {
   if (isUniqueViolation(err)) return new UniqueViolation(err);
   return err;
 }
+
+// query_canceled (statement_timeout) and lock_not_available (lock_timeout)
+const TIMED_OUT_STATES = new Set(["57014", "55P03"]);
+
+/** The statement was cut by the statement_timeout or lock_timeout its transaction set (db/deadline.ts). */
+export function isStatementTimeout(err: unknown): boolean {
+  const e = err as DriverError;
+  const code = adapterCause(e)?.originalCode ?? (typeof e.code === "string" ? e.code : undefined);
+  return code !== undefined && TIMED_OUT_STATES.has(code);
+}

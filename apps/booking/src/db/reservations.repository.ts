@@ -1,4 +1,5 @@
 import type { Db } from "./client";
+import { transactionBefore } from "./deadline";
 import { dbClock, liveHoldCount, seatHoldExpired, seatIsFree, type DbClock } from "./seat-sql";
 
 export interface HeldReservation {
@@ -19,6 +20,9 @@ export interface ExpiredHold {
   seatNo: number;
 }
 
+/** Thrown inside the hold's transaction to roll it back when the user's limit is reached. */
+class HoldLimitReached extends Error {}
+
 export class ReservationsRepository {
   constructor(
     private readonly db: Db,
@@ -26,12 +30,19 @@ export class ReservationsRepository {
   ) {}
 
   /**
-   * Holds a seat in ONE statement, on the DbClock (the database's): the conditional UPDATE of the seat row
-   * (FREE, or HELD with an expired hold) is what Postgres serialises, so of any number of
-   * concurrent holds of a seat exactly one gets a row back. The same statement checks the
-   * performance is in the future and the user holds fewer than `maxHolds` live seats, creates
-   * the user (balance 0) if unknown, and inserts the reservation with the seat's new hold time.
-   * Returns null when nothing was held; `explainRefusal` says why.
+   * Holds a seat in ONE transaction on the DbClock (the database's), bounded by `deadline` (ms
+   * since epoch, see transactionBefore). Lock order seat → user, as payments take seat →
+   * reservation → user, so holds and payments cannot deadlock:
+   * 1. the conditional UPDATE of the seat row (FREE, or HELD with an expired hold, of a future
+   *    performance) is what Postgres serialises: of any number of concurrent holds of a seat
+   *    exactly one gets a row back;
+   * 2. the user's row (created with balance 0 if unknown) is locked FOR NO KEY UPDATE, so one
+   *    user's holds take turns here whatever Redlock did;
+   * 3. only then, in a statement of its own (READ COMMITTED: a fresh snapshot, which sees every
+   *    hold committed by whoever had the user's lock before), the live holds are counted and the
+   *    reservation is inserted if fewer than `maxHolds`; otherwise everything rolls back.
+   * Returns null when nothing was held (`explainRefusal` says why). With `idempotencyKey`, a
+   * concurrent hold under the same key makes it throw UniqueViolation.
    */
   async holdSeat(input: {
     userId: number;
@@ -39,32 +50,56 @@ export class ReservationsRepository {
     seatNo: number;
     ttlMs: number;
     maxHolds: number;
+    deadline: number;
+    idempotencyKey?: string;
   }): Promise<HeldReservation | null> {
     const { userId, concertDetailId, seatNo, ttlMs, maxHolds } = input;
     const now = this.clock.now();
-    const rows = await this.db.$queryRaw<{ id: number; price: number; expires_at: Date; db_now: Date }[]>`
-      WITH detail AS (
-        SELECT id, seat_price FROM concert_detail WHERE id = ${concertDetailId} AND starts_at > ${now}
-      ), held AS (
+    return transactionBefore(this.db, input.deadline, async (tx) => {
+      const [seat] = await tx.$queryRaw<{ id: number; reservation_id: number; hold_until: Date; seat_price: number }[]>`
         UPDATE seat s
            SET status = 'HELD',
                hold_until = ${now} + ${ttlMs}::int * interval '1 millisecond',
                reservation_id = nextval(pg_get_serial_sequence('reservation', 'id'))
+          FROM concert_detail d
          WHERE s.concert_detail_id = ${concertDetailId} AND s.seat_no = ${seatNo}
+           AND d.id = s.concert_detail_id AND d.starts_at > ${now}
            AND ${seatIsFree(now)}
-           AND EXISTS (SELECT 1 FROM detail)
-           AND ${liveHoldCount(userId, now)} < ${maxHolds}
-        RETURNING s.id, s.reservation_id, s.hold_until
-      ), new_user AS (
-        INSERT INTO users (id) SELECT ${userId} FROM held ON CONFLICT (id) DO NOTHING
-      )
-      INSERT INTO reservation (id, user_id, concert_detail_id, seat_id, seat_no, price, status, expires_at)
-      SELECT held.reservation_id, ${userId}, ${concertDetailId}, held.id, ${seatNo}, detail.seat_price, 'HELD', held.hold_until
-        FROM held, detail
-      RETURNING id, price, expires_at, ${now} AS db_now`;
-    if (rows.length === 0) return null;
-    const r = rows[0];
-    return { reservationId: r.id, concertDetailId, seatNo, price: r.price, expiresAt: r.expires_at, dbNow: r.db_now };
+        RETURNING s.id, s.reservation_id, s.hold_until, d.seat_price`;
+      if (!seat) return null;
+      await tx.$executeRaw`INSERT INTO users (id) VALUES (${userId}) ON CONFLICT (id) DO NOTHING`;
+      await tx.$queryRaw`SELECT id FROM users WHERE id = ${userId} FOR NO KEY UPDATE`;
+      const rows = await tx.$queryRaw<{ id: number; price: number; expires_at: Date; db_now: Date }[]>`
+        INSERT INTO reservation (id, user_id, concert_detail_id, seat_id, seat_no, price, status, expires_at, idempotency_key)
+        SELECT ${seat.reservation_id}, ${userId}, ${concertDetailId}, ${seat.id}, ${seatNo}, ${seat.seat_price}, 'HELD', ${seat.hold_until},
+               ${input.idempotencyKey ?? null}
+         WHERE ${liveHoldCount(userId, now)} < ${maxHolds}
+        RETURNING id, price, expires_at, ${now} AS db_now`;
+      if (rows.length === 0) throw new HoldLimitReached(); // rolls the seat back
+      const r = rows[0];
+      return { reservationId: r.id, concertDetailId, seatNo, price: r.price, expiresAt: r.expires_at, dbNow: r.db_now };
+    }).catch((err: unknown) => {
+      if (err instanceof HoldLimitReached) return null;
+      throw err;
+    });
+  }
+
+  /** The hold the user made under `key` (Idempotency-Key), whatever has become of it since. */
+  async findByKey(userId: number, key: string): Promise<HeldReservation | null> {
+    const [r] = await this.db.$queryRaw<
+      { id: number; concert_detail_id: number; seat_no: number; price: number; expires_at: Date; created_at: Date }[]
+    >`
+      SELECT id, concert_detail_id, seat_no, price, expires_at, created_at
+        FROM reservation WHERE user_id = ${userId} AND idempotency_key = ${key}`;
+    if (!r) return null;
+    return {
+      reservationId: r.id,
+      concertDetailId: r.concert_detail_id,
+      seatNo: r.seat_no,
+      price: r.price,
+      expiresAt: r.expires_at,
+      dbNow: r.created_at,
+    };
   }
 
   /** Why `holdSeat` returned null (read after the fact; good enough to pick the error code). */

@@ -18,9 +18,12 @@ export type PaymentView = Omit<PaymentResult, "replayed">;
  * queue token. The payment is committed before Redis is touched: if finishing the token fails,
  * the payment stands and the token simply expires on its own.
  */
-export async function payReservations(deps: PayDeps, input: PayInput & { queueToken?: string }): Promise<PaymentView> {
+export async function payReservations(
+  deps: PayDeps,
+  input: PayInput & { queueToken?: string; /** the caller's deadline (ms since epoch): nothing commits after it */ deadline?: number },
+): Promise<PaymentView> {
   const request = paymentRequest(input);
-  const { replayed, ...result } = request.replayOnly ? await replayOnly(deps, request) : await payOrReplay(deps, request);
+  const { replayed, ...result } = request.replayOnly ? await replayOnly(deps, request) : await payOrReplay(deps, request, input.deadline);
   if (input.queueToken) {
     await deps.queueStore.finish(input.queueToken, "paid").catch((err: unknown) => {
       deps.logger.warn({ err, paymentId: result.paymentId }, "payment committed, but finishing the queue token failed");
@@ -37,9 +40,9 @@ async function replayOnly(deps: PayDeps, request: PaymentRequest): Promise<Payme
   return settled(replayOrConflict(request, earlier));
 }
 
-async function payOrReplay(deps: PayDeps, request: PaymentRequest): Promise<PaymentResult> {
+async function payOrReplay(deps: PayDeps, request: PaymentRequest, deadline: number | undefined): Promise<PaymentResult> {
   try {
-    return await deps.payments.pay(request);
+    return await deps.payments.pay(request, deadline);
   } catch (err) {
     // Two requests with one key for different reservations: the loser trips the unique index.
     if (request.idempotencyKey && err instanceof UniqueViolation) {

@@ -1,7 +1,10 @@
+import type { IncomingMessage } from "node:http";
 import type { Request, RequestHandler, Response } from "express";
 import type { Cluster, Redis } from "ioredis";
-import { AppError, redisCall, reserveBody, type QueueStore, type SeatGateKeys } from "@concert/shared";
-import type { Forwarder } from "../forward/forwarder";
+import { AppError, holdView, redisCall, reserveBody, type QueueStore, type SeatGateKeys } from "@concert/shared";
+import type { ClientHolds, HoldOutcome } from "../forward/client-holds";
+import type { ForwardedReply, Forwarder } from "../forward/forwarder";
+import type { ClientRateLimiter } from "./rate-limit";
 import { SeatSingleFlight } from "../forward/seat-single-flight";
 import { tokenHeader } from "./queue-routes";
 import { ROUTE_TABLE, type GatewayRoute } from "./route-table";
@@ -23,10 +26,31 @@ export interface EarlySeatRefusal {
   onRefused?: () => void;
 }
 
+/** The per-address bounds on holds (routes marked clientHoldCaps), across instances. */
+export interface HoldCaps {
+  /** how fast one address may start holds */
+  rate: ClientRateLimiter;
+  /** how many live holds one address may have */
+  live: ClientHolds;
+  clientIp: (req: IncomingMessage) => string;
+}
+
 export interface ForwardDeps {
   store: QueueStore;
   forwarder: Forwarder;
   seatGate?: EarlySeatRefusal;
+  holdCaps?: HoldCaps;
+}
+
+/** The hold booking made, from its 201 answer; null for any other answer. */
+function madeHold(reply: ForwardedReply): HoldOutcome | null {
+  if (reply.status !== 201) return null;
+  try {
+    const parsed = holdView.safeParse((JSON.parse(reply.body.toString("utf8")) as { result?: unknown }).result);
+    return parsed.success ? { reservationId: parsed.data.reservationId, expiresAt: Date.parse(parsed.data.expiresAt) } : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -39,7 +63,7 @@ export interface ForwardDeps {
  * instance sends at most one hold per seat at a time (forward/seat-single-flight.ts).
  */
 export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => RequestHandler {
-  const { store, forwarder, seatGate } = deps;
+  const { store, forwarder, seatGate, holdCaps } = deps;
   const singleFlight = new SeatSingleFlight();
 
   /**
@@ -64,8 +88,15 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
     return answered;
   };
 
+  /** Counts the hold against its address's rate and takes one of its live places; the result records booking's answer. */
+  const takeHoldPlace = async (caps: HoldCaps, req: Request): Promise<((outcome: HoldOutcome | null) => Promise<void>) | undefined> => {
+    await caps.rate.consume(req);
+    return caps.live.enabled ? caps.live.reserve(caps.clientIp(req)) : undefined;
+  };
+
   const withToken = (route: GatewayRoute): RequestHandler => {
     const gate = route.seatGate ? seatGate : undefined;
+    const caps = route.clientHoldCaps ? holdCaps : undefined;
     return async (req: Request, res: Response) => {
       const token = tokenHeader(req.headers.token);
       // a token past its session cap may still pay the hold that keeps it alive, nothing else
@@ -77,11 +108,19 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
           throw new AppError("TOKEN_USER_MISMATCH", "userId does not match the queue token's user");
         }
       }
-      const answered = gate && (await claimSeat(gate, req));
+      const settle = caps && (await takeHoldPlace(caps, req));
+      let made: HoldOutcome | null = null;
       try {
-        await forwarder.forward(req, res, { userId: auth.userId, queueToken: token, replay: auth.replay || undefined });
+        // A retry under an Idempotency-Key must reach booking, which answers it with the hold it made.
+        const answered = gate && req.headers["idempotency-key"] === undefined ? await claimSeat(gate, req) : undefined;
+        try {
+          const reply = await forwarder.forward(req, res, { userId: auth.userId, queueToken: token, replay: auth.replay || undefined });
+          if (settle) made = madeHold(reply);
+        } finally {
+          answered?.(res.headersSent ? res.statusCode : 0);
+        }
       } finally {
-        answered?.(res.headersSent ? res.statusCode : 0);
+        await settle?.(made);
       }
     };
   };

@@ -14,13 +14,13 @@ import {
   type RouteName,
 } from "@concert/shared";
 import type { QueueService } from "../queue/queue-service";
-import type { TokenRateLimiter } from "./rate-limit";
+import type { ClientRateLimiter } from "./rate-limit";
 import { tokenHeader } from "./queue-routes";
 import { ROUTE_TABLE, type GatewayRoute } from "./route-table";
 
 export interface HotRouteDeps {
   queue: QueueService;
-  limiter: TokenRateLimiter;
+  limiter: ClientRateLimiter;
   logger: Logger;
   metrics: Metrics;
   onDependencyError: (dependency: string) => void;

@@ -5,25 +5,28 @@ import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import type { Cluster, Redis } from "ioredis";
 import { AppError, redisCall } from "@concert/shared";
 
-export interface TokenRateLimitOptions {
-  /** most token requests one client may make per window; 0 turns the limit off */
+export interface ClientRateLimitOptions {
+  /** most requests one client may make per window; 0 turns the limit off */
   limit: number;
   windowSec: number;
   /** Redis key prefix (the limit is shared by every gateway instance through Redis) */
   prefix: string;
+  /** what is counted, for the refusal's message (default "token requests") */
+  what?: string;
 }
 
 /**
- * Limits token issuance per client IP (rate-limiter-flexible, fixed window in Redis, so the limit
- * holds across gateway instances). Over the limit: 429 RATE_LIMITED with Retry-After. Plain
- * node:http requests are enough (the hot route serves it without Express).
+ * Limits one kind of request per client IP (rate-limiter-flexible, fixed window in Redis, so the
+ * limit holds across gateway instances): token issuance, seat holds. Over the limit: 429
+ * RATE_LIMITED with Retry-After. Plain node:http requests are enough (the hot route serves token
+ * issuance without Express).
  */
-export class TokenRateLimiter {
+export class ClientRateLimiter {
   private readonly limiter: RateLimiterRedis | null;
 
   constructor(
     redis: Redis | Cluster,
-    private readonly options: TokenRateLimitOptions,
+    private readonly options: ClientRateLimitOptions,
     private readonly clientIp: (req: IncomingMessage) => string,
   ) {
     this.limiter =
@@ -32,14 +35,15 @@ export class TokenRateLimiter {
         : new RateLimiterRedis({ storeClient: redis, keyPrefix: options.prefix, points: options.limit, duration: options.windowSec });
   }
 
-  /** Counts one token request of the client; throws AppError RATE_LIMITED past the limit. */
+  /** Counts one request of the client; throws AppError RATE_LIMITED past the limit. */
   async consume(req: IncomingMessage): Promise<void> {
     if (!this.limiter) return;
     try {
       await redisCall(this.limiter.consume(this.clientIp(req)));
     } catch (err) {
       if (!(err instanceof RateLimiterRes)) throw err; // Redis down (a DependencyError): a 503 like any other Redis failure
-      const refusal = new AppError("RATE_LIMITED", `Too many token requests; at most ${this.options.limit} per ${this.options.windowSec}s`);
+      const what = this.options.what ?? "token requests";
+      const refusal = new AppError("RATE_LIMITED", `Too many ${what}; at most ${this.options.limit} per ${this.options.windowSec}s`);
       refusal.retryAfterSec = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
       throw refusal;
     }

@@ -50,6 +50,8 @@ export interface GatewayRoute extends RouteContract {
   replayWindow?: true;
   /** holds refused at the edge when booking's Redis seat gate already has the seat (and single-flight per seat) */
   seatGate?: true;
+  /** makes a seat hold: counted against the client address's hold rate and live holds (forward/client-holds.ts) */
+  clientHoldCaps?: true;
   doc: RouteDoc;
 }
 
@@ -127,12 +129,13 @@ export const ROUTE_TABLE: readonly GatewayRoute[] = [
     served: "booking",
     successLog: "info",
     seatGate: true,
+    clientHoldCaps: true,
     doc: {
       summary: "Hold a seat for SEAT_HOLD_TTL_SEC (default 5 minutes)",
       ok: holdView,
       okStatus: 201,
       okDescription: "The hold; pay before expiresAt",
-      errors: [400, 401, 403, 404, 409, 413],
+      errors: [400, 401, 403, 404, 409, 413, 429],
     },
   }),
   route("chargePoints", {

@@ -9,6 +9,11 @@ export interface ForwarderOptions {
   timeoutMs: number;
 }
 
+export interface ForwardedReply {
+  status: number;
+  body: Buffer;
+}
+
 // Headers passed on to booking, and back to the client.
 const REQUEST_HEADERS = ["content-type", "idempotency-key", "accept"];
 const RESPONSE_HEADERS = ["content-type", "retry-after", "location"];
@@ -32,14 +37,18 @@ export class Forwarder {
     });
   }
 
-  async forward(req: Request, res: Response, identity: Omit<Passport, "exp" | "requestId">): Promise<void> {
+  /** Sends the request on and booking's answer back to the client; returns that answer's status and body too. */
+  async forward(req: Request, res: Response, identity: Omit<Passport, "exp" | "requestId" | "deadline">): Promise<ForwardedReply> {
     const requestId = String(req.id);
+    const now = Date.now();
     const headers: Record<string, string> = {
       "x-request-id": requestId,
       [PASSPORT_HEADER]: signPassport(this.options.passportSecret, {
         ...identity,
         requestId,
-        exp: Date.now() + this.options.passportTtlSec * 1000,
+        exp: now + this.options.passportTtlSec * 1000,
+        // when this request's timeout below answers the client 503
+        deadline: now + this.options.timeoutMs,
       }),
     };
     for (const name of REQUEST_HEADERS) {
@@ -56,7 +65,9 @@ export class Forwarder {
       const v = upstream.headers[name];
       if (typeof v === "string") res.setHeader(name, v);
     }
-    res.end(Buffer.from(await upstream.body.arrayBuffer()));
+    const answer = Buffer.from(await upstream.body.arrayBuffer());
+    res.end(answer);
+    return { status: upstream.statusCode, body: answer };
   }
 
   private async send(method: string, path: string, headers: Record<string, string>, body: string | undefined) {

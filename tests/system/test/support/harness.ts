@@ -109,6 +109,9 @@ export class System {
       QUEUE_MAX_ACTIVE: "5000",
       ACTIVE_TOKEN_TTL_SEC: "600",
       TOKEN_RATE_LIMIT: "1000000",
+      // every scenario's clients share one address; hardening-holds.test.ts sets real caps
+      HOLD_RATE_LIMIT: "1000000",
+      MAX_HOLDS_PER_CLIENT: "10000",
       ...this.options.gatewayEnv,
       ...env,
     });
