@@ -3,6 +3,7 @@ import {
   QueueTokens,
   connectRedis,
   seatGatePrefix,
+  createHttpServer,
   serveGracefully,
   createLogger,
   createRedis,
@@ -46,11 +47,10 @@ async function main(): Promise<void> {
   });
   const stopSweeper = startSweeper(app.sweep, logger, config.SWEEP_INTERVAL_MS);
 
-  const server = app.listen(config.PORT, () => {
+  const server = createHttpServer(app, config).listen(config.PORT, () => {
     const address = server.address();
     logger.info({ port: typeof address === "object" && address ? address.port : config.PORT }, "booking listening");
   });
-  server.keepAliveTimeout = 65_000;
 
   serveGracefully(server, {
     logger,

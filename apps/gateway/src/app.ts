@@ -18,7 +18,7 @@ import { JSON_BODY_LIMIT, hotQueueRoutes } from "./api/hot-routes";
 import { openApiRoutes } from "./api/openapi";
 import { publicRoutes, successLevelOf } from "./api/public-routes";
 import { queueHandlers } from "./api/queue-routes";
-import type { TokenRateLimiter, TrustProxy } from "./api/rate-limit";
+import { clientIpResolver, compileTrust, type TokenRateLimiter, type TrustProxy } from "./api/rate-limit";
 import { streamHandlers } from "./api/stream-routes";
 import { webPage } from "./api/web-page";
 import type { Forwarder } from "./forward/forwarder";
@@ -65,7 +65,10 @@ export function createApp(deps: GatewayDeps): Express {
   // every public route of the table (the hot ones in every form the hot path leaves to Express)
   app.use(
     publicRoutes(
-      { ...queueHandlers(deps.queue, deps.tokenRateLimit.middleware()), ...streamHandlers(deps.streams) },
+      {
+        ...queueHandlers(deps.queue, deps.tokenRateLimit.middleware()),
+        ...streamHandlers(deps.streams, clientIpResolver(deps.trustProxy ?? compileTrust())),
+      },
       forwardHandlers({
         store: deps.store,
         forwarder: deps.forwarder,

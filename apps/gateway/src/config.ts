@@ -3,6 +3,7 @@ import {
   DEFAULT_BOOKING_URL,
   DEFAULT_PORTS,
   admissionSettings,
+  httpServerEnv,
   commonEnv,
   intVar,
   numberVar,
@@ -47,6 +48,11 @@ export const gatewayEnv = z.object({
     .enum(["true", "false"])
     .default("true")
     .transform((v) => v === "true"),
+  ...httpServerEnv,
+  SSE_MAX_PER_TOKEN: intVar(3, 1, 1_000),
+  SSE_MAX_PER_CLIENT: intVar(20, 1, 1_000_000),
+  SSE_MAX_STREAMS: intVar(10_000, 1, 1_000_000),
+  SSE_FD_RESERVE: intVar(1_024, 0, 1_000_000),
 });
 
 /** The gateway's configuration: its variables, by name, as the app uses them. */

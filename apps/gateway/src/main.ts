@@ -1,12 +1,12 @@
-import { createServer, type Server } from "node:http";
-import { ConfigError, serveGracefully } from "@concert/shared";
+import type { Server } from "node:http";
+import { ConfigError, createHttpServer, serveGracefully } from "@concert/shared";
 import { loadConfig } from "./config";
 import { buildGateway } from "./gateway";
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const gateway = await buildGateway(config);
-  const server: Server = createServer(gateway.handler).listen(config.PORT, config.HOST);
+  const server: Server = createHttpServer(gateway.handler, config).listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => server.once("listening", resolve).once("error", reject));
   if (config.ADMISSION_ENABLED) gateway.ticker.start();
   const address = server.address();

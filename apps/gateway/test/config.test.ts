@@ -33,6 +33,14 @@ const badValues: Record<keyof typeof gatewayEnv.shape, string> = {
   TRUST_PROXY: "10.0.0.x",
   ADMIN_TOKEN: "short",
   ADMISSION_ENABLED: "yes",
+  HTTP_HEADERS_TIMEOUT_MS: "99",
+  HTTP_REQUEST_TIMEOUT_MS: "600001",
+  HTTP_KEEPALIVE_TIMEOUT_MS: "5s",
+  HTTP_IDLE_TIMEOUT_MS: "0",
+  SSE_MAX_PER_TOKEN: "0",
+  SSE_MAX_PER_CLIENT: "1.5",
+  SSE_MAX_STREAMS: "-1",
+  SSE_FD_RESERVE: "x",
 };
 
 describe("gateway configuration", () => {

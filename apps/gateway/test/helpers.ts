@@ -28,7 +28,14 @@ export interface RunningGateway {
  * With a `clock`, the queue's scripts read it instead of Redis's TIME: a test advances it instead of sleeping.
  */
 export async function startGateway(env: Record<string, string> = {}, options: { clock?: TestClock } = {}): Promise<RunningGateway> {
-  const config = loadConfig({ NODE_ENV: "test", QUEUE_NAME: uniqueName("gw"), PORT: "0", TOKEN_RATE_LIMIT: "0", ...env });
+  const config = loadConfig({
+    NODE_ENV: "test",
+    QUEUE_NAME: uniqueName("gw"),
+    PORT: "0",
+    TOKEN_RATE_LIMIT: "0",
+    SSE_MAX_PER_CLIENT: "1000",
+    ...env,
+  });
   const gateway = await buildGateway(config, createLogger("gateway", "silent"), { clock: options.clock?.now });
   const server = createServer(gateway.handler).listen(0, "127.0.0.1");
   await once(server, "listening");
