@@ -27,7 +27,8 @@ export const httpServerEnv = {
 export type HttpServerSettings = { [K in keyof typeof httpServerEnv]: number };
 
 /**
- * A node:http server with the {@link httpServerEnv} timeouts. Node checks the header and request
+ * A node:http server with the {@link httpServerEnv} timeouts, whose unparseable or timed-out
+ * requests (a 408 included) are answered with the error envelope. Node checks the header and request
  * timeouts only every `connectionsCheckingInterval` (30 s by default), so the check runs often
  * enough here for a connection to be cut close to its bound.
  */
@@ -43,6 +44,7 @@ export function createHttpServer(listener: RequestListener, settings: HttpServer
     listener,
   );
   server.timeout = settings.HTTP_IDLE_TIMEOUT_MS;
+  server.on("clientError", answerClientError);
   return server;
 }
 
@@ -57,16 +59,15 @@ export interface ServeOptions {
 }
 
 /**
- * What both apps' servers need around Express: unparseable requests answered with the error
- * envelope, and a graceful stop on SIGTERM/SIGINT. Requests in flight finish, and each of their
- * keep-alive connections closes right after its answer (Connection: close): Node's
+ * A graceful stop on SIGTERM/SIGINT for a server from {@link createHttpServer}. Requests in
+ * flight finish, and each of their keep-alive connections closes right after its answer
+ * (Connection: close): Node's
  * server.close() only closes the connections idle at that moment; the others would linger until
  * the client's keep-alive timeout (the gateway keeps booking connections up to a minute) and the
  * stop would miss its deadline. Exits 0 when done.
  */
 export function serveGracefully(server: Server, options: ServeOptions): void {
   const { logger, deadlineMs = 10_000 } = options;
-  server.on("clientError", answerClientError);
   let stopping = false;
   const inFlight = new Set<ServerResponse>();
   server.prependListener("request", (_req: IncomingMessage, res: ServerResponse) => {
