@@ -16,7 +16,7 @@ import { adminRoutes } from "./api/admin-routes";
 import { forwardHandlers, type EarlySeatRefusal } from "./api/forward-routes";
 import { JSON_BODY_LIMIT, hotQueueRoutes } from "./api/hot-routes";
 import { openApiRoutes } from "./api/openapi";
-import { publicRoutes, successLevelOf } from "./api/public-routes";
+import { methodNotAllowed, publicRoutes, routesOf, successLevelOf } from "./api/public-routes";
 import { queueHandlers } from "./api/queue-routes";
 import { clientIpResolver, compileTrust, type TokenRateLimiter, type TrustProxy } from "./api/rate-limit";
 import { streamHandlers } from "./api/stream-routes";
@@ -90,7 +90,11 @@ export function createApp(deps: GatewayDeps): Express {
     }
   });
   app.get("/metrics", deps.metrics.handler());
-  app.use(openApiRoutes());
+  const openApi = openApiRoutes();
+  // other methods on the routes above and OpenAPI's (/openapi.json, /docs): 405 with Allow; in front of
+  // the OpenAPI router, whose own OPTIONS answer is Express's plain-text one
+  app.use(methodNotAllowed([...routesOf(app.router), ...routesOf(openApi)]));
+  app.use(openApi);
   if (deps.admin) app.use(adminRoutes(deps.store, deps.admin.token, deps.admin.configured));
 
   app.use(webPage(deps.webRoot, deps.logger));
