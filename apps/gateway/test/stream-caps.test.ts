@@ -83,6 +83,18 @@ describe("stream caps of GET /api/queue/stream", () => {
     expect((await streamOf(502, token, "10.2.0.4")).status).toBe(200);
   });
 
+  it("frees the slots of streams the server ended (the token was admitted)", async () => {
+    const token = await join(503);
+    const [a, b] = await Promise.all([streamOf(503, token, "10.5.0.1"), streamOf(503, token, "10.5.0.2")]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    await gw.gateway.ticker.runOnce(); // admits 503 (the queue's only waiting user), so both streams end
+    await until(
+      async () => gw.gateway.streams.size,
+      (n) => n === 0,
+    );
+    expect((await streamOf(503, token, "10.5.0.3")).status).toBe(200);
+  });
+
   it("caps the streams of one client address (as TRUST_PROXY resolves it) across tokens, and counts other addresses apart", async () => {
     const users = Array.from({ length: 8 }, (_, i) => 600 + i);
     const tokens = await Promise.all(users.map(join));

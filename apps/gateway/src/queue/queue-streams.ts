@@ -151,7 +151,7 @@ export class QueueStreams {
       stream.pending = null;
       if (frame) res.write(frame);
     });
-    // the slot is held until the connection is gone, not merely until the server ended the stream
+    // "close" comes both when the server ended the stream and when the client left
     res.on("close", () => {
       this.streams.delete(stream);
       this.release(token, client);
