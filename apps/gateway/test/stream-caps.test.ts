@@ -133,7 +133,9 @@ describe("the instance-wide stream cap", () => {
       const refused = all.find((o) => o.status === 503)!;
       expect(Number(refused.headers["retry-after"])).toBeGreaterThanOrEqual(1);
       expect((await call(gw.url, "GET", "/health")).status).toBe(200);
-      expect((await call(gw.url, "GET", "/metrics")).body).toMatch(/queue_sse_refused_total\{[^}]*cap="instance"[^}]*\} 3/);
+      const metrics = (await call(gw.url, "GET", "/metrics")).body as string;
+      expect(metrics).toMatch(/queue_sse_refused_total\{[^}]*cap="instance"[^}]*\} 3/);
+      expect(metrics).not.toMatch(/dependency_errors_total\{[^}]*\} [1-9]/); // a full instance is not a dependency down
     } finally {
       all.forEach((o) => o.close());
     }
