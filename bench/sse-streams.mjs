@@ -46,6 +46,10 @@ const gateway = await startProcess(
     QUEUE_MAX_ACTIVE: 10_000_000,
     WAITING_IDLE_TTL_SEC: 3600,
     TOKEN_RATE_LIMIT: 0,
+    // every stream comes from this one address; the instance cap must leave room for the largest row
+    SSE_MAX_PER_CLIENT: 1_000_000,
+    SSE_MAX_STREAMS: 1_000_000,
+    SSE_FD_RESERVE: 1_000,
   },
   `${gw}/health`,
 );

@@ -3,6 +3,7 @@ import {
   DEFAULT_DATABASE_URL,
   DEFAULT_PORTS,
   commonEnv,
+  httpServerEnv,
   intVar,
   listVar,
   parseConfig,
@@ -29,6 +30,7 @@ export const bookingEnv = z.object({
   SWEEP_INTERVAL_MS: intVar(5_000, 100, 3_600_000),
   /** Redlock nodes: comma-separated independent Redis URLs (default: REDIS_URL alone) */
   REDLOCK_URLS: listVar(z.array(redisUrl)),
+  ...httpServerEnv,
 });
 
 /** Booking's configuration: its variables, by name, as the app uses them. */

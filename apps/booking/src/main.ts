@@ -4,6 +4,7 @@ import {
   QueueTokens,
   connectRedis,
   seatGatePrefix,
+  createHttpServer,
   serveGracefully,
   createLogger,
   createRedis,
@@ -49,11 +50,10 @@ async function main(): Promise<void> {
   });
   const stopSweeper = startSweeper(app.sweep, logger, config.SWEEP_INTERVAL_MS);
 
-  const server = app.listen(config.PORT, () => {
+  const server = createHttpServer(app, config).listen(config.PORT, () => {
     const address = server.address();
     logger.info({ port: typeof address === "object" && address ? address.port : config.PORT }, "booking listening");
   });
-  server.keepAliveTimeout = 65_000;
   const metricsServer =
     config.METRICS_PORT === undefined ? undefined : app.metrics.app(logger, config.METRICS_TOKEN).listen(config.METRICS_PORT);
   if (metricsServer) {

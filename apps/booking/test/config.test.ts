@@ -28,6 +28,10 @@ const badValues: Record<keyof typeof bookingEnv.shape, string> = {
   MAX_CHARGE_POINT: "1e20",
   SWEEP_INTERVAL_MS: "99",
   REDLOCK_URLS: "redis://a:6379,http://b:6379",
+  HTTP_HEADERS_TIMEOUT_MS: "99",
+  HTTP_REQUEST_TIMEOUT_MS: "600001",
+  HTTP_KEEPALIVE_TIMEOUT_MS: "5s",
+  HTTP_IDLE_TIMEOUT_MS: "0",
 };
 
 /** Runs a built entry point with `env` alone; resolves its exit code and stderr. */

@@ -17,9 +17,9 @@ import { adminRoutes } from "./api/admin-routes";
 import { forwardHandlers, type EarlySeatRefusal, type HoldCaps } from "./api/forward-routes";
 import { JSON_BODY_LIMIT, hotQueueRoutes } from "./api/hot-routes";
 import { openApiRoutes } from "./api/openapi";
-import { publicRoutes, successLevelOf } from "./api/public-routes";
+import { methodNotAllowed, publicRoutes, routesOf, successLevelOf } from "./api/public-routes";
 import { queueHandlers } from "./api/queue-routes";
-import type { ClientRateLimiter, TrustProxy } from "./api/rate-limit";
+import { clientIpResolver, compileTrust, type ClientRateLimiter, type TrustProxy } from "./api/rate-limit";
 import { streamHandlers } from "./api/stream-routes";
 import { webPage } from "./api/web-page";
 import type { Forwarder } from "./forward/forwarder";
@@ -70,7 +70,10 @@ export function createApp(deps: GatewayDeps): Express {
   // every public route of the table (the hot ones in every form the hot path leaves to Express)
   app.use(
     publicRoutes(
-      { ...queueHandlers(deps.queue, deps.tokenRateLimit.middleware()), ...streamHandlers(deps.streams) },
+      {
+        ...queueHandlers(deps.queue, deps.tokenRateLimit.middleware()),
+        ...streamHandlers(deps.streams, clientIpResolver(deps.trustProxy ?? compileTrust())),
+      },
       forwardHandlers({
         store: deps.store,
         forwarder: deps.forwarder,
@@ -93,7 +96,11 @@ export function createApp(deps: GatewayDeps): Express {
     }
   });
   if (!deps.metricsRoute?.ownListener) app.get(METRICS_PATH, ...deps.metrics.handlers(deps.metricsRoute?.token));
-  app.use(openApiRoutes());
+  const openApi = openApiRoutes();
+  // other methods on the routes above and OpenAPI's (/openapi.json, /docs): 405 with Allow; in front of
+  // the OpenAPI router, whose own OPTIONS answer is Express's plain-text one
+  app.use(methodNotAllowed([...routesOf(app.router), ...routesOf(openApi)]));
+  app.use(openApi);
   if (deps.admin) app.use(adminRoutes(deps.store, deps.admin.token, deps.admin.configured));
 
   app.use(webPage(deps.webRoot, deps.logger));

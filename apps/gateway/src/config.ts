@@ -4,6 +4,7 @@ import {
   DEFAULT_PORTS,
   DEFAULT_SESSION_MAX_SEC,
   admissionSettings,
+  httpServerEnv,
   commonEnv,
   intVar,
   numberVar,
@@ -54,6 +55,11 @@ export const gatewayEnv = z.object({
   HOLD_RATE_WINDOW_SEC: intVar(60, 1, 86_400),
   /** live holds one client address may have at once, across instances; 0 turns the cap off */
   MAX_HOLDS_PER_CLIENT: intVar(8, 0, 10_000),
+  ...httpServerEnv,
+  SSE_MAX_PER_TOKEN: intVar(3, 1, 1_000),
+  SSE_MAX_PER_CLIENT: intVar(20, 1, 1_000_000),
+  SSE_MAX_STREAMS: intVar(10_000, 1, 1_000_000),
+  SSE_FD_RESERVE: intVar(1_024, 0, 1_000_000),
 });
 
 /** The gateway's configuration: its variables, by name, as the app uses them. */

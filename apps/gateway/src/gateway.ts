@@ -19,7 +19,7 @@ import { Forwarder } from "./forward/forwarder";
 import { AdmissionTicker } from "./queue/admission";
 import { QueueService } from "./queue/queue-service";
 import { gatewayMetrics } from "./metrics";
-import { QueueStreams } from "./queue/queue-streams";
+import { QueueStreams, streamCap } from "./queue/queue-streams";
 import { TickEvents, ticksChannel } from "./queue/tick-events";
 
 export interface Gateway {
@@ -63,7 +63,7 @@ export async function buildGateway(
     timeoutMs: config.BOOKING_TIMEOUT_MS,
   });
   // (the gauge reads `streams` at scrape time, after it exists)
-  const { metrics, onTick, onHoldRefused } = gatewayMetrics(store, () => streams.size);
+  const { metrics, onTick, onHoldRefused, onStreamRefused } = gatewayMetrics(store, () => streams.size);
   const ticker = new AdmissionTicker(store, settings, logger, onTick, (err) => {
     metrics.dependencyErrors.inc({ dependency: dependencyOf(err) ?? "redis" });
   });
@@ -74,7 +74,20 @@ export async function buildGateway(
   const tickEvents = new TickEvents(redis, subscriber, ticksChannel(store.keys.prefix), logger);
   await tickEvents.start();
   ticker.afterTick((result) => tickEvents.publish(result));
-  const streams = new QueueStreams(queue, tickEvents, logger, { idleRefreshMs: Math.min(5_000, (config.WAITING_IDLE_TTL_SEC * 1000) / 4) });
+  const maxStreams = streamCap(config.SSE_MAX_STREAMS, config.SSE_FD_RESERVE);
+  if (maxStreams < config.SSE_MAX_STREAMS) {
+    logger.warn(
+      { SSE_MAX_STREAMS: config.SSE_MAX_STREAMS, SSE_FD_RESERVE: config.SSE_FD_RESERVE, maxStreams },
+      "stream cap lowered to keep descriptors in reserve",
+    );
+  }
+  const streams = new QueueStreams(queue, tickEvents, logger, {
+    idleRefreshMs: Math.min(5_000, (config.WAITING_IDLE_TTL_SEC * 1000) / 4),
+    maxPerToken: config.SSE_MAX_PER_TOKEN,
+    maxPerClient: config.SSE_MAX_PER_CLIENT,
+    maxStreams,
+    onRefused: onStreamRefused,
+  });
   const deps = {
     redis,
     store,

@@ -1,6 +1,6 @@
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { ConfigError, serveGracefully } from "@concert/shared";
+import { ConfigError, createHttpServer, serveGracefully } from "@concert/shared";
 import { TRUST_EVERY_HOP } from "./api/rate-limit";
 import { loadConfig } from "./config";
 import { buildGateway } from "./gateway";
@@ -12,7 +12,7 @@ async function main(): Promise<void> {
     gateway.logger.warn(
       "TRUST_PROXY=true believes every X-Forwarded-For hop: a client that reaches this gateway without the load balancer chooses its own address. Give the hop count or the load balancers' addresses instead, and keep the gateway reachable only through them.",
     );
-  const server: Server = createServer(gateway.handler).listen(config.PORT, config.HOST);
+  const server: Server = createHttpServer(gateway.handler, config).listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => server.once("listening", resolve).once("error", reject));
   if (config.ADMISSION_ENABLED) gateway.ticker.start();
   const address = server.address();

@@ -1,4 +1,5 @@
 import { Metrics, type QueueStore, type TickResult } from "@concert/shared";
+import type { StreamCap } from "./queue/queue-streams";
 
 /** The gateway's Prometheus metrics: HTTP and dependency errors (shared), plus the queue's. */
 export function gatewayMetrics(store: QueueStore, openStreams: () => number = () => 0) {
@@ -12,6 +13,7 @@ export function gatewayMetrics(store: QueueStore, openStreams: () => number = ()
   metrics.gauge("queue_sse_streams", "Open GET /api/queue/stream connections on this instance", [], function () {
     this.set(openStreams());
   });
+  const streamsRefused = metrics.counter("queue_sse_refused_total", "GET /api/queue/stream refused by a stream cap", ["cap"]);
   const holdsRefusedAtEdge = metrics.counter(
     "holds_refused_at_gateway_total",
     "Holds of already-claimed seats refused before reaching booking",
@@ -29,6 +31,7 @@ export function gatewayMetrics(store: QueueStore, openStreams: () => number = ()
   return {
     metrics,
     onHoldRefused: () => holdsRefusedAtEdge.inc(),
+    onStreamRefused: (cap: StreamCap) => streamsRefused.inc({ cap }),
     onTick: (result: TickResult, ms: number): void => {
       admitted.inc(result.admitted);
       expired.inc(result.expired);

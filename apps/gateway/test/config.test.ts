@@ -39,6 +39,14 @@ const badValues: Record<keyof typeof gatewayEnv.shape, string> = {
   HOLD_RATE_LIMIT: "-1",
   HOLD_RATE_WINDOW_SEC: "0",
   MAX_HOLDS_PER_CLIENT: "10001",
+  HTTP_HEADERS_TIMEOUT_MS: "99",
+  HTTP_REQUEST_TIMEOUT_MS: "600001",
+  HTTP_KEEPALIVE_TIMEOUT_MS: "5s",
+  HTTP_IDLE_TIMEOUT_MS: "0",
+  SSE_MAX_PER_TOKEN: "0",
+  SSE_MAX_PER_CLIENT: "1.5",
+  SSE_MAX_STREAMS: "-1",
+  SSE_FD_RESERVE: "x",
 };
 
 describe("gateway configuration", () => {

@@ -35,6 +35,7 @@ export async function startGateway(env: Record<string, string> = {}, options: { 
     TOKEN_RATE_LIMIT: "0",
     HOLD_RATE_LIMIT: "0",
     MAX_HOLDS_PER_CLIENT: "0",
+    SSE_MAX_PER_CLIENT: "1000",
     ...env,
   });
   const gateway = await buildGateway(config, createLogger("gateway", "silent"), { clock: options.clock?.now });

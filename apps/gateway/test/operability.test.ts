@@ -13,7 +13,9 @@ function expressApiRoutes(app: Express): string[] {
         const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
         for (const p of paths) {
           if (!String(p).startsWith("/api/")) continue;
-          for (const m of Object.keys(layer.route.methods)) found.push(`${m.toUpperCase()} ${String(p).replace(/:(\w+)/g, "{$1}")}`);
+          // (an `all` route is a path's 405/OPTIONS answer, not an operation)
+          for (const m of Object.keys(layer.route.methods))
+            if (m !== "_all") found.push(`${m.toUpperCase()} ${String(p).replace(/:(\w+)/g, "{$1}")}`);
         }
       } else if (layer.handle?.stack) walk(layer.handle.stack);
     }

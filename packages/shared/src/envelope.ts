@@ -82,8 +82,9 @@ export function errorAnswer(err: unknown, logger: Logger, reqId: unknown, hooks:
     hooks.onDependencyError?.(err.dependency);
     const cause = err.cause as { message?: unknown; code?: unknown } | undefined;
     logger.warn({ reqId, dependency: err.dependency, err: { message: cause?.message, code: cause?.code } }, "dependency unavailable");
-  } else if (err instanceof AppError && err.status === 503) {
-    hooks.onDependencyError?.(typeof err.details?.dependency === "string" ? err.details.dependency : "unknown");
+  } else if (err instanceof AppError && err.status === 503 && typeof err.details?.dependency === "string") {
+    // a 503 that names no dependency (a full instance, e.g. the stream cap) is not a dependency error
+    hooks.onDependencyError?.(err.details.dependency);
   }
   if (err instanceof AppError) {
     const retryAfterSec = err.retryAfterSec ?? (err.status === 503 ? 1 : undefined);

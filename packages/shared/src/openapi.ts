@@ -23,8 +23,8 @@ const STATUS_TEXT: Record<number, string> = {
   404: "Unknown concert, performance, seat or reservation (NOT_FOUND)",
   409: "Conflict with the current state (SEAT_UNAVAILABLE, HOLD_LIMIT, HOLD_EXPIRED, ALREADY_PAID, INSUFFICIENT_POINTS, BALANCE_LIMIT, IDEMPOTENCY_CONFLICT)",
   413: "Body too large (PAYLOAD_TOO_LARGE)",
-  429: "Too many token requests (RATE_LIMITED), see Retry-After",
-  503: "Redis, Postgres or booking unavailable (SERVICE_UNAVAILABLE), see Retry-After",
+  429: "Too many token requests, or too many open streams of one token or client (RATE_LIMITED), see Retry-After",
+  503: "Redis, Postgres or booking unavailable, or no room for another stream (SERVICE_UNAVAILABLE), see Retry-After",
 };
 
 /**

@@ -99,7 +99,7 @@ export const ROUTE_TABLE: readonly GatewayRoute[] = [
       summary: "Server-Sent Events: the token's status, rank and wait whenever they change (instead of polling)",
       ok: { contentType: "text/event-stream", schema: z.string() },
       okDescription: "An event stream; each `data:` frame is `{status, rank, estimatedWaitSec}`; it ends after IN_PROGRESS or FINISHED",
-      errors: [400, 401, 403],
+      errors: [400, 401, 403, 429],
     },
   }),
   route("concertDates", {

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { AppError, dependencyOf, type Logger, type QueueStreamEvent, type TokenView } from "@concert/shared";
 import type { QueueService } from "./queue-service";
@@ -16,11 +17,42 @@ export interface QueueStreamsOptions {
   batchSize?: number;
   /** the client's reconnect delay, sent as the stream's `retry:` field */
   retryMs?: number;
+  /** most open streams per queue token (a second tab, a reconnect overlapping the old stream) */
+  maxPerToken?: number;
+  /** most open streams per client address */
+  maxPerClient?: number;
+  /** most open streams on this instance (see {@link streamCap}) */
+  maxStreams?: number;
+  /** called for every stream refused by a cap */
+  onRefused?: (cap: StreamCap) => void;
+}
+
+/** Which cap refused a stream: per token and per client are 429s, the instance's is a 503. */
+export type StreamCap = "token" | "client" | "instance";
+
+/** The soft "Max open files" of this process from /proc/self/limits, or null where there is none (not Linux). */
+export function openFilesLimit(read: () => string = () => readFileSync("/proc/self/limits", "utf8")): number | null {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(read());
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The instance-wide stream cap: the configured one, lowered so that `reserve` descriptors stay
+ * free for ordinary requests, Redis and booking connections and logs (Node cannot ask getrlimit;
+ * the limit is read once, at start). Without a limit to read, the configured cap.
+ */
+export function streamCap(configured: number, reserve: number, limit: number | null = openFilesLimit()): number {
+  return limit === null ? configured : Math.max(0, Math.min(configured, limit - reserve));
 }
 
 interface Stream {
   userId: number;
   token: string;
+  client: string;
   res: ServerResponse;
   /** the last data frame sent, to send only changes */
   last: string;
@@ -38,6 +70,14 @@ const TERMINAL = new Set(["IN_PROGRESS", "FINISHED"]);
  */
 export class QueueStreams {
   private readonly streams = new Set<Stream>();
+  /** open or opening streams by token and by client address (a slot is taken before the token check awaits Redis) */
+  private readonly perToken = new Map<string, number>();
+  private readonly perClient = new Map<string, number>();
+  private opening = 0;
+  private readonly maxPerToken: number;
+  private readonly maxPerClient: number;
+  readonly maxStreams: number;
+  private readonly onRefused: (cap: StreamCap) => void;
   private readonly heartbeatMs: number;
   private readonly idleRefreshMs: number;
   private readonly batchSize: number;
@@ -61,6 +101,10 @@ export class QueueStreams {
     this.idleRefreshMs = options.idleRefreshMs ?? 5_000;
     this.batchSize = options.batchSize ?? 1_000;
     this.retryMs = options.retryMs ?? 2_000;
+    this.maxPerToken = options.maxPerToken ?? Infinity;
+    this.maxPerClient = options.maxPerClient ?? Infinity;
+    this.maxStreams = options.maxStreams ?? Infinity;
+    this.onRefused = options.onRefused ?? (() => {});
     this.unsubscribe = events.onTick((m) => this.onTick(m));
     this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
     this.heartbeat.unref();
@@ -71,11 +115,26 @@ export class QueueStreams {
   }
 
   /**
-   * Checks the token (401/403 through the error middleware while nothing is sent yet), then
-   * turns the response into an event stream with the current view as its first frame.
+   * Takes a slot under every cap (429/503 while nothing is sent yet), checks the token (401/403
+   * the same way), then turns the response into an event stream with the current view as its
+   * first frame. `client` is the caller's address as the rate limiter resolves it.
    */
-  async open(req: IncomingMessage, res: ServerResponse, userId: number, token: string): Promise<void> {
-    const view = await this.queue.tokenView(userId, token);
+  async open(req: IncomingMessage, res: ServerResponse, userId: number, token: string, client: string): Promise<void> {
+    this.take(token, client);
+    let view: TokenView;
+    try {
+      view = await this.queue.tokenView(userId, token);
+    } catch (err) {
+      this.release(token, client);
+      throw err;
+    } finally {
+      this.opening--;
+    }
+    if (req.socket.destroyed) {
+      // the client left during the token check: its "close" has passed, so nothing else would free the slot
+      this.release(token, client);
+      return;
+    }
     res.statusCode = 200;
     res.setHeader("content-type", "text/event-stream; charset=utf-8");
     res.setHeader("cache-control", "no-cache, no-transform");
@@ -86,15 +145,48 @@ export class QueueStreams {
     req.socket.setTimeout(0);
     res.write(`retry: ${this.retryMs}\n\n`);
 
-    const stream: Stream = { userId, token, res, last: "", pending: null };
+    const stream: Stream = { userId, token, client, res, last: "", pending: null };
     res.on("drain", () => {
       const frame = stream.pending;
       stream.pending = null;
       if (frame) res.write(frame);
     });
-    res.on("close", () => this.streams.delete(stream));
+    // "close" comes both when the server ended the stream and when the client left
+    res.on("close", () => {
+      this.streams.delete(stream);
+      this.release(token, client);
+    });
     this.streams.add(stream);
     this.send(stream, view);
+  }
+
+  /** Counts a new stream against every cap, or throws the refusal of the first cap it would pass. */
+  private take(token: string, client: string): void {
+    const refuse = (cap: StreamCap, err: AppError) => {
+      err.retryAfterSec = Math.ceil(this.retryMs / 1000);
+      this.onRefused(cap);
+      throw err;
+    };
+    if (this.streams.size + this.opening >= this.maxStreams) {
+      refuse(
+        "instance",
+        new AppError("SERVICE_UNAVAILABLE", "This instance has no room for another stream; retry, or poll the token route"),
+      );
+    }
+    if ((this.perToken.get(token) ?? 0) >= this.maxPerToken) {
+      refuse("token", new AppError("RATE_LIMITED", `At most ${this.maxPerToken} open streams per queue token`));
+    }
+    if ((this.perClient.get(client) ?? 0) >= this.maxPerClient) {
+      refuse("client", new AppError("RATE_LIMITED", `At most ${this.maxPerClient} open streams per client`));
+    }
+    this.opening++;
+    this.perToken.set(token, (this.perToken.get(token) ?? 0) + 1);
+    this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
+  }
+
+  private release(token: string, client: string): void {
+    decrement(this.perToken, token);
+    decrement(this.perClient, client);
   }
 
   /** Recomputes every open stream now (coalesced: one refresh at a time, at most one queued). */
@@ -192,4 +284,10 @@ export class QueueStreams {
     s.pending = null;
     s.res.end();
   }
+}
+
+function decrement(counts: Map<string, number>, key: string): void {
+  const n = (counts.get(key) ?? 0) - 1;
+  if (n > 0) counts.set(key, n);
+  else counts.delete(key);
 }
