@@ -108,19 +108,21 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
           throw new AppError("TOKEN_USER_MISMATCH", "userId does not match the queue token's user");
         }
       }
-      const settle = caps && (await takeHoldPlace(caps, req));
-      let made: HoldOutcome | null = null;
+      // A retry under an Idempotency-Key must reach booking, which answers it with the hold it made.
+      const answered = gate && req.headers["idempotency-key"] === undefined ? await claimSeat(gate, req) : undefined;
       try {
-        // A retry under an Idempotency-Key must reach booking, which answers it with the hold it made.
-        const answered = gate && req.headers["idempotency-key"] === undefined ? await claimSeat(gate, req) : undefined;
+        // after the seat gate: the losers of a rush for a taken seat are refused without the
+        // per-address bookkeeping (they create no hold, so they count against nothing)
+        const settle = caps && (await takeHoldPlace(caps, req));
+        let made: HoldOutcome | null = null;
         try {
           const reply = await forwarder.forward(req, res, { userId: auth.userId, queueToken: token, replay: auth.replay || undefined });
           if (settle) made = madeHold(reply);
         } finally {
-          answered?.(res.headersSent ? res.statusCode : 0);
+          await settle?.(made);
         }
       } finally {
-        await settle?.(made);
+        answered?.(res.headersSent ? res.statusCode : 0);
       }
     };
   };
