@@ -62,7 +62,8 @@ describe("system: hardening, streams and connections", () => {
       tag: "hardening_streams",
       bookings: 1,
       gateways: 1,
-      gatewayEnv: { ...http, SSE_MAX_PER_TOKEN: String(PER_TOKEN), SSE_MAX_PER_CLIENT: String(PER_CLIENT) },
+      // no admission: every stream stays WAITING (an admitted token's stream ends at once and frees its slot)
+      gatewayEnv: { ...http, SSE_MAX_PER_TOKEN: String(PER_TOKEN), SSE_MAX_PER_CLIENT: String(PER_CLIENT), ADMISSION_ENABLED: "false" },
       bookingEnv: http,
     });
     gw = sys.gateways[0].url;
@@ -86,10 +87,12 @@ describe("system: hardening, streams and connections", () => {
     // per client: every stream comes from 127.0.0.1
     const users = sys.userIds(PER_CLIENT + 4);
     const tokens = await Promise.all(users.map((id) => join(gw, id)));
-    await until(
-      async () => (await call(gw, "GET", "/metrics")).body as string,
+    // the streams closed above have released their slots (/metrics needs the harness's METRICS_TOKEN)
+    const drained = await until(
+      async () => String((await call(gw, "GET", "/metrics", { headers: { authorization: `Bearer ${sys.metricsToken}` } })).body),
       (m) => /^queue_sse_streams\{[^}]*\} 0$/m.test(m),
-    ); // the streams closed above have released their slots
+    );
+    expect(drained).toMatch(/^queue_sse_streams\{[^}]*\} 0$/m);
     const oneClient = await Promise.all(users.map((id, i) => openStream(gw, id, tokens[i])));
     expect([count(oneClient, 200), count(oneClient, 429)]).toEqual([PER_CLIENT, 4]);
     oneClient.forEach((o) => o.close());
