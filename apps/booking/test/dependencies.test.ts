@@ -1,5 +1,5 @@
 import { startRedisServer } from "@concert/test-support";
-import { call, newConcert, nextId, passport, reserveIdBlock, startBooking, until, type Booking } from "./support/booking";
+import { call, holdAsNewUser, newConcert, passport, reserveIdBlock, startBooking, until, type Booking } from "./support/booking";
 
 reserveIdBlock();
 
@@ -33,13 +33,7 @@ describe("dependencies down", () => {
     );
     try {
       const { detailIds } = await newConcert(inst.db);
-      const hold = (seatId: number) => {
-        const userId = nextId();
-        return call(inst.url, "POST", "/api/reservations", {
-          auth: passport({ userId }),
-          body: { concertDetailId: detailIds[0], userId, seatId },
-        });
-      };
+      const hold = (seatId: number) => holdAsNewUser(inst, detailIds[0], seatId);
       expect((await hold(1)).status).toBe(201);
 
       await redis.kill();

@@ -1,8 +1,19 @@
-import { DependencyError, createLogger, type QueueStore } from "@concert/shared";
+import { DependencyError, createLogger, type QueueTokens } from "@concert/shared";
 import type Redlock from "redlock";
 import type { ReservationsRepository } from "../src/db/reservations.repository";
-import { holdSeat } from "../src/reservations/hold-seat";
+import { holdSeat, type HoldSeatDeps } from "../src/reservations/hold-seat";
 import type { SeatGate } from "../src/reservations/seat-gate";
+
+/** holdSeat's dependencies around the given fakes (no Redis, no database). */
+const holdDeps = (gate: SeatGate, reservations: ReservationsRepository, redlock: Redlock): HoldSeatDeps => ({
+  reservations,
+  gate,
+  redlock,
+  queueStore: {} as QueueTokens,
+  logger: createLogger("hold-seat-test", "silent"),
+  holdTtlMs: 1_000,
+  maxHoldsPerUser: 4,
+});
 
 describe("holdSeat when Redlock cannot get the user's lock", () => {
   it("is DependencyError(redis) with Redlock's error as cause, touches no row, and gives the seat's gate back", async () => {
@@ -23,18 +34,7 @@ describe("holdSeat when Redlock cannot get the user's lock", () => {
     } as unknown as ReservationsRepository;
     const redlock = { acquire: () => Promise.reject(quorumLost) } as unknown as Redlock;
 
-    const attempt = holdSeat(
-      {
-        reservations,
-        gate,
-        redlock,
-        queueStore: {} as QueueStore,
-        logger: createLogger("hold-seat-test", "silent"),
-        holdTtlMs: 1_000,
-        maxHoldsPerUser: 4,
-      },
-      { userId: 1, concertDetailId: 2, seatNo: 3 },
-    );
+    const attempt = holdSeat(holdDeps(gate, reservations, redlock), { userId: 1, concertDetailId: 2, seatNo: 3 });
     await expect(attempt).rejects.toBeInstanceOf(DependencyError);
     await expect(attempt).rejects.toMatchObject({ dependency: "redis", status: 503, cause: quorumLost });
     expect(released).toEqual(["p:owner"]);
@@ -58,16 +58,9 @@ describe("holdSeat's transaction and the Redlock lease", () => {
       explainRefusal: () => Promise.resolve("SEAT_UNAVAILABLE"),
     } as unknown as ReservationsRepository;
     const redlock = { acquire: () => Promise.resolve({ expiration: leaseEnd, release: () => Promise.resolve() }) } as unknown as Redlock;
-    const deps = {
-      reservations,
-      gate,
-      redlock,
-      queueStore: {} as QueueStore,
-      logger: createLogger("hold-seat-test", "silent"),
-      holdTtlMs: 1_000,
-      maxHoldsPerUser: 4,
-    };
-    await holdSeat(deps, { userId: 1, concertDetailId: 2, seatNo: 3, deadline: callerDeadline }).catch(() => {});
+    await holdSeat(holdDeps(gate, reservations, redlock), { userId: 1, concertDetailId: 2, seatNo: 3, deadline: callerDeadline }).catch(
+      () => {},
+    );
     return given;
   }
 

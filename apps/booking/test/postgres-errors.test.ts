@@ -2,7 +2,7 @@ import { DependencyError } from "@concert/shared";
 import { createDb } from "../src/db/client";
 import { UniqueViolation, postgresFailure } from "../src/db/postgres-errors";
 import { Client } from "pg";
-import { call, newConcert, nextId, passport, reserveIdBlock, startBooking, testDatabaseUrl, until, type Booking } from "./support/booking";
+import { holdAsNewUser, newConcert, nextId, reserveIdBlock, startBooking, testDatabaseUrl, until, type Booking } from "./support/booking";
 import { adminUrl, callMigrateScript } from "./support/migrate";
 
 reserveIdBlock();
@@ -118,13 +118,7 @@ describe("a database that stops accepting connections", () => {
     const inst: Booking = await startBooking({ databaseUrl: url, redisKeyPrefix: `booking:test:${name}` });
     try {
       const { detailIds } = await newConcert(inst.db);
-      const hold = (seatId: number) => {
-        const userId = nextId();
-        return call(inst.url, "POST", "/api/reservations", {
-          auth: passport({ userId }),
-          body: { concertDetailId: detailIds[0], userId, seatId },
-        });
-      };
+      const hold = (seatId: number) => holdAsNewUser(inst, detailIds[0], seatId);
       const first = await hold(1);
       expect([first.status, first.body.error]).toEqual([201, null]);
 

@@ -176,3 +176,9 @@ export async function snapshot(db: Db, scope: { userIds?: number[]; detailIds?: 
            (SELECT string_agg(id || ':' || status || ':' || coalesce(reservation_id, 0), ',' ORDER BY id) FROM seat WHERE concert_detail_id = ANY(${details}::int[]) AND status <> 'FREE') AS seats`;
   return r;
 }
+
+/** A hold of `seatId` by a user of its own (a fresh id), through `inst` with a passport for that user. */
+export function holdAsNewUser(inst: Booking, concertDetailId: number, seatId: number) {
+  const userId = nextId();
+  return call(inst.url, "POST", "/api/reservations", { auth: passport({ userId }), body: { concertDetailId, userId, seatId } });
+}
