@@ -21,6 +21,7 @@ const badValues: Record<keyof typeof bookingEnv.shape, string> = {
   METRICS_TOKEN: "short",
   METRICS_PORT: "1.5",
   PORT: "-1",
+  HOST: "",
   DATABASE_URL: "mysql://127.0.0.1/db",
   DATABASE_POOL_SIZE: "0",
   SEAT_HOLD_TTL_SEC: "3601",
