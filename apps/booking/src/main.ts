@@ -55,9 +55,7 @@ async function main(): Promise<void> {
     logger.info({ host: address.address, port: address.port }, "booking listening");
   });
   const metricsServer =
-    config.METRICS_PORT === undefined
-      ? undefined
-      : app.metrics.app(logger, config.METRICS_TOKEN).listen(config.METRICS_PORT, config.HOST);
+    config.METRICS_PORT === undefined ? undefined : app.metrics.app(logger, config.METRICS_TOKEN).listen(config.METRICS_PORT, config.HOST);
   if (metricsServer) {
     // a taken port stops the start with one line (main's catch), like any other start failure
     await new Promise<void>((resolve, reject) => metricsServer.once("listening", resolve).once("error", reject));
