@@ -1,6 +1,6 @@
 import { bodyDigest, signPassport, type Passport } from "@concert/shared";
 
-/** A request as the tests send it: a body that is a string goes on the wire as it is, anything else as JSON. */
+/** A request as the tests send it: a body that is a string or bytes goes on the wire as it is, anything else as JSON. */
 export interface PassportRequest {
   method: string;
   /** path and query string, exactly as sent */
@@ -12,8 +12,8 @@ export interface PassportRequest {
 export type PassportClaims = Omit<Passport, "method" | "path" | "bodyDigest" | "exp"> & { exp?: number };
 
 /** The body bytes {@link httpCall} sends for `body`. */
-function wireBody(body: unknown): string | undefined {
-  return body === undefined || typeof body === "string" ? body : JSON.stringify(body);
+function wireBody(body: unknown): Uint8Array | string | undefined {
+  return body === undefined || typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body);
 }
 
 /**
