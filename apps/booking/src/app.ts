@@ -4,7 +4,7 @@ import type { Cluster, Redis } from "ioredis";
 import Redlock from "redlock";
 import { apiRoutes } from "./api/routes";
 import { healthRoutes } from "./api/health";
-import { requirePassport } from "./api/passport";
+import { digestBody, requirePassport } from "./api/passport";
 import type { Db } from "./db/client";
 import { ConcertsRepository } from "./db/concerts.repository";
 import { PaymentsRepository } from "./db/payments.repository";
@@ -73,7 +73,7 @@ export function createApp(deps: BookingDeps): BookingApp {
   app.use(outcomes);
   app.use(healthRoutes(db, redis));
   if (!config.metricsOwnListener) app.get(METRICS_PATH, ...metrics.handlers(config.metricsToken));
-  app.use(express.json({ limit: "16kb" }));
+  app.use(express.json({ limit: "16kb", verify: digestBody }));
   app.use("/api", requirePassport(config.passportSecret));
   app.use(
     apiRoutes({

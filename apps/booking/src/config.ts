@@ -19,6 +19,8 @@ import {
 export const bookingEnv = z.object({
   ...commonEnv,
   PORT: intVar(DEFAULT_PORTS.booking, 0, 65_535),
+  /** the interface to listen on: loopback unless set, so only what runs beside it (the gateway) reaches booking */
+  HOST: z.string().min(1).default("127.0.0.1"),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// URL")

@@ -50,12 +50,12 @@ async function main(): Promise<void> {
   });
   const stopSweeper = startSweeper(app.sweep, logger, config.SWEEP_INTERVAL_MS);
 
-  const server = createHttpServer(app, config).listen(config.PORT, () => {
-    const address = server.address();
-    logger.info({ port: typeof address === "object" && address ? address.port : config.PORT }, "booking listening");
+  const server = createHttpServer(app, config).listen(config.PORT, config.HOST, () => {
+    const address = server.address() as AddressInfo;
+    logger.info({ host: address.address, port: address.port }, "booking listening");
   });
   const metricsServer =
-    config.METRICS_PORT === undefined ? undefined : app.metrics.app(logger, config.METRICS_TOKEN).listen(config.METRICS_PORT);
+    config.METRICS_PORT === undefined ? undefined : app.metrics.app(logger, config.METRICS_TOKEN).listen(config.METRICS_PORT, config.HOST);
   if (metricsServer) {
     // a taken port stops the start with one line (main's catch), like any other start failure
     await new Promise<void>((resolve, reject) => metricsServer.once("listening", resolve).once("error", reject));

@@ -21,6 +21,7 @@ const badValues: Record<keyof typeof bookingEnv.shape, string> = {
   METRICS_TOKEN: "short",
   METRICS_PORT: "1.5",
   PORT: "-1",
+  HOST: "",
   DATABASE_URL: "mysql://127.0.0.1/db",
   DATABASE_POOL_SIZE: "0",
   SEAT_HOLD_TTL_SEC: "3601",
@@ -60,6 +61,8 @@ describe("booking configuration", () => {
   it("defaults to the shared defaults, and ends with the shared production-secrets step", () => {
     const config = loadConfig(base);
     expect([config.PORT, config.DATABASE_URL, config.REDIS_URL]).toEqual([DEFAULT_PORTS.booking, DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL]);
+    // only what runs beside booking reaches it unless HOST says otherwise
+    expect(config.HOST).toBe("127.0.0.1");
     expect(config.PASSPORT_SECRET).toBe(DEV_PASSPORT_SECRET);
     // the production-secrets step (its cases: packages/shared/test/config.test.ts) is this schema's too
     expect(refusal({ NODE_ENV: "production" }).match(/^ {2}\w+(?=:)/gm)).toEqual(["  PASSPORT_SECRET", "  METRICS_TOKEN"]);

@@ -27,7 +27,7 @@ describe("booking observability", () => {
       body: { reservationId: won.body.result.reservationId, userId: u1 },
     });
     expect(short.body.error?.code).toBe("INSUFFICIENT_POINTS");
-    await call(a.url, "PATCH", "/api/users/point", { auth: passport(), body: { userId: u1, point: 100 } });
+    await call(a.url, "PATCH", "/api/users/point", { body: { userId: u1, point: 100 } });
     const paid = await call(a.url, "POST", "/api/payment", {
       auth: passport({ userId: u1 }),
       body: { reservationId: won.body.result.reservationId, userId: u1 },
@@ -60,14 +60,14 @@ describe("booking observability", () => {
     expect(seatList.safeParse(seats.body.result).success).toBe(true);
     const held = await call(a.url, "POST", "/api/reservations", { auth, body: { concertDetailId: detailIds[0], userId: user, seatId: 1 } });
     expect(holdView.safeParse(held.body.result).success).toBe(true);
-    const charged = await call(a.url, "PATCH", "/api/users/point", { auth: passport(), body: { userId: user, point: 10 } });
+    const charged = await call(a.url, "PATCH", "/api/users/point", { body: { userId: user, point: 10 } });
     expect(pointView.safeParse(charged.body.result).success).toBe(true);
     const paid = await call(a.url, "POST", "/api/payment", { auth, body: { reservationId: held.body.result.reservationId, userId: user } });
     expect(paymentView.safeParse(paid.body.result).success).toBe(true);
   });
 
   it("keeps the request id the gateway sent", async () => {
-    const r = await call(a.url, "GET", `/api/users/${nextId()}/point`, { auth: passport(), headers: { "x-request-id": "trace-7" } });
+    const r = await call(a.url, "GET", `/api/users/${nextId()}/point`, { headers: { "x-request-id": "trace-7" } });
     expect(r.headers.get("x-request-id")).toBe("trace-7");
   });
 });

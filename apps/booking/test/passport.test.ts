@@ -1,5 +1,6 @@
 import { PASSPORT_HEADER } from "@concert/shared";
-import { call, nextId, passport, reserveIdBlock, startBooking, type Booking } from "./support/booking";
+import { signPassportFor, type PassportClaims, type PassportRequest } from "@concert/test-support";
+import { SECRET, call, newConcert, nextId, passport, reserveIdBlock, snapshot, startBooking, type Booking } from "./support/booking";
 
 reserveIdBlock();
 
@@ -11,6 +12,7 @@ afterAll(async () => {
   await a?.close();
 });
 
+/** The header with another user in its payload, the signature kept. */
 function tamper(header: string): string {
   const [v, body, mac] = header.split(".");
   const payload = JSON.parse(Buffer.from(body, "base64url").toString());
@@ -18,8 +20,10 @@ function tamper(header: string): string {
   return [v, Buffer.from(JSON.stringify(payload)).toString("base64url"), mac].join(".");
 }
 
+type Route = [method: string, path: string, body?: unknown];
+
 describe("the gateway passport", () => {
-  const routes: [string, string, unknown?][] = [
+  const routes: Route[] = [
     ["GET", "/api/concert/1/date"],
     ["GET", "/api/concert/1/seat"],
     ["POST", "/api/reservations", { concertDetailId: 1, userId: 1, seatId: 1 }],
@@ -28,28 +32,78 @@ describe("the gateway passport", () => {
     ["POST", "/api/payment", { userId: 1, reservationId: 1 }],
     ["GET", "/api/nowhere"],
   ];
-  const bad: [string, () => string | false][] = [
+  const signed = ([method, path, body]: Route, claims: PassportClaims) => signPassportFor(SECRET, { method, path, body }, claims);
+  const bad: [string, (route: Route) => string | false | ReturnType<typeof passport>][] = [
     ["missing", () => false],
     ["forged with another secret", () => passport({ userId: 1 }, "another-secret-of-16-chars")],
-    ["tampered", () => tamper(passport({ userId: 2 }))],
+    ["tampered", (route) => tamper(signed(route, { userId: 2 }))],
     ["expired", () => passport({ userId: 1, exp: Date.now() - 1 })],
-    ["garbage", () => "v1.abc"],
+    ["userless", () => passport({} as PassportClaims)],
+    ["garbage", () => "v2.abc"],
   ];
   it.each(bad)("a %s passport is 401 PASSPORT_INVALID on every /api route, and nothing changes", async (_n, auth) => {
     const before = await a.db.user.count();
-    for (const [method, path, body] of routes) {
-      const r = await call(a.url, method, path, { auth: auth(), body });
+    for (const route of routes) {
+      const [method, path, body] = route;
+      const r = await call(a.url, method, path, { auth: auth(route), body });
       expect([method, path, r.status, r.body.error?.code]).toEqual([method, path, 401, "PASSPORT_INVALID"]);
     }
     expect(await a.db.user.count()).toBe(before);
   });
 
-  it("a passport of another user is 403 on user routes; a passport without a user (point routes) is accepted", async () => {
+  it("a passport made for one charge, used for a hold, a payment, another charge, method or path, is 401 and changes nothing; for its own request it is accepted", async () => {
+    const user = nextId();
+    const { detailIds } = await newConcert(a.db, { seatPrice: 100 });
+    expect((await call(a.url, "PATCH", "/api/users/point", { body: { userId: user, point: 1_000 } })).status).toBe(200);
+    const hold = await call(a.url, "POST", "/api/reservations", { body: { concertDetailId: detailIds[0], userId: user, seatId: 1 } });
+    expect(hold.status).toBe(201);
+    const reservationId = hold.body.result.reservationId as number;
+
+    const made: PassportRequest = { method: "PATCH", path: "/api/users/point", body: { userId: user, point: 10 } };
+    const captured = signPassportFor(SECRET, made, { userId: user });
+    const before = await snapshot(a.db, { userIds: [user], detailIds });
+    const replays: [string, Route][] = [
+      ["a hold", ["POST", "/api/reservations", { concertDetailId: detailIds[0], userId: user, seatId: 2 }]],
+      ["a payment", ["POST", "/api/payment", { userId: user, reservationId }]],
+      ["a charge of another amount", ["PATCH", "/api/users/point", { userId: user, point: 1_000_000 }]],
+      ["the same charge written in other bytes", ["PATCH", "/api/users/point", `{"point":10,"userId":${user}}`]],
+      ["the charge's body with another method", ["POST", "/api/users/point", made.body]],
+      ["the charge with a query string", ["PATCH", "/api/users/point?again=1", made.body]],
+      ["the balance read", ["GET", `/api/users/${user}/point`]],
+    ];
+    for (const [name, [method, path, body]] of replays) {
+      const r = await call(a.url, method, path, { auth: captured, body });
+      expect([name, r.status, r.body.error?.code, r.body.error?.message]).toEqual([
+        name,
+        401,
+        "PASSPORT_INVALID",
+        expect.stringMatching(/bound to another request/),
+      ]);
+    }
+    expect(await snapshot(a.db, { userIds: [user], detailIds })).toEqual(before);
+
+    const genuine = await call(a.url, made.method, made.path, { auth: captured, body: made.body });
+    expect([genuine.status, genuine.body.result]).toEqual([200, { userId: user, point: 1_010 }]);
+  });
+
+  it("a passport for one user with another user in the body or path is 403 TOKEN_USER_MISMATCH on every user route, and nothing changes", async () => {
     const [me, other] = [nextId(), nextId()];
-    const r = await call(a.url, "GET", `/api/users/${other}/point`, { auth: passport({ userId: me }) });
-    expect([r.status, r.body.error?.code]).toEqual([403, "TOKEN_USER_MISMATCH"]);
-    const ok = await call(a.url, "GET", `/api/users/${other}/point`, { auth: passport({}) });
-    expect(ok.status).toBe(200);
+    const { detailIds } = await newConcert(a.db, { seatPrice: 100 });
+    await call(a.url, "PATCH", "/api/users/point", { body: { userId: other, point: 1_000 } });
+    const hold = await call(a.url, "POST", "/api/reservations", { body: { concertDetailId: detailIds[0], userId: other, seatId: 1 } });
+    const reservationId = hold.body.result.reservationId as number;
+    const before = await snapshot(a.db, { userIds: [me, other], detailIds });
+    const foreign: Route[] = [
+      ["PATCH", "/api/users/point", { userId: other, point: 10 }],
+      ["GET", `/api/users/${other}/point`],
+      ["POST", "/api/reservations", { concertDetailId: detailIds[0], userId: other, seatId: 2 }],
+      ["POST", "/api/payment", { userId: other, reservationId }],
+    ];
+    for (const [method, path, body] of foreign) {
+      const r = await call(a.url, method, path, { auth: passport({ userId: me }), body });
+      expect([method, path, r.status, r.body.error?.code]).toEqual([method, path, 403, "TOKEN_USER_MISMATCH"]);
+    }
+    expect(await snapshot(a.db, { userIds: [me, other], detailIds })).toEqual(before);
   });
 
   it("/health and /ready need no passport", async () => {

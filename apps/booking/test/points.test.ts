@@ -1,4 +1,4 @@
-import { call, nextId, passport, reserveIdBlock, snapshot, startBooking, type Booking } from "./support/booking";
+import { call, nextId, passport, reserveIdBlock, snapshot, startBooking, type Booking, type TestPassport } from "./support/booking";
 
 reserveIdBlock();
 
@@ -13,7 +13,7 @@ afterAll(async () => {
   await b?.close();
 });
 
-const charge = (inst: Booking, userId: number, point: unknown, auth = passport()) =>
+const charge = (inst: Booking, userId: number, point: unknown, auth?: TestPassport) =>
   call(inst.url, "PATCH", "/api/users/point", { auth, body: { userId, point } });
 
 describe("points", () => {

@@ -1,5 +1,6 @@
 import type { AddressInfo } from "node:net";
 import type { Redis } from "ioredis";
+import { bodyDigest } from "@concert/shared";
 import { testClock, type TestClock } from "@concert/test-support";
 import { loadConfig } from "../src/config";
 import { call, closedPort, startFakeBooking, startGateway, type RunningGateway } from "./helpers";
@@ -112,7 +113,7 @@ describe("forwarding to booking with a signed passport", () => {
     expect(booking.seen).toHaveLength(0);
   });
 
-  it("forwards point routes without a token, with a passport that names no user", async () => {
+  it("forwards point routes without a token, with a passport for the user the request names", async () => {
     const charge = await call(gw.url, "PATCH", "/api/users/point", { body: { userId: 5, point: 100 } });
     const balance = await call(gw.url, "GET", "/api/users/5/point");
     expect([charge.status, balance.status]).toEqual([200, 200]);
@@ -120,8 +121,32 @@ describe("forwarding to booking with a signed passport", () => {
       ["PATCH", "/api/users/point"],
       ["GET", "/api/users/5/point"],
     ]);
-    expect(booking.seen[0].passport.userId).toBeUndefined();
-    expect(booking.seen[0].passport.queueToken).toBeUndefined();
+    expect(booking.seen.map((s) => [s.passport.userId, s.passport.queueToken])).toEqual([
+      [5, undefined],
+      [5, undefined],
+    ]);
+  });
+
+  it("binds each passport to the method, path and query, and body it was sent with", async () => {
+    const body = { userId: 5, point: 100 };
+    await call(gw.url, "PATCH", "/api/users/point?from=test", { body });
+    await call(gw.url, "GET", "/api/users/5/point");
+    expect(booking.seen.map((s) => [s.passport.method, s.passport.path, s.passport.bodyDigest])).toEqual([
+      ["PATCH", "/api/users/point?from=test", bodyDigest(JSON.stringify(body))],
+      ["GET", "/api/users/5/point", bodyDigest()],
+    ]);
+  });
+
+  it("answers a point route that names no valid user 400 itself, as booking would, without forwarding", async () => {
+    const noUser = await call(gw.url, "PATCH", "/api/users/point", { body: { point: 100 } });
+    const badPath = await call(gw.url, "GET", "/api/users/0/point");
+    expect([noUser.status, noUser.body.error?.code, badPath.status, badPath.body.error?.code]).toEqual([
+      400,
+      "VALIDATION_FAILED",
+      400,
+      "VALIDATION_FAILED",
+    ]);
+    expect(booking.seen).toHaveLength(0);
   });
 
   it("after payment finishes the token, only POST /api/payment still passes (replay window)", async () => {

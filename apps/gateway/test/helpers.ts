@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import { join } from "node:path";
 import express from "express";
 import {
@@ -11,7 +11,7 @@ import {
   type RedisServer,
   type TestClock,
 } from "@concert/test-support";
-import { DEV_PASSPORT_SECRET, createLogger, verifyPassport, type Passport } from "@concert/shared";
+import { DEV_PASSPORT_SECRET, bodyDigest, createLogger, verifyPassport, type Passport } from "@concert/shared";
 import { loadConfig } from "../src/config";
 import { buildGateway, type Gateway } from "../src/gateway";
 
@@ -71,10 +71,13 @@ export async function startFakeBooking(
 ): Promise<{ url: string; seen: SeenRequest[]; close(): Promise<void> }> {
   const seen: SeenRequest[] = [];
   const app = express();
-  app.use(express.json());
+  // as booking does: the passport must be the one made for this request's method, path and body bytes
+  const digests = new WeakMap<IncomingMessage, string>();
+  app.use(express.json({ verify: (req, _res, bytes) => digests.set(req, bodyDigest(bytes)) }));
   app.use((req, res) => {
     try {
-      const passport = verifyPassport(DEV_PASSPORT_SECRET, req.headers["x-queue-passport"]);
+      const request = { method: req.method, path: req.originalUrl, bodyDigest: digests.get(req) ?? bodyDigest() };
+      const passport = verifyPassport(DEV_PASSPORT_SECRET, req.headers["x-queue-passport"], request);
       seen.push({
         method: req.method,
         path: req.originalUrl,

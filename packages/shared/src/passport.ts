@@ -1,15 +1,29 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { AppError } from "./errors";
 
 /**
- * The passport is what the gateway vouches for when it forwards a request to booking:
- * the verified user and queue token (absent on point routes), the request id, and an expiry.
- * Format: `v1.<base64url(JSON payload)>.<base64url(HMAC-SHA256(secret, "v1." + payload))>`.
+ * The request a passport was made for: booking refuses it for any other, so a passport read off
+ * the wire is good for nothing but the one request the gateway sent it with (and its own expiry).
  */
-export interface Passport {
-  /** verified user id; absent on routes that need no queue token */
-  userId?: number;
-  /** the queue token the request was authorised with */
+export interface PassportBinding {
+  /** HTTP method, upper case, as sent */
+  method: string;
+  /** the exact path and query string sent to booking */
+  path: string;
+  /** {@link bodyDigest} of the exact body bytes sent (of no bytes when there is no body) */
+  bodyDigest: string;
+}
+
+/**
+ * The passport is what the gateway vouches for when it forwards a request to booking: the user
+ * (on token routes the token's or the verified user; on point routes the user the request names),
+ * the queue token, the request id, an expiry, and the one request it was made for.
+ * Format: `v2.<base64url(JSON payload)>.<base64url(HMAC-SHA256(secret, "v2." + payload))>`.
+ */
+export interface Passport extends PassportBinding {
+  /** the user the gateway vouches for; every user id the request names must be this one */
+  userId: number;
+  /** the queue token the request was authorised with (token routes) */
   queueToken?: string;
   /** true when the token was already finished by its payment (payment replay window) */
   replay?: boolean;
@@ -25,7 +39,17 @@ export interface Passport {
 }
 
 export const PASSPORT_HEADER = "x-queue-passport";
-const VERSION = "v1";
+// v2: the payload names the request it was made for (v1 passports are refused as malformed)
+const VERSION = "v2";
+// node refuses a request whose headers pass 16 KiB, so no genuine passport is longer
+const MAX_HEADER_LENGTH = 16_384;
+
+/** SHA-256 of the body bytes, base64url; a request without a body digests as zero bytes. */
+export function bodyDigest(body?: Uint8Array | string): string {
+  return createHash("sha256")
+    .update(body ?? "")
+    .digest("base64url");
+}
 
 function mac(secret: string, data: string): Buffer {
   return createHmac("sha256", secret).update(data).digest();
@@ -39,24 +63,51 @@ export function signPassport(secret: string, passport: Passport): string {
 
 const invalid = (why: string) => new AppError("PASSPORT_INVALID", `Missing or invalid passport: ${why}`);
 
-/** Verifies signature and expiry; throws 401 PASSPORT_INVALID otherwise. */
-export function verifyPassport(secret: string, header: unknown, now = Date.now()): Passport {
+const isId = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v > 0;
+
+/** The payload's fields have the types the gateway signs (a correct signature over a wrong shape is still refused). */
+function wellFormed(p: Partial<Passport> | null): p is Passport {
+  return (
+    typeof p === "object" &&
+    p !== null &&
+    typeof p.exp === "number" &&
+    isId(p.userId) &&
+    typeof p.method === "string" &&
+    typeof p.path === "string" &&
+    typeof p.bodyDigest === "string" &&
+    (p.deadline === undefined || Number.isSafeInteger(p.deadline))
+  );
+}
+
+/** Which part of the request differs from the one the passport was made for, or undefined. */
+function unboundPart(p: PassportBinding, request: PassportBinding): string | undefined {
+  if (p.method !== request.method) return "method";
+  if (p.path !== request.path) return "path";
+  if (p.bodyDigest !== request.bodyDigest) return "body";
+  return undefined;
+}
+
+/**
+ * Verifies signature, shape, expiry and that the passport was made for this very request
+ * (method, path and query, body bytes); throws 401 PASSPORT_INVALID otherwise.
+ */
+export function verifyPassport(secret: string, header: unknown, request: PassportBinding, now = Date.now()): Passport {
   if (typeof header !== "string" || header.length === 0) throw invalid("absent");
-  if (header.length > 2048) throw invalid("too long");
+  if (header.length > MAX_HEADER_LENGTH) throw invalid("too long");
   const parts = header.split(".");
   if (parts.length !== 3 || parts[0] !== VERSION) throw invalid("malformed");
   const expected = mac(secret, `${parts[0]}.${parts[1]}`);
   const given = Buffer.from(parts[2], "base64url");
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid("bad signature");
-  let payload: Passport;
+  let payload: Partial<Passport> | null;
   try {
-    payload = JSON.parse(Buffer.from(parts[1], "base64url").toString("utf8")) as Passport;
+    payload = JSON.parse(Buffer.from(parts[1], "base64url").toString("utf8")) as Partial<Passport> | null;
   } catch {
     throw invalid("malformed");
   }
-  if (!payload || typeof payload.exp !== "number") throw invalid("malformed");
+  if (!wellFormed(payload)) throw invalid("malformed");
   if (payload.exp < now) throw invalid("expired");
-  if (payload.userId !== undefined && !(Number.isSafeInteger(payload.userId) && payload.userId > 0)) throw invalid("malformed");
-  if (payload.deadline !== undefined && !Number.isSafeInteger(payload.deadline)) throw invalid("malformed");
+  const part = unboundPart(payload, request);
+  if (part) throw invalid(`bound to another request (${part})`);
   return payload;
 }

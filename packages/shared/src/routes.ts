@@ -9,6 +9,7 @@ import {
   paymentHeaders,
   queueStreamQuery,
   reserveBody,
+  parseOr400,
   userIdPath,
 } from "./api";
 import { ROUTE_PATHS, pathOf, type RouteName } from "./route-paths";
@@ -41,6 +42,25 @@ export const ROUTES = {
 } as const satisfies Record<RouteName, RouteContract>;
 
 export { ROUTE_PATHS, pathOf, type RouteName };
+
+/** The parts of a request a route's schemas read (Express's `req` has them). */
+export interface RouteRequest {
+  params?: unknown;
+  body?: unknown;
+}
+
+/**
+ * Every user id a request names (its path's `userId`, its body's `userId`), read with the route's
+ * own schemas, so the gateway (the user a passport vouches for) and booking (every id must be
+ * that user) read the same ids; 400 VALIDATION_FAILED, as the route answers, when they do not parse.
+ */
+export function requestUserIds(route: RouteContract, req: RouteRequest): number[] {
+  const parsed = [route.params && parseOr400(route.params, req.params, "path"), route.body && parseOr400(route.body, req.body)];
+  return parsed.flatMap((part: unknown) => {
+    const userId = part && typeof part === "object" && "userId" in part ? part.userId : undefined;
+    return typeof userId === "number" ? [userId] : [];
+  });
+}
 
 /** An Express `:param` path in OpenAPI's `{param}` form. */
 export function openApiPath(expressPath: string): string {

@@ -1,4 +1,5 @@
-import { signPassport, verifyPassport } from "../src/passport";
+import { createHmac } from "node:crypto";
+import { bodyDigest, signPassport, verifyPassport, type Passport, type PassportBinding } from "../src/passport";
 import { AppError } from "../src/errors";
 
 const SECRET = "test-secret-0123456789";
@@ -13,49 +14,98 @@ function refusal(fn: () => unknown): AppError {
   throw new Error("expected a refusal");
 }
 
+/** The header with its payload replaced by `edit` of it, the signature kept. */
+function tampered(header: string, edit: (p: Record<string, unknown>) => void): string {
+  const [v, body, sig] = header.split(".");
+  const payload = JSON.parse(Buffer.from(body, "base64url").toString("utf8")) as Record<string, unknown>;
+  edit(payload);
+  return [v, Buffer.from(JSON.stringify(payload)).toString("base64url"), sig].join(".");
+}
+
 describe("passport codec", () => {
   const now = 1_700_000_000_000;
-  const good = { userId: 7, queueToken: "1b4e28ba-2fa1-11d2-883f-0016d3cca427", requestId: "r1", exp: now + 5000 };
+  const body = JSON.stringify({ userId: 7, point: 100 });
+  const request: PassportBinding = { method: "PATCH", path: "/api/users/point", bodyDigest: bodyDigest(body) };
+  const good: Passport = { userId: 7, queueToken: "1b4e28ba-2fa1-11d2-883f-0016d3cca427", requestId: "r1", exp: now + 5000, ...request };
+  const verify = (header: unknown, req: PassportBinding = request) => verifyPassport(SECRET, header, req, now);
 
-  it("round-trips what the gateway vouched for", () => {
-    expect(verifyPassport(SECRET, signPassport(SECRET, good), now)).toEqual(good);
+  it("round-trips what the gateway vouched for, for the request it was made for", () => {
+    expect(verify(signPassport(SECRET, good))).toEqual(good);
+  });
+
+  it("digests the body as SHA-256 base64url; no body is the digest of zero bytes", () => {
+    expect(bodyDigest()).toBe("47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU");
+    expect(bodyDigest("")).toBe(bodyDigest());
+    expect(bodyDigest(Buffer.from(body))).toBe(bodyDigest(body));
+    expect(bodyDigest(JSON.stringify({ userId: 7, point: 101 }))).not.toBe(bodyDigest(body));
   });
 
   it("rejects a passport signed with another secret (forged)", () => {
     const forged = signPassport("another-secret-9876543210", good);
-    expect(refusal(() => verifyPassport(SECRET, forged, now))).toMatchObject({ code: "PASSPORT_INVALID", status: 401 });
+    expect(refusal(() => verify(forged))).toMatchObject({ code: "PASSPORT_INVALID", status: 401 });
   });
 
-  it("rejects a passport whose payload was changed (tampered)", () => {
-    const [v, , sig] = signPassport(SECRET, good).split(".");
-    const body = Buffer.from(JSON.stringify({ ...good, userId: 8 })).toString("base64url");
-    expect(refusal(() => verifyPassport(SECRET, `${v}.${body}.${sig}`, now)).code).toBe("PASSPORT_INVALID");
+  it.each<[string, (p: Record<string, unknown>) => void]>([
+    ["the user", (p) => (p.userId = 8)],
+    ["the method", (p) => (p.method = "POST")],
+    ["the path", (p) => (p.path = "/api/payment")],
+    ["the body digest", (p) => (p.bodyDigest = bodyDigest("{}"))],
+    ["the expiry", (p) => (p.exp = now + 60_000)],
+  ])("rejects a passport with %s changed under the same signature (tampered)", (_what, edit) => {
+    expect(refusal(() => verify(tampered(signPassport(SECRET, good), edit))).message).toMatch(/bad signature/);
   });
 
   it("rejects a passport whose signature was changed by one character", () => {
     const p = signPassport(SECRET, good);
     const flipped = p.slice(0, -1) + (p.endsWith("A") ? "B" : "A");
-    expect(refusal(() => verifyPassport(SECRET, flipped, now)).code).toBe("PASSPORT_INVALID");
+    expect(refusal(() => verify(flipped)).code).toBe("PASSPORT_INVALID");
   });
 
   it("rejects an expired passport", () => {
     const p = signPassport(SECRET, { ...good, exp: now - 1 });
-    expect(refusal(() => verifyPassport(SECRET, p, now)).message).toMatch(/expired/);
+    expect(refusal(() => verify(p)).message).toMatch(/expired/);
   });
 
-  it.each([undefined, "", "v1.abc", "v2.a.b", "x".repeat(5000), 42])("rejects a missing or malformed header %#", (header) => {
-    expect(refusal(() => verifyPassport(SECRET, header, now)).code).toBe("PASSPORT_INVALID");
+  it.each<[string, Partial<PassportBinding>]>([
+    ["another method", { method: "POST" }],
+    ["another path", { path: "/api/payment" }],
+    ["another query string", { path: "/api/users/point?x=1" }],
+    ["another body", { bodyDigest: bodyDigest(JSON.stringify({ userId: 7, point: 1_000_000 })) }],
+    ["no body", { bodyDigest: bodyDigest() }],
+  ])("rejects a genuine passport used for %s: bound to another request", (_what, change) => {
+    const p = signPassport(SECRET, good);
+    expect(refusal(() => verify(p, { ...request, ...change }))).toMatchObject({
+      code: "PASSPORT_INVALID",
+      message: expect.stringMatching(/bound to another request/),
+    });
   });
 
-  it("rejects a correctly signed payload with a non-integer user", () => {
-    const p = signPassport(SECRET, { ...good, userId: 1.5 });
-    expect(refusal(() => verifyPassport(SECRET, p, now)).code).toBe("PASSPORT_INVALID");
+  it.each<[string, Record<string, unknown>]>([
+    ["no user", { userId: undefined }],
+    ["a non-integer user", { userId: 1.5 }],
+    ["a user of 0", { userId: 0 }],
+    ["no method", { method: undefined }],
+    ["no path", { path: undefined }],
+    ["no body digest", { bodyDigest: undefined }],
+    ["a non-integer deadline", { deadline: "soon" }],
+  ])("rejects a correctly signed payload with %s", (_what, change) => {
+    const p = signPassport(SECRET, { ...good, ...change });
+    expect(refusal(() => verify(p)).message).toMatch(/malformed/);
   });
 
-  it("carries the caller's deadline, and rejects a correctly signed payload with a non-integer one", () => {
+  it("refuses a v1 passport (no binding) even when correctly signed", () => {
+    const v2 = signPassport(SECRET, good);
+    const [, payload] = v2.split(".");
+    const sig = createHmac("sha256", SECRET).update(`v1.${payload}`).digest("base64url");
+    expect(refusal(() => verify(`v1.${payload}.${sig}`)).message).toMatch(/malformed/);
+  });
+
+  it("carries the caller's deadline", () => {
     const withDeadline = { ...good, deadline: now + 3000 };
-    expect(verifyPassport(SECRET, signPassport(SECRET, withDeadline), now)).toEqual(withDeadline);
-    const p = signPassport(SECRET, { ...good, deadline: "soon" as unknown as number });
-    expect(refusal(() => verifyPassport(SECRET, p, now)).code).toBe("PASSPORT_INVALID");
+    expect(verify(signPassport(SECRET, withDeadline))).toEqual(withDeadline);
+  });
+
+  it.each([undefined, "", "v2.abc", "v1.a.b", "x".repeat(20_000), 42])("rejects a missing or malformed header %#", (header) => {
+    expect(refusal(() => verify(header)).code).toBe("PASSPORT_INVALID");
   });
 });

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { PASSPORT_HEADER, seatGateKeys, seatGatePrefix, signPassport } from "@concert/shared";
+import { PASSPORT_HEADER, seatGateKeys, seatGatePrefix } from "@concert/shared";
+import { signPassportFor } from "@concert/test-support";
 import type { PoolClient } from "pg";
 import { call, sleep } from "./support/client";
 import { report, startSystem, type System } from "./support/harness";
@@ -102,19 +103,17 @@ describe("system: hardening of holds", () => {
       detailIds: [detail],
     } = await sys.concert(1);
     const [user] = sys.userIds(1);
-    const auth = () =>
-      signPassport(sys.secret, {
+    const hold = (seatId: number) => {
+      const request = { method: "POST", path: "/api/reservations", body: { concertDetailId: detail, userId: user, seatId } };
+      const passport = signPassportFor(sys.secret, request, {
         userId: user,
         queueToken: randomUUID(),
         requestId: randomUUID(),
         exp: Date.now() + 30_000,
         deadline: Date.now() + 6_000,
       });
-    const hold = (seatId: number) =>
-      call(booking, "POST", "/api/reservations", {
-        headers: { [PASSPORT_HEADER]: auth() },
-        body: { concertDetailId: detail, userId: user, seatId },
-      });
+      return call(booking, request.method, request.path, { headers: { [PASSPORT_HEADER]: passport }, body: request.body });
+    };
     for (const seat of [1, 2, 3]) expect((await hold(seat)).status).toBe(201);
 
     const release = await lockSeats(detail, [11]);

@@ -1,12 +1,32 @@
 import { randomUUID } from "node:crypto";
-import { signPassport } from "@concert/shared";
+import { once } from "node:events";
+import { connect, createServer, type AddressInfo } from "node:net";
+import { networkInterfaces } from "node:os";
+import { signPassportFor, type PassportRequest } from "@concert/test-support";
 import { Pool } from "undici";
 import { Tally, call, isErrorEnvelope, type Reply } from "./support/client";
 import { snapshot } from "./support/database";
 import { pool } from "./support/flows";
 import { invariantText, report, startSystem, type System } from "./support/harness";
+import { startPassportTap } from "./support/passport-tap";
 import { rawHttp } from "./support/raw";
 import { admitUsers } from "./support/scenario";
+
+/** "connected", or the error code of a TCP connect to host:port. */
+function connectOutcome(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 2_000 });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve("connected");
+    });
+    socket.once("timeout", () => {
+      socket.destroy();
+      resolve("ETIMEDOUT");
+    });
+    socket.once("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+}
 
 // Scenarios 7-9: what careless and malicious clients send.
 describe("system: hostile clients", () => {
@@ -24,8 +44,9 @@ describe("system: hostile clients", () => {
   }, 90_000);
   afterAll(() => sys?.stop(), 60_000);
 
-  const passportFor = (userId: number, queueToken: string, extra: Record<string, unknown> = {}) =>
-    signPassport(sys.secret, { userId, queueToken, requestId: randomUUID(), exp: Date.now() + 30_000, ...extra });
+  /** A valid passport for exactly this request, as a gateway would send it for u's token. */
+  const passportFor = (request: PassportRequest, userId: number, queueToken: string, secret = sys.secret, exp = Date.now() + 30_000) =>
+    signPassportFor(secret, request, { userId, queueToken, requestId: randomUUID(), exp });
 
   it("7. at least 60 hostile requests each get a 4xx with the error envelope, no 5xx, and the database does not change", async () => {
     // a user with an active token and a held seat, and another user's held seat, to aim at
@@ -187,7 +208,10 @@ describe("system: hostile clients", () => {
         o.token?.includes(", ")
       )
         continue;
-      const headers: Record<string, string> = { ...o.headers, "x-queue-passport": passportFor(u, t) };
+      const headers: Record<string, string> = {
+        ...o.headers,
+        "x-queue-passport": passportFor({ method, path, body: o.body ?? o.raw }, u, t),
+      };
       const r = await call(booking, method, path.replace("/api/", "/api/"), { body: o.body, raw: o.raw, headers, tally });
       check(`booking direct: ${name}`, r);
       direct++;
@@ -231,7 +255,7 @@ describe("system: hostile clients", () => {
     expect(inv.violations).toEqual([]);
   }, 90_000);
 
-  it("8. forged, tampered and expired passports, another user's token, 10,000 random tokens, a waiting token and a finished token are all refused and change nothing", async () => {
+  it("8. forged, tampered, expired and captured passports, another user's token, 10,000 random tokens, a waiting token and a finished token are all refused and change nothing; booking listens on loopback only", async () => {
     const [u, v, f] = sys.userIds(3);
     const tokens = await admitUsers(gw, [u, v, f]);
     const t = tokens.get(u)!;
@@ -252,45 +276,63 @@ describe("system: hostile clients", () => {
     const [w] = sys.userIds(1);
     await sys.redis.hset(`{q:${sys.queueName}}:cfg`, "paused", "1");
     const tw = (await call(gw, "POST", "/api/users/token", { body: { userId: w } })).body.result.token as string;
+    // a gateway whose passports to booking are read on the way (an extra gateway behind a tap)
+    const [n] = sys.userIds(1);
+    const tap = await startPassportTap(sys.bookings[0].url);
+    const tapped = await sys.addGateway("gateway-tapped", { BOOKING_URL: tap.url });
+    const charged = await call(tapped.url, "PATCH", "/api/users/point", { body: { userId: n, point: 100 } });
+    expect(charged.status).toBe(200);
+    const captured = tap.seen.find((r) => r.path === "/api/users/point")!;
+    expect(captured).toBeDefined();
     const before = await snapshot(sys.db.pool);
 
     const booking = sys.bookings[1].url;
     const expectations: { name: string; r: Promise<Reply>; status: number; code: string }[] = [];
     const expect_ = (name: string, r: Promise<Reply>, status: number, code: string) => expectations.push({ name, r, status, code });
-    const good = passportFor(u, t);
-    const [head, payload, sig] = good.split(".");
-    const tampered = `${head}.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, "base64url").toString()), userId: v })).toString("base64url")}.${sig}`;
-    const passports: [string, string | undefined][] = [
-      ["no passport", undefined],
-      ["forged (other secret)", signPassport("not-the-secret-at-all-0123456789", { userId: u, queueToken: t, exp: Date.now() + 30_000 })],
-      ["tampered payload", tampered],
-      ["expired", signPassport(sys.secret, { userId: u, queueToken: t, exp: Date.now() - 1_000 })],
-      ["empty signature", `${head}.${payload}.`],
-      ["other version", `v2.${payload}.${sig}`],
-      ["garbage", "v1.abc.def"],
-      ["overlong", `v1.${"A".repeat(3000)}.${sig}`],
+    const tamper = (header: string) => {
+      const [head, payload, sig] = header.split(".");
+      return `${head}.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, "base64url").toString()), userId: v })).toString("base64url")}.${sig}`;
+    };
+    const parts = (req: PassportRequest) => passportFor(req, u, t).split(".");
+    const passports: [string, (req: PassportRequest) => string | undefined][] = [
+      ["no passport", () => undefined],
+      ["forged (other secret)", (req) => passportFor(req, u, t, "not-the-secret-at-all-0123456789")],
+      ["tampered payload", (req) => tamper(passportFor(req, u, t))],
+      ["expired", (req) => passportFor(req, u, t, sys.secret, Date.now() - 1_000)],
+      ["empty signature", (req) => `${parts(req).slice(0, 2).join(".")}.`],
+      ["other version", (req) => `v1.${parts(req).slice(1).join(".")}`],
+      ["garbage", () => "v2.abc.def"],
+      ["overlong", (req) => `v2.${"A".repeat(3000)}.${parts(req)[2]}`],
+    ];
+    const aimed: [string, PassportRequest][] = [
+      ["hold", { method: "POST", path: "/api/reservations", body: { concertDetailId: detailId, userId: u, seatId: 20 } }],
+      ["charge", { method: "PATCH", path: "/api/users/point", body: { userId: u, point: 100 } }],
+      ["pay", { method: "POST", path: "/api/payment", body: { userId: u, reservationId: hu.body.result.reservationId } }],
+      ["dates", { method: "GET", path: `/api/concert/${concertId}/date` }],
     ];
     for (const [name, p] of passports) {
-      const headers: Record<string, string> = p ? { "x-queue-passport": p } : {};
+      for (const [what, req] of aimed) {
+        const passport = p(req);
+        const headers: Record<string, string> = passport ? { "x-queue-passport": passport } : {};
+        expect_(`booking ${name}: ${what}`, call(booking, req.method, req.path, { headers, body: req.body }), 401, "PASSPORT_INVALID");
+      }
+    }
+    // a passport a gateway really sent (read off the wire between it and booking) for a charge of
+    // n, who never queued, replayed straight at booking within its expiry for anything else
+    for (const [what, req] of [
+      ["hold", { method: "POST", path: "/api/reservations", body: { concertDetailId: detailId, userId: n, seatId: 24 } }],
+      ["charge of another amount", { method: "PATCH", path: "/api/users/point", body: { userId: n, point: 100_000 } }],
+      ["charge of another user", { method: "PATCH", path: "/api/users/point", body: { userId: u, point: 100 } }],
+      ["pay", { method: "POST", path: "/api/payment", body: { userId: n, reservationId: hu.body.result.reservationId } }],
+      ["balance read", { method: "GET", path: `/api/users/${n}/point` }],
+    ] as [string, PassportRequest][]) {
+      const headers = { "x-queue-passport": captured.passport };
       expect_(
-        `booking ${name}: hold`,
-        call(booking, "POST", "/api/reservations", { headers, body: { concertDetailId: detailId, userId: u, seatId: 20 } }),
+        `captured charge passport: ${what}`,
+        call(booking, req.method, req.path, { headers, body: req.body }),
         401,
         "PASSPORT_INVALID",
       );
-      expect_(
-        `booking ${name}: charge`,
-        call(booking, "PATCH", "/api/users/point", { headers, body: { userId: u, point: 100 } }),
-        401,
-        "PASSPORT_INVALID",
-      );
-      expect_(
-        `booking ${name}: pay`,
-        call(booking, "POST", "/api/payment", { headers, body: { userId: u, reservationId: hu.body.result.reservationId } }),
-        401,
-        "PASSPORT_INVALID",
-      );
-      expect_(`booking ${name}: dates`, call(booking, "GET", `/api/concert/${concertId}/date`, { headers }), 401, "PASSPORT_INVALID");
     }
     // u's token used for v
     expect_("u's token, v's status", call(gw, "GET", `/api/users/${v}/token`, { token: t }), 403, "TOKEN_USER_MISMATCH");
@@ -372,12 +414,27 @@ describe("system: hostile clients", () => {
     await sys.redis.hset(`{q:${sys.queueName}}:cfg`, "paused", "0");
     const after = await snapshot(sys.db.pool);
     const inv = await sys.invariants();
+    await tap.close();
+    // booking listens on loopback only by default (the harness sets no HOST for it): its port is
+    // closed on this machine's outside address, where a socket on all interfaces is reachable
+    const outside = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a?.family === "IPv4" && !a.internal)?.address;
+    expect(outside).toBeDefined();
+    const open = createServer().listen(0, "0.0.0.0");
+    await once(open, "listening");
+    const control = await connectOutcome(outside!, (open.address() as AddressInfo).port);
+    open.close();
+    const bookingOutside = await connectOutcome(outside!, sys.bookings[1].port);
+    const bookingLoopback = await connectOutcome("127.0.0.1", sys.bookings[1].port);
     report(
-      `8 trust: ${expectations.length} forged/tampered/expired-passport, foreign-token, waiting-token and finished-token requests → ${wrong.length} wrong; ` +
+      `8 trust: ${expectations.length} forged/tampered/expired/captured-passport, foreign-token, waiting-token and finished-token requests → ${wrong.length} wrong; ` +
+        `booking on ${outside}: ${bookingOutside} (a 0.0.0.0 socket there: ${control}), on 127.0.0.1: ${bookingLoopback}; ` +
         `${RANDOM} random tokens in ${(randomMs / 1000).toFixed(1)} s → ${random.summary()}; replay of the paid request ${replay.status} same payment ${replay.body?.result?.paymentId === paid.body.result.paymentId}; ` +
         `db snapshot ${before.hash === after.hash ? "unchanged" : "CHANGED"}; ${invariantText(inv)}`,
     );
     expect(wrong).toEqual([]);
+    expect([control, bookingOutside, bookingLoopback]).toEqual(["connected", "ECONNREFUSED", "connected"]);
     expect(random.byStatus).toEqual({ "401": RANDOM });
     expect([replay.status, replay.body?.result?.paymentId]).toEqual([200, paid.body.result.paymentId]);
     expect(after.hash).toBe(before.hash);

@@ -1,10 +1,28 @@
-import { AppError, PASSPORT_HEADER, verifyPassport, type Passport } from "@concert/shared";
+import type { IncomingMessage } from "node:http";
+import { AppError, PASSPORT_HEADER, bodyDigest, verifyPassport, type Passport } from "@concert/shared";
 import type { RequestHandler, Response } from "express";
 
-/** Every /api request must carry a valid gateway passport: 401 PASSPORT_INVALID otherwise. */
+const NO_BODY = bodyDigest();
+// the digest of each request's body bytes, taken while express.json reads them (no copy kept)
+const bodyDigests = new WeakMap<IncomingMessage, string>();
+
+/**
+ * express.json's `verify` hook: digests the exact bytes it is about to parse, so the passport is
+ * checked against the body booking acts on, not a re-serialisation of it.
+ */
+export function digestBody(req: IncomingMessage, _res: unknown, bytes: Buffer): void {
+  bodyDigests.set(req, bodyDigest(bytes));
+}
+
+/**
+ * Every /api request must carry a valid gateway passport made for this very request (method,
+ * path and query, body bytes; a request whose body express.json does not read counts as having
+ * none): 401 PASSPORT_INVALID otherwise.
+ */
 export function requirePassport(secret: string): RequestHandler {
   return (req, res, next) => {
-    const passport = verifyPassport(secret, req.header(PASSPORT_HEADER));
+    const request = { method: req.method, path: req.originalUrl, bodyDigest: bodyDigests.get(req) ?? NO_BODY };
+    const passport = verifyPassport(secret, req.header(PASSPORT_HEADER), request);
     res.locals.passport = passport;
     res.locals.userId = passport.userId;
     next();
@@ -15,10 +33,10 @@ export function passportOf(res: Response): Passport {
   return res.locals.passport as Passport;
 }
 
-/** When the gateway vouched for a user, a userId in the request must be that user. */
-export function assertPassportUser(passport: Passport, userId: number): void {
-  if (passport.userId !== undefined && passport.userId !== userId) {
-    throw new AppError("TOKEN_USER_MISMATCH", "userId does not match the user of the queue token", { field: "userId" });
+/** Every user id the request names must be the user the gateway vouched for. */
+export function assertPassportUsers(passport: Passport, userIds: number[]): void {
+  if (userIds.some((id) => id !== passport.userId)) {
+    throw new AppError("TOKEN_USER_MISMATCH", "userId does not match the user the gateway vouched for", { field: "userId" });
   }
 }
 

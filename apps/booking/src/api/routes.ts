@@ -1,4 +1,4 @@
-import { AppError, ROUTES, idempotencyKey, ok, parseOr400, type RouteName } from "@concert/shared";
+import { AppError, ROUTES, idempotencyKey, ok, parseOr400, requestUserIds, type RouteName } from "@concert/shared";
 import { Router, type Request, type RequestHandler } from "express";
 import { listBookablePerformances, listFreeSeats } from "../concerts/list-performances";
 import type { ConcertsRepository } from "../db/concerts.repository";
@@ -6,7 +6,7 @@ import type { PointsRepository } from "../db/points.repository";
 import { payReservations, type PayDeps } from "../payments/pay";
 import { chargePoints, getBalance } from "../points/points";
 import { holdSeat, type HoldSeatDeps } from "../reservations/hold-seat";
-import { assertLiveToken, assertPassportUser, passportOf } from "./passport";
+import { assertLiveToken, assertPassportUsers, passportOf } from "./passport";
 
 export interface ApiDeps {
   concerts: ConcertsRepository;
@@ -21,15 +21,17 @@ export type BookingRouteName = "concertDates" | "freeSeats" | "holdSeat" | "char
 
 /**
  * Routes only adapt HTTP: parse with the shared schema, call one use case, send the envelope.
- * Each is registered at its shared entry's method and path, and names itself in
- * `res.locals.routeName` (the metrics count outcomes by name).
+ * Each is registered at its shared entry's method and path, names itself in
+ * `res.locals.routeName` (the metrics count outcomes by name), and refuses a request naming a
+ * user (path or body) other than the passport's before its handler runs.
  */
 export function apiRoutes(deps: ApiDeps): Router {
   const r = Router();
   const on = (name: BookingRouteName, handler: RequestHandler) => {
     const route = ROUTES[name];
-    const named: RequestHandler = (_req, res, next) => {
+    const named: RequestHandler = (req, res, next) => {
       res.locals.routeName = name satisfies RouteName;
+      assertPassportUsers(passportOf(res), requestUserIds(route, req));
       next();
     };
     r[route.method](route.path, named, handler);
@@ -48,7 +50,6 @@ export function apiRoutes(deps: ApiDeps): Router {
   on("holdSeat", async (req, res) => {
     const body = parseOr400(ROUTES.holdSeat.body, req.body);
     const passport = passportOf(res);
-    assertPassportUser(passport, body.userId);
     assertLiveToken(passport);
     const hold = await holdSeat(deps.hold, {
       userId: body.userId,
@@ -63,13 +64,11 @@ export function apiRoutes(deps: ApiDeps): Router {
 
   on("chargePoints", async (req, res) => {
     const body = parseOr400(ROUTES.chargePoints.body, req.body);
-    assertPassportUser(passportOf(res), body.userId);
     res.json(ok(await chargePoints(deps.points, deps.maxChargePoint, body)));
   });
 
   on("readPoints", async (req, res) => {
     const { userId } = parseOr400(ROUTES.readPoints.params, req.params, "path");
-    assertPassportUser(passportOf(res), userId);
     res.json(ok(await getBalance(deps.points, userId)));
   });
 
@@ -77,7 +76,6 @@ export function apiRoutes(deps: ApiDeps): Router {
     const body = parseOr400(ROUTES.pay.body, req.body);
     const key = idempotencyKeyOf(req);
     const passport = passportOf(res);
-    assertPassportUser(passport, body.userId);
     const reservationIds = body.reservationIds ?? [body.reservationId as number];
     const paid = await payReservations(deps.pay, {
       userId: body.userId,

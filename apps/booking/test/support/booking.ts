@@ -1,15 +1,14 @@
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
-import { httpCall, toHeaders } from "@concert/test-support";
+import { httpCall, signPassportFor, toHeaders, type PassportClaims } from "@concert/test-support";
 import {
   DEFAULT_REDIS_URL,
   DEV_PASSPORT_SECRET,
+  PASSPORT_HEADER,
   QueueStore,
   connectRedis,
   createLogger,
   createRedis,
-  signPassport,
-  type Passport,
 } from "@concert/shared";
 import type { Redis } from "ioredis";
 import { createApp, type BookingApp, type BookingAppConfig } from "../../src/app";
@@ -123,8 +122,14 @@ export async function startBooking(options: BookingOptions = {}): Promise<Bookin
   };
 }
 
-export function passport(p: Partial<Passport> = {}, secret = SECRET): string {
-  return signPassport(secret, { exp: Date.now() + 60_000, ...p });
+/** What a test's passport vouches for; call() signs it for the exact request it sends, as the gateway does. */
+export interface TestPassport {
+  claims: PassportClaims;
+  secret: string;
+}
+
+export function passport(claims: PassportClaims, secret = SECRET): TestPassport {
+  return { claims, secret };
 }
 
 export interface Reply<T = any> {
@@ -133,16 +138,28 @@ export interface Reply<T = any> {
   headers: Headers;
 }
 
-/** One HTTP call with the envelope parsed. `auth` is a passport header value, or false for none. */
+/** The user a request names (body `userId`, else a `/users/<id>/` path); user 1 when it names none. */
+function namedUser(path: string, body: unknown): number {
+  const inBody = body && typeof body === "object" && "userId" in body ? body.userId : undefined;
+  if (typeof inBody === "number") return inBody;
+  const inPath = /\/users\/(\d+)\//.exec(path)?.[1];
+  return inPath ? Number(inPath) : 1;
+}
+
+/**
+ * One HTTP call with the envelope parsed. `auth` is a passport for this request (by default one
+ * for the user the request names, as the gateway sends), a header value as it is, or false for none.
+ */
 export async function call<T = any>(
   base: string,
   method: string,
   path: string,
-  options: { body?: unknown; auth?: string | false; headers?: Record<string, string> } = {},
+  options: { body?: unknown; auth?: TestPassport | string | false; headers?: Record<string, string> } = {},
 ): Promise<Reply<T>> {
   const headers: Record<string, string> = { ...options.headers };
-  if (options.auth !== false) headers["x-queue-passport"] = options.auth ?? passport();
-  const { body } = options;
+  const { body, auth = passport({ userId: namedUser(path, body) }) } = options;
+  if (auth !== false)
+    headers[PASSPORT_HEADER] = typeof auth === "string" ? auth : signPassportFor(auth.secret, { method, path, body }, auth.claims);
   if (body !== undefined) headers["content-type"] = "application/json";
   // a string body is sent as it is (malformed JSON on purpose)
   const r = await httpCall(base, method, path, { ...(typeof body === "string" ? { raw: body } : { body }), headers, asFetch: true });

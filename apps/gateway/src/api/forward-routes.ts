@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Request, RequestHandler, Response } from "express";
 import type { Cluster, Redis } from "ioredis";
-import { AppError, holdView, redisCall, reserveBody, type QueueStore, type SeatGateKeys } from "@concert/shared";
+import { AppError, holdView, redisCall, requestUserIds, reserveBody, type QueueStore, type SeatGateKeys } from "@concert/shared";
 import type { ClientHolds, HoldOutcome } from "../forward/client-holds";
 import type { ForwardedReply, Forwarder } from "../forward/forwarder";
 import type { ClientRateLimiter } from "./rate-limit";
@@ -56,7 +56,7 @@ function madeHold(reply: ForwardedReply): HoldOutcome | null {
 /**
  * The handlers of the booking routes, each built from its table entry. Routes with access
  * "token" need an active token whose user matches any userId in the request; "open" routes go
- * through without one, as the seed says. A token already used for a payment is refused except on
+ * through without one, as the seed says, vouching for the user the request names. A token already used for a payment is refused except on
  * routes allowed in the replay window. On a route that goes through the seat gate, a hold of a
  * seat whose booking gate key exists (held, or being held) is refused here with the same 409
  * booking would give, so the losers of a rush for one seat never cross to booking, and this
@@ -127,9 +127,14 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
     };
   };
 
-  const open: RequestHandler = async (req, res) => {
-    await forwarder.forward(req, res, {});
-  };
+  /** No token: the passport vouches for the user the request names (booking checks every id against it). */
+  const open =
+    (route: GatewayRoute): RequestHandler =>
+    async (req, res) => {
+      const [userId] = requestUserIds(route, req);
+      if (userId === undefined) throw new AppError("VALIDATION_FAILED", `${route.name} names no user`);
+      await forwarder.forward(req, res, { userId });
+    };
 
-  return (route) => (route.access === "token" ? withToken(route) : open);
+  return (route) => (route.access === "token" ? withToken(route) : open(route));
 }

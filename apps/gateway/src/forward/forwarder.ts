@@ -1,6 +1,6 @@
 import type { Request, Response } from "express";
 import { BalancedPool, errors as undiciErrors } from "undici";
-import { DependencyError, PASSPORT_HEADER, signPassport, type Passport } from "@concert/shared";
+import { DependencyError, PASSPORT_HEADER, bodyDigest, signPassport, type Passport, type PassportBinding } from "@concert/shared";
 
 export interface ForwarderOptions {
   urls: string[];
@@ -8,6 +8,9 @@ export interface ForwarderOptions {
   passportTtlSec: number;
   timeoutMs: number;
 }
+
+/** What the caller vouches for: the user (always) and, on token routes, the token and its replay state. */
+export type PassportIdentity = Omit<Passport, "exp" | "requestId" | "deadline" | keyof PassportBinding>;
 
 export interface ForwardedReply {
   status: number;
@@ -38,9 +41,11 @@ export class Forwarder {
   }
 
   /** Sends the request on and booking's answer back to the client; returns that answer's status and body too. */
-  async forward(req: Request, res: Response, identity: Omit<Passport, "exp" | "requestId" | "deadline">): Promise<ForwardedReply> {
+  async forward(req: Request, res: Response, identity: PassportIdentity): Promise<ForwardedReply> {
     const requestId = String(req.id);
     const now = Date.now();
+    const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.body !== undefined;
+    const body = hasBody ? JSON.stringify(req.body) : undefined;
     const headers: Record<string, string> = {
       "x-request-id": requestId,
       [PASSPORT_HEADER]: signPassport(this.options.passportSecret, {
@@ -49,14 +54,16 @@ export class Forwarder {
         exp: now + this.options.passportTtlSec * 1000,
         // when this request's timeout below answers the client 503
         deadline: now + this.options.timeoutMs,
+        // good for this request only: exactly what send() below puts on the wire
+        method: req.method,
+        path: req.originalUrl,
+        bodyDigest: bodyDigest(body),
       }),
     };
     for (const name of REQUEST_HEADERS) {
       const v = req.headers[name];
       if (typeof v === "string") headers[name] = v;
     }
-    const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.body !== undefined;
-    const body = hasBody ? JSON.stringify(req.body) : undefined;
     if (body !== undefined) headers["content-type"] = "application/json";
 
     const upstream = await this.send(req.method, req.originalUrl, headers, body);

@@ -44,7 +44,8 @@ export class AppProcess {
     this.exitSignal = null;
     this.tail = "";
     const child = spawn(process.execPath, [MAINS[this.kind]], {
-      env: { PATH: process.env.PATH ?? "", ...this.env, PORT: String(this.port), HOST: "127.0.0.1" },
+      // loopback only: booking's own default (the trust scenario checks it), set for the gateway
+      env: { PATH: process.env.PATH ?? "", ...this.env, PORT: String(this.port), ...(this.kind === "gateway" && { HOST: "127.0.0.1" }) },
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child = child;
