@@ -12,6 +12,10 @@ async function main(): Promise<void> {
     gateway.logger.warn(
       "TRUST_PROXY=true believes every X-Forwarded-For hop: a client that reaches this gateway without the load balancer chooses its own address. Give the hop count or the load balancers' addresses instead, and keep the gateway reachable only through them.",
     );
+  if (config.AUTH_MODE === "none" && config.NODE_ENV === "production")
+    gateway.logger.warn(
+      "AUTH_MODE=none: user ids are trusted from the client; anyone may act as any user. Set AUTH_MODE=jwt with your identity provider's keys (README, Verified users).",
+    );
   const server: Server = createHttpServer(gateway.handler, config).listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => server.once("listening", resolve).once("error", reject));
   if (config.ADMISSION_ENABLED) gateway.ticker.start();

@@ -55,7 +55,9 @@ function madeHold(reply: ForwardedReply): HoldOutcome | null {
 
 /**
  * The handlers of the booking routes, each built from its table entry. Routes with access
- * "token" need an active token whose user matches any userId in the request; "open" routes go
+ * "token" need an active token whose user matches any userId in the request and, in
+ * AUTH_MODE=jwt, the verified user (the identity step in front of them checked the bearer and the
+ * named user first); "open" routes go
  * through without one, as the seed says. A token already used for a payment is refused except on
  * routes allowed in the replay window. On a route that goes through the seat gate, a hold of a
  * seat whose booking gate key exists (held, or being held) is refused here with the same 409
@@ -102,6 +104,10 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
       // a token past its session cap may still pay the hold that keeps it alive, nothing else
       const auth = await store.authorize(token, { overtimeOk: route.replayWindow });
       res.locals.userId = auth.userId;
+      const verified = res.locals.verifiedUserId as number | undefined; // AUTH_MODE=jwt (auth/identity.ts)
+      if (verified !== undefined && auth.userId !== verified) {
+        throw new AppError("TOKEN_USER_MISMATCH", "The queue token is not the verified user's");
+      }
       if (auth.replay && !route.replayWindow) throw new AppError("TOKEN_INVALID", "This token was used for a payment; queue again");
       for (const named of namedUserIds(req)) {
         if (typeof named === "number" && named !== auth.userId) {
@@ -127,8 +133,9 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
     };
   };
 
+  // AUTH_MODE=jwt: the verified user (the identity step put it there); none: nobody vouched for
   const open: RequestHandler = async (req, res) => {
-    await forwarder.forward(req, res, {});
+    await forwarder.forward(req, res, { userId: res.locals.verifiedUserId as number | undefined });
   };
 
   return (route) => (route.access === "token" ? withToken(route) : open);
