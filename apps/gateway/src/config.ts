@@ -100,10 +100,14 @@ function withAuthMode<E extends z.output<z.ZodObject<ReturnType<typeof authEnv>>
 ): Omit<E, "AUTH_MODE"> & { AUTH_MODE: "none" | "jwt" } {
   const issue = (variable: string, message: string) => ctx.addIssue({ code: "custom", path: [variable], message });
   const mode = env.AUTH_MODE ?? (env.NODE_ENV === "production" ? undefined : "none");
-  if (mode === undefined) issue("AUTH_MODE", "required when NODE_ENV is production: jwt (verified users) or none (user ids trusted from the client)");
+  if (mode === undefined)
+    issue("AUTH_MODE", "required when NODE_ENV is production: jwt (verified users) or none (user ids trusted from the client)");
   if (mode === "jwt") {
     if ((env.AUTH_JWKS_URL === undefined) === (env.AUTH_PUBLIC_KEY === undefined))
-      issue(env.AUTH_JWKS_URL === undefined ? "AUTH_JWKS_URL" : "AUTH_PUBLIC_KEY", "AUTH_MODE=jwt needs exactly one of AUTH_JWKS_URL and AUTH_PUBLIC_KEY");
+      issue(
+        env.AUTH_JWKS_URL === undefined ? "AUTH_JWKS_URL" : "AUTH_PUBLIC_KEY",
+        "AUTH_MODE=jwt needs exactly one of AUTH_JWKS_URL and AUTH_PUBLIC_KEY",
+      );
     if (env.AUTH_ISSUER === undefined) issue("AUTH_ISSUER", "required when AUTH_MODE=jwt (the identity provider's `iss`)");
     if (env.AUTH_AUDIENCE === undefined) issue("AUTH_AUDIENCE", "required when AUTH_MODE=jwt (the `aud` its tokens carry for this API)");
   }

@@ -16,7 +16,10 @@ function substitute(env: Record<string, string>): Record<string, string> {
   const sample: Record<string, string> = { PASSPORT_SECRET: "x".repeat(32), ADMIN_TOKEN: "y".repeat(20), METRICS_TOKEN: "z".repeat(32) };
   const valueOf = (name: string, op = "") => sample[name] ?? (op.startsWith(":-") ? op.slice(2) : "");
   return Object.fromEntries(
-    Object.entries(env).map(([k, v]) => [k, String(v).replace(/\$\{(\w+)(:[?-][^}]*)?\}/g, (_, name: string, op?: string) => valueOf(name, op))]),
+    Object.entries(env).map(([k, v]) => [
+      k,
+      String(v).replace(/\$\{(\w+)(:[?-][^}]*)?\}/g, (_, name: string, op?: string) => valueOf(name, op)),
+    ]),
   );
 }
 

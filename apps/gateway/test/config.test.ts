@@ -139,12 +139,16 @@ describe("gateway configuration", () => {
       );
       // empty (compose's ${VAR:-}) is not given
       expect(refusal({ ...jwt, AUTH_ISSUER: "", AUTH_PUBLIC_KEY: pem })).toMatch(/^ {2}AUTH_ISSUER: required when AUTH_MODE=jwt/m);
-      expect(loadConfig({ ...base, ...jwt, AUTH_JWKS_URL: "https://idp.example/jwks", AUTH_PUBLIC_KEY: "" }).AUTH_JWKS_URL).toBe("https://idp.example/jwks");
+      expect(loadConfig({ ...base, ...jwt, AUTH_JWKS_URL: "https://idp.example/jwks", AUTH_PUBLIC_KEY: "" }).AUTH_JWKS_URL).toBe(
+        "https://idp.example/jwks",
+      );
     });
 
     it("refuses HS* and none among the algorithms, naming the asymmetric ones", () => {
       for (const alg of ["HS256", "HS512", "none"]) {
-        expect(refusal({ AUTH_ALGORITHMS: `ES256,${alg}` })).toMatch(/^ {2}AUTH_ALGORITHMS\.1: only asymmetric algorithms \(RS256, .*\); never HS\* or none/m);
+        expect(refusal({ AUTH_ALGORITHMS: `ES256,${alg}` })).toMatch(
+          /^ {2}AUTH_ALGORITHMS\.1: only asymmetric algorithms \(RS256, .*\); never HS\* or none/m,
+        );
       }
       expect(loadConfig(base).AUTH_ALGORITHMS).toEqual(["RS256", "ES256", "EdDSA"]);
       expect(loadConfig({ ...base, AUTH_ALGORITHMS: "PS256, EdDSA" }).AUTH_ALGORITHMS).toEqual(["PS256", "EdDSA"]);

@@ -17,7 +17,7 @@ export interface Identity {
   verifiedUser(req: IncomingMessage): Promise<number | undefined>;
 }
 
-export const TRUST_CLIENT: Identity = { mode: "none", verifiedUser: async () => undefined };
+export const TRUST_CLIENT: Identity = { mode: "none", verifiedUser: () => Promise.resolve(undefined) };
 
 /** The JWT of `Authorization: Bearer <JWT>` (scheme case-insensitive, RFC 7235); 401 AUTH_REQUIRED without one. */
 export function bearerOf(header: string | undefined): string {

@@ -28,10 +28,13 @@ export interface JwksOptions {
   timeoutMs: number;
 }
 
-/** What a failed fetch of the key set looks like (connection refused, timeout, not 200, not a JWKS). */
+/**
+ * What a failed fetch of the key set looks like (connection refused, timeout, not 200, not a
+ * JWKS). fetch's own failure is a TypeError, by name (it may come from another realm than ours).
+ */
 function isFetchFailure(err: unknown): boolean {
   return (
-    err instanceof TypeError ||
+    (err as { name?: unknown } | null)?.name === "TypeError" ||
     err instanceof errors.JWKSTimeout ||
     err instanceof errors.JWKSInvalid ||
     (err instanceof errors.JOSEError && err.code === errors.JOSEError.code)
@@ -172,7 +175,14 @@ export class BearerVerifier {
 
   private async verifySignature(bearer: string): Promise<JWTPayload> {
     const { keys, issuer, audience, algorithms, clockToleranceSec } = this.options;
-    const options = { issuer, audience, algorithms, clockTolerance: clockToleranceSec, requiredClaims: ["exp"], currentDate: new Date(this.now()) };
+    const options = {
+      issuer,
+      audience,
+      algorithms,
+      clockTolerance: clockToleranceSec,
+      requiredClaims: ["exp"],
+      currentDate: new Date(this.now()),
+    };
     try {
       const { payload } = typeof keys === "function" ? await jwtVerify(bearer, keys, options) : await jwtVerify(bearer, keys, options);
       return payload;
