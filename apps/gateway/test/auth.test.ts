@@ -1,8 +1,18 @@
 import { SignJWT, UnsecuredJWT, base64url, importJWK } from "jose";
 import { createLogger } from "@concert/shared";
-import { testClock } from "@concert/test-support";
+import {
+  AUDIENCE,
+  ISSUER,
+  bearer,
+  jwtEnv,
+  mint,
+  startJwks,
+  testClock,
+  testKey,
+  type JwksServer,
+  type TestKey,
+} from "@concert/test-support";
 import { BearerVerifier } from "../src/auth/verifier";
-import { AUDIENCE, ISSUER, bearer, jwtEnv, mint, startJwks, testKey, type JwksServer, type TestKey } from "./auth-support";
 import { call, closedPort, startFakeBooking, startGateway, type RunningGateway } from "./helpers";
 
 // AUTH_MODE=jwt on one in-process gateway: keys generated here with jose, the identity provider's

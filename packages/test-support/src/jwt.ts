@@ -1,3 +1,5 @@
+// The test's identity provider for the gateway's AUTH_MODE=jwt: keys generated at test time with
+// jose, tokens minted with them, and a JWKS endpoint on loopback (node:http) the test controls.
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
