@@ -54,7 +54,14 @@ try {
       const headers = { token: issued.result.token, ...auth };
       await measure({ url: `${url}/api/users/500/token`, headers, connections: 50, duration: 1, pids: [gw.pid] }); // warm-up
       const m = await measure({ url: `${url}/api/users/500/token`, headers, connections: 50, duration, pids: [gw.pid] });
-      rows.push({ mode: name, rps: Math.round(m.rps), p50: m.p50, p99: m.p99, non2xx: m.non2xx, gatewayCpuUsPerReq: m.cpuUsPerReq[0].toFixed(1) });
+      rows.push({
+        mode: name,
+        rps: Math.round(m.rps),
+        p50: m.p50,
+        p99: m.p99,
+        non2xx: m.non2xx,
+        gatewayCpuUsPerReq: m.cpuUsPerReq[0].toFixed(1),
+      });
     } finally {
       await gw.stop();
     }
