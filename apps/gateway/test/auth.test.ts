@@ -1,5 +1,5 @@
 import { SignJWT, UnsecuredJWT, base64url, importJWK } from "jose";
-import { createLogger } from "@concert/shared";
+import { createLogger, openApiPath } from "@concert/shared";
 import {
   AUDIENCE,
   ISSUER,
@@ -12,6 +12,8 @@ import {
   type JwksServer,
   type TestKey,
 } from "@concert/test-support";
+import { BEARER_SCHEME, buildOpenApiDocument } from "../src/api/openapi";
+import { ROUTE_TABLE } from "../src/api/route-table";
 import { BearerVerifier } from "../src/auth/verifier";
 import { call, closedPort, startFakeBooking, startGateway, type RunningGateway } from "./helpers";
 
@@ -342,5 +344,30 @@ describe("BearerVerifier's cache of verified bearers", () => {
     const [t1, t2, t3] = await Promise.all(["1", "2", "3"].map((u) => mint(key, u, { exp })));
     for (const t of [t1, t2, t3, t3, t2, t1]) await v.verify(t);
     expect(checks.n).toBe(4); // t1, t2, t3, then t1 again (the oldest, forgotten)
+  });
+});
+
+describe("AUTH_MODE=none and the OpenAPI document", () => {
+  it("keeps `me` a 400 in none mode (the request names its user; nothing is verified)", async () => {
+    const gw = await startGateway();
+    try {
+      const r = await call(gw.url, "GET", "/api/users/me/token", { headers: { token: "00000000-0000-8000-8000-000000000001" } });
+      expect([r.status, r.body.error.code]).toEqual([400, "VALIDATION_FAILED"]);
+      expect((await call(gw.url, "POST", "/api/users/token", { body: { userId: 6 } })).status).toBe(200);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it("documents the bearer scheme on exactly the table's verifiedUser routes, with their 401 and 403", () => {
+    const doc = buildOpenApiDocument() as any;
+    expect(doc.components.securitySchemes[BEARER_SCHEME]).toMatchObject({ type: "http", scheme: "bearer", bearerFormat: "JWT" });
+    for (const route of ROUTE_TABLE) {
+      const op = doc.paths[openApiPath(route.path)][route.method];
+      const expected = route.verifiedUser ? [{ [BEARER_SCHEME]: [] }] : undefined;
+      expect([route.name, op.security]).toEqual([route.name, expected]);
+      if (route.verifiedUser) expect([route.name, "401" in op.responses, "403" in op.responses]).toEqual([route.name, true, true]);
+    }
+    expect(ROUTE_TABLE.filter((r) => !r.verifiedUser).map((r) => r.name)).toEqual(["queueStream"]);
   });
 });
