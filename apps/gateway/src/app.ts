@@ -1,5 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
-import express, { type Express } from "express";
+import express, { type Express, type RequestHandler } from "express";
 import type { Cluster, Redis } from "ioredis";
 import {
   METRICS_PATH,
@@ -14,6 +14,7 @@ import {
   type QueueStore,
 } from "@concert/shared";
 import { adminRoutes } from "./api/admin-routes";
+import { TRUST_CLIENT, identityStep, type Identity } from "./auth/identity";
 import { forwardHandlers, type EarlySeatRefusal, type HoldCaps } from "./api/forward-routes";
 import { JSON_BODY_LIMIT, hotQueueRoutes } from "./api/hot-routes";
 import { openApiRoutes } from "./api/openapi";
@@ -34,6 +35,10 @@ export interface GatewayDeps {
   logger: Logger;
   /** per-client limit of POST /api/users/token */
   tokenRateLimit: ClientRateLimiter;
+  /** AUTH_MODE=jwt: per-verified-user limit of POST /api/users/token */
+  tokenUserRateLimit?: ClientRateLimiter;
+  /** who is asking: the verified user of the bearer (AUTH_MODE=jwt), or nobody (none, the default) */
+  identity?: Identity;
   /** Express "trust proxy" setting: which X-Forwarded-For hops name the client (none by default) */
   trustProxy?: TrustProxy;
   /** open SSE streams of GET /api/queue/stream (fed by the tick pub/sub) */
@@ -49,6 +54,17 @@ export interface GatewayDeps {
   metricsRoute?: { token?: string; ownListener: boolean };
   /** folder of the built waiting-room page served at `/` (default apps/web/dist) */
   webRoot?: string;
+}
+
+/** The limits of POST /api/users/token on Express: per address, then (jwt) per verified user. */
+function issueLimits(deps: GatewayDeps): RequestHandler[] {
+  const perUser = deps.tokenUserRateLimit;
+  const userLimit: RequestHandler = (_req, res, next) => {
+    const verified = res.locals.verifiedUserId as number | undefined;
+    if (perUser === undefined || verified === undefined) return next();
+    perUser.consumeKey(String(verified)).then(() => next(), next);
+  };
+  return [deps.tokenRateLimit.middleware(), userLimit];
 }
 
 /** The gateway's Express app, without listening (tests and main.ts both use it). */
@@ -71,7 +87,7 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(
     publicRoutes(
       {
-        ...queueHandlers(deps.queue, deps.tokenRateLimit.middleware()),
+        ...queueHandlers(deps.queue, issueLimits(deps)),
         ...streamHandlers(deps.streams, clientIpResolver(deps.trustProxy ?? compileTrust())),
       },
       forwardHandlers({
@@ -80,6 +96,7 @@ export function createApp(deps: GatewayDeps): Express {
         seatGate: deps.seatGate && { ...deps.seatGate, redis: deps.redis },
         holdCaps: deps.holdCaps,
       }),
+      identityStep(deps.identity ?? TRUST_CLIENT),
     ),
   );
 
@@ -117,6 +134,8 @@ export function createHandler(deps: GatewayDeps, app: Express = createApp(deps))
   const hot = hotQueueRoutes({
     queue: deps.queue,
     limiter: deps.tokenRateLimit,
+    userLimiter: deps.tokenUserRateLimit,
+    identity: deps.identity ?? TRUST_CLIENT,
     logger: deps.logger,
     metrics: deps.metrics,
     onDependencyError: (d) => deps.metrics.dependencyErrors.inc({ dependency: d }),

@@ -13,6 +13,8 @@ import {
 } from "@concert/shared";
 import { createApp, createHandler } from "./app";
 import { ClientRateLimiter, clientIpResolver } from "./api/rate-limit";
+import { TRUST_CLIENT, verifiedIdentity, type Identity } from "./auth/identity";
+import { BearerVerifier, resilientJwks } from "./auth/verifier";
 import type { GatewayConfig } from "./config";
 import { ClientHolds } from "./forward/client-holds";
 import { Forwarder } from "./forward/forwarder";
@@ -35,6 +37,34 @@ export interface Gateway {
   /** main.ts serves them on METRICS_PORT when set */
   metrics: Metrics;
   close(): Promise<void>;
+}
+
+/** AUTH_MODE=jwt: the bearer verifier over the configured keys (a JWKS URL or one public key); none: trust the client. */
+export function identityOf(config: GatewayConfig, logger: Logger): Identity {
+  if (config.AUTH_MODE === "none") return TRUST_CLIENT;
+  const keys =
+    config.AUTH_PUBLIC_KEY ??
+    resilientJwks(
+      {
+        url: config.AUTH_JWKS_URL!,
+        cooldownMs: config.AUTH_JWKS_COOLDOWN_SEC * 1000,
+        cacheMaxAgeMs: config.AUTH_JWKS_CACHE_MAX_AGE_SEC * 1000,
+        timeoutMs: config.AUTH_JWKS_TIMEOUT_MS,
+      },
+      logger,
+    );
+  return verifiedIdentity(
+    new BearerVerifier({
+      keys,
+      issuer: config.AUTH_ISSUER!,
+      audience: config.AUTH_AUDIENCE!,
+      userClaim: config.AUTH_USER_CLAIM,
+      algorithms: config.AUTH_ALGORITHMS,
+      clockToleranceSec: config.AUTH_CLOCK_TOLERANCE_SEC,
+      cache: { size: config.AUTH_CACHE_SIZE, maxAgeMs: config.AUTH_CACHE_MAX_AGE_SEC * 1000 },
+      logger,
+    }),
+  );
 }
 
 /** Wires config → Redis, queue store, forwarder, admission ticker and the app. Connects to Redis. */
@@ -105,6 +135,20 @@ export async function buildGateway(
       { limit: config.TOKEN_RATE_LIMIT, windowSec: config.TOKEN_RATE_WINDOW_SEC, prefix: `rl:${config.QUEUE_NAME}:token` },
       clientIpResolver(config.TRUST_PROXY),
     ),
+    identity: identityOf(config, logger),
+    tokenUserRateLimit:
+      config.AUTH_MODE === "jwt"
+        ? new ClientRateLimiter(
+            redis,
+            {
+              limit: config.TOKEN_RATE_LIMIT_PER_USER,
+              windowSec: config.TOKEN_RATE_WINDOW_SEC,
+              prefix: `rl:${config.QUEUE_NAME}:token-user`,
+              what: "token requests of this user",
+            },
+            clientIpResolver(config.TRUST_PROXY),
+          )
+        : undefined,
     holdCaps: {
       rate: new ClientRateLimiter(
         redis,

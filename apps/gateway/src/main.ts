@@ -1,13 +1,18 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { ConfigError, createHttpServer, serveGracefully } from "@concert/shared";
+import { ConfigError, createHttpServer, createLogger, serveGracefully } from "@concert/shared";
 import { TRUST_EVERY_HOP } from "./api/rate-limit";
 import { loadConfig } from "./config";
 import { buildGateway } from "./gateway";
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const gateway = await buildGateway(config);
+  const logger = createLogger("gateway", config.LOG_LEVEL);
+  if (config.AUTH_MODE === "none" && config.NODE_ENV === "production")
+    logger.warn(
+      "AUTH_MODE=none: user ids are trusted from the client; anyone may act as any user. Set AUTH_MODE=jwt with your identity provider's keys (README, Verified users).",
+    );
+  const gateway = await buildGateway(config, logger);
   if (config.TRUST_PROXY === TRUST_EVERY_HOP)
     gateway.logger.warn(
       "TRUST_PROXY=true believes every X-Forwarded-For hop: a client that reaches this gateway without the load balancer chooses its own address. Give the hop count or the load balancers' addresses instead, and keep the gateway reachable only through them.",

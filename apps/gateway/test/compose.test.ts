@@ -11,11 +11,15 @@ const ROOT = join(__dirname, "..", "..", "..");
 const compose = parse(readFileSync(join(ROOT, "docker-compose.yml"), "utf8"), { merge: true });
 const services: Record<string, any> = compose.services;
 
-/** Compose's ${VAR:?msg} / ${VAR:-default} with sample values for the required secrets. */
+/** Compose's ${VAR:?msg} / ${VAR:-default} with sample values for the required secrets, else the default. */
 function substitute(env: Record<string, string>): Record<string, string> {
   const sample: Record<string, string> = { PASSPORT_SECRET: "x".repeat(32), ADMIN_TOKEN: "y".repeat(20), METRICS_TOKEN: "z".repeat(32) };
+  const valueOf = (name: string, op = "") => sample[name] ?? (op.startsWith(":-") ? op.slice(2) : "");
   return Object.fromEntries(
-    Object.entries(env).map(([k, v]) => [k, String(v).replace(/\$\{(\w+)(:[?-][^}]*)?\}/g, (_, name: string) => sample[name] ?? "")]),
+    Object.entries(env).map(([k, v]) => [
+      k,
+      String(v).replace(/\$\{(\w+)(:[?-][^}]*)?\}/g, (_, name: string, op?: string) => valueOf(name, op)),
+    ]),
   );
 }
 

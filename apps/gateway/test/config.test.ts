@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from "node:crypto";
 import { join } from "node:path";
 import { DEFAULT_BOOKING_URL, DEFAULT_PORTS, DEFAULT_REDIS_URL, DEV_PASSPORT_SECRET, admissionSettings } from "@concert/shared";
 import { configRefusal, runEntryPoint } from "@concert/test-support";
@@ -47,6 +48,20 @@ const badValues: Record<keyof typeof gatewayEnv.shape, string> = {
   SSE_MAX_PER_CLIENT: "1.5",
   SSE_MAX_STREAMS: "-1",
   SSE_FD_RESERVE: "x",
+  TOKEN_RATE_LIMIT_PER_USER: "-1",
+  AUTH_MODE: "oauth",
+  AUTH_JWKS_URL: "idp.example/jwks.json",
+  AUTH_PUBLIC_KEY: "-----BEGIN PUBLIC KEY-----\\nnot a key\\n-----END PUBLIC KEY-----",
+  AUTH_ISSUER: " https://idp.example/",
+  AUTH_AUDIENCE: "concert ",
+  AUTH_USER_CLAIM: " ",
+  AUTH_ALGORITHMS: "RS256,HS256",
+  AUTH_CLOCK_TOLERANCE_SEC: "301",
+  AUTH_JWKS_COOLDOWN_SEC: "-1",
+  AUTH_JWKS_CACHE_MAX_AGE_SEC: "0",
+  AUTH_JWKS_TIMEOUT_MS: "99",
+  AUTH_CACHE_SIZE: "-1",
+  AUTH_CACHE_MAX_AGE_SEC: "3601",
 };
 
 describe("gateway configuration", () => {
@@ -101,7 +116,61 @@ describe("gateway configuration", () => {
     expect([config.PORT, config.BOOKING_URL, config.REDIS_URL]).toEqual([DEFAULT_PORTS.gateway, [DEFAULT_BOOKING_URL], DEFAULT_REDIS_URL]);
     expect(config.PASSPORT_SECRET).toBe(DEV_PASSPORT_SECRET);
     // the production-secrets step (its cases: packages/shared/test/config.test.ts) is this schema's too
-    expect(refusal({ NODE_ENV: "production" }).match(/^ {2}\w+(?=:)/gm)).toEqual(["  PASSPORT_SECRET", "  METRICS_TOKEN"]);
+    expect(refusal({ NODE_ENV: "production" }).match(/^ {2}\w+(?=:)/gm)).toEqual(["  AUTH_MODE", "  PASSPORT_SECRET", "  METRICS_TOKEN"]);
+  });
+
+  describe("AUTH_MODE and the AUTH_* variables", () => {
+    const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const pem = publicKey.export({ type: "spki", format: "pem" }).toString();
+    const jwt = { AUTH_MODE: "jwt", AUTH_ISSUER: "https://idp.example/", AUTH_AUDIENCE: "concert-api" };
+    const production = { NODE_ENV: "production", PASSPORT_SECRET: "p".repeat(32), METRICS_TOKEN: "m".repeat(32) };
+
+    it("is none outside production, and must be given in production", () => {
+      expect(loadConfig(base).AUTH_MODE).toBe("none");
+      expect(refusal(production)).toMatch(/^ {2}AUTH_MODE: required when NODE_ENV is production/m);
+      expect(loadConfig({ ...production, AUTH_MODE: "none" }).AUTH_MODE).toBe("none");
+      expect(loadConfig({ ...production, ...jwt, AUTH_PUBLIC_KEY: pem }).AUTH_MODE).toBe("jwt");
+    });
+
+    it("needs exactly one key source, an issuer and an audience in jwt mode", () => {
+      expect(refusal({ AUTH_MODE: "jwt" }).match(/^ {2}\w+(?=:)/gm)).toEqual(["  AUTH_JWKS_URL", "  AUTH_ISSUER", "  AUTH_AUDIENCE"]);
+      expect(refusal({ ...jwt, AUTH_PUBLIC_KEY: pem, AUTH_JWKS_URL: "https://idp.example/jwks" })).toMatch(
+        /^ {2}AUTH_PUBLIC_KEY: AUTH_MODE=jwt needs exactly one of AUTH_JWKS_URL and AUTH_PUBLIC_KEY/m,
+      );
+      // empty (compose's ${VAR:-}) is not given
+      expect(refusal({ ...jwt, AUTH_ISSUER: "", AUTH_PUBLIC_KEY: pem })).toMatch(/^ {2}AUTH_ISSUER: required when AUTH_MODE=jwt/m);
+      expect(loadConfig({ ...base, ...jwt, AUTH_JWKS_URL: "https://idp.example/jwks", AUTH_PUBLIC_KEY: "" }).AUTH_JWKS_URL).toBe(
+        "https://idp.example/jwks",
+      );
+    });
+
+    it("refuses HS* and none among the algorithms, naming the asymmetric ones", () => {
+      for (const alg of ["HS256", "HS512", "none"]) {
+        expect(refusal({ AUTH_ALGORITHMS: `ES256,${alg}` })).toMatch(
+          /^ {2}AUTH_ALGORITHMS\.1: only asymmetric algorithms \(RS256, .*\); never HS\* or none/m,
+        );
+      }
+      expect(loadConfig(base).AUTH_ALGORITHMS).toEqual(["RS256", "ES256", "EdDSA"]);
+      expect(loadConfig({ ...base, AUTH_ALGORITHMS: "PS256, EdDSA" }).AUTH_ALGORITHMS).toEqual(["PS256", "EdDSA"]);
+    });
+
+    it("compiles AUTH_PUBLIC_KEY once, with real newlines or \\n escapes, and refuses a private key", () => {
+      const key = loadConfig({ ...base, ...jwt, AUTH_PUBLIC_KEY: pem.replace(/\n/g, "\\n") }).AUTH_PUBLIC_KEY!;
+      expect(key.export({ type: "spki", format: "pem" })).toBe(pem);
+      const privatePem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+      expect(refusal({ ...jwt, AUTH_PUBLIC_KEY: privatePem })).toMatch(/^ {2}AUTH_PUBLIC_KEY: is a private key/m);
+    });
+
+    it("warns at start of a production gateway in none mode that user ids are trusted from the client", async () => {
+      // main.js logs the warning before it listens; a closed Redis port stops it right after
+      const { code, stderr, stdout } = await runEntryPoint(join(__dirname, "..", "dist", "main.js"), {
+        ...production,
+        AUTH_MODE: "none",
+        REDIS_URL: "redis://127.0.0.1:1",
+      });
+      expect(code).toBe(1);
+      expect(stdout + stderr).toContain("user ids are trusted from the client");
+    });
   });
 
   it("splits BOOKING_URL on commas", () => {

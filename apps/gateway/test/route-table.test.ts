@@ -78,7 +78,7 @@ describe("the table's consumers refuse an entry they cannot serve", () => {
   });
 
   it("Express registration, for a route with no handler", () => {
-    expect(() => publicRoutes({}, () => () => undefined, [{ ...extra, served: "express" }])).toThrow(
+    expect(() => publicRoutes({}, () => () => undefined, undefined, [{ ...extra, served: "express" }])).toThrow(
       /queueStream .* has no Express handler/,
     );
   });

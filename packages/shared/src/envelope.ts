@@ -60,6 +60,7 @@ export function errorHandler(logger: Logger, hooks: ErrorHooks = {}): ErrorReque
     const answer = errorAnswer(err, logger, (req as { id?: unknown }).id, hooks);
     res.locals.errorCode = answer.code;
     if (answer.retryAfterSec !== undefined) res.setHeader("Retry-After", String(answer.retryAfterSec));
+    for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value);
     res.status(answer.status).json(answer.body);
   };
 }
@@ -70,6 +71,8 @@ export interface ErrorAnswer {
   body: Envelope<never>;
   /** seconds for the Retry-After header (503s, 429s) */
   retryAfterSec?: number;
+  /** the AppError's own headers (e.g. WWW-Authenticate) */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -88,7 +91,7 @@ export function errorAnswer(err: unknown, logger: Logger, reqId: unknown, hooks:
   }
   if (err instanceof AppError) {
     const retryAfterSec = err.retryAfterSec ?? (err.status === 503 ? 1 : undefined);
-    return { status: err.status, code: err.code, body: fail(err.code, err.message, err.details), retryAfterSec };
+    return { status: err.status, code: err.code, body: fail(err.code, err.message, err.details), retryAfterSec, headers: err.headers };
   }
   const e = (err ?? {}) as { type?: unknown; status?: unknown; message?: unknown; code?: unknown };
   const parserError = typeof e.type === "string" ? BODY_ERRORS[e.type] : undefined;

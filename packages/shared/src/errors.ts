@@ -6,6 +6,12 @@ export const ErrorCodes = {
   AMOUNT_MISMATCH: 400,
   TOKEN_INVALID: 401,
   PASSPORT_INVALID: 401,
+  /** AUTH_MODE=jwt: no `Authorization: Bearer <JWT>` on a user route */
+  AUTH_REQUIRED: 401,
+  /** AUTH_MODE=jwt: the bearer is not a valid token of the identity provider (the reason is logged, never answered) */
+  AUTH_INVALID: 401,
+  /** AUTH_MODE=jwt: the request names a user other than the verified one */
+  USER_MISMATCH: 403,
   TOKEN_USER_MISMATCH: 403,
   TOKEN_NOT_ACTIVE: 403,
   NOT_OWNER: 403,
@@ -35,6 +41,8 @@ export class AppError extends Error {
   readonly status: number;
   /** when set, the answer carries `Retry-After` (seconds); 503s default to 1 */
   retryAfterSec?: number;
+  /** more headers the answer carries (e.g. `WWW-Authenticate` on a 401 of the bearer) */
+  headers?: Record<string, string>;
 
   constructor(
     readonly code: ErrorCode,
@@ -48,7 +56,8 @@ export class AppError extends Error {
   }
 }
 
-export type Dependency = "redis" | "postgres" | "booking";
+/** "identity": the identity provider's key set (AUTH_JWKS_URL), when no key was ever loaded from it */
+export type Dependency = "redis" | "postgres" | "booking" | "identity";
 
 /**
  * A dependency (Redis, Postgres, an upstream service) could not be reached: 503 with Retry-After.

@@ -18,8 +18,8 @@ export const errorEnvelope = z.object({
 
 const STATUS_TEXT: Record<number, string> = {
   400: "Invalid input (VALIDATION_FAILED names the field; AMOUNT_MISMATCH)",
-  401: "Missing, malformed, unknown, expired or used token (TOKEN_INVALID)",
-  403: "Token of another user or still waiting (TOKEN_USER_MISMATCH, TOKEN_NOT_ACTIVE, NOT_OWNER)",
+  401: "Missing, malformed, unknown, expired or used token (TOKEN_INVALID); AUTH_MODE=jwt: no bearer (AUTH_REQUIRED) or a bad one (AUTH_INVALID), with WWW-Authenticate",
+  403: "Token of another user or still waiting (TOKEN_USER_MISMATCH, TOKEN_NOT_ACTIVE, NOT_OWNER); AUTH_MODE=jwt: a user other than the verified one (USER_MISMATCH)",
   404: "Unknown concert, performance, seat or reservation (NOT_FOUND)",
   409: "Conflict with the current state (SEAT_UNAVAILABLE, HOLD_LIMIT, HOLD_EXPIRED, ALREADY_PAID, INSUFFICIENT_POINTS, BALANCE_LIMIT, IDEMPOTENCY_CONFLICT)",
   413: "Body too large (PAYLOAD_TOO_LARGE)",

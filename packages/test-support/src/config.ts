@@ -16,10 +16,10 @@ export function configRefusal(load: (env: NodeJS.ProcessEnv) => unknown, env: No
 }
 
 /** Runs a built entry point with `env` alone (and PATH); resolves its exit code and stderr. */
-export function runEntryPoint(file: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+export function runEntryPoint(file: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve) =>
-    execFile(process.execPath, [file], { env: { PATH: process.env.PATH, ...env } }, (err, _out, stderr) =>
-      resolve({ code: err ? (err.code as number) : 0, stderr }),
+    execFile(process.execPath, [file], { env: { PATH: process.env.PATH, ...env } }, (err, stdout, stderr) =>
+      resolve({ code: err ? (err.code as number) : 0, stderr, stdout }),
     ),
   );
 }

@@ -3,4 +3,5 @@ export { configRefusal, runEntryPoint } from "./config";
 export { closedPort, freePort } from "./ports";
 export { startRedisServer, type RedisServer, type RedisServerOptions } from "./redis-server";
 export { sleep, testClock, until, type TestClock } from "./time";
+export { AUDIENCE, ISSUER, bearer, jwtEnv, mint, startJwks, testKey, type JwksServer, type TestKey } from "./jwt";
 export { signPassportFor, type PassportClaims, type PassportRequest } from "./passport";

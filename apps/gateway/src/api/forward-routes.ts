@@ -55,8 +55,11 @@ function madeHold(reply: ForwardedReply): HoldOutcome | null {
 
 /**
  * The handlers of the booking routes, each built from its table entry. Routes with access
- * "token" need an active token whose user matches any userId in the request; "open" routes go
- * through without one, as the seed says, vouching for the user the request names. A token already used for a payment is refused except on
+ * "token" need an active token whose user matches any userId in the request and, in
+ * AUTH_MODE=jwt, the verified user (the identity step in front of them checked the bearer and the
+ * named user first); "open" routes go
+ * through without one, as the seed says, vouching for the verified user (jwt) or the user the request
+ * names (none). A token already used for a payment is refused except on
  * routes allowed in the replay window. On a route that goes through the seat gate, a hold of a
  * seat whose booking gate key exists (held, or being held) is refused here with the same 409
  * booking would give, so the losers of a rush for one seat never cross to booking, and this
@@ -102,6 +105,10 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
       // a token past its session cap may still pay the hold that keeps it alive, nothing else
       const auth = await store.authorize(token, { overtimeOk: route.replayWindow });
       res.locals.userId = auth.userId;
+      const verified = res.locals.verifiedUserId as number | undefined; // AUTH_MODE=jwt (auth/identity.ts)
+      if (verified !== undefined && auth.userId !== verified) {
+        throw new AppError("TOKEN_USER_MISMATCH", "The queue token is not the verified user's");
+      }
       if (auth.replay && !route.replayWindow) throw new AppError("TOKEN_INVALID", "This token was used for a payment; queue again");
       for (const named of namedUserIds(req)) {
         if (typeof named === "number" && named !== auth.userId) {
@@ -127,11 +134,12 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
     };
   };
 
-  /** No token: the passport vouches for the user the request names (booking checks every id against it). */
+  /** No queue token: the passport vouches for the request's user (booking checks every id against it). */
   const open =
     (route: GatewayRoute): RequestHandler =>
     async (req, res) => {
-      const [userId] = requestUserIds(route, req);
+      // jwt: the verified user (the identity step checked any named one against it); none: the named user
+      const userId = (res.locals.verifiedUserId as number | undefined) ?? requestUserIds(route, req)[0];
       if (userId === undefined) throw new AppError("VALIDATION_FAILED", `${route.name} names no user`);
       await forwarder.forward(req, res, { userId });
     };

@@ -13,6 +13,7 @@ import {
   type Metrics,
   type RouteName,
 } from "@concert/shared";
+import { bindUser, type Identity } from "../auth/identity";
 import type { QueueService } from "../queue/queue-service";
 import type { ClientRateLimiter } from "./rate-limit";
 import { tokenHeader } from "./queue-routes";
@@ -21,6 +22,9 @@ import { ROUTE_TABLE, type GatewayRoute } from "./route-table";
 export interface HotRouteDeps {
   queue: QueueService;
   limiter: ClientRateLimiter;
+  /** AUTH_MODE=jwt: the token-issue limit per verified user (as well as `limiter`'s per address) */
+  userLimiter?: ClientRateLimiter;
+  identity: Identity;
   logger: Logger;
   metrics: Metrics;
   onDependencyError: (dependency: string) => void;
@@ -44,12 +48,14 @@ interface HotRecord {
  */
 interface HotImpl {
   accepts?: (req: IncomingMessage) => boolean;
-  work: (deps: HotRouteDeps, req: IncomingMessage, ids: RegExpExecArray | null, record: HotRecord) => Promise<unknown>;
+  work: (deps: HotRouteDeps, req: IncomingMessage, ids: RegExpExecArray | null, record: HotRecord, route: GatewayRoute) => Promise<unknown>;
 }
 
+// (`me` in a path, AUTH_MODE=jwt, is no id: the matcher leaves it to Express, which serves the alias)
 const HOT_IMPLS: Partial<Record<RouteName, HotImpl>> = {
   pollToken: {
-    async work(deps, req, ids, record) {
+    async work(deps, req, ids, record, route) {
+      bindUser(route, await deps.identity.verifiedUser(req), { params: { userId: ids![1] } });
       const userId = Number(ids![1]); // the path's one param, :userId
       record.userId = userId;
       return deps.queue.tokenView(userId, tokenHeader(req.headers.token));
@@ -57,11 +63,15 @@ const HOT_IMPLS: Partial<Record<RouteName, HotImpl>> = {
   },
   issueToken: {
     accepts: isPlainJson,
-    async work(deps, req, _ids, record) {
+    async work(deps, req, _ids, record, route) {
       const body = await readJson(req);
+      const verified = await deps.identity.verifiedUser(req);
+      bindUser(route, verified, { body });
       await deps.limiter.consume(req);
+      if (verified !== undefined) await deps.userLimiter?.consumeKey(String(verified));
       const { userId } = parseOr400(ROUTES.issueToken.body, body);
       record.userId = userId;
+      // MERGE(requeue): deps.queue.issueToken(userId, { presentedToken: req.headers.token, verified: verified !== undefined })
       return deps.queue.issueToken(userId);
     },
   },
@@ -144,10 +154,11 @@ function serve(deps: HotRouteDeps, req: IncomingMessage, res: ServerResponse, h:
   const started = process.hrtime.bigint();
   const reqId = requestId(req);
   const record: HotRecord = { userId: undefined };
-  const finish = (status: number, body: unknown, retryAfterSec?: number) => {
+  const finish = (status: number, body: unknown, retryAfterSec?: number, headers?: Record<string, string>) => {
     const json = JSON.stringify(body);
     res.setHeader("x-request-id", reqId);
     if (retryAfterSec !== undefined) res.setHeader("Retry-After", String(retryAfterSec));
+    for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value);
     res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(json) });
     res.end(json);
     recordRequest(
@@ -157,12 +168,12 @@ function serve(deps: HotRouteDeps, req: IncomingMessage, res: ServerResponse, h:
       h.route.successLog,
     );
   };
-  h.impl.work(deps, req, ids, record).then(
+  h.impl.work(deps, req, ids, record, h.route).then(
     (result) => finish(200, ok(result)),
     (err) => {
       if (res.headersSent || res.destroyed) return;
       const answer = errorAnswer(err, deps.logger, reqId, { onDependencyError: deps.onDependencyError });
-      finish(answer.status, answer.body, answer.retryAfterSec);
+      finish(answer.status, answer.body, answer.retryAfterSec, answer.headers);
     },
   );
 }

@@ -19,11 +19,28 @@ function requestOf(route: GatewayRoute) {
   };
 }
 
+/** The name of the bearer JWT scheme in the document (routes whose table entry says `verifiedUser`). */
+export const BEARER_SCHEME = "bearerAuth";
+
+/** A route's `security` and the statuses the bearer adds to its errors (AUTH_MODE=jwt: 401 AUTH_*, 403 USER_MISMATCH). */
+function bearerOf(route: GatewayRoute): { security?: Record<string, string[]>[]; errors: number[] } {
+  if (!route.verifiedUser) return { errors: route.doc.errors };
+  const errors = [...new Set([...route.doc.errors, 401, 403])].sort((a, b) => a - b);
+  return { security: [{ [BEARER_SCHEME]: [] }], errors };
+}
+
 /** The gateway's public API as OpenAPI 3.1, generated from the route table and the zod schemas that validate it. */
 export function buildOpenApiDocument(): ReturnType<typeof generateDocument> {
   const r = new OpenAPIRegistry();
+  r.registerComponent("securitySchemes", BEARER_SCHEME, {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description:
+      "AUTH_MODE=jwt: the identity provider's JWT (`Authorization: Bearer <JWT>`); the user is its AUTH_USER_CLAIM. AUTH_MODE=none: not needed, the request names its user. In jwt mode a `userId` in body or path is optional, must be the verified user (403 USER_MISMATCH), and `me` in a path is the verified user.",
+  });
   for (const route of ROUTE_TABLE) {
-    jsonRoute(r, { method: route.method, path: openApiPath(route.path), request: requestOf(route), ...route.doc });
+    jsonRoute(r, { method: route.method, path: openApiPath(route.path), request: requestOf(route), ...route.doc, ...bearerOf(route) });
   }
   return generateDocument(r, {
     title: "Concert ticketing gateway",

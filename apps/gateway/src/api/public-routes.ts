@@ -8,19 +8,21 @@ export type ExpressHandlers = Partial<Record<RouteName, RequestHandler[]>>;
 /**
  * Registers every route of the table at its method and path: the gateway's own handlers by name,
  * booking routes with the forward handler built from their entry, then the 405/OPTIONS answer of
- * each of their paths. Throws at start when a route of the table has no handler, so a new entry
- * cannot be silently left unserved.
+ * each of their paths. `before` gives the steps in front of a route's handlers (the identity
+ * step, auth/identity.ts). Throws at start when a route of the table has no handler, so a new
+ * entry cannot be silently left unserved.
  */
 export function publicRoutes(
   handlers: ExpressHandlers,
   forward: (route: GatewayRoute) => RequestHandler,
+  before: (route: GatewayRoute) => RequestHandler[] = () => [],
   table: readonly GatewayRoute[] = ROUTE_TABLE,
 ): Router {
   const router = Router();
   for (const route of table) {
     const chain = route.served === "booking" ? [forward(route)] : handlers[route.name];
     if (!chain?.length) throw new Error(`route ${route.name} (${route.method.toUpperCase()} ${route.path}) has no Express handler`);
-    router[route.method](route.path, ...chain);
+    router[route.method](route.path, ...before(route), ...chain);
   }
   router.use(methodNotAllowed(table));
   return router;

@@ -10,11 +10,15 @@ export function tokenHeader(raw: unknown): string {
   return raw.toLowerCase();
 }
 
-/** The queue routes on Express: every form of them the hot path (hot-routes.ts) leaves to Express. */
-export function queueHandlers(queue: QueueService, issueLimit: RequestHandler): ExpressHandlers {
+/**
+ * The queue routes on Express: every form of them the hot path (hot-routes.ts) leaves to Express.
+ * `issueLimits`: the per-address limit, and in AUTH_MODE=jwt the per-user one (after the identity step).
+ */
+export function queueHandlers(queue: QueueService, issueLimits: RequestHandler[]): ExpressHandlers {
   const issueToken: RequestHandler = async (req, res) => {
     const { userId } = parseOr400(ROUTES.issueToken.body, req.body);
     res.locals.userId = userId;
+    // MERGE(requeue): queue.issueToken(userId, { presentedToken: req.headers.token, verified: res.locals.verifiedUserId !== undefined })
     res.json(ok(await queue.issueToken(userId)));
   };
   const pollToken: RequestHandler = async (req, res) => {
@@ -23,5 +27,5 @@ export function queueHandlers(queue: QueueService, issueLimit: RequestHandler): 
     const token = tokenHeader(req.headers.token);
     res.json(ok(await queue.tokenView(userId, token)));
   };
-  return { issueToken: [issueLimit, issueToken], pollToken: [pollToken] };
+  return { issueToken: [...issueLimits, issueToken], pollToken: [pollToken] };
 }

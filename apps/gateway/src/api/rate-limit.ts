@@ -16,7 +16,7 @@ export interface ClientRateLimitOptions {
 }
 
 /**
- * Limits one kind of request per client IP (rate-limiter-flexible, fixed window in Redis, so the
+ * Limits one kind of request per client IP (or per any key, e.g. the verified user) (rate-limiter-flexible, fixed window in Redis, so the
  * limit holds across gateway instances): token issuance, seat holds. Over the limit: 429
  * RATE_LIMITED with Retry-After. Plain node:http requests are enough (the hot route serves token
  * issuance without Express).
@@ -36,10 +36,15 @@ export class ClientRateLimiter {
   }
 
   /** Counts one request of the client; throws AppError RATE_LIMITED past the limit. */
-  async consume(req: IncomingMessage): Promise<void> {
+  consume(req: IncomingMessage): Promise<void> {
+    return this.consumeKey(this.clientIp(req));
+  }
+
+  /** Counts one request under any key (e.g. a verified user's id, for the per-user limit); RATE_LIMITED past the limit. */
+  async consumeKey(key: string): Promise<void> {
     if (!this.limiter) return;
     try {
-      await redisCall(this.limiter.consume(this.clientIp(req)));
+      await redisCall(this.limiter.consume(key));
     } catch (err) {
       if (!(err instanceof RateLimiterRes)) throw err; // Redis down (a DependencyError): a 503 like any other Redis failure
       const what = this.options.what ?? "token requests";

@@ -16,7 +16,7 @@ import {
  * - "open": nothing (the point routes, as the seed says; joining the queue);
  * - "token": a queue token (`token` header); for forwarded routes an active one whose user is the
  *   user the request names.
- * A verified user (a login, not a queue place) will be a third value here.
+ * Who the user is, in AUTH_MODE=jwt, is the separate `verifiedUser` fact of an entry.
  */
 export type Access = "open" | "token";
 
@@ -52,12 +52,27 @@ export interface GatewayRoute extends RouteContract {
   seatGate?: true;
   /** makes a seat hold: counted against the client address's hold rate and live holds (forward/client-holds.ts) */
   clientHoldCaps?: true;
+  /**
+   * AUTH_MODE=jwt: needs `Authorization: Bearer <JWT>`, and the user the request names must be
+   * the verified one (auth/identity.ts). Together with "token" access, the token must be that user's.
+   */
+  verifiedUser?: true;
+  /** where the request names its user, from its contract: the path's `:userId`, the body's `userId`, or nowhere */
+  userAt: "path" | "body" | null;
   doc: RouteDoc;
 }
 
-const route = (name: RouteName, facts: Omit<GatewayRoute, "name" | keyof RouteContract>): GatewayRoute => ({
+/** Where a route's contract names the user (its schemas are the one place that says so). */
+function userAt(contract: RouteContract): GatewayRoute["userAt"] {
+  if (contract.params?.shape.userId !== undefined) return "path";
+  const body = contract.body as { shape?: Record<string, unknown> } | undefined;
+  return body?.shape?.userId !== undefined ? "body" : null;
+}
+
+const route = (name: RouteName, facts: Omit<GatewayRoute, "name" | "userAt" | keyof RouteContract>): GatewayRoute => ({
   name,
   ...ROUTES[name],
+  userAt: userAt(ROUTES[name]),
   ...facts,
 });
 
@@ -68,6 +83,7 @@ const route = (name: RouteName, facts: Omit<GatewayRoute, "name" | keyof RouteCo
  */
 export const ROUTE_TABLE: readonly GatewayRoute[] = [
   route("issueToken", {
+    verifiedUser: true,
     access: "open",
     served: "hot",
     successLog: "info",
@@ -79,6 +95,7 @@ export const ROUTE_TABLE: readonly GatewayRoute[] = [
     },
   }),
   route("pollToken", {
+    verifiedUser: true,
     access: "token",
     served: "hot",
     // a waiting client's poll is its heartbeat: thousands a second, counted in the metrics and
@@ -103,6 +120,7 @@ export const ROUTE_TABLE: readonly GatewayRoute[] = [
     },
   }),
   route("concertDates", {
+    verifiedUser: true,
     access: "token",
     served: "booking",
     successLog: "info",
@@ -114,6 +132,7 @@ export const ROUTE_TABLE: readonly GatewayRoute[] = [
     },
   }),
   route("freeSeats", {
+    verifiedUser: true,
     access: "token",
     served: "booking",
     successLog: "info",
@@ -125,6 +144,7 @@ export const ROUTE_TABLE: readonly GatewayRoute[] = [
     },
   }),
   route("holdSeat", {
+    verifiedUser: true,
     access: "token",
     served: "booking",
     successLog: "info",
@@ -139,6 +159,7 @@ export const ROUTE_TABLE: readonly GatewayRoute[] = [
     },
   }),
   route("chargePoints", {
+    verifiedUser: true,
     access: "open",
     served: "booking",
     successLog: "info",
@@ -150,6 +171,7 @@ export const ROUTE_TABLE: readonly GatewayRoute[] = [
     },
   }),
   route("readPoints", {
+    verifiedUser: true,
     access: "open",
     served: "booking",
     successLog: "info",
@@ -161,6 +183,7 @@ export const ROUTE_TABLE: readonly GatewayRoute[] = [
     },
   }),
   route("pay", {
+    verifiedUser: true,
     access: "token",
     served: "booking",
     successLog: "info",

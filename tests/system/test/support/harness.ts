@@ -103,6 +103,7 @@ export class System {
     return new AppProcess("gateway", name, {
       ...this.commonEnv(),
       BOOKING_URL: this.bookings.map((b) => b.url).join(","),
+      AUTH_MODE: "none",
       BOOKING_TIMEOUT_MS: "10000",
       QUEUE_TICK_MS: "200",
       QUEUE_ADMIT_BATCH: "100",
