@@ -10,12 +10,24 @@ export function tokenHeader(raw: unknown): string {
   return raw.toLowerCase();
 }
 
+/**
+ * The `token` header on an issue, as proof that the user's live token is the caller's: the
+ * token, or undefined when absent or malformed. A malformed one is treated as absent rather than
+ * refused with a 400, because either way it cannot be the live token: the answer is the same
+ * 409 ALREADY_QUEUED a wrong token gets while the user is queued (the route does not tell a wrong
+ * token from a garbled one), and a new place when the user has none (a client's stale storage
+ * does not stop it queueing).
+ */
+export function presentedToken(raw: unknown): string | undefined {
+  return typeof raw === "string" && uuid.safeParse(raw).success ? raw.toLowerCase() : undefined;
+}
+
 /** The queue routes on Express: every form of them the hot path (hot-routes.ts) leaves to Express. */
 export function queueHandlers(queue: QueueService, issueLimit: RequestHandler): ExpressHandlers {
   const issueToken: RequestHandler = async (req, res) => {
     const { userId } = parseOr400(ROUTES.issueToken.body, req.body);
     res.locals.userId = userId;
-    res.json(ok(await queue.issueToken(userId)));
+    res.json(ok(await queue.issueToken(userId, { presentedToken: presentedToken(req.headers.token) })));
   };
   const pollToken: RequestHandler = async (req, res) => {
     const { userId } = parseOr400(ROUTES.pollToken.params, req.params, "userId");
