@@ -238,3 +238,41 @@ it("falls back to polling when the stream is blocked, and offers to rejoin when 
   expect(pageErrors).toEqual([]);
   await page.close();
 }, 60_000);
+
+it("resumes the same place after a reload, and tells a second tab naming the same user that the place is held elsewhere", async () => {
+  const queue = await crowd(9201, 4);
+  const page = await newPage();
+  await page.goto(gateway.url + "/");
+  await page.waitForSelector('body[data-ready="true"]');
+  const joined = page.waitForResponse((r) => r.url().endsWith("/api/users/token") && r.request().method() === "POST");
+  await page.getByLabel("Your user id").fill("4444");
+  await page.getByRole("button", { name: "Join the queue" }).click();
+  const token = ((await (await joined).json()) as { result: { token: string } }).result.token;
+  await step(page, "waiting");
+  // (admission is paused: the rank holds still; the crowd and whoever earlier tests left waiting are ahead)
+  const rank = await page.locator("#rank").getAttribute("data-rank");
+  expect(Number(rank)).toBeGreaterThanOrEqual(5);
+
+  // a reload presents the tab's token: the same place, without touching the form
+  const resumed = page.waitForResponse((r) => r.url().endsWith("/api/users/token") && r.request().method() === "POST");
+  await page.reload();
+  const again = await resumed;
+  expect(again.request().headers().token).toBe(token);
+  expect(((await again.json()) as { result: { token: string } }).result.token).toBe(token);
+  await step(page, "waiting");
+  await expect(page.locator("#rank").getAttribute("data-rank")).resolves.toBe(rank);
+
+  // another tab (its own sessionStorage) naming the same user is refused, with words, and nothing moves
+  const other = await newPage();
+  await other.goto(gateway.url + "/?user=4444");
+  await other.waitForSelector('body[data-ready="true"]');
+  await other.getByRole("button", { name: "Join the queue" }).click();
+  await errorShown(other, "ALREADY_QUEUED");
+  await expect(other.locator("#alert-text").textContent()).resolves.toContain("already has a place in the queue");
+  await shot(other, "11-already-queued");
+  await expect(page.locator("#rank").getAttribute("data-rank")).resolves.toBe(rank);
+  await queue.resume();
+  await step(page, "dates", 15_000);
+  expect(pageErrors).toEqual([]);
+  await Promise.all([page.close(), other.close()]);
+}, 60_000);
