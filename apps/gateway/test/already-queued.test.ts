@@ -26,16 +26,9 @@ describe("issue for a user who already holds a live token", () => {
       headers: { "content-type": "application/json", "content-encoding": "gzip", ...headers },
     });
 
-  /** Everything an issue may write: the order, heartbeats, live tokens, the arrival counter. */
-  async function queueState(keys: QueueKeys) {
-    return {
-      waiting: await redis.zrange(keys.waiting, 0, -1, "WITHSCORES"),
-      seen: await redis.zrange(keys.seen, 0, -1, "WITHSCORES"),
-      active: await redis.zrange(keys.active, 0, -1, "WITHSCORES"),
-      users: await redis.hgetall(keys.users),
-      seq: await redis.get(keys.seq),
-    };
-  }
+  /** Everything an issue may write (the order, heartbeats, live tokens, the arrival counter), byte for byte. */
+  const queueState = (keys: QueueKeys) =>
+    Promise.all([keys.waiting, keys.seen, keys.active, keys.users, keys.seq].map((k) => redis.dumpBuffer(k)));
 
   it.each([
     ["hot path", issue],

@@ -10,44 +10,19 @@
 // AUTH_MODE=jwt with its key settings in GATEWAY_ENV and make `siteBearer` return tokens minted for
 // the visitor's user id; the assertions stay as they are.
 import { join } from "node:path";
-import Redis from "ioredis";
-import type { BrowserContext, Page, Request } from "playwright-core";
-import { DEFAULT_REDIS_URL } from "@concert/shared";
-import { assertChromium, launchChromium } from "./support/browser";
-import { AppProcess, ROOT, createDatabase, type TestDatabase } from "./support/stack";
+import type { Page, Request } from "playwright-core";
+import { errorShown, holdChargeAndPay, newTab, step } from "./support/browser";
+import { ARTIFACTS } from "./support/stack";
+import { browserSuite } from "./support/suite";
 
-const ARTIFACTS = join(ROOT, "test-artifacts", "browser");
 const queueName = `browser-jwt-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 const GATEWAY_ENV = { QUEUE_TICK_MS: "200", QUEUE_ADMIT_BATCH: "5", TOKEN_RATE_LIMIT: "0" };
 /** The embedding site's bearer for its n-th request: a fresh one each time, as a site that refreshes would give. */
 const siteBearer = (n: number) => `site-jwt-${n}`;
 
-let db: TestDatabase;
-let booking: AppProcess;
-let gateway: AppProcess;
-let browser: Awaited<ReturnType<typeof launchChromium>>;
-let context: BrowserContext;
+const suite = browserSuite(queueName, { gateway: GATEWAY_ENV }, "jwt-");
 const pageErrors: string[] = [];
-const redis = new Redis(process.env.REDIS_URL ?? DEFAULT_REDIS_URL);
 const cfgKey = `{q:${queueName}}:cfg`;
-
-beforeAll(async () => {
-  assertChromium();
-  db = await createDatabase();
-  const common = { QUEUE_NAME: queueName, REDIS_URL: process.env.REDIS_URL ?? DEFAULT_REDIS_URL };
-  booking = await new AppProcess("booking", { ...common, DATABASE_URL: db.url, DATABASE_POOL_SIZE: "4" }).start();
-  gateway = await new AppProcess("gateway", { ...common, BOOKING_URL: booking.url, ...GATEWAY_ENV }).start();
-  browser = await launchChromium();
-  context = browser.context;
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await gateway?.stop(join(ARTIFACTS, "gateway-jwt.log"));
-  await booking?.stop(join(ARTIFACTS, "booking-jwt.log"));
-  await db?.drop();
-  redis.disconnect();
-});
 
 /**
  * A page whose embedding site signs its user in: `ticketingAuth` defined before the page's
@@ -55,11 +30,7 @@ afterAll(async () => {
  * with nobody signed in (getBearer throws).
  */
 async function embeddedPage(signedIn = true): Promise<Page> {
-  const page = await context.newPage();
-  page.on("pageerror", (err) => pageErrors.push(err.message));
-  page.on("console", (m) => {
-    if (m.type() === "error" && !/Failed to load resource|EventSource/.test(m.text())) pageErrors.push(m.text());
-  });
+  const page = await newTab(suite.context, pageErrors);
   await page.addInitScript(
     ({ signedIn, prefix }) => {
       const w = window as unknown as { bearersGiven: number; ticketingAuth: { getBearer(): Promise<string> } };
@@ -86,30 +57,30 @@ function recordApiRequests(page: Page): Request[] {
   return seen;
 }
 
-const step = (page: Page, name: string, timeout = 5_000) => page.waitForSelector(`body[data-step="${name}"]`, { timeout });
-const errorShown = (page: Page, code: string, timeout = 5_000) =>
-  page.waitForSelector(`body[data-error="${code}"] #alert:not([hidden])`, { timeout });
+/** Answers the page's requests to `url` with a refusal in the envelope, as the gateway (or a proxy) would. */
+const refuse = (page: Page, url: string, status: number, code: string, headers: Record<string, string> = {}) =>
+  page.route(url, (route) =>
+    route.fulfill({
+      status,
+      headers,
+      contentType: "application/json",
+      body: JSON.stringify({ result: null, error: { code, message: code } }),
+    }),
+  );
 const isStream = (r: Request) => new URL(r.url()).pathname === "/api/queue/stream";
 
 describe("the page in jwt mode, embedded by a site that gives the bearer", () => {
   it("sends the site's bearer on every API request of a journey to a paid seat, and none on the queue stream", async () => {
     const page = await embeddedPage();
     const requests = recordApiRequests(page);
-    await page.goto(gateway.url + "/");
+    await page.goto(suite.stack.gateway.url + "/");
     await page.waitForSelector('body[data-ready="true"]');
     await page.getByLabel("Your user id").fill("5151");
     await page.getByRole("button", { name: "Join the queue" }).click();
     await step(page, "dates", 15_000);
     await page.locator(".date").first().click();
     await step(page, "seats");
-    await page.locator('.seat[data-seat="3"]').click();
-    await page.locator("#hold-button").click();
-    await step(page, "hold");
-    await page.locator("#charge-amount").fill("50000");
-    await page.locator("#charge-amount").press("Enter");
-    await page.waitForFunction(() => document.getElementById("balance")!.textContent === "50,000 points");
-    await page.locator("#pay-button").click();
-    await step(page, "done");
+    await holdChargeAndPay(page, 3, 50_000);
 
     const calls = requests.filter((r) => !isStream(r));
     const routes = new Set(calls.map((r) => `${r.method()} ${new URL(r.url()).pathname.replace(/\d+/g, ":id")}`));
@@ -141,22 +112,17 @@ describe("the page in jwt mode, embedded by a site that gives the bearer", () =>
     const page = await embeddedPage(false);
     const requests = recordApiRequests(page);
     // what a jwt-mode gateway answers a request without a bearer
-    await page.route("**/api/users/token", (route) =>
-      route.fulfill({
-        status: 401,
-        headers: { "www-authenticate": "Bearer" },
-        contentType: "application/json",
-        body: JSON.stringify({ result: null, error: { code: "AUTH_REQUIRED", message: "Sign in: Authorization: Bearer <JWT>" } }),
-      }),
-    );
-    await page.goto(gateway.url + "/");
+    await refuse(page, "**/api/users/token", 401, "AUTH_REQUIRED", { "www-authenticate": "Bearer" });
+    await page.goto(suite.stack.gateway.url + "/");
     await page.waitForSelector('body[data-ready="true"]');
     await page.getByLabel("Your user id").fill("5252");
     await page.getByRole("button", { name: "Join the queue" }).click();
     await errorShown(page, "AUTH_REQUIRED");
     await expect(page.locator("#alert-text").textContent()).resolves.toContain("sign in on the site first");
     await expect(page.locator("#alert-action").isHidden()).resolves.toBe(true);
-    expect(requests.map((r) => [r.url().replace(gateway.url, ""), r.headers().authorization])).toEqual([["/api/users/token", undefined]]);
+    expect(requests.map((r) => [r.url().replace(suite.stack.gateway.url, ""), r.headers().authorization])).toEqual([
+      ["/api/users/token", undefined],
+    ]);
     await page.screenshot({ path: join(ARTIFACTS, "12-sign-in-first.png"), fullPage: true });
     expect(pageErrors).toEqual([]);
     await page.close();
@@ -166,25 +132,12 @@ describe("the page in jwt mode, embedded by a site that gives the bearer", () =>
     const page = await embeddedPage();
     const requests = recordApiRequests(page);
     // a proxy that refuses event streams, so the page polls; the gateway then refuses the expired bearer
-    await page.route("**/api/queue/stream**", (route) =>
-      route.fulfill({
-        status: 503,
-        contentType: "application/json",
-        body: '{"result":null,"error":{"code":"SERVICE_UNAVAILABLE","message":"x"}}',
-      }),
-    );
-    await page.route("**/api/users/*/token", (route) =>
-      route.fulfill({
-        status: 401,
-        headers: { "www-authenticate": 'Bearer error="invalid_token"' },
-        contentType: "application/json",
-        body: JSON.stringify({ result: null, error: { code: "AUTH_INVALID", message: "The bearer token is not valid" } }),
-      }),
-    );
-    await page.goto(gateway.url + "/");
+    await refuse(page, "**/api/queue/stream**", 503, "SERVICE_UNAVAILABLE");
+    await refuse(page, "**/api/users/*/token", 401, "AUTH_INVALID", { "www-authenticate": 'Bearer error="invalid_token"' });
+    await page.goto(suite.stack.gateway.url + "/");
     await page.waitForSelector('body[data-ready="true"]');
     // paused admission (the operators' switch) keeps the visitor waiting, and polling, however slow this machine is
-    await redis.hset(cfgKey, "paused", "1");
+    await suite.redis.hset(cfgKey, "paused", "1");
     try {
       await page.getByLabel("Your user id").fill("5353");
       await page.getByRole("button", { name: "Join the queue" }).click();
@@ -196,7 +149,7 @@ describe("the page in jwt mode, embedded by a site that gives the bearer", () =>
       await page.waitForTimeout(4_500); // two poll periods: no poll after the refusal
       expect(polls()).toBe(after);
     } finally {
-      await redis.hset(cfgKey, "paused", "0");
+      await suite.redis.hset(cfgKey, "paused", "0");
     }
     expect(pageErrors).toEqual([]);
     await page.close();
