@@ -15,7 +15,7 @@ import {
 } from "@concert/shared";
 import type { QueueService } from "../queue/queue-service";
 import type { ClientRateLimiter } from "./rate-limit";
-import { presentedToken, tokenHeader } from "./queue-routes";
+import { issueProof, tokenHeader } from "./queue-routes";
 import { ROUTE_TABLE, type GatewayRoute } from "./route-table";
 
 export interface HotRouteDeps {
@@ -62,7 +62,7 @@ const HOT_IMPLS: Partial<Record<RouteName, HotImpl>> = {
       await deps.limiter.consume(req);
       const { userId } = parseOr400(ROUTES.issueToken.body, body);
       record.userId = userId;
-      return deps.queue.issueToken(userId, { presentedToken: presentedToken(req.headers.token) });
+      return deps.queue.issueToken(userId, issueProof(req.headers));
     },
   },
 };

@@ -1,5 +1,6 @@
+import type { IncomingHttpHeaders } from "node:http";
 import type { RequestHandler } from "express";
-import { AppError, ROUTES, ok, parseOr400, uuid } from "@concert/shared";
+import { AppError, ROUTES, ok, parseOr400, uuid, type IssueProof } from "@concert/shared";
 import type { QueueService } from "../queue/queue-service";
 import type { ExpressHandlers } from "./public-routes";
 
@@ -11,15 +12,15 @@ export function tokenHeader(raw: unknown): string {
 }
 
 /**
- * The `token` header on an issue, as proof that the user's live token is the caller's: the
- * token, or undefined when absent or malformed. A malformed one is treated as absent rather than
- * refused with a 400, because either way it cannot be the live token: the answer is the same
- * 409 ALREADY_QUEUED a wrong token gets while the user is queued (the route does not tell a wrong
- * token from a garbled one), and a new place when the user has none (a client's stale storage
- * does not stop it queueing).
+ * What an issue shows to get a user's live token back: the `token` header, when it is a queue
+ * token. A malformed one counts as none rather than being refused with a 400, because either way
+ * it cannot be the live token: the answer is the same 409 ALREADY_QUEUED a wrong token gets while
+ * the user holds a place (the route does not tell a wrong token from a garbled one), and a new
+ * place when the user has none (a client's stale storage does not stop it queueing).
  */
-export function presentedToken(raw: unknown): string | undefined {
-  return typeof raw === "string" && uuid.safeParse(raw).success ? raw.toLowerCase() : undefined;
+export function issueProof(headers: IncomingHttpHeaders): IssueProof {
+  const raw = headers.token;
+  return typeof raw === "string" && uuid.safeParse(raw).success ? { presentedToken: raw.toLowerCase() } : {};
 }
 
 /** The queue routes on Express: every form of them the hot path (hot-routes.ts) leaves to Express. */
@@ -27,7 +28,7 @@ export function queueHandlers(queue: QueueService, issueLimit: RequestHandler): 
   const issueToken: RequestHandler = async (req, res) => {
     const { userId } = parseOr400(ROUTES.issueToken.body, req.body);
     res.locals.userId = userId;
-    res.json(ok(await queue.issueToken(userId, { presentedToken: presentedToken(req.headers.token) })));
+    res.json(ok(await queue.issueToken(userId, issueProof(req.headers))));
   };
   const pollToken: RequestHandler = async (req, res) => {
     const { userId } = parseOr400(ROUTES.pollToken.params, req.params, "userId");

@@ -17,8 +17,9 @@
 local now = nowMs(clock)
 
 local current = str(redis.call('HGET', usersKey, userId))
-local proven = current and (verified == '1' or presentedToken == current)
 if current then
+  -- the live token is handed back only with proof that the caller is its holder
+  local proven = verified == '1' or presentedToken == current
   local rank = zrank(waitingKey, userId)
   if rank then
     if not proven then return {ALREADY_QUEUED} end
