@@ -179,7 +179,8 @@ describe("hot queue routes, observed", () => {
         ["GET", "/api/users/7301/token?x=1", { headers: { token } }],
         ["GET", "/api/users/7301/token", {}],
         ["GET", "/api/users/7302/token", { headers: { token } }],
-        ["POST", "/api/users/token", { body: { userId: 7301 } }],
+        ["POST", "/api/users/token", { body: { userId: 7301 }, headers: { token } }],
+        ["POST", "/api/users/token", { body: { userId: 7301 } }], // 409 ALREADY_QUEUED
         ["POST", "/api/users/token", { body: { userId: "7301" } }],
         // (not here: a body that is not JSON. express.json refuses it before any route matched, so
         // Express logs and measures it as "unmatched" while the hot path names its route.)
@@ -202,7 +203,7 @@ describe("hot queue routes, observed", () => {
       lines.length = 0;
       await call(urlOf(hotServer), "GET", "/api/users/7301/token", { headers: { token } });
       await call(urlOf(hotServer), "GET", "/api/users/7301/token", {});
-      await call(urlOf(hotServer), "POST", "/api/users/token", { body: { userId: 7301 } });
+      await call(urlOf(hotServer), "POST", "/api/users/token", { body: { userId: 7301 }, headers: { token } });
       expect(lines.map((l) => [l.route, l.status, l.level])).toEqual([
         ["/api/users/:userId/token", 200, pino.levels.values.debug],
         ["/api/users/:userId/token", 401, pino.levels.values.info],

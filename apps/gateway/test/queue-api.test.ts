@@ -34,12 +34,15 @@ describe("queue API on real Redis", () => {
     expect(new Set(numbers).size).toBe(500);
   });
 
-  it("when one user asks 50 times at once, they get one token and one place", async () => {
+  it("when one user asks 50 times at once presenting their token, they get that token and one place", async () => {
     gw = await startGateway();
     await call(gw.url, "POST", "/api/users/token", { body: { userId: 1 } });
+    const first = await call(gw.url, "POST", "/api/users/token", { body: { userId: 2 } });
+    const headers = { token: first.body.result.token };
     const responses = await Promise.all(
-      Array.from({ length: 50 }, () => call(gw.url, "POST", "/api/users/token", { body: { userId: 2 } })),
+      Array.from({ length: 50 }, () => call(gw.url, "POST", "/api/users/token", { body: { userId: 2 }, headers })),
     );
+    expect(responses.every((r) => r.status === 200)).toBe(true);
     const tokens = new Set(responses.map((r) => r.body.result.token));
     expect(tokens.size).toBe(1);
     expect(new Set(responses.map((r) => r.body.result.rank))).toEqual(new Set([2]));

@@ -35,8 +35,39 @@ interface CallOptions {
   headers?: Record<string, string>;
 }
 
+/**
+ * What an embedding site provides when the gateway runs in jwt mode (README, "Embedding the
+ * waiting room in jwt mode"): its signed-in user's JWT, asked for before every request, so the
+ * site may refresh it as it expires.
+ */
+export interface TicketingAuth {
+  getBearer(): string | Promise<string>;
+}
+
+declare global {
+  interface Window {
+    ticketingAuth?: TicketingAuth;
+  }
+}
+
+/**
+ * The Authorization header of the embedding site's bearer; none without a site's `ticketingAuth`
+ * (none mode) or when it has no bearer to give (throws, or gives nothing): the request goes
+ * without and the gateway's AUTH_REQUIRED says to sign in on the site.
+ */
+async function authorization(): Promise<Record<string, string>> {
+  const auth = window.ticketingAuth;
+  if (!auth) return {};
+  try {
+    const bearer = await auth.getBearer();
+    return typeof bearer === "string" && bearer !== "" ? { authorization: `Bearer ${bearer}` } : {};
+  } catch {
+    return {};
+  }
+}
+
 export async function call<T>(method: string, path: string, options: CallOptions = {}): Promise<Answer<T>> {
-  const headers: Record<string, string> = { accept: "application/json", ...options.headers };
+  const headers: Record<string, string> = { accept: "application/json", ...options.headers, ...(await authorization()) };
   if (options.token) headers.token = options.token;
   if (options.body !== undefined) headers["content-type"] = "application/json";
   let res: Response;
@@ -60,7 +91,8 @@ export async function call<T>(method: string, path: string, options: CallOptions
 }
 
 export const api = {
-  join: (userId: number) => call<TokenView>("POST", pathOf("issueToken"), { body: { userId } }),
+  /** `token`: the one this tab had for the user, the proof that gets a live place back (else 409 ALREADY_QUEUED) */
+  join: (userId: number, token?: string) => call<TokenView>("POST", pathOf("issueToken"), { body: { userId }, token }),
   poll: (userId: number, token: string) => call<TokenView>("GET", pathOf("pollToken", { userId }), { token }),
   dates: (concertId: number, token: string) => call<Performances>("GET", pathOf("concertDates", { concertId }), { token }),
   freeSeats: (concertDetailId: number, token: string) => call<number[]>("GET", pathOf("freeSeats", { concertDetailId }), { token }),

@@ -7,7 +7,7 @@ import { handleRefusal } from "./refusals";
 import { page, visitorOf } from "./state";
 import { loadDates } from "./steps/dates";
 import { charge, chooseOtherSeat, holdPicked, pay } from "./steps/hold";
-import { join, readUserId, rememberedUserId } from "./steps/join";
+import { join, readUserId, rememberedUserId, resumableUserId } from "./steps/join";
 
 handleRefusalsWith(handleRefusal);
 
@@ -44,3 +44,6 @@ const remembered = rememberedUserId(new URLSearchParams(location.search));
 if (remembered) dom.userId.value = remembered;
 showStep("join", false);
 document.body.dataset.ready = "true";
+// a reload mid-session: back to the same place (the tab presents its token), not to the form
+const resumable = resumableUserId();
+if (resumable !== null) void act(dom.joinButton, () => join(resumable));

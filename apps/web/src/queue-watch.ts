@@ -5,7 +5,7 @@ export type Transport = "stream" | "poll";
 
 export interface WatchHandlers {
   update(u: QueueUpdate): void;
-  /** the token is no good any more (TOKEN_INVALID, TOKEN_USER_MISMATCH) */
+  /** the token is no good any more (TOKEN_INVALID, TOKEN_USER_MISMATCH), or the site's sign-in (AUTH_*) */
   refused(err: ApiError): void;
   transport(t: Transport): void;
   /** a temporary problem (the page keeps trying) */
@@ -13,6 +13,8 @@ export interface WatchHandlers {
 }
 
 const POLL_MS = 2_000;
+/** refusals that polling again cannot cure: the page stops and says why */
+const FINAL_REFUSALS = new Set(["TOKEN_INVALID", "TOKEN_USER_MISMATCH", "AUTH_REQUIRED", "AUTH_INVALID", "USER_MISMATCH"]);
 /** consecutive stream errors without any message before the page falls back to polling */
 const STREAM_ERRORS_BEFORE_POLL = 3;
 
@@ -47,7 +49,7 @@ export function watchQueue(userId: number, token: string, on: WatchHandlers): ()
       deliver(result);
     } catch (err) {
       const e = err as ApiError;
-      if (e.code === "TOKEN_INVALID" || e.code === "TOKEN_USER_MISMATCH") {
+      if (FINAL_REFUSALS.has(e.code)) {
         stop();
         on.refused(e);
         return;

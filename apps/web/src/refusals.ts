@@ -7,7 +7,7 @@ import { page, visitorOf } from "./state";
 import { holdExpired, setBalance, stopCountdown } from "./steps/hold";
 import { join } from "./steps/join";
 import { loadSeats, unpick } from "./steps/seats";
-import { startWaiting } from "./steps/waiting";
+import { startWaiting, stopWatching } from "./steps/waiting";
 
 export function handleRefusal(e: ApiError): void {
   const state = page.state;
@@ -18,6 +18,27 @@ export function handleRefusal(e: ApiError): void {
     case "TOKEN_USER_MISMATCH":
       stopCountdown();
       alertUser("Your place in the queue has expired or was already used. Join the queue again to continue.", e.code, rejoin);
+      break;
+    case "ALREADY_QUEUED": {
+      // another tab or device has this user's place (or this tab lost its token): it is not handed over
+      const userId = visitorOf(page.state)?.userId ?? Number(dom.userId.value);
+      stopCountdown();
+      alertUser(
+        `User ${userId} already has a place in the queue, held in another tab or on another device: please continue there. ` +
+          "A place nobody follows any more lapses after a few minutes; then you can join again here.",
+        e.code,
+        { label: "Try again", run: () => void join(userId) },
+      );
+      break;
+    }
+    case "AUTH_REQUIRED":
+    case "AUTH_INVALID":
+      stopWatching();
+      stopCountdown();
+      alertUser("Please sign in on the site first (or again, if your sign-in ran out), then reload this page.", e.code);
+      break;
+    case "USER_MISMATCH":
+      alertUser("You are signed in on the site as another user than this one.", e.code);
       break;
     case "TOKEN_NOT_ACTIVE":
       alertUser("It is not your turn yet; you are still in the queue.", e.code);

@@ -27,6 +27,10 @@ export type TokenStatus = z.infer<typeof TokenStatus>;
 
 // ---- gateway: queue ----
 export const issueTokenBody = z.strictObject({ userId: id });
+/** Asking again while queued: the live token goes back only to a caller presenting it (else 409 ALREADY_QUEUED). */
+export const issueTokenHeaders = z.object({
+  token: z.string().optional().describe("the user's live queue token, to resume its place (a missing or malformed one is no proof)"),
+});
 export const userIdPath = z.strictObject({ userId: idParam });
 export const tokenView = z.object({
   token: uuid,

@@ -4,6 +4,7 @@ import {
   concertDetailIdPath,
   concertIdPath,
   issueTokenBody,
+  issueTokenHeaders,
   paymentBody,
   holdHeaders,
   paymentHeaders,
@@ -30,7 +31,7 @@ export interface RouteContract {
 
 /** Every public route by name. Booking registers its handlers from these entries, the gateway its table. */
 export const ROUTES = {
-  issueToken: { ...ROUTE_PATHS.issueToken, body: issueTokenBody },
+  issueToken: { ...ROUTE_PATHS.issueToken, headers: issueTokenHeaders, body: issueTokenBody },
   pollToken: { ...ROUTE_PATHS.pollToken, params: userIdPath },
   queueStream: { ...ROUTE_PATHS.queueStream, query: queueStreamQuery },
   concertDates: { ...ROUTE_PATHS.concertDates, params: concertIdPath },

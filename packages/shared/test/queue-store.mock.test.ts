@@ -45,14 +45,77 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 }
 
 describe("queue store (ioredis-mock)", () => {
-  it("gives ranks in arrival order and the same token when a user asks again", async () => {
+  it("gives ranks in arrival order and the same token when a user asks again presenting it", async () => {
     const { store } = newStore();
     const a = await store.issue(1);
     const b = await store.issue(2);
-    const again = await store.issue(1);
+    const again = await store.issue(1, undefined, { presentedToken: a.token });
     expect([a.rank, b.rank]).toEqual([1, 2]);
     expect(again).toEqual(a);
     expect(a.token).not.toEqual(b.token);
+  });
+
+  /** What a refused issue must leave alone: the waiting order, heartbeats, live tokens and the arrival counter. */
+  async function queueState(redis: Redis, store: QueueStore) {
+    const k = store.keys;
+    return {
+      waiting: await redis.zrange(k.waiting, 0, -1, "WITHSCORES"),
+      seen: await redis.zrange(k.seen, 0, -1, "WITHSCORES"),
+      active: await redis.zrange(k.active, 0, -1, "WITHSCORES"),
+      users: await redis.hgetall(k.users),
+      seq: await redis.get(k.seq),
+    };
+  }
+
+  it("refuses a waiting user's token to a caller who only names the user (ALREADY_QUEUED), changing nothing", async () => {
+    const { redis, store } = newStore();
+    const a = await store.issue(1);
+    const b = await store.issue(2);
+    advance(1_000); // a heartbeat the refusal wrote would show as a new score in `seen`
+    const before = await queueState(redis, store);
+    expect(await codeOf(store.issue(1))).toBe("ALREADY_QUEUED");
+    expect(await codeOf(store.issue(1, undefined, { presentedToken: b.token }))).toBe("ALREADY_QUEUED");
+    expect(await codeOf(store.issue(1, undefined, { presentedToken: newQueueToken(1) }))).toBe("ALREADY_QUEUED");
+    expect(await queueState(redis, store)).toEqual(before);
+    expect(await store.poll(1, a.token)).toMatchObject({ status: "WAITING", rank: 1 });
+  });
+
+  it("refuses an admitted user's token too, and gives it to the caller presenting it or verified", async () => {
+    const { redis, store } = newStore();
+    const a = await store.issue(1);
+    await store.tick(settings);
+    const before = await queueState(redis, store);
+    expect(await codeOf(store.issue(1))).toBe("ALREADY_QUEUED");
+    expect(await queueState(redis, store)).toEqual(before);
+    const admitted = { token: a.token, status: "IN_PROGRESS", rank: null };
+    expect(await store.issue(1, undefined, { presentedToken: a.token })).toEqual(admitted);
+    expect(await store.issue(1, undefined, { verified: true })).toEqual(admitted);
+  });
+
+  it("gives a verified caller the waiting user's live token and place without the token", async () => {
+    const { store } = newStore();
+    await store.issue(2);
+    const a = await store.issue(1);
+    expect(await store.issue(1, undefined, { verified: true })).toEqual(a);
+  });
+
+  it("makes exactly one place when 20 issues for one user arrive at once: one gets the token, the rest ALREADY_QUEUED", async () => {
+    const { redis, store } = newStore();
+    const codes = await Promise.all(Array.from({ length: 20 }, () => codeOf(store.issue(7))));
+    expect(codes.filter((c) => c === "no refusal")).toHaveLength(1);
+    expect(codes.filter((c) => c === "ALREADY_QUEUED")).toHaveLength(19);
+    expect(await redis.zrange(store.keys.waiting, 0, -1)).toEqual(["7"]);
+    expect(Object.keys(await redis.hgetall(store.keys.users))).toEqual(["7"]);
+  });
+
+  it("gives a user whose token finished a new one without proof, and ignores the old token presented", async () => {
+    const { store } = newStore();
+    const a = await store.issue(1);
+    await store.finish(a.token, "paid");
+    const again = await store.issue(1, undefined, { presentedToken: a.token });
+    expect(again).toMatchObject({ status: "WAITING", rank: 1 });
+    expect(again.token).not.toBe(a.token);
+    expect(await codeOf(store.issue(1, undefined, { presentedToken: a.token }))).toBe("ALREADY_QUEUED");
   });
 
   it("admits at most the batch per tick, from the head, never beyond maxActive", async () => {
@@ -279,8 +342,9 @@ describe("wait estimate inputs", () => {
     expect(await store.poll(4, waiting[0])).not.toHaveProperty("blocked");
     // the issue answer says the same, for a new user and for one asking again
     expect(await store.issue(9, 3)).toMatchObject({ rank: 6, blocked: { inMs: 15_000, slotsAfter: 3 } });
-    expect(await store.issue(4, 3)).toMatchObject({ rank: 1, blocked: { inMs: 5_000, slotsAfter: 0 } });
-    expect(await store.issue(4, 5)).not.toHaveProperty("blocked");
+    const resume = { presentedToken: waiting[0] };
+    expect(await store.issue(4, 3, resume)).toMatchObject({ rank: 1, blocked: { inMs: 5_000, slotsAfter: 0 } });
+    expect(await store.issue(4, 5, resume)).not.toHaveProperty("blocked");
   });
 
   it("measures admissions per second over the last minute", async () => {
@@ -422,7 +486,7 @@ describe("queue layout: a waiting user has no key of their own", () => {
     const a = await store.issue(1);
     await store.issue(2);
     await store.tick({ ...settings, batch: 1 });
-    expect(await store.issue(1)).toEqual({ token: a.token, status: "IN_PROGRESS", rank: null });
+    expect(await store.issue(1, undefined, { presentedToken: a.token })).toEqual({ token: a.token, status: "IN_PROGRESS", rank: null });
     advance(60_000);
     const again = await store.issue(1);
     expect(again).toMatchObject({ status: "WAITING", rank: 2 });

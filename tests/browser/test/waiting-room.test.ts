@@ -3,73 +3,25 @@
 // in between) → hold with a countdown that runs out → hold again → not enough points → charge →
 // pay → confirmation; and a second visitor whose stream is blocked (polling fallback) and whose
 // token goes bad (rejoin). Screenshots of each step go to test-artifacts/browser/.
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import Redis from "ioredis";
-import type { BrowserContext, Page } from "playwright-core";
-import { assertChromium, launchChromium } from "./support/browser";
-import { AppProcess, ROOT, createDatabase, http, type TestDatabase } from "./support/stack";
-import { DEFAULT_REDIS_URL } from "@concert/shared";
+import type { Page } from "playwright-core";
+import { errorShown, holdChargeAndPay, newTab, step } from "./support/browser";
+import { ARTIFACTS, http } from "./support/stack";
+import { browserSuite } from "./support/suite";
 
-const ARTIFACTS = join(ROOT, "test-artifacts", "browser");
 const HOLD_TTL_SEC = 8;
 const TICK_MS = 300;
 const BATCH = 2;
 
-let db: TestDatabase;
-let booking: AppProcess;
-let gateway: AppProcess;
-let browser: Awaited<ReturnType<typeof launchChromium>>;
-let context: BrowserContext;
-const redis = new Redis(process.env.REDIS_URL ?? DEFAULT_REDIS_URL, { lazyConnect: true });
 const queueName = `browser-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+const suite = browserSuite(queueName, {
+  booking: { SEAT_HOLD_TTL_SEC: String(HOLD_TTL_SEC), SWEEP_INTERVAL_MS: "500" },
+  gateway: { QUEUE_TICK_MS: String(TICK_MS), QUEUE_ADMIT_BATCH: String(BATCH), TOKEN_RATE_LIMIT: "0" },
+});
 const pageErrors: string[] = [];
 
-beforeAll(async () => {
-  assertChromium(); // first, so a missing browser fails with its own message
-  mkdirSync(ARTIFACTS, { recursive: true });
-  db = await createDatabase();
-  const common = { QUEUE_NAME: queueName, REDIS_URL: process.env.REDIS_URL ?? DEFAULT_REDIS_URL };
-  booking = await new AppProcess("booking", {
-    ...common,
-    DATABASE_URL: db.url,
-    DATABASE_POOL_SIZE: "4",
-    SEAT_HOLD_TTL_SEC: String(HOLD_TTL_SEC),
-    SWEEP_INTERVAL_MS: "500",
-  }).start();
-  gateway = await new AppProcess("gateway", {
-    ...common,
-    BOOKING_URL: booking.url,
-    QUEUE_TICK_MS: String(TICK_MS),
-    QUEUE_ADMIT_BATCH: String(BATCH),
-    TOKEN_RATE_LIMIT: "0",
-  }).start();
-  browser = await launchChromium();
-  context = browser.context;
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await gateway?.stop(join(ARTIFACTS, "gateway.log"));
-  await booking?.stop(join(ARTIFACTS, "booking.log"));
-  await db?.drop();
-  redis.disconnect();
-});
-
-async function newPage(): Promise<Page> {
-  const page = await context.newPage();
-  page.on("pageerror", (err) => pageErrors.push(err.message));
-  page.on("console", (m) => {
-    // a refused request shows up as a console error in Chromium; the page handles those itself
-    if (m.type() === "error" && !/Failed to load resource|EventSource/.test(m.text())) pageErrors.push(m.text());
-  });
-  return page;
-}
-
+const newPage = (): Promise<Page> => newTab(suite.context, pageErrors);
 const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-const step = (page: Page, name: string, timeout = 5_000) => page.waitForSelector(`body[data-step="${name}"]`, { timeout });
-const errorShown = (page: Page, code: string, timeout = 5_000) =>
-  page.waitForSelector(`body[data-error="${code}"] #alert:not([hidden])`, { timeout });
 const seat = (page: Page, n: number) => page.locator(`.seat[data-seat="${n}"]`);
 
 /**
@@ -78,19 +30,21 @@ const seat = (page: Page, n: number) => page.locator(`.seat[data-seat="${n}"]`);
  * this machine is; `resume()` lets the ticks admit again.
  */
 async function crowd(fromUserId: number, count: number): Promise<{ resume(): Promise<void> }> {
-  if (redis.status === "wait") await redis.connect();
+  if (suite.redis.status === "wait") await suite.redis.connect();
   const cfg = `{q:${queueName}}:cfg`;
-  await redis.hset(cfg, "paused", "1");
-  await Promise.all(Array.from({ length: count }, (_, i) => http(gateway.url, "POST", "/api/users/token", { userId: fromUserId + i })));
-  return { resume: async () => void (await redis.hset(cfg, "paused", "0")) };
+  await suite.redis.hset(cfg, "paused", "1");
+  await Promise.all(
+    Array.from({ length: count }, (_, i) => http(suite.stack.gateway.url, "POST", "/api/users/token", { userId: fromUserId + i })),
+  );
+  return { resume: async () => void (await suite.redis.hset(cfg, "paused", "0")) };
 }
 
 /** Another visitor, over plain HTTP: queues and waits until admitted; returns the token. */
 async function admittedVisitor(userId: number): Promise<string> {
-  const { body } = await http(gateway.url, "POST", "/api/users/token", { userId });
+  const { body } = await http(suite.stack.gateway.url, "POST", "/api/users/token", { userId });
   const token = body.result.token as string;
   for (let i = 0; i < 200; i++) {
-    const polled = await http(gateway.url, "GET", `/api/users/${userId}/token`, undefined, { token });
+    const polled = await http(suite.stack.gateway.url, "GET", `/api/users/${userId}/token`, undefined, { token });
     if (polled.body.result?.status === "IN_PROGRESS") return token;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -100,15 +54,20 @@ async function admittedVisitor(userId: number): Promise<string> {
 it("takes a visitor from the queue to a paid seat, through a seat taken in between, an expired hold and too few points", async () => {
   const other = 7001;
   const otherToken = await admittedVisitor(other);
-  const firstDate = db.concertDetailIds[0];
+  const firstDate = suite.stack.db.concertDetailIds[0];
   // someone else already holds seat 1 of the first date: it must show as taken
-  expect(
-    (await http(gateway.url, "POST", "/api/reservations", { concertDetailId: firstDate, userId: other, seatId: 1 }, { token: otherToken }))
-      .status,
-  ).toBe(201);
+  const holdAsOther = (seatId: number) =>
+    http(
+      suite.stack.gateway.url,
+      "POST",
+      "/api/reservations",
+      { concertDetailId: firstDate, userId: other, seatId },
+      { token: otherToken },
+    );
+  expect((await holdAsOther(1)).status).toBe(201);
 
   const page = await newPage();
-  await page.goto(gateway.url + "/");
+  await page.goto(suite.stack.gateway.url + "/");
   await page.waitForSelector('body[data-ready="true"]');
   await shot(page, "01-join");
 
@@ -147,10 +106,7 @@ it("takes a visitor from the queue to a paid seat, through a seat taken in betwe
   // 5. pick seat 7, but someone else holds it first
   await seat(page, 7).click();
   await expect(page.locator("#hold-button").textContent()).resolves.toBe("Hold seat 7");
-  expect(
-    (await http(gateway.url, "POST", "/api/reservations", { concertDetailId: firstDate, userId: other, seatId: 7 }, { token: otherToken }))
-      .status,
-  ).toBe(201);
+  expect((await holdAsOther(7)).status).toBe(201);
   await page.locator("#hold-button").click();
   await errorShown(page, "SEAT_UNAVAILABLE");
   await expect(page.locator("#alert-text").textContent()).resolves.toContain("seat 7 was just taken by someone else");
@@ -181,21 +137,14 @@ it("takes a visitor from the queue to a paid seat, through a seat taken in betwe
   // 8. choose again, hold seat 9, charge points (Enter in the field), pay
   await page.getByRole("button", { name: "Choose a seat again" }).click();
   await step(page, "seats");
-  await seat(page, 9).click();
-  await page.locator("#hold-button").click();
-  await step(page, "hold");
-  await page.locator("#charge-amount").fill("50000");
-  await page.locator("#charge-amount").press("Enter");
-  await page.waitForFunction(() => document.getElementById("balance")!.textContent === "50,000 points");
-  await page.locator("#pay-button").click();
-  await step(page, "done");
+  await holdChargeAndPay(page, 9, 50_000);
   await expect(page.locator("#done-text").textContent()).resolves.toContain("Seat 9 on");
   await expect(page.locator("#done-amount").textContent()).resolves.toBe("50,000 points");
   await expect(page.locator("#done-balance").textContent()).resolves.toBe("0 points");
   await shot(page, "08-confirmation");
 
   // the seats as booking sees them: 9 sold to 4242 (7 and 1 held by the other visitor)
-  const free = await http(gateway.url, "GET", `/api/concert/${firstDate}/seat`, undefined, { token: otherToken });
+  const free = await http(suite.stack.gateway.url, "GET", `/api/concert/${firstDate}/seat`, undefined, { token: otherToken });
   expect(free.body.result).not.toContain(9);
   expect(pageErrors).toEqual([]);
   await page.close();
@@ -211,7 +160,7 @@ it("falls back to polling when the stream is blocked, and offers to rejoin when 
       body: JSON.stringify({ result: null, error: { code: "SERVICE_UNAVAILABLE", message: "no streams here" } }),
     }),
   );
-  await page.goto(gateway.url + "/");
+  await page.goto(suite.stack.gateway.url + "/");
   await page.waitForSelector('body[data-ready="true"]');
 
   const queue = await crowd(9101, 6);
@@ -227,7 +176,7 @@ it("falls back to polling when the stream is blocked, and offers to rejoin when 
   await step(page, "dates", 15_000);
 
   // the token disappears (as if Redis lost it): the next call is refused with TOKEN_INVALID
-  await redis.del(`{q:${queueName}}:t:${token}`);
+  await suite.redis.del(`{q:${queueName}}:t:${token}`);
   await page.locator(".date").first().click();
   await errorShown(page, "TOKEN_INVALID");
   await expect(page.locator("#alert-text").textContent()).resolves.toContain("Join the queue again");
@@ -237,4 +186,42 @@ it("falls back to polling when the stream is blocked, and offers to rejoin when 
   await shot(page, "10-rejoined");
   expect(pageErrors).toEqual([]);
   await page.close();
+}, 60_000);
+
+it("resumes the same place after a reload, and tells a second tab naming the same user that the place is held elsewhere", async () => {
+  const queue = await crowd(9201, 4);
+  const page = await newPage();
+  await page.goto(suite.stack.gateway.url + "/");
+  await page.waitForSelector('body[data-ready="true"]');
+  const joined = page.waitForResponse((r) => r.url().endsWith("/api/users/token") && r.request().method() === "POST");
+  await page.getByLabel("Your user id").fill("4444");
+  await page.getByRole("button", { name: "Join the queue" }).click();
+  const token = ((await (await joined).json()) as { result: { token: string } }).result.token;
+  await step(page, "waiting");
+  // (admission is paused: the rank holds still; the crowd and whoever earlier tests left waiting are ahead)
+  const rank = await page.locator("#rank").getAttribute("data-rank");
+  expect(Number(rank)).toBeGreaterThanOrEqual(5);
+
+  // a reload presents the tab's token: the same place, without touching the form
+  const resumed = page.waitForResponse((r) => r.url().endsWith("/api/users/token") && r.request().method() === "POST");
+  await page.reload();
+  const again = await resumed;
+  expect(again.request().headers().token).toBe(token);
+  expect(((await again.json()) as { result: { token: string } }).result.token).toBe(token);
+  await step(page, "waiting");
+  await expect(page.locator("#rank").getAttribute("data-rank")).resolves.toBe(rank);
+
+  // another tab (its own sessionStorage) naming the same user is refused, with words, and nothing moves
+  const other = await newPage();
+  await other.goto(suite.stack.gateway.url + "/?user=4444");
+  await other.waitForSelector('body[data-ready="true"]');
+  await other.getByRole("button", { name: "Join the queue" }).click();
+  await errorShown(other, "ALREADY_QUEUED");
+  await expect(other.locator("#alert-text").textContent()).resolves.toContain("already has a place in the queue");
+  await shot(other, "11-already-queued");
+  await expect(page.locator("#rank").getAttribute("data-rank")).resolves.toBe(rank);
+  await queue.resume();
+  await step(page, "dates", 15_000);
+  expect(pageErrors).toEqual([]);
+  await Promise.all([page.close(), other.close()]);
 }, 60_000);

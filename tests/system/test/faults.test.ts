@@ -78,9 +78,11 @@ describe("system: faults", () => {
     await sleep(Math.max(0, 2000 - probeMs));
     await sys.redisServer!.restart();
     const back = Date.now();
+    // each probe queues a new user (asking again for one who holds a place is 409 ALREADY_QUEUED)
+    let probeUser = 900_003;
     const recovered = await recovery(back, () =>
       Promise.all([
-        ...sys.gateways.map((g) => call(g.url, "POST", "/api/users/token", { body: { userId: 900_003 } })),
+        ...sys.gateways.map((g) => call(g.url, "POST", "/api/users/token", { body: { userId: probeUser++ } })),
         ...[...sys.bookings, ...sys.gateways].map((a) => call(a.url, "GET", "/ready")),
       ]),
     );

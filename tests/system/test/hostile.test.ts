@@ -348,6 +348,13 @@ describe("system: hostile clients", () => {
       403,
       "TOKEN_USER_MISMATCH",
     );
+    // session takeover: naming a user with a live token (admitted u, waiting w) does not hand it over, on either gateway
+    for (const [i, g] of sys.gateways.entries()) {
+      const issue = (userId: number, token?: string) => call(g.url, "POST", "/api/users/token", { body: { userId }, token });
+      expect_(`gateway ${i}: naming admitted u`, issue(u), 409, "ALREADY_QUEUED");
+      expect_(`gateway ${i}: naming waiting w`, issue(w), 409, "ALREADY_QUEUED");
+      expect_(`gateway ${i}: naming w with u's token`, issue(w, t), 409, "ALREADY_QUEUED");
+    }
     // a waiting token on protected routes
     expect_("waiting token: dates", call(gw, "GET", `/api/concert/${concertId}/date`, { token: tw }), 403, "TOKEN_NOT_ACTIVE");
     expect_(
@@ -428,13 +435,15 @@ describe("system: hostile clients", () => {
     const bookingOutside = await connectOutcome(outside!, sys.bookings[1].port);
     const bookingLoopback = await connectOutcome("127.0.0.1", sys.bookings[1].port);
     report(
-      `8 trust: ${expectations.length} forged/tampered/expired/captured-passport, foreign-token, waiting-token and finished-token requests → ${wrong.length} wrong; ` +
+      `8 trust: ${expectations.length} forged/tampered/expired/captured-passport, takeover, foreign-token, waiting-token and finished-token requests → ${wrong.length} wrong; ` +
         `booking on ${outside}: ${bookingOutside} (a 0.0.0.0 socket there: ${control}), on 127.0.0.1: ${bookingLoopback}; ` +
         `${RANDOM} random tokens in ${(randomMs / 1000).toFixed(1)} s → ${random.summary()}; replay of the paid request ${replay.status} same payment ${replay.body?.result?.paymentId === paid.body.result.paymentId}; ` +
         `db snapshot ${before.hash === after.hash ? "unchanged" : "CHANGED"}; ${invariantText(inv)}`,
     );
     expect(wrong).toEqual([]);
     expect([control, bookingOutside, bookingLoopback]).toEqual(["connected", "ECONNREFUSED", "connected"]);
+    // the refused takeovers left w's place as it was: the same live token
+    expect(await sys.redis.hget(`{q:${sys.queueName}}:users`, String(w))).toBe(tw);
     expect(random.byStatus).toEqual({ "401": RANDOM });
     expect([replay.status, replay.body?.result?.paymentId]).toEqual([200, paid.body.result.paymentId]);
     expect(after.hash).toBe(before.hash);

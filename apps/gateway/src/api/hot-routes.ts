@@ -16,7 +16,7 @@ import {
 import { bindUser, type Identity } from "../auth/identity";
 import type { QueueService } from "../queue/queue-service";
 import type { ClientRateLimiter } from "./rate-limit";
-import { tokenHeader } from "./queue-routes";
+import { issueProof, tokenHeader } from "./queue-routes";
 import { ROUTE_TABLE, type GatewayRoute } from "./route-table";
 
 export interface HotRouteDeps {
@@ -71,8 +71,7 @@ const HOT_IMPLS: Partial<Record<RouteName, HotImpl>> = {
       if (verified !== undefined) await deps.userLimiter?.consumeKey(String(verified));
       const { userId } = parseOr400(ROUTES.issueToken.body, body);
       record.userId = userId;
-      // MERGE(requeue): deps.queue.issueToken(userId, { presentedToken: req.headers.token, verified: verified !== undefined })
-      return deps.queue.issueToken(userId);
+      return deps.queue.issueToken(userId, issueProof(req.headers, verified));
     },
   },
 };

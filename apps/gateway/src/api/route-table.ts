@@ -88,10 +88,10 @@ export const ROUTE_TABLE: readonly GatewayRoute[] = [
     served: "hot",
     successLog: "info",
     doc: {
-      summary: "Join the queue (or get your live token and place back)",
+      summary: "Join the queue (or, presenting your live token in the `token` header, get your place back)",
       ok: tokenView,
       okDescription: "The user's token, status, rank (1 = next in) and estimated wait",
-      errors: [400, 413, 429],
+      errors: [400, 409, 413, 429],
     },
   }),
   route("pollToken", {

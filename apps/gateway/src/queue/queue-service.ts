@@ -1,4 +1,4 @@
-import type { QueueStore, SlotWait, TokenView } from "@concert/shared";
+import type { IssueProof, QueueStore, SlotWait, TokenView } from "@concert/shared";
 
 export interface QueueServiceOptions {
   /**
@@ -19,8 +19,9 @@ export class QueueService {
     private readonly options: QueueServiceOptions,
   ) {}
 
-  async issueToken(userId: number): Promise<TokenView> {
-    const { token, status, rank, blocked } = await this.store.issue(userId, this.options.settings().maxActive);
+  /** A new place, or the user's live one to a caller with proof it is theirs (else ALREADY_QUEUED). */
+  async issueToken(userId: number, proof: IssueProof): Promise<TokenView> {
+    const { token, status, rank, blocked } = await this.store.issue(userId, this.options.settings().maxActive, proof);
     return { token, status, rank, estimatedWaitSec: rank === null ? 0 : this.estimateWait(rank, null, blocked) };
   }
 

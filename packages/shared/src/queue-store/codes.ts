@@ -12,6 +12,7 @@ export const REFUSAL = {
   STILL_WAITING: -3,
   TOKEN_USED: -4,
   SESSION_OVER: -5,
+  ALREADY_QUEUED: -6,
 } as const;
 
 export type Refusal = keyof typeof REFUSAL;
@@ -24,6 +25,13 @@ const REFUSAL_ERRORS: Record<Refusal, () => AppError> = {
   // 401 as for an expired token (clients queue again), though paying a held seat still passes
   SESSION_OVER: () =>
     new AppError("TOKEN_INVALID", "This queue session reached its time limit: only paying a held seat is still accepted; queue again"),
+  // the live token goes only to whoever presents it: naming a user is not proof of being them
+  ALREADY_QUEUED: () =>
+    new AppError(
+      "ALREADY_QUEUED",
+      "This user already has a live queue token: present it in the `token` header to resume. " +
+        "A lost waiting place lapses after WAITING_IDLE_TTL_SEC without polls, an admitted one at the end of its session; then queue again",
+    ),
 };
 
 const BY_CODE = new Map<number, Refusal>(Object.entries(REFUSAL).map(([name, code]) => [code, name as Refusal]));

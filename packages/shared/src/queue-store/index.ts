@@ -12,13 +12,14 @@ import {
   tickScript,
   type AdmissionSettings,
   type AuthResult,
+  type IssueProof,
   type IssueResult,
   type PollResult,
   type TickResult,
 } from "./scripts";
 
 export { newQueueToken, queueKeys, tokenUserId, type QueueKeys } from "./keys";
-export type { AdmissionSettings, AuthResult, IssueResult, PollResult, SlotWait, TickResult } from "./scripts";
+export type { AdmissionSettings, AuthResult, IssueProof, IssueResult, PollResult, SlotWait, TickResult } from "./scripts";
 
 export type FinishReason = "paid" | "expired" | "evicted" | "cancelled";
 
@@ -128,14 +129,17 @@ export class QueueStore extends QueueTokens {
   }
 
   /**
-   * The user's live token and place, or a new token at the back of the queue; given the admission
-   * limit in force, a waiting answer also says what a full active set adds to the wait.
+   * A new token at the back of the queue, or the user's live token and place to a caller with
+   * proof that it is theirs (AppError ALREADY_QUEUED to anyone else); given the admission limit in
+   * force, a waiting answer also says what a full active set adds to the wait.
    */
-  async issue(userId: number, maxActive?: number): Promise<IssueResult> {
+  async issue(userId: number, maxActive?: number, proof: IssueProof = {}): Promise<IssueResult> {
     return runScript(this.redis, issueScript, this.keys, {
       prefix: this.keys.prefix,
       userId,
       newToken: newQueueToken(userId),
+      presentedToken: proof.presentedToken ?? "",
+      verified: proof.verified ? "1" : "",
       maxActive: maxActive ?? "",
       retentionMs: this.retentionMs,
       clock: this.now(),

@@ -59,17 +59,37 @@ function slotWait(inMs: unknown, slotsAfter: unknown): SlotWait | undefined {
   return ms > 0 || after > 0 ? { inMs: ms, slotsAfter: after } : undefined;
 }
 
-const ISSUE = { WAITING: 1, ACTIVE: 2 } as const;
+/**
+ * What a caller shows that a user's live token is theirs to get back: the token itself (the
+ * `token` header), or the gateway's verification of the caller as that user (jwt mode).
+ */
+export interface IssueProof {
+  presentedToken?: string;
+  verified?: boolean;
+}
+
+const ISSUE = { WAITING: 1, ACTIVE: 2, ...refusals("ALREADY_QUEUED") } as const;
 export const issueScript = luaScript({
   name: "qIssueToken",
   file: join(LUA_DIR, "issue-token-5.lua"),
   keys: ["seq", "waiting", "seen", "active", "users"],
   // maxActive: the admission limit in force ('' = do not look at the active set)
-  argv: { prefix: "string", userId: "string", newToken: "string", maxActive: "string", retentionMs: "number", clock: "string" },
+  // presentedToken: the caller's `token` header ('' = none); verified: '1' when the gateway verified the caller
+  argv: {
+    prefix: "string",
+    userId: "string",
+    newToken: "string",
+    presentedToken: "string",
+    verified: "string",
+    maxActive: "string",
+    retentionMs: "number",
+    clock: "string",
+  },
   codes: ISSUE,
   constants,
   decode(reply): IssueResult {
     const [code, token, rank, slotInMs, slotsAfter] = reply as [number, string, number, number?, number?];
+    if (code === ISSUE.ALREADY_QUEUED) throw refusalError(code);
     if (code !== ISSUE.WAITING) return { token, status: "IN_PROGRESS", rank: null };
     const blocked = slotWait(slotInMs, slotsAfter);
     return { token, status: "WAITING", rank: Number(rank), ...(blocked && { blocked }) };

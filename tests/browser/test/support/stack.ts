@@ -3,12 +3,12 @@
 // and `node apps/gateway/dist/main.js`, configured by environment only, on spare ports.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, sleep } from "@concert/test-support";
 import { Client } from "pg";
 // the built module (this package runs the built apps, and has no dependency on @concert/shared)
-import { DEFAULT_DATABASE_URL } from "@concert/shared";
+import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from "@concert/shared";
 
 export const ROOT = join(__dirname, "../../../..");
 
@@ -140,4 +140,38 @@ export async function http(
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, body: await res.json() };
+}
+
+/** Where the browser tests put screenshots and the apps' logs. */
+export const ARTIFACTS = join(ROOT, "test-artifacts", "browser");
+
+export interface Stack {
+  db: TestDatabase;
+  booking: AppProcess;
+  gateway: AppProcess;
+  /** stops the apps (their logs go to ARTIFACTS as `<logPrefix>gateway.log`, …) and drops the database */
+  stop(): Promise<void>;
+}
+
+/** A fresh database, then booking and the gateway in front of it, on one queue; each app's own settings on top. */
+export async function startStack(
+  queueName: string,
+  env: { booking?: Record<string, string>; gateway?: Record<string, string> },
+  logPrefix = "",
+): Promise<Stack> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const db = await createDatabase();
+  const common = { QUEUE_NAME: queueName, REDIS_URL: process.env.REDIS_URL ?? DEFAULT_REDIS_URL };
+  const booking = await new AppProcess("booking", { ...common, DATABASE_URL: db.url, DATABASE_POOL_SIZE: "4", ...env.booking }).start();
+  const gateway = await new AppProcess("gateway", { ...common, BOOKING_URL: booking.url, ...env.gateway }).start();
+  return {
+    db,
+    booking,
+    gateway,
+    async stop() {
+      await gateway.stop(join(ARTIFACTS, `${logPrefix}gateway.log`));
+      await booking.stop(join(ARTIFACTS, `${logPrefix}booking.log`));
+      await db.drop();
+    },
+  };
 }

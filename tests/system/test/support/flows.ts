@@ -86,7 +86,8 @@ export async function journey(userId: number, o: JourneyOptions): Promise<Journe
   const admit = async (): Promise<Reply | true> => {
     for (;;) {
       const issuedAt = Date.now();
-      const issued = await req("POST", "/api/users/token", { body: { userId } });
+      // presenting the token it last had: a place it still holds comes back, a finished one is replaced
+      const issued = await req("POST", "/api/users/token", { body: { userId }, token: j.token });
       if (issued.status !== 200) return issued;
       j.token = issued.body.result.token;
       if (j.initialRank === undefined && j.requeues === 0) {

@@ -1,13 +1,16 @@
--- Gives a user their place in the queue: the live token they already hold, or a new one at the back.
+-- Gives a user their place in the queue: a new token at the back, or the live token they already hold,
+-- but that only to a caller who proves it is theirs (presents it, or was verified by the gateway):
+-- anyone else who names the user is refused ALREADY_QUEUED and nothing changes (no heartbeat either).
 -- KEYS, ARGV and codes arrive as locals named in scripts.ts (issueScript); key layout in keys.ts:
 --   seqKey      string  last arrival score given
 --   waitingKey  zset    userId -> arrival score = max(ms × 1000, previous + 1) (the one order all instances share)
 --   seenKey     zset    userId -> last heartbeat (ms, Redis clock)
 --   activeKey   zset    token -> expiry (ms, Redis clock)
 --   usersKey    hash    userId -> live token (waiting or active)
--- ARGV: prefix ("{q:name}:"), userId, newToken (UUIDv8 carrying userId), maxActive (the admission limit
--- in force; '' = not asked), retentionMs, clock ('' = Redis TIME)
--- Returns {WAITING, token, rank >= 1, slotInMs, slotsAfter} | {ACTIVE, token}
+-- ARGV: prefix ("{q:name}:"), userId, newToken (UUIDv8 carrying userId), presentedToken (the caller's
+-- `token` header, '' = none), verified ('1' = the gateway verified the caller is the user), maxActive
+-- (the admission limit in force; '' = not asked), retentionMs, clock ('' = Redis TIME)
+-- Returns {WAITING, token, rank >= 1, slotInMs, slotsAfter} | {ACTIVE, token} | {ALREADY_QUEUED}
 --   slotInMs, slotsAfter: what a full active set adds to the wait (includes/slot-wait.lua)
 --@include common
 --@include slot-wait
@@ -15,15 +18,21 @@ local now = nowMs(clock)
 
 local current = str(redis.call('HGET', usersKey, userId))
 if current then
+  -- the live token is handed back only with proof that the caller is its holder
+  local proven = verified == '1' or presentedToken == current
   local rank = zrank(waitingKey, userId)
   if rank then
+    if not proven then return {ALREADY_QUEUED} end
     redis.call('ZADD', seenKey, now, userId)
     local slotInMs, slotsAfter = slotWait(activeKey, rank + 1, tonumber(maxActive), now)
     return {WAITING, current, rank + 1, slotInMs, slotsAfter}
   end
   if hmget(prefix .. 't:' .. current, 'st')[1] == 'A' then
     local exp = tonumber(str(redis.call('ZSCORE', activeKey, current)))
-    if exp and exp > now then return {ACTIVE, current} end
+    if exp and exp > now then
+      if not proven then return {ALREADY_QUEUED} end
+      return {ACTIVE, current}
+    end
     finishToken(prefix, waitingKey, seenKey, activeKey, usersKey, current, userId, 'expired', now, retentionMs)
   end
 end
