@@ -4,7 +4,7 @@ import type { Cluster, Redis } from "ioredis";
 import Redlock from "redlock";
 import { apiRoutes } from "./api/routes";
 import { healthRoutes } from "./api/health";
-import { digestBody, requirePassport } from "./api/passport";
+import { digestBody, passportOnce, requirePassport } from "./api/passport";
 import type { Db } from "./db/client";
 import { ConcertsRepository } from "./db/concerts.repository";
 import { PaymentsRepository } from "./db/payments.repository";
@@ -20,7 +20,7 @@ export interface BookingAppConfig {
   seatHoldTtlSec: number;
   maxHoldsPerUser: number;
   maxChargePoint: number;
-  /** prefix of booking's Redis keys (seat gates, locks); default `booking:<queueName>` */
+  /** prefix of booking's Redis keys (seat gates, locks, used passports); default `booking:<queueName>` */
   redisKeyPrefix: string;
   /** GET /metrics needs `Authorization: Bearer <metricsToken>` when set */
   metricsToken?: string;
@@ -74,7 +74,7 @@ export function createApp(deps: BookingDeps): BookingApp {
   app.use(healthRoutes(db, redis));
   if (!config.metricsOwnListener) app.get(METRICS_PATH, ...metrics.handlers(config.metricsToken));
   app.use(express.json({ limit: "16kb", verify: digestBody }));
-  app.use("/api", requirePassport(config.passportSecret));
+  app.use("/api", requirePassport(config.passportSecret), passportOnce(redis, config.redisKeyPrefix));
   app.use(
     apiRoutes({
       concerts: new ConcertsRepository(db, clock),

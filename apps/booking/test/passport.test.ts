@@ -86,6 +86,22 @@ describe("the gateway passport", () => {
     expect([genuine.status, genuine.body.result]).toEqual([200, { userId: user, point: 1_010 }]);
   });
 
+  it("a passport for a write is good once: the exact request it was made for, sent 10 times at once, charges once", async () => {
+    const user = nextId();
+    const made: PassportRequest = { method: "PATCH", path: "/api/users/point", body: { userId: user, point: 10 } };
+    const captured = signPassportFor(SECRET, made, { userId: user });
+    const replies = await Promise.all(
+      Array.from({ length: 10 }, () => call(a.url, made.method, made.path, { auth: captured, body: made.body })),
+    );
+    const outcomes = replies.map((r) => `${r.status} ${r.body.error?.message ?? "ok"}`).sort();
+    expect(outcomes).toEqual(["200 ok", ...Array(9).fill("401 Missing or invalid passport: already used")]);
+    const ledger = await a.db.pointLedger.findMany({ where: { userId: user } });
+    expect([ledger.length, (await a.db.user.findUnique({ where: { id: user } }))?.point]).toEqual([1, 10n]);
+    // a read changes nothing: its passport may be used again within its expiry
+    const read = signPassportFor(SECRET, { method: "GET", path: `/api/users/${user}/point` }, { userId: user });
+    for (let i = 0; i < 2; i++) expect((await call(a.url, "GET", `/api/users/${user}/point`, { auth: read })).status).toBe(200);
+  });
+
   it("a passport for one user with another user in the body or path is 403 TOKEN_USER_MISMATCH on every user route, and nothing changes", async () => {
     const [me, other] = [nextId(), nextId()];
     const { detailIds } = await newConcert(a.db, { seatPrice: 100 });

@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { AppError } from "./errors";
 
 /**
@@ -27,6 +27,11 @@ export interface Passport extends PassportBinding {
   queueToken?: string;
   /** true when the token was already finished by its payment (payment replay window) */
   replay?: boolean;
+  /**
+   * random, one per passport ({@link passportNonce}): booking accepts a passport for a write once
+   * (booking marks it used in Redis until the passport expires), so even the exact request it was made for cannot be replayed
+   */
+  nonce: string;
   /** request id, for following one request across both apps */
   requestId?: string;
   /** expiry, ms since epoch */
@@ -49,6 +54,14 @@ export function bodyDigest(body?: Uint8Array | string): string {
   return createHash("sha256")
     .update(body ?? "")
     .digest("base64url");
+}
+
+const NONCE_BYTES = 12;
+const NONCE_PATTERN = /^[A-Za-z0-9_-]{16}$/;
+
+/** A new passport's nonce: 96 random bits, base64url. */
+export function passportNonce(): string {
+  return randomBytes(NONCE_BYTES).toString("base64url");
 }
 
 function mac(secret: string, data: string): Buffer {
@@ -75,6 +88,8 @@ function wellFormed(p: Partial<Passport> | null): p is Passport {
     typeof p.method === "string" &&
     typeof p.path === "string" &&
     typeof p.bodyDigest === "string" &&
+    typeof p.nonce === "string" &&
+    NONCE_PATTERN.test(p.nonce) &&
     (p.deadline === undefined || Number.isSafeInteger(p.deadline))
   );
 }

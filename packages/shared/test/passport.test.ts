@@ -1,5 +1,5 @@
 import { createHmac } from "node:crypto";
-import { bodyDigest, signPassport, verifyPassport, type Passport, type PassportBinding } from "../src/passport";
+import { bodyDigest, passportNonce, signPassport, verifyPassport, type Passport, type PassportBinding } from "../src/passport";
 import { AppError } from "../src/errors";
 
 const SECRET = "test-secret-0123456789";
@@ -26,7 +26,14 @@ describe("passport codec", () => {
   const now = 1_700_000_000_000;
   const body = JSON.stringify({ userId: 7, point: 100 });
   const request: PassportBinding = { method: "PATCH", path: "/api/users/point", bodyDigest: bodyDigest(body) };
-  const good: Passport = { userId: 7, queueToken: "1b4e28ba-2fa1-11d2-883f-0016d3cca427", requestId: "r1", exp: now + 5000, ...request };
+  const good: Passport = {
+    userId: 7,
+    queueToken: "1b4e28ba-2fa1-11d2-883f-0016d3cca427",
+    requestId: "r1",
+    nonce: passportNonce(),
+    exp: now + 5000,
+    ...request,
+  };
   const verify = (header: unknown, req: PassportBinding = request) => verifyPassport(SECRET, header, req, now);
 
   it("round-trips what the gateway vouched for, for the request it was made for", () => {
@@ -51,6 +58,7 @@ describe("passport codec", () => {
     ["the path", (p) => (p.path = "/api/payment")],
     ["the body digest", (p) => (p.bodyDigest = bodyDigest("{}"))],
     ["the expiry", (p) => (p.exp = now + 60_000)],
+    ["the nonce", (p) => (p.nonce = passportNonce())],
   ])("rejects a passport with %s changed under the same signature (tampered)", (_what, edit) => {
     expect(refusal(() => verify(tampered(signPassport(SECRET, good), edit))).message).toMatch(/bad signature/);
   });
@@ -88,6 +96,8 @@ describe("passport codec", () => {
     ["no path", { path: undefined }],
     ["no body digest", { bodyDigest: undefined }],
     ["a non-integer deadline", { deadline: "soon" }],
+    ["no nonce", { nonce: undefined }],
+    ["a short nonce", { nonce: "abc" }],
   ])("rejects a correctly signed payload with %s", (_what, change) => {
     const p = signPassport(SECRET, { ...good, ...change });
     expect(refusal(() => verify(p)).message).toMatch(/malformed/);
@@ -98,6 +108,12 @@ describe("passport codec", () => {
     const [, payload] = v2.split(".");
     const sig = createHmac("sha256", SECRET).update(`v1.${payload}`).digest("base64url");
     expect(refusal(() => verify(`v1.${payload}.${sig}`)).message).toMatch(/malformed/);
+  });
+
+  it("gives every passport its own 96-bit nonce", () => {
+    const nonces = new Set(Array.from({ length: 1000 }, passportNonce));
+    expect(nonces.size).toBe(1000);
+    for (const n of nonces) expect(n).toMatch(/^[A-Za-z0-9_-]{16}$/);
   });
 
   it("carries the caller's deadline", () => {

@@ -1,4 +1,4 @@
-import { bodyDigest, signPassport, type Passport } from "@concert/shared";
+import { bodyDigest, passportNonce, signPassport, type Passport } from "@concert/shared";
 
 /** A request as the tests send it: a body that is a string or bytes goes on the wire as it is, anything else as JSON. */
 export interface PassportRequest {
@@ -8,8 +8,8 @@ export interface PassportRequest {
   body?: unknown;
 }
 
-/** What the passport vouches for besides the request (exp defaults to a minute from now). */
-export type PassportClaims = Omit<Passport, "method" | "path" | "bodyDigest" | "exp"> & { exp?: number };
+/** What the passport vouches for besides the request (exp defaults to a minute from now, the nonce to a new one). */
+export type PassportClaims = Omit<Passport, "method" | "path" | "bodyDigest" | "exp" | "nonce"> & { exp?: number; nonce?: string };
 
 /** The body bytes {@link httpCall} sends for `body`. */
 function wireBody(body: unknown): Uint8Array | string | undefined {
@@ -23,6 +23,7 @@ function wireBody(body: unknown): Uint8Array | string | undefined {
 export function signPassportFor(secret: string, request: PassportRequest, claims: PassportClaims): string {
   return signPassport(secret, {
     exp: Date.now() + 60_000,
+    nonce: passportNonce(),
     ...claims,
     method: request.method.toUpperCase(),
     path: request.path,

@@ -325,6 +325,8 @@ describe("system: hostile clients", () => {
       ["charge of another user", { method: "PATCH", path: "/api/users/point", body: { userId: u, point: 100 } }],
       ["pay", { method: "POST", path: "/api/payment", body: { userId: n, reservationId: hu.body.result.reservationId } }],
       ["balance read", { method: "GET", path: `/api/users/${n}/point` }],
+      // the very charge it was made for, byte for byte: a write's passport is good once
+      ["the same charge again", { method: "PATCH", path: "/api/users/point", body: { userId: n, point: 100 } }],
     ] as [string, PassportRequest][]) {
       const headers = { "x-queue-passport": captured.passport };
       expect_(

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http";
-import { AppError, PASSPORT_HEADER, bodyDigest, verifyPassport, type Passport } from "@concert/shared";
+import type { Cluster, Redis } from "ioredis";
+import { AppError, PASSPORT_HEADER, bodyDigest, redisCall, verifyPassport, type Passport } from "@concert/shared";
 import type { RequestHandler, Response } from "express";
 
 const NO_BODY = bodyDigest();
@@ -25,6 +26,25 @@ export function requirePassport(secret: string): RequestHandler {
     const passport = verifyPassport(secret, req.header(PASSPORT_HEADER), request);
     res.locals.passport = passport;
     res.locals.userId = passport.userId;
+    next();
+  };
+}
+
+const READS = new Set(["GET", "HEAD"]);
+
+/**
+ * A passport for a write is good once: its nonce is marked in Redis (`<keyPrefix>:passport:<nonce>`,
+ * on every booking instance's shared Redis) until the passport expires, and a second use is 401
+ * PASSPORT_INVALID, so not even the exact request a captured passport was made for (a charge, say)
+ * can be sent twice. Reads change nothing, so they skip the round trip. Redis down: 503.
+ */
+export function passportOnce(redis: Redis | Cluster, keyPrefix: string, now: () => number = Date.now): RequestHandler {
+  return async (req, res, next) => {
+    if (READS.has(req.method)) return next();
+    const passport = passportOf(res);
+    const ttlMs = Math.max(1, passport.exp - now());
+    const first = await redisCall(redis.set(`${keyPrefix}:passport:${passport.nonce}`, "1", "PX", ttlMs, "NX"));
+    if (first === null) throw new AppError("PASSPORT_INVALID", "Missing or invalid passport: already used");
     next();
   };
 }

@@ -1,6 +1,14 @@
 import type { Request, Response } from "express";
 import { BalancedPool, errors as undiciErrors } from "undici";
-import { DependencyError, PASSPORT_HEADER, bodyDigest, signPassport, type Passport, type PassportBinding } from "@concert/shared";
+import {
+  DependencyError,
+  PASSPORT_HEADER,
+  bodyDigest,
+  passportNonce,
+  signPassport,
+  type Passport,
+  type PassportBinding,
+} from "@concert/shared";
 
 export interface ForwarderOptions {
   urls: string[];
@@ -10,7 +18,7 @@ export interface ForwarderOptions {
 }
 
 /** What the caller vouches for: the user (always) and, on token routes, the token and its replay state. */
-export type PassportIdentity = Omit<Passport, "exp" | "requestId" | "deadline" | keyof PassportBinding>;
+export type PassportIdentity = Omit<Passport, "exp" | "requestId" | "deadline" | "nonce" | keyof PassportBinding>;
 
 export interface ForwardedReply {
   status: number;
@@ -51,6 +59,7 @@ export class Forwarder {
       [PASSPORT_HEADER]: signPassport(this.options.passportSecret, {
         ...identity,
         requestId,
+        nonce: passportNonce(),
         exp: now + this.options.passportTtlSec * 1000,
         // when this request's timeout below answers the client 503
         deadline: now + this.options.timeoutMs,
