@@ -5,20 +5,28 @@
 // authenticates it). Without a bearer the gateway's 401 AUTH_REQUIRED / AUTH_INVALID makes the page
 // say "sign in on the site first", once, with no retry loop.
 //
-// The gateway here runs as `GATEWAY_ENV` says (none mode ignores the bearer, so the journey runs
-// and every request the page sends is recorded). To run this against a real jwt-mode gateway, set
-// AUTH_MODE=jwt with its key settings in GATEWAY_ENV and make `siteBearer` return tokens minted for
-// the visitor's user id; the assertions stay as they are.
+// The gateway runs in AUTH_MODE=jwt with the public key of a signing key made at test time; the
+// site's bearers are tokens minted with it for the visitor's user id, so every answer here is the
+// real gateway's.
 import { join } from "node:path";
 import type { Page, Request } from "playwright-core";
+import { AUDIENCE, ISSUER, mint, testKey, type TestKey } from "@concert/test-support";
 import { errorShown, holdChargeAndPay, newTab, step } from "./support/browser";
 import { ARTIFACTS } from "./support/stack";
 import { browserSuite } from "./support/suite";
 
 const queueName = `browser-jwt-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-const GATEWAY_ENV = { QUEUE_TICK_MS: "200", QUEUE_ADMIT_BATCH: "5", TOKEN_RATE_LIMIT: "0" };
-/** The embedding site's bearer for its n-th request: a fresh one each time, as a site that refreshes would give. */
-const siteBearer = (n: number) => `site-jwt-${n}`;
+const GATEWAY_ENV: Record<string, string> = { QUEUE_TICK_MS: "200", QUEUE_ADMIT_BATCH: "5", TOKEN_RATE_LIMIT: "0" };
+let siteKey: TestKey;
+// before the suite's own beforeAll starts the gateway with GATEWAY_ENV
+beforeAll(async () => {
+  siteKey = await testKey("site-1", "ES256");
+  Object.assign(GATEWAY_ENV, { AUTH_MODE: "jwt", AUTH_PUBLIC_KEY: siteKey.spki, AUTH_ISSUER: ISSUER, AUTH_AUDIENCE: AUDIENCE });
+});
+
+/** `n` distinct tokens of the site for `userId` (each with its own jti), as a site that refreshes would give; `expired`: already past their exp. */
+const siteBearers = (userId: number, n: number, expired = false) =>
+  Promise.all(Array.from({ length: n }, () => mint(siteKey, String(userId), expired ? { exp: Math.floor(Date.now() / 1000) - 60 } : {})));
 
 const suite = browserSuite(queueName, { gateway: GATEWAY_ENV }, "jwt-");
 const pageErrors: string[] = [];
@@ -26,24 +34,23 @@ const cfgKey = `{q:${queueName}}:cfg`;
 
 /**
  * A page whose embedding site signs its user in: `ticketingAuth` defined before the page's
- * script, counting the bearers it hands out (`window.bearersGiven`); `signedIn: false` is a site
- * with nobody signed in (getBearer throws).
+ * script, handing out `bearers` in turn (`window.bearersGiven` counts them); an empty list is a
+ * site with nobody signed in (getBearer throws).
  */
-async function embeddedPage(signedIn = true): Promise<Page> {
+async function embeddedPage(bearers: string[]): Promise<Page> {
   const page = await newTab(suite.context, pageErrors);
   await page.addInitScript(
-    ({ signedIn, prefix }) => {
+    ({ bearers }) => {
       const w = window as unknown as { bearersGiven: number; ticketingAuth: { getBearer(): Promise<string> } };
       w.bearersGiven = 0;
       w.ticketingAuth = {
         async getBearer() {
-          if (!signedIn) throw new Error("nobody is signed in");
-          w.bearersGiven++;
-          return `${prefix}${w.bearersGiven}`;
+          if (bearers.length === 0) throw new Error("nobody is signed in");
+          return bearers[Math.min(w.bearersGiven++, bearers.length - 1)];
         },
       };
     },
-    { signedIn, prefix: siteBearer(0).replace(/0$/, "") },
+    { bearers },
   );
   return page;
 }
@@ -58,11 +65,10 @@ function recordApiRequests(page: Page): Request[] {
 }
 
 /** Answers the page's requests to `url` with a refusal in the envelope, as the gateway (or a proxy) would. */
-const refuse = (page: Page, url: string, status: number, code: string, headers: Record<string, string> = {}) =>
+const refuse = (page: Page, url: string, status: number, code: string) =>
   page.route(url, (route) =>
     route.fulfill({
       status,
-      headers,
       contentType: "application/json",
       body: JSON.stringify({ result: null, error: { code, message: code } }),
     }),
@@ -71,7 +77,8 @@ const isStream = (r: Request) => new URL(r.url()).pathname === "/api/queue/strea
 
 describe("the page in jwt mode, embedded by a site that gives the bearer", () => {
   it("sends the site's bearer on every API request of a journey to a paid seat, and none on the queue stream", async () => {
-    const page = await embeddedPage();
+    const bearers = await siteBearers(5151, 200);
+    const page = await embeddedPage(bearers);
     const requests = recordApiRequests(page);
     await page.goto(suite.stack.gateway.url + "/");
     await page.waitForSelector('body[data-ready="true"]');
@@ -96,10 +103,9 @@ describe("the page in jwt mode, embedded by a site that gives the bearer", () =>
         "POST /api/payment",
       ]),
     );
-    const bearers = calls.map((r) => r.headers().authorization);
-    expect(bearers.every((b) => /^Bearer site-jwt-\d+$/.test(b ?? ""))).toBe(true);
-    // asked before each request: a bearer of its own for each
-    expect(new Set(bearers).size).toBe(calls.length);
+    const sent = calls.map((r) => r.headers().authorization);
+    // asked before each request: the site's next bearer for each
+    expect(sent).toEqual(bearers.slice(0, calls.length).map((b) => `Bearer ${b}`));
     expect(await page.evaluate(() => (window as unknown as { bearersGiven: number }).bearersGiven)).toBe(calls.length);
     const streams = requests.filter(isStream);
     expect(streams.length).toBeGreaterThan(0);
@@ -109,10 +115,8 @@ describe("the page in jwt mode, embedded by a site that gives the bearer", () =>
   }, 60_000);
 
   it("says to sign in on the site first when the site has no bearer and the gateway answers 401 AUTH_REQUIRED", async () => {
-    const page = await embeddedPage(false);
+    const page = await embeddedPage([]);
     const requests = recordApiRequests(page);
-    // what a jwt-mode gateway answers a request without a bearer
-    await refuse(page, "**/api/users/token", 401, "AUTH_REQUIRED", { "www-authenticate": "Bearer" });
     await page.goto(suite.stack.gateway.url + "/");
     await page.waitForSelector('body[data-ready="true"]');
     await page.getByLabel("Your user id").fill("5252");
@@ -129,11 +133,11 @@ describe("the page in jwt mode, embedded by a site that gives the bearer", () =>
   }, 30_000);
 
   it("stops polling and says to sign in again when the bearer runs out while waiting (401 AUTH_INVALID)", async () => {
-    const page = await embeddedPage();
+    // the site's first bearer joins; every later one has run out
+    const page = await embeddedPage([...(await siteBearers(5353, 1)), ...(await siteBearers(5353, 1, true))]);
     const requests = recordApiRequests(page);
     // a proxy that refuses event streams, so the page polls; the gateway then refuses the expired bearer
     await refuse(page, "**/api/queue/stream**", 503, "SERVICE_UNAVAILABLE");
-    await refuse(page, "**/api/users/*/token", 401, "AUTH_INVALID", { "www-authenticate": 'Bearer error="invalid_token"' });
     await page.goto(suite.stack.gateway.url + "/");
     await page.waitForSelector('body[data-ready="true"]');
     // paused admission (the operators' switch) keeps the visitor waiting, and polling, however slow this machine is
