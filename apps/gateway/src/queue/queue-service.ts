@@ -1,4 +1,5 @@
-import type { QueueStore, SlotWait, TokenView } from "@concert/shared";
+import { isLostToken, type IssueResult, type QueueStore, type SlotWait, type TokenView } from "@concert/shared";
+import type { ReplicaAcks } from "./replica-acks";
 
 export interface QueueServiceOptions {
   /**
@@ -6,6 +7,13 @@ export interface QueueServiceOptions {
    * measured, and the limit that tells whether admission is blocked by a full active set
    */
   settings: () => { batch: number; tickMs: number; maxActive: number };
+  /**
+   * REDIS_MIN_REPLICAS_ACK > 0: issues go through this store, on the connection `acks` waits on,
+   * and are answered only once the replicas have them (see {@link QueueService.acknowledgedIssue})
+   */
+  acknowledged?: { store: QueueStore; acks: ReplicaAcks };
+  /** a poll presented a token we issued to this user that Redis does not know (a lost place) */
+  onLostToken?: () => void;
 }
 
 /**
@@ -20,12 +28,28 @@ export class QueueService {
   ) {}
 
   async issueToken(userId: number): Promise<TokenView> {
-    const { token, status, rank, blocked } = await this.store.issue(userId, this.options.settings().maxActive);
+    const { token, status, rank, blocked } = await this.acknowledgedIssue(userId, this.options.settings().maxActive);
     return { token, status, rank, estimatedWaitSec: rank === null ? 0 : this.estimateWait(rank, null, blocked) };
   }
 
+  /**
+   * The issue, and with REDIS_MIN_REPLICAS_ACK its confirmation by the replicas: a token is only
+   * handed out once a failover would keep it (else 503, and the client asks again: the same user
+   * gets the same token and place back, so nothing is issued twice).
+   */
+  private async acknowledgedIssue(userId: number, maxActive: number): Promise<IssueResult> {
+    const acknowledged = this.options.acknowledged;
+    if (!acknowledged) return this.store.issue(userId, maxActive);
+    const issued = await acknowledged.store.issue(userId, maxActive);
+    await acknowledged.acks.confirm();
+    return issued;
+  }
+
   async tokenView(userId: number, token: string): Promise<TokenView> {
-    const state = await this.store.poll(userId, token, this.options.settings().maxActive);
+    const state = await this.store.poll(userId, token, this.options.settings().maxActive).catch((err: unknown) => {
+      if (isLostToken(err, token, userId)) this.options.onLostToken?.();
+      throw err;
+    });
     switch (state.status) {
       case "WAITING":
         return {

@@ -1,4 +1,4 @@
-import { AppError } from "../errors";
+import { AppError, type ErrorCode } from "../errors";
 
 /**
  * The expected refusals of the queue scripts: small negative codes (the same code means the same
@@ -16,14 +16,24 @@ export const REFUSAL = {
 
 export type Refusal = keyof typeof REFUSAL;
 
-const REFUSAL_ERRORS: Record<Refusal, () => AppError> = {
-  UNKNOWN_TOKEN: () => new AppError("TOKEN_INVALID", "Unknown queue token"),
-  OTHER_USER: () => new AppError("TOKEN_USER_MISMATCH", "This token belongs to another user"),
-  STILL_WAITING: () => new AppError("TOKEN_NOT_ACTIVE", "This token is still waiting in the queue"),
-  TOKEN_USED: () => new AppError("TOKEN_INVALID", "This token has expired or was already used; queue again"),
+/** A queue script's refusal as the client sees it, and which refusal it was (for metrics). */
+export class QueueRefusal extends AppError {
+  constructor(
+    readonly refusal: Refusal,
+    code: ErrorCode,
+    message: string,
+  ) {
+    super(code, message);
+  }
+}
+
+const REFUSAL_ERRORS: Record<Refusal, [ErrorCode, string]> = {
+  UNKNOWN_TOKEN: ["TOKEN_INVALID", "Unknown queue token"],
+  OTHER_USER: ["TOKEN_USER_MISMATCH", "This token belongs to another user"],
+  STILL_WAITING: ["TOKEN_NOT_ACTIVE", "This token is still waiting in the queue"],
+  TOKEN_USED: ["TOKEN_INVALID", "This token has expired or was already used; queue again"],
   // 401 as for an expired token (clients queue again), though paying a held seat still passes
-  SESSION_OVER: () =>
-    new AppError("TOKEN_INVALID", "This queue session reached its time limit: only paying a held seat is still accepted; queue again"),
+  SESSION_OVER: ["TOKEN_INVALID", "This queue session reached its time limit: only paying a held seat is still accepted; queue again"],
 };
 
 const BY_CODE = new Map<number, Refusal>(Object.entries(REFUSAL).map(([name, code]) => [code, name as Refusal]));
@@ -32,7 +42,7 @@ const BY_CODE = new Map<number, Refusal>(Object.entries(REFUSAL).map(([name, cod
 export function refusalError(code: number): AppError {
   const name = BY_CODE.get(code);
   if (!name) throw new Error(`a queue script returned unknown code ${code}`);
-  return REFUSAL_ERRORS[name]();
+  return new QueueRefusal(name, ...REFUSAL_ERRORS[name]);
 }
 
 /** Some refusals by name, for a script's `codes`. */

@@ -1,7 +1,8 @@
 import type { Cluster, Redis } from "ioredis";
 import { defineScripts, runScript } from "../lua/loader";
 import { redisCall } from "../redis";
-import { newQueueToken, queueKeys, type QueueKeys } from "./keys";
+import { QueueRefusal } from "./codes";
+import { newQueueToken, queueKeys, tokenUserId, type QueueKeys } from "./keys";
 import {
   QUEUE_SCRIPTS,
   authorizeScript,
@@ -19,6 +20,20 @@ import {
 
 export { newQueueToken, queueKeys, tokenUserId, type QueueKeys } from "./keys";
 export type { AdmissionSettings, AuthResult, IssueResult, PollResult, SlotWait, TickResult } from "./scripts";
+
+export { QueueRefusal } from "./codes";
+
+/**
+ * Whether `err` refuses, as unknown, a token we issued to this user: well-formed and carrying their
+ * id (or any user's, when the caller names none), yet not in Redis. That is a place lost to a
+ * failover or a data loss (or a token finished longer ago than the retention); the client is
+ * answered as for any unknown token (401, queue again), and operators count it.
+ */
+export function isLostToken(err: unknown, token: string, userId?: number): boolean {
+  if (!(err instanceof QueueRefusal) || err.refusal !== "UNKNOWN_TOKEN") return false;
+  const owner = tokenUserId(token);
+  return owner !== null && (userId === undefined || owner === userId);
+}
 
 export type FinishReason = "paid" | "expired" | "evicted" | "cancelled";
 
