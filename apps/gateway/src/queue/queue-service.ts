@@ -40,8 +40,9 @@ export class QueueService {
   private async acknowledgedIssue(userId: number, maxActive: number): Promise<IssueResult> {
     const acknowledged = this.options.acknowledged;
     if (!acknowledged) return this.store.issue(userId, maxActive);
+    const deadline = acknowledged.acks.deadline();
     const issued = await acknowledged.store.issue(userId, maxActive);
-    await acknowledged.acks.confirm();
+    await acknowledged.acks.confirm(deadline);
     return issued;
   }
 

@@ -18,22 +18,34 @@ export interface ReplicaAckSettings {
  * waits, so this owns its connection (the writes to confirm go through it; nothing else waits
  * behind a WAIT) and shares one WAIT among all confirmations that ask while it is not yet sent.
  * While one WAIT is out, the next callers join the one sent when it returns (their writes ended
- * after the first was sent, so it may not cover them): a confirmation takes at most two timeouts,
- * and a burst of issues costs one WAIT per round trip, not one each.
+ * after the first was sent, so it may not cover them). Each write has one timeout from its start
+ * (see {@link ReplicaAcks.deadline}), whatever it waited behind: a WAIT waits only what is left of
+ * the earliest deadline among its callers, and none is sent once that has passed.
  */
 export class ReplicaAcks {
   private inFlight: Promise<unknown> | null = null;
-  private next: Promise<void> | null = null;
+  private next: { done: Promise<void>; deadline: number } | null = null;
 
   constructor(
     private readonly redis: Redis,
     private readonly settings: ReplicaAckSettings,
   ) {}
 
+  /** Taken before the write: the time by which its confirmation must have come. */
+  deadline(): number {
+    return Date.now() + this.settings.timeoutMs;
+  }
+
   /** Resolves once every write this connection finished so far is on enough replicas; else throws DependencyError. */
-  confirm(): Promise<void> {
-    this.next ??= this.afterInFlight().then(() => this.sendWait());
-    return this.next;
+  confirm(deadline: number): Promise<void> {
+    if (this.next) {
+      this.next.deadline = Math.min(this.next.deadline, deadline);
+      return this.next.done;
+    }
+    const next = { deadline, done: Promise.resolve() };
+    next.done = this.afterInFlight().then(() => this.sendWait(next.deadline));
+    this.next = next;
+    return next.done;
   }
 
   private async afterInFlight(): Promise<void> {
@@ -41,15 +53,20 @@ export class ReplicaAcks {
     await this.inFlight?.catch(() => {});
   }
 
-  private async sendWait(): Promise<void> {
+  private async sendWait(deadline: number): Promise<void> {
     this.next = null;
-    const { minReplicas, timeoutMs } = this.settings;
-    const wait = redisCall(this.redis.call("WAIT", minReplicas, timeoutMs) as Promise<number>);
+    const { minReplicas } = this.settings;
+    const leftMs = deadline - Date.now();
+    if (leftMs < 1) throw tooFewReplicas(`no time left to wait for ${minReplicas} replicas`);
+    const wait = redisCall(this.redis.call("WAIT", minReplicas, leftMs) as Promise<number>);
     this.inFlight = wait;
     const acked = await wait.finally(() => {
       if (this.inFlight === wait) this.inFlight = null;
     });
-    if (acked < minReplicas)
-      throw new DependencyError("redis", { cause: new Error(`WAIT: ${acked} of ${minReplicas} replicas acknowledged`) });
+    if (acked < minReplicas) throw tooFewReplicas(`WAIT: ${acked} of ${minReplicas} replicas acknowledged`);
   }
+}
+
+function tooFewReplicas(why: string): DependencyError {
+  return new DependencyError("redis", { cause: new Error(why) });
 }
