@@ -127,7 +127,7 @@ describe("system: Redis with Sentinel (primary, replica, 3 sentinels), REDIS_MIN
     sys = await startSystem({
       tag: "sentinel",
       redisUrl: group.url,
-      redisClient: group.client,
+      redisClient: () => group.client(),
       gatewayEnv: {
         REDIS_MIN_REPLICAS_ACK: "1",
         REDIS_REPLICA_ACK_TIMEOUT_MS: "500",
