@@ -1,6 +1,7 @@
 import Redis from "ioredis";
-import { newQueueToken, queueKeys } from "@concert/shared";
+import { connectRedis, createRedis, newQueueToken, queueKeys } from "@concert/shared";
 import { startRedisServer, until, type RedisServer } from "@concert/test-support";
+import { ReplicaAcks } from "../src/queue/replica-acks";
 import { call, startGateway, uniqueName, type RunningGateway } from "./helpers";
 
 const issue = (gw: RunningGateway, userId: number) => call(gw.url, "POST", "/api/users/token", { body: { userId } });
@@ -83,6 +84,35 @@ describe("REDIS_MIN_REPLICAS_ACK", () => {
       expect(again.body.result.rank).toBe(4);
     } finally {
       await gw.close();
+    }
+  });
+
+  it("shares one WAIT among the confirmations asked while none is out, and each confirmed write is on the replica", async () => {
+    await until(
+      () => onlineReplicas(probe),
+      (n) => n === 1,
+      10_000,
+    );
+    const client = createRedis(primary.url) as Redis;
+    await connectRedis(client, primary.url);
+    const acks = new ReplicaAcks(client, { minReplicas: 1, timeoutMs: 300 });
+    const waits = async () => Number(/^cmdstat_wait:calls=(\d+)/m.exec(await probe.info("commandstats"))?.[1] ?? 0);
+    const key = uniqueName("acked");
+    try {
+      const before = await waits();
+      await Promise.all(
+        Array.from({ length: 50 }, async (_, i) => {
+          const deadline = acks.deadline();
+          await client.set(`${key}:${i}`, "kept");
+          await acks.confirm(deadline);
+        }),
+      );
+      const used = (await waits()) - before;
+      expect(used).toBeGreaterThanOrEqual(1);
+      expect(used).toBeLessThanOrEqual(3);
+      expect(await replicaProbe.mget(...Array.from({ length: 50 }, (_, i) => `${key}:${i}`))).toEqual(Array(50).fill("kept"));
+    } finally {
+      client.disconnect();
     }
   });
 
