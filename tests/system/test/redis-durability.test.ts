@@ -1,14 +1,14 @@
 import { queueKeys } from "@concert/shared";
 import { until } from "@concert/test-support";
-import type { Cluster, Redis } from "ioredis";
+import IORedis, { type Cluster, type Redis } from "ioredis";
 import { Tally, call, retryAfterMs, sleep, type Reply } from "./support/client";
 import { journey, type Journey } from "./support/flows";
 import { invariantText, report, startSystem, type System } from "./support/harness";
-import { onlineReplicas, startSentinelGroup, type SentinelGroup } from "./support/redis-sentinel";
+import { MASTER_NAME, onlineReplicas, startSentinelGroup, type SentinelGroup } from "./support/redis-sentinel";
 import { bad5xx, outcomes, timeUntil } from "./support/scenario";
 
-// Scenarios 11-13 (issue 17): nobody loses their place. Real redis-server processes on loopback:
-// a primary, its replica and three sentinels (11, 13), and a single Redis with AOF (12).
+// Scenarios 11-14 (issue 17): nobody loses their place. Real redis-server processes on loopback:
+// a primary, its replica and three sentinels (11, 13, 14), and a single Redis with AOF (12).
 
 const WAITING = 1_000;
 const ADMITTED = 100;
@@ -259,6 +259,9 @@ describe("system: Redis with Sentinel (primary, replica, 3 sentinels), REDIS_MIN
     const slowest = Math.max(...refused.map((r) => r.ms));
     const slowestPoll = Math.max(...polls.map((r) => r.ms));
     await replica.restart();
+    // (as the sentinels would within 10 s: a restarted server comes up as a primary of its own)
+    const restarted = new IORedis(replica.port, "127.0.0.1");
+    await restarted.call("REPLICAOF", "127.0.0.1", String(primaryPort)).finally(() => restarted.disconnect());
     await until(
       () => onlineReplicas(primaryClient),
       (n) => n === 1,
@@ -280,6 +283,53 @@ describe("system: Redis with Sentinel (primary, replica, 3 sentinels), REDIS_MIN
     expect(again.status).toBe(200);
     expect(inv.violations).toEqual([]);
   }, 90_000);
+
+  it("14. a planned failover (SENTINEL FAILOVER) under traffic: the demoted primary's clients follow the new one, nothing answers but 200 or 503", async () => {
+    const tally = new Tally();
+    const oldPort = await group.primaryPort();
+    await until(
+      () => onlineReplicas(sys.redis as Redis),
+      (n) => n === 1,
+      20_000,
+    );
+    // the sentinels must have seen the replica back up (they check every second) before they can promote it
+    await until(() => group.replicaUsable(), Boolean, 20_000, 200);
+    const waiters = startWaiters(liveGateways, sys.userIds(200), tally);
+    await timeUntil(async () => waiters.issued() === 200, 20_000);
+    const sentinel = new IORedis(group.sentinelPorts[0], "127.0.0.1");
+    const startedAt = Date.now();
+    try {
+      await sentinel.call("SENTINEL", "FAILOVER", MASTER_NAME);
+    } finally {
+      sentinel.disconnect();
+    }
+    const switchedMs = await timeUntil(async () => (await group.primaryPort()) !== oldPort, 20_000, 50);
+    // writes land on the new primary once the old one is its replica: issues through both gateways
+    const newUsers = sys.userIds(2);
+    const issuedMs = await timeUntil(
+      async () =>
+        (
+          await Promise.all(newUsers.map((userId, i) => call(liveGateways()[i], "POST", "/api/users/token", { body: { userId }, tally })))
+        ).every((r) => r.status === 200),
+      20_000,
+      100,
+    );
+    const issuedAfterMs = Date.now() - startedAt;
+    await sleep(2 * POLL_MS);
+    await waiters.stop();
+    const lost = waiters.waiters.filter((w) => w.lost > 0).length;
+    const inv = await sys.invariants();
+    report(
+      `14 planned-failover: ${tally.total} requests (${tally.summary()}); sentinels switched the primary ${switchedMs} ms after SENTINEL FAILOVER, ` +
+        `issues answered through both gateways ${issuedAfterMs} ms after it (once the sentinels made the old primary a replica); places lost ${lost}; ${invariantText(inv)}`,
+    );
+    expect(switchedMs).toBeGreaterThanOrEqual(0);
+    expect(issuedMs).toBeGreaterThanOrEqual(0);
+    expect(Object.keys(tally.byStatus).filter((s) => s !== "200" && s !== "503")).toEqual([]);
+    expect(bad5xx(tally)).toEqual([]);
+    expect(lost).toBe(0);
+    expect(inv.violations).toEqual([]);
+  }, 60_000);
 });
 
 describe("system: a single Redis with AOF (appendfsync everysec)", () => {

@@ -17,6 +17,8 @@ export interface SentinelGroup {
   url: string;
   /** the port of the primary the sentinels name now */
   primaryPort(): Promise<number>;
+  /** whether every sentinel sees a replica it could promote (up, not disconnected) */
+  replicaUsable(): Promise<boolean>;
   /** a direct client of whatever the sentinels name primary (for checks) */
   client(): Redis;
   stop(): Promise<void>;
@@ -84,6 +86,18 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
         if (addr) return Number(addr[1]);
       }
       throw new Error("no sentinel answered");
+    },
+    async replicaUsable() {
+      const views = await Promise.all(
+        probes.map(async (p) => {
+          const replicas = (await p.call("SENTINEL", "REPLICAS", MASTER_NAME)) as string[][];
+          return replicas.some((fields) => {
+            const flags = fields[fields.indexOf("flags") + 1];
+            return flags === "slave" && fields[fields.indexOf("master-link-status") + 1] === "ok";
+          });
+        }),
+      ).catch(() => [false]);
+      return views.every(Boolean);
     },
     client: () =>
       new Redis({
