@@ -148,17 +148,33 @@ function createCluster(scheme: string, target: MultiHost, options: RedisOptions)
   return new Cluster(target.hosts, clusterOptions);
 }
 
+/**
+ * How long connectRedis waits for the first answer. A sentinel or cluster client that reaches none
+ * of its hosts keeps retrying in the background without failing its connect(), so start bounds it.
+ */
+const FIRST_ANSWER_MS = 5_000;
+
 /** Connects and pings, or throws with a message naming the URL and how to start Redis. */
 export async function connectRedis(client: RedisClient, url: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${FIRST_ANSWER_MS} ms`)), FIRST_ANSWER_MS);
+  });
   try {
-    if (client.status === "wait") await client.connect();
-    await client.ping();
+    await Promise.race([firstAnswer(client), deadline]);
   } catch {
     client.disconnect();
     throw new Error(
       `Cannot reach Redis at ${redactUrl(url)}. Start one with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no (or set REDIS_URL)`,
     );
+  } finally {
+    clearTimeout(timer);
   }
+}
+
+async function firstAnswer(client: RedisClient): Promise<void> {
+  if (client.status === "wait") await client.connect();
+  await client.ping();
 }
 
 export function redactUrl(url: string): string {

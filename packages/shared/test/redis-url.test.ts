@@ -1,5 +1,6 @@
 import Redis, { Cluster } from "ioredis";
-import { createRedis, redactUrl } from "../src/redis";
+import { createServer, type AddressInfo } from "node:net";
+import { connectRedis, createRedis, redactUrl } from "../src/redis";
 import { redisUrl } from "../src/config";
 
 // The URL forms createRedis takes, read without connecting (every client is lazy).
@@ -47,4 +48,25 @@ describe("createRedis URL forms", () => {
     );
     expect(redactUrl("redis+cluster://:secret@h1:7000")).toBe("redis+cluster://:***@h1:7000");
   });
+});
+
+/** A loopback port nothing listens on (shared cannot use test-support, which depends on it). */
+async function closedPort(): Promise<number> {
+  const server = createServer().listen(0, "127.0.0.1");
+  await new Promise((r) => server.once("listening", r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+describe("connectRedis", () => {
+  it("gives up on a sentinel URL whose sentinels all refuse, with the message naming the URL, instead of waiting forever", async () => {
+    const [a, b] = [await closedPort(), await closedPort()];
+    const url = `redis+sentinel://:pw@127.0.0.1:${a},127.0.0.1:${b}/queue`;
+    const started = Date.now();
+    await expect(connectRedis(createRedis(url), url)).rejects.toThrow(
+      `Cannot reach Redis at redis+sentinel://:***@127.0.0.1:${a},127.0.0.1:${b}/queue`,
+    );
+    expect(Date.now() - started).toBeLessThan(8_000);
+  }, 15_000);
 });
