@@ -78,12 +78,12 @@ import http from "node:http";
 import { execFile, execFileSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
 
-/** Starts `redis-server` on a spare loopback port (nothing on disk); returns {url, port, pid, stop}. */
-export async function startRedisServer() {
+/** Starts `redis-server` on a spare loopback port (nothing on disk; `extraArgs` e.g. --replicaof); returns {url, port, pid, stop}. */
+export async function startRedisServer(extraArgs = []) {
   const port = await freePort();
   const child = spawn(
     "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxclients", "10000"],
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxclients", "10000", ...extraArgs],
     {
       stdio: ["ignore", "ignore", "pipe"],
     },

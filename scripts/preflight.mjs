@@ -4,7 +4,7 @@ import { createRequire } from "node:module";
 import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from "../packages/shared/dist/defaults.js";
 
 const require = createRequire(import.meta.url);
-const Redis = require("ioredis");
+const { connectRedis, createRedis, redactUrl } = require("../packages/shared/dist/redis.js");
 const { Client } = require("pg");
 
 const redisUrl = process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
@@ -12,14 +12,14 @@ const databaseUrl = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
 const redact = (u) => u.replace(/\/\/([^:@/]+):[^@/]+@/, "//$1:***@");
 
 const problems = [];
-const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2000, retryStrategy: () => null });
-redis.on("error", () => {});
+// the apps' own client and first connection, so every REDIS_URL form they take (cluster, sentinel)
+// is checked as they will check it
+const redis = createRedis(redisUrl, { maxRetriesPerRequest: 0, retryStrategy: () => null });
 try {
-  await redis.connect();
-  await redis.ping();
+  await connectRedis(redis, redisUrl);
 } catch {
   problems.push(
-    `Cannot reach Redis at ${redact(redisUrl)} (REDIS_URL). Start one with:\n    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no`,
+    `Cannot reach Redis at ${redactUrl(redisUrl)} (REDIS_URL). Start one with:\n    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no`,
   );
 } finally {
   redis.disconnect();

@@ -5,9 +5,8 @@ import {
   commonEnv,
   httpServerEnv,
   intVar,
-  listVar,
   parseConfig,
-  redisUrl,
+  redisUrlListVar,
   withProductionSecrets,
 } from "@concert/shared";
 
@@ -30,8 +29,8 @@ export const bookingEnv = z.object({
   MAX_HOLDS_PER_USER: intVar(4, 1, 50),
   MAX_CHARGE_POINT: intVar(1_000_000, 1, Number.MAX_SAFE_INTEGER),
   SWEEP_INTERVAL_MS: intVar(5_000, 100, 3_600_000),
-  /** Redlock nodes: comma-separated independent Redis URLs (default: REDIS_URL alone) */
-  REDLOCK_URLS: listVar(z.array(redisUrl)),
+  /** Redlock nodes: comma-separated independent Redis URLs, any form REDIS_URL takes (default: REDIS_URL alone) */
+  REDLOCK_URLS: redisUrlListVar,
   ...httpServerEnv,
 });
 

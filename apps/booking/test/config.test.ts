@@ -49,6 +49,16 @@ describe("booking configuration", () => {
     expect(refusal({ REDLOCK_URLS: "redis://a:6379, redis://b:6379, b:6379" })).toMatch(/^ {2}REDLOCK_URLS\.2: must be a redis:\/\//m);
   });
 
+  it("takes a multi-host URL (sentinels, cluster seeds) as one Redlock node: a comma starts a node only before a scheme", () => {
+    const sentinel = "redis+sentinel://:pw@s1:26379,s2:26379,s3:26379/concert";
+    expect(loadConfig({ ...base, REDLOCK_URLS: sentinel }).REDLOCK_URLS).toEqual([sentinel]);
+    expect(loadConfig({ ...base, REDLOCK_URLS: `redis://a:1, ${sentinel},redis+cluster://c:1,c:2` }).REDLOCK_URLS).toEqual([
+      "redis://a:1",
+      sentinel,
+      "redis+cluster://c:1,c:2",
+    ]);
+  });
+
   it("locks on REDIS_URL alone unless REDLOCK_URLS names the nodes", () => {
     expect(loadConfig({ ...base, REDIS_URL: "redis://r:6379" }).REDLOCK_URLS).toEqual(["redis://r:6379"]);
     expect(loadConfig({ ...base, REDLOCK_URLS: "redis://a:1, redis://b:2,redis://c:3" }).REDLOCK_URLS).toEqual([

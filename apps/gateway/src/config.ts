@@ -9,6 +9,7 @@ import {
   commonEnv,
   intVar,
   listVar,
+  isClusterUrl,
   numberVar,
   parseConfig,
   urlListVar,
@@ -162,11 +163,27 @@ export const gatewayEnv = z.object({
   SSE_MAX_PER_CLIENT: intVar(20, 1, 1_000_000),
   SSE_MAX_STREAMS: intVar(10_000, 1, 1_000_000),
   SSE_FD_RESERVE: intVar(1_024, 0, 1_000_000),
+  /** a token issue is answered only once this many replicas have it (Redis WAIT); 0 = once the primary has it */
+  REDIS_MIN_REPLICAS_ACK: intVar(0, 0, 16),
+  /** how long one WAIT for those replicas may block before the issue is answered 503 */
+  REDIS_REPLICA_ACK_TIMEOUT_MS: intVar(500, 10, 1_500),
   ...authEnv(),
 });
 
 /** The gateway's configuration: its variables, by name, as the app uses them. */
-export const gatewayConfig = gatewayEnv.transform((env, ctx) => withProductionSecrets(withAuthMode(env, ctx), ctx));
+export const gatewayConfig = gatewayEnv
+  .superRefine(replicaAcksNeedOnePrimary)
+  .transform((env, ctx) => withProductionSecrets(withAuthMode(env, ctx), ctx));
+
+/** WAIT counts the replicas of the one server it runs on: a Redis Cluster client has no such one server. */
+function replicaAcksNeedOnePrimary(env: { REDIS_URL: string; REDIS_MIN_REPLICAS_ACK: number }, ctx: z.RefinementCtx): void {
+  if (env.REDIS_MIN_REPLICAS_ACK > 0 && isClusterUrl(env.REDIS_URL))
+    ctx.addIssue({
+      code: "custom",
+      path: ["REDIS_MIN_REPLICAS_ACK"],
+      message: "needs REDIS_URL to name one primary (redis:// or redis+sentinel://), not a redis+cluster:// URL",
+    });
+}
 
 export type GatewayConfig = z.output<typeof gatewayConfig>;
 

@@ -10,7 +10,9 @@ import {
   seatGatePrefix,
   type Logger,
   type Metrics,
+  type QueueStoreOptions,
 } from "@concert/shared";
+import type { Redis } from "ioredis";
 import { createApp, createHandler } from "./app";
 import { ClientRateLimiter, clientIpResolver } from "./api/rate-limit";
 import { TRUST_CLIENT, verifiedIdentity, type Identity } from "./auth/identity";
@@ -20,6 +22,7 @@ import { ClientHolds } from "./forward/client-holds";
 import { Forwarder } from "./forward/forwarder";
 import { AdmissionTicker } from "./queue/admission";
 import { QueueService } from "./queue/queue-service";
+import { ReplicaAcks } from "./queue/replica-acks";
 import { gatewayMetrics } from "./metrics";
 import { QueueStreams, streamCap } from "./queue/queue-streams";
 import { TickEvents, ticksChannel } from "./queue/tick-events";
@@ -76,14 +79,15 @@ export async function buildGateway(
 ): Promise<Gateway> {
   const redis = createRedis(config.REDIS_URL);
   await connectRedis(redis, config.REDIS_URL);
-  const store = new QueueStore(redis, {
+  const storeOptions = {
     name: config.QUEUE_NAME,
     activeTtlSec: config.ACTIVE_TOKEN_TTL_SEC,
     sessionMaxSec: config.ACTIVE_SESSION_MAX_SEC,
     idleTtlSec: config.WAITING_IDLE_TTL_SEC,
     paymentReplaySec: config.PAYMENT_REPLAY_SEC,
     clock: options.clock,
-  });
+  };
+  const store = new QueueStore(redis, storeOptions);
   const settings = { tickMs: config.QUEUE_TICK_MS, batch: config.QUEUE_ADMIT_BATCH, maxActive: config.QUEUE_MAX_ACTIVE };
 
   const forwarder = new Forwarder({
@@ -93,11 +97,12 @@ export async function buildGateway(
     timeoutMs: config.BOOKING_TIMEOUT_MS,
   });
   // (the gauge reads `streams` at scrape time, after it exists)
-  const { metrics, onTick, onHoldRefused, onStreamRefused } = gatewayMetrics(store, () => streams.size);
+  const { metrics, onTick, onHoldRefused, onStreamRefused, onLostToken } = gatewayMetrics(store, () => streams.size);
   const ticker = new AdmissionTicker(store, settings, logger, onTick, (err) => {
     metrics.dependencyErrors.inc({ dependency: dependencyOf(err) ?? "redis" });
   });
-  const queue = new QueueService(store, { settings: () => ticker.effective });
+  const acked = await acknowledgedIssues(config, storeOptions);
+  const queue = new QueueService(store, { settings: () => ticker.effective, acknowledged: acked?.issues, onLostToken });
   // SSE fan-out: one PUBLISH per tick that ran, heard on a separate subscriber connection.
   const subscriber = createRedis(config.REDIS_URL);
   await connectRedis(subscriber, config.REDIS_URL);
@@ -182,7 +187,27 @@ export async function buildGateway(
       streams.close();
       await tickEvents.close();
       await forwarder.close();
+      await acked?.close();
       await redis.quit().catch(() => redis.disconnect());
     },
+  };
+}
+
+/**
+ * With REDIS_MIN_REPLICAS_ACK > 0, a connection of its own for token issues and the WAIT after
+ * them: WAIT blocks its connection, and polls must not queue behind it while a replica is slow or gone.
+ */
+async function acknowledgedIssues(config: GatewayConfig, storeOptions: QueueStoreOptions) {
+  if (config.REDIS_MIN_REPLICAS_ACK === 0) return undefined;
+  const redis = createRedis(config.REDIS_URL) as Redis; // the config refuses a cluster URL here
+  await connectRedis(redis, config.REDIS_URL);
+  const acks = new ReplicaAcks(redis, { minReplicas: config.REDIS_MIN_REPLICAS_ACK, timeoutMs: config.REDIS_REPLICA_ACK_TIMEOUT_MS });
+  return {
+    issues: { store: new QueueStore(redis, storeOptions), acks },
+    close: () =>
+      redis.quit().then(
+        () => undefined,
+        () => redis.disconnect(),
+      ),
   };
 }

@@ -21,6 +21,10 @@ export function gatewayMetrics(store: QueueStore, openStreams: () => number = ()
   const admitted = metrics.counter("queue_admitted_total", "Tokens admitted by ticks this instance ran");
   const expired = metrics.counter("queue_tokens_expired_total", "Active tokens expired by ticks this instance ran");
   const evicted = metrics.counter("queue_tokens_evicted_total", "Idle waiting tokens dropped by ticks this instance ran");
+  const lost = metrics.counter(
+    "queue_tokens_lost_total",
+    "Polls with a token issued to that user that Redis does not know (a place lost to a failover or data loss, or a token finished longer ago than the retention); answered 401",
+  );
   const perTick = metrics.histogram("queue_admitted_per_tick", "Tokens admitted per tick", [], [0, 1, 10, 50, 100, 500, 1000, 5000]);
   const tickDuration = metrics.histogram(
     "queue_tick_duration_seconds",
@@ -32,6 +36,7 @@ export function gatewayMetrics(store: QueueStore, openStreams: () => number = ()
     metrics,
     onHoldRefused: () => holdsRefusedAtEdge.inc(),
     onStreamRefused: (cap: StreamCap) => streamsRefused.inc({ cap }),
+    onLostToken: () => lost.inc(),
     onTick: (result: TickResult, ms: number): void => {
       admitted.inc(result.admitted);
       expired.inc(result.expired);

@@ -31,7 +31,7 @@ describe("docker-compose.yml", () => {
     { prefix: "booking-", schema: bookingEnv, app: "booking" },
   ];
 
-  it("runs postgres, redis, a migrate job, two gateways, two bookings and nginx", () => {
+  it("runs postgres, a Redis primary, its replica, three sentinels, a migrate job, two gateways, two bookings and nginx", () => {
     expect(Object.keys(services).sort()).toEqual([
       "booking-1",
       "booking-2",
@@ -40,8 +40,57 @@ describe("docker-compose.yml", () => {
       "migrate",
       "nginx",
       "postgres",
-      "redis",
+      "redis-primary",
+      "redis-replica",
+      "sentinel-1",
+      "sentinel-2",
+      "sentinel-3",
     ]);
+  });
+
+  /** A redis-server command's `--name value` pairs. */
+  const serverArgs = (command: string[]) =>
+    Object.fromEntries(
+      command.flatMap((arg, i) =>
+        arg.startsWith("--")
+          ? [
+              [
+                arg.slice(2),
+                command
+                  .slice(i + 1)
+                  .join(" ")
+                  .split(" --")[0],
+              ],
+            ]
+          : [],
+      ),
+    );
+  const sentinelNames = ["sentinel-1", "sentinel-2", "sentinel-3"];
+
+  it("keeps Redis's data: AOF fsynced every second on the primary and its one replica, each on a volume", () => {
+    const [primary, replica] = [serverArgs(services["redis-primary"].command), serverArgs(services["redis-replica"].command)];
+    for (const args of [primary, replica]) expect([args.appendonly, args.appendfsync]).toEqual(["yes", "everysec"]);
+    expect([primary.replicaof, replica.replicaof]).toEqual([undefined, "redis-primary 6379"]);
+    for (const name of ["redis-primary", "redis-replica"]) {
+      const [volume, path] = services[name].volumes[0].split(":");
+      expect([name, volume in compose.volumes, path]).toEqual([name, true, "/data"]);
+    }
+  });
+
+  it("has three sentinels watching the primary with a quorum of two, and every app reaches Redis (and Redlock) through them", () => {
+    for (const name of sentinelNames) {
+      const script = services[name].command.join(" ");
+      expect(script).toContain("sentinel monitor concert redis-primary 6379 2");
+      expect(script).toMatch(/exec redis-server \/data\/sentinel\.conf --sentinel$/);
+      expect(services[name].volumes[0]).toBe(`${name}-data:/data`);
+    }
+    const url = `redis+sentinel://${sentinelNames.map((n) => `${n}:26379`).join(",")}/concert`;
+    for (const [name, service] of Object.entries(services).filter(([n]) => /^(gateway|booking)-/.test(n))) {
+      expect([name, service.environment.REDIS_URL]).toEqual([name, url]);
+      if (name.startsWith("booking-")) expect([name, service.environment.REDLOCK_URLS]).toEqual([name, url]);
+      else expect([name, service.environment.REDIS_MIN_REPLICAS_ACK]).toEqual([name, "1"]);
+      for (const sentinel of sentinelNames) expect([name, service.depends_on[sentinel]]).toEqual([name, { condition: "service_healthy" }]);
+    }
   });
 
   it.each(apps)("gives every $app instance exactly the variables its config schema reads, with valid values", ({ prefix, schema }) => {

@@ -47,6 +47,8 @@ const badValues: Record<keyof typeof gatewayEnv.shape, string> = {
   SSE_MAX_PER_TOKEN: "0",
   SSE_MAX_PER_CLIENT: "1.5",
   SSE_MAX_STREAMS: "-1",
+  REDIS_MIN_REPLICAS_ACK: "-1",
+  REDIS_REPLICA_ACK_TIMEOUT_MS: "5000",
   SSE_FD_RESERVE: "x",
   TOKEN_RATE_LIMIT_PER_USER: "-1",
   AUTH_MODE: "oauth",
@@ -79,6 +81,20 @@ describe("gateway configuration", () => {
         .slice(1)
         .map((l) => l.trim().split(":")[0]),
     ).toEqual(["PORT", "BOOKING_URL", "TRUST_PROXY"]);
+  });
+
+  it("takes the sentinel URL form, and refuses replica acknowledgements on a cluster URL (WAIT needs one primary)", () => {
+    const sentinel = "redis+sentinel://:pw@10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379/queue";
+    expect(loadConfig({ ...base, REDIS_URL: sentinel, REDIS_MIN_REPLICAS_ACK: "1" })).toMatchObject({
+      REDIS_URL: sentinel,
+      REDIS_MIN_REPLICAS_ACK: 1,
+      REDIS_REPLICA_ACK_TIMEOUT_MS: 500,
+    });
+    expect(refusal({ REDIS_URL: "redis+sentinel://10.0.0.1:26379" })).toMatch(/^ {2}REDIS_URL: /m);
+    expect(refusal({ REDIS_URL: "redis+cluster://10.0.0.1:7000", REDIS_MIN_REPLICAS_ACK: "1" })).toMatch(
+      /^ {2}REDIS_MIN_REPLICAS_ACK: needs REDIS_URL to name one primary/m,
+    );
+    expect(loadConfig({ ...base, REDIS_URL: "redis+cluster://10.0.0.1:7000" }).REDIS_MIN_REPLICAS_ACK).toBe(0);
   });
 
   it("says what is wrong with TRUST_PROXY, not only that an IP address is invalid", () => {

@@ -20,10 +20,13 @@ export const intVar = (def: number, min = 1, max = Number.MAX_SAFE_INTEGER) => z
 /** A numeric environment variable checked by a schema that also serves elsewhere (e.g. `admissionSettings`). */
 export const numberVar = (schema: z.ZodNumber, def: number) => z.coerce.number().pipe(schema).default(def);
 
-/** One Redis URL: REDIS_URL, or one node of REDLOCK_URLS. */
+/** One Redis URL: REDIS_URL, or one node of REDLOCK_URLS (see createRedis for the forms). */
 export const redisUrl = z
   .string()
-  .regex(/^rediss?(\+cluster)?:\/\//, "must be a redis://, rediss:// or redis+cluster://host:port,host:port URL");
+  .regex(
+    /^rediss?(\+cluster:\/\/|\+sentinel:\/\/[^/]+\/[^/?]+|:\/\/)/,
+    "must be a redis://, rediss://, redis+cluster://host:port,host:port or redis+sentinel://host:port,host:port/<masterName> URL",
+  );
 
 export const redisUrlVar = redisUrl.default(DEFAULT_REDIS_URL);
 
@@ -36,6 +39,22 @@ const splitList = (s: string) =>
 /** A comma-separated list, checked item by item by `list` (an issue names the variable and the item's index). */
 export const listVar = <T extends z.ZodType<unknown, string[]>>(list: T, def = "") =>
   z.string().default(def).transform(splitList).pipe(list);
+
+/**
+ * A comma-separated list of Redis URLs (REDLOCK_URLS). A URL naming several hosts (cluster seeds,
+ * sentinels) has commas of its own: a piece without a scheme after one continues it.
+ */
+function splitRedisUrls(s: string): string[] {
+  const urls: string[] = [];
+  for (const piece of splitList(s)) {
+    const last = urls.length - 1;
+    if (last >= 0 && !piece.includes("://") && /^rediss?\+(cluster|sentinel):\/\//.test(urls[last])) urls[last] += `,${piece}`;
+    else urls.push(piece);
+  }
+  return urls;
+}
+
+export const redisUrlListVar = z.string().default("").transform(splitRedisUrls).pipe(z.array(redisUrl));
 
 /** A comma-separated list of URLs, at least one. */
 export const urlListVar = (def: string) => listVar(z.array(z.string().url("must be a URL")).min(1, "needs at least one URL"), def);

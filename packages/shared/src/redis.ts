@@ -11,6 +11,18 @@ export function isClusterUrl(url: string): boolean {
   return CLUSTER_URL.test(url);
 }
 
+/**
+ * `redis+sentinel://user:pass@h1:p1,h2:p2,h3:p3/<masterName>` (or `rediss+sentinel://`) names the
+ * sentinels that watch the primary called masterName; `?sentinelPassword=` (and
+ * `sentinelUsername=`) when the sentinels themselves require AUTH.
+ */
+const SENTINEL_URL = /^(rediss?)\+sentinel:\/\/(.+)$/;
+
+/** A URL naming several hosts (a cluster's seeds or the sentinels): its credentials come once, before the list. */
+function isMultiHostUrl(url: string): boolean {
+  return CLUSTER_URL.test(url) || SENTINEL_URL.test(url);
+}
+
 // Fail fast instead of hanging when Redis is down: no offline queue, one retry per command, a
 // command timeout; reconnect in the background so the app recovers by itself when Redis returns.
 const FAIL_FAST: RedisOptions = {
@@ -26,31 +38,94 @@ const FAIL_FAST: RedisOptions = {
 /**
  * A Redis client that fails fast (see FAIL_FAST). `redis://` / `rediss://` gives one server;
  * `redis+cluster://user:pass@h1:p1,h2:p2,...` gives an ioredis Cluster seeded with those nodes,
- * with the same fail-fast behaviour (the queue keys share a hash tag, so its scripts run there too).
+ * with the same fail-fast behaviour (the queue keys share a hash tag, so its scripts run there too);
+ * `redis+sentinel://user:pass@h1:p1,.../<masterName>` gives a client of the primary the sentinels
+ * name, which follows a failover to the new primary by itself (see createSentinelClient).
  */
 export function createRedis(url: string, options: RedisOptions = {}): RedisClient {
-  const cluster = CLUSTER_URL.exec(url);
-  const client: RedisClient = cluster ? createCluster(cluster[1], cluster[2], options) : new Redis(url, { ...FAIL_FAST, ...options });
+  const client = createClient(url, options);
   // Errors surface on commands; an unhandled 'error' event would only add noise.
   client.on("error", () => {});
   return client;
 }
 
-function createCluster(scheme: string, rest: string, options: RedisOptions): Cluster {
-  // Credentials, if any, come once before the node list: user:pass@h1:p1,h2:p2
+function createClient(url: string, options: RedisOptions): RedisClient {
+  const cluster = CLUSTER_URL.exec(url);
+  if (cluster) return createCluster(cluster[1], parseMultiHost(cluster[2], "redis+cluster", 6379), options);
+  const sentinel = SENTINEL_URL.exec(url);
+  if (sentinel) return createSentinelClient(sentinel[1], parseMultiHost(sentinel[2], "redis+sentinel", 26379), options);
+  return new Redis(url, { ...FAIL_FAST, ...options });
+}
+
+/** What follows `scheme://` in a multi-host URL: `user:pass@h1:p1,h2:p2/<path>?<query>`. */
+interface MultiHost {
+  hosts: { host: string; port: number }[];
+  username?: string;
+  password?: string;
+  /** the path without its `/` (a sentinel URL's master name) */
+  path: string;
+  query: URLSearchParams;
+}
+
+function parseMultiHost(rest: string, scheme: string, defaultPort: number): MultiHost {
+  // Credentials, if any, come once before the host list: user:pass@h1:p1,h2:p2
   const at = rest.lastIndexOf("@");
   const auth = at >= 0 ? rest.slice(0, at) : "";
-  const hosts = (at >= 0 ? rest.slice(at + 1) : rest).replace(/\/.*$/, "");
-  const nodes = hosts
+  const [location, query = ""] = (at >= 0 ? rest.slice(at + 1) : rest).split("?", 2);
+  const slash = location.indexOf("/");
+  const hosts = (slash >= 0 ? location.slice(0, slash) : location)
     .split(",")
     .map((h) => h.trim())
     .filter(Boolean)
     .map((h) => {
       const u = new URL(`redis://${h}`);
-      return { host: u.hostname, port: u.port ? Number(u.port) : 6379 };
+      // (an IPv6 address comes back bracketed; ioredis wants it bare)
+      return { host: u.hostname.replace(/^\[(.*)\]$/, "$1"), port: u.port ? Number(u.port) : defaultPort };
     });
-  if (nodes.length === 0) throw new Error("a redis+cluster:// URL needs at least one host:port");
+  if (hosts.length === 0) throw new Error(`a ${scheme}:// URL needs at least one host:port`);
   const [username, password] = auth ? auth.split(":").map(decodeURIComponent) : [];
+  return {
+    hosts,
+    username: username || undefined,
+    password: password || undefined,
+    path: slash >= 0 ? decodeURIComponent(location.slice(slash + 1)) : "",
+    query: new URLSearchParams(query),
+  };
+}
+
+/**
+ * A client of the primary that the sentinels name `masterName`, with the fail-fast settings:
+ * while there is no primary, commands fail at once (503) instead of queueing. ioredis asks the
+ * sentinels for the primary on every (re)connect and, with `failoverDetector`, listens for their
+ * `+switch-master` to reconnect as soon as a failover is decided. A write that still lands on a
+ * demoted primary is refused READONLY (503 for that request, nothing written) and makes the client
+ * reconnect, which asks the sentinels again.
+ */
+function createSentinelClient(scheme: string, target: MultiHost, options: RedisOptions): Redis {
+  if (!target.path) throw new Error("a redis+sentinel:// URL needs the master name as its path: redis+sentinel://h1:p1,h2:p2/<masterName>");
+  const tls = scheme === "rediss";
+  return new Redis({
+    ...FAIL_FAST,
+    sentinels: target.hosts,
+    name: target.path,
+    role: "master",
+    username: target.username,
+    password: target.password,
+    sentinelUsername: target.query.get("sentinelUsername") ?? undefined,
+    sentinelPassword: target.query.get("sentinelPassword") ?? undefined,
+    sentinelCommandTimeout: FAIL_FAST.connectTimeout,
+    // keep asking the sentinels in the background, as a single client keeps reconnecting
+    sentinelRetryStrategy: (times) => Math.min(times * 100, 1000),
+    failoverDetector: true,
+    reconnectOnError: (err) => err.message.startsWith("READONLY"),
+    tls: tls ? {} : undefined,
+    enableTLSForSentinelMode: tls,
+    ...options,
+  });
+}
+
+function createCluster(scheme: string, target: MultiHost, options: RedisOptions): Cluster {
+  const { username, password } = target;
   const { enableOfflineQueue, lazyConnect, enableAutoPipelining, retryStrategy, ...nodeOptions } = { ...FAIL_FAST, ...options };
   const clusterOptions: ClusterOptions = {
     enableOfflineQueue,
@@ -65,29 +140,45 @@ function createCluster(scheme: string, rest: string, options: RedisOptions): Clu
     slotsRefreshTimeout: 2000,
     redisOptions: {
       ...nodeOptions,
-      username: username || undefined,
-      password: password || undefined,
+      username,
+      password,
       tls: scheme === "rediss" ? {} : undefined,
     },
   };
-  return new Cluster(nodes, clusterOptions);
+  return new Cluster(target.hosts, clusterOptions);
 }
+
+/**
+ * How long connectRedis waits for the first answer. A sentinel or cluster client that reaches none
+ * of its hosts keeps retrying in the background without failing its connect(), so start bounds it.
+ */
+const FIRST_ANSWER_MS = 5_000;
 
 /** Connects and pings, or throws with a message naming the URL and how to start Redis. */
 export async function connectRedis(client: RedisClient, url: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${FIRST_ANSWER_MS} ms`)), FIRST_ANSWER_MS);
+  });
   try {
-    if (client.status === "wait") await client.connect();
-    await client.ping();
+    await Promise.race([firstAnswer(client), deadline]);
   } catch {
     client.disconnect();
     throw new Error(
       `Cannot reach Redis at ${redactUrl(url)}. Start one with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no (or set REDIS_URL)`,
     );
+  } finally {
+    clearTimeout(timer);
   }
 }
 
+async function firstAnswer(client: RedisClient): Promise<void> {
+  if (client.status === "wait") await client.connect();
+  await client.ping();
+}
+
 export function redactUrl(url: string): string {
-  if (isClusterUrl(url)) return url.replace(/:[^:@/,]*@/, ":***@");
+  if (isMultiHostUrl(url)) return url.replace(/:[^:@/,]*@/, ":***@").replace(/(sentinelPassword=)[^&]*/, "$1***");
   try {
     const u = new URL(url);
     if (u.password) u.password = "***";
@@ -100,10 +191,11 @@ export function redactUrl(url: string): string {
 /**
  * The failures that mean "Redis is not there" rather than "this command is wrong". ioredis rejects
  * an undeliverable or unanswered command with a plain Error (its message is all there is), and a
- * server that is loading, failing over or read-only answers with a reply of that name.
+ * server that is loading, failing over, read-only (a demoted primary) or short of replicas
+ * (min-replicas-to-write) answers with a reply of that name.
  */
 const UNAVAILABLE =
-  /^(Connection is closed|Stream isn't writeable|Reached the max retries per request limit|Command timed out|Socket closed unexpectedly|Cluster isn't ready|Failed to refresh slots cache|None of startup nodes is available|connect ECONNREFUSED|read ECONNRESET|connect ETIMEDOUT|LOADING|CLUSTERDOWN|READONLY|MASTERDOWN|TRYAGAIN)/;
+  /^(Connection is closed|Stream isn't writeable|Reached the max retries per request limit|Command timed out|Socket closed unexpectedly|Cluster isn't ready|Failed to refresh slots cache|None of startup nodes is available|All sentinels are unreachable|connect ECONNREFUSED|read ECONNRESET|connect ETIMEDOUT|LOADING|CLUSTERDOWN|READONLY|MASTERDOWN|TRYAGAIN|NOREPLICAS)/;
 
 /** A Redis client's error as the rest of the code should see it: a DependencyError when Redis is unreachable. */
 export function redisFailure(err: unknown): unknown {

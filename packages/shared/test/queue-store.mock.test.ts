@@ -51,7 +51,8 @@ describe("queue store (ioredis-mock)", () => {
     const b = await store.issue(2);
     const again = await store.issue(1, undefined, { presentedToken: a.token });
     expect([a.rank, b.rank]).toEqual([1, 2]);
-    expect(again).toEqual(a);
+    // the same place, handed back (not made) by this issue
+    expect([a.created, again]).toEqual([true, { ...a, created: false }]);
     expect(a.token).not.toEqual(b.token);
   });
 
@@ -87,7 +88,7 @@ describe("queue store (ioredis-mock)", () => {
     const before = await queueState(redis, store);
     expect(await codeOf(store.issue(1))).toBe("ALREADY_QUEUED");
     expect(await queueState(redis, store)).toEqual(before);
-    const admitted = { token: a.token, status: "IN_PROGRESS", rank: null };
+    const admitted = { token: a.token, status: "IN_PROGRESS", rank: null, created: false };
     expect(await store.issue(1, undefined, { presentedToken: a.token })).toEqual(admitted);
     expect(await store.issue(1, undefined, { verified: true })).toEqual(admitted);
   });
@@ -96,7 +97,25 @@ describe("queue store (ioredis-mock)", () => {
     const { store } = newStore();
     await store.issue(2);
     const a = await store.issue(1);
-    expect(await store.issue(1, undefined, { verified: true })).toEqual(a);
+    expect(await store.issue(1, undefined, { verified: true })).toEqual({ ...a, created: false });
+  });
+
+  it("withdraws a place its issue made while it still waits; keeps another token's place and an admitted one", async () => {
+    const { store, redis } = newStore();
+    const a = await store.issue(1);
+    await store.issue(2);
+    const before = await queueState(redis, store);
+    expect(await store.withdraw(2, a.token)).toBe(false); // not user 2's live token
+    expect(await queueState(redis, store)).toEqual(before);
+    expect(await store.withdraw(1, a.token)).toBe(true);
+    expect(await redis.hget(store.keys.users, "1")).toBeNull();
+    expect(await redis.zrange(store.keys.waiting, 0, -1)).toEqual(["2"]);
+    expect(await redis.zscore(store.keys.seen, "1")).toBeNull();
+    // admitted meanwhile: it stays
+    const c = await store.issue(3);
+    await store.tick({ ...settings, batch: 5 });
+    expect(await store.withdraw(3, c.token)).toBe(false);
+    expect(await redis.hget(store.keys.users, "3")).toBe(c.token);
   });
 
   it("makes exactly one place when 20 issues for one user arrive at once: one gets the token, the rest ALREADY_QUEUED", async () => {
@@ -486,7 +505,12 @@ describe("queue layout: a waiting user has no key of their own", () => {
     const a = await store.issue(1);
     await store.issue(2);
     await store.tick({ ...settings, batch: 1 });
-    expect(await store.issue(1, undefined, { presentedToken: a.token })).toEqual({ token: a.token, status: "IN_PROGRESS", rank: null });
+    expect(await store.issue(1, undefined, { presentedToken: a.token })).toEqual({
+      token: a.token,
+      status: "IN_PROGRESS",
+      rank: null,
+      created: false,
+    });
     advance(60_000);
     const again = await store.issue(1);
     expect(again).toMatchObject({ status: "WAITING", rank: 2 });

@@ -1,4 +1,4 @@
-import { AppError } from "../errors";
+import { AppError, type ErrorCode } from "../errors";
 
 /**
  * The expected refusals of the queue scripts: small negative codes (the same code means the same
@@ -17,21 +17,30 @@ export const REFUSAL = {
 
 export type Refusal = keyof typeof REFUSAL;
 
-const REFUSAL_ERRORS: Record<Refusal, () => AppError> = {
-  UNKNOWN_TOKEN: () => new AppError("TOKEN_INVALID", "Unknown queue token"),
-  OTHER_USER: () => new AppError("TOKEN_USER_MISMATCH", "This token belongs to another user"),
-  STILL_WAITING: () => new AppError("TOKEN_NOT_ACTIVE", "This token is still waiting in the queue"),
-  TOKEN_USED: () => new AppError("TOKEN_INVALID", "This token has expired or was already used; queue again"),
+/** A queue script's refusal as the client sees it, and which refusal it was (for metrics). */
+export class QueueRefusal extends AppError {
+  constructor(
+    readonly refusal: Refusal,
+    code: ErrorCode,
+    message: string,
+  ) {
+    super(code, message);
+  }
+}
+
+const REFUSAL_ERRORS: Record<Refusal, [ErrorCode, string]> = {
+  UNKNOWN_TOKEN: ["TOKEN_INVALID", "Unknown queue token"],
+  OTHER_USER: ["TOKEN_USER_MISMATCH", "This token belongs to another user"],
+  STILL_WAITING: ["TOKEN_NOT_ACTIVE", "This token is still waiting in the queue"],
+  TOKEN_USED: ["TOKEN_INVALID", "This token has expired or was already used; queue again"],
   // 401 as for an expired token (clients queue again), though paying a held seat still passes
-  SESSION_OVER: () =>
-    new AppError("TOKEN_INVALID", "This queue session reached its time limit: only paying a held seat is still accepted; queue again"),
+  SESSION_OVER: ["TOKEN_INVALID", "This queue session reached its time limit: only paying a held seat is still accepted; queue again"],
   // the live token goes only to whoever presents it: naming a user is not proof of being them
-  ALREADY_QUEUED: () =>
-    new AppError(
-      "ALREADY_QUEUED",
-      "This user already has a live queue token: present it in the `token` header to resume. " +
-        "A lost waiting place lapses after WAITING_IDLE_TTL_SEC without polls, an admitted one at the end of its session; then queue again",
-    ),
+  ALREADY_QUEUED: [
+    "ALREADY_QUEUED",
+    "This user already has a live queue token: present it in the `token` header to resume. " +
+      "A lost waiting place lapses after WAITING_IDLE_TTL_SEC without polls, an admitted one at the end of its session; then queue again",
+  ],
 };
 
 const BY_CODE = new Map<number, Refusal>(Object.entries(REFUSAL).map(([name, code]) => [code, name as Refusal]));
@@ -40,7 +49,7 @@ const BY_CODE = new Map<number, Refusal>(Object.entries(REFUSAL).map(([name, cod
 export function refusalError(code: number): AppError {
   const name = BY_CODE.get(code);
   if (!name) throw new Error(`a queue script returned unknown code ${code}`);
-  return REFUSAL_ERRORS[name]();
+  return new QueueRefusal(name, ...REFUSAL_ERRORS[name]);
 }
 
 /** Some refusals by name, for a script's `codes`. */

@@ -1,11 +1,13 @@
 import type { Cluster, Redis } from "ioredis";
 import { defineScripts, runScript } from "../lua/loader";
 import { redisCall } from "../redis";
-import { newQueueToken, queueKeys, type QueueKeys } from "./keys";
+import { QueueRefusal } from "./codes";
+import { newQueueToken, queueKeys, tokenUserId, type QueueKeys } from "./keys";
 import {
   QUEUE_SCRIPTS,
   authorizeScript,
   extendScript,
+  withdrawScript,
   finishScript,
   issueScript,
   pollScript,
@@ -20,6 +22,20 @@ import {
 
 export { newQueueToken, queueKeys, tokenUserId, type QueueKeys } from "./keys";
 export type { AdmissionSettings, AuthResult, IssueProof, IssueResult, PollResult, SlotWait, TickResult } from "./scripts";
+
+export { QueueRefusal } from "./codes";
+
+/**
+ * Whether `err` refuses, as unknown, a token we issued to this user: well-formed and carrying their
+ * id (or any user's, when the caller names none), yet not in Redis. That is a place lost to a
+ * failover or a data loss (or a token finished longer ago than the retention); the client is
+ * answered as for any unknown token (401, queue again), and operators count it.
+ */
+export function isLostToken(err: unknown, token: string, userId?: number): boolean {
+  if (!(err instanceof QueueRefusal) || err.refusal !== "UNKNOWN_TOKEN") return false;
+  const owner = tokenUserId(token);
+  return owner !== null && (userId === undefined || owner === userId);
+}
 
 export type FinishReason = "paid" | "expired" | "evicted" | "cancelled";
 
@@ -144,6 +160,15 @@ export class QueueStore extends QueueTokens {
       retentionMs: this.retentionMs,
       clock: this.now(),
     });
+  }
+
+  /**
+   * Takes back the place `issue` just made for the user with `token` while it still waits (its
+   * answer could not be given: too few replicas acknowledged it). False when the user's live token
+   * is another one or was admitted meanwhile.
+   */
+  async withdraw(userId: number, token: string): Promise<boolean> {
+    return runScript(this.redis, withdrawScript, this.keys, { userId, token });
   }
 
   /**

@@ -49,6 +49,8 @@ export interface IssueResult {
   token: string;
   status: "WAITING" | "IN_PROGRESS";
   rank: number | null;
+  /** this issue made the place (else it handed back the caller's live one) */
+  created: boolean;
   blocked?: SlotWait;
 }
 
@@ -68,7 +70,7 @@ export interface IssueProof {
   verified?: boolean;
 }
 
-const ISSUE = { WAITING: 1, ACTIVE: 2, ...refusals("ALREADY_QUEUED") } as const;
+const ISSUE = { WAITING: 1, ACTIVE: 2, QUEUED: 3, ...refusals("ALREADY_QUEUED") } as const;
 export const issueScript = luaScript({
   name: "qIssueToken",
   file: join(LUA_DIR, "issue-token-5.lua"),
@@ -90,9 +92,9 @@ export const issueScript = luaScript({
   decode(reply): IssueResult {
     const [code, token, rank, slotInMs, slotsAfter] = reply as [number, string, number, number?, number?];
     if (code === ISSUE.ALREADY_QUEUED) throw refusalError(code);
-    if (code !== ISSUE.WAITING) return { token, status: "IN_PROGRESS", rank: null };
+    if (code === ISSUE.ACTIVE) return { token, status: "IN_PROGRESS", rank: null, created: false };
     const blocked = slotWait(slotInMs, slotsAfter);
-    return { token, status: "WAITING", rank: Number(rank), ...(blocked && { blocked }) };
+    return { token, status: "WAITING", rank: Number(rank), created: code === ISSUE.QUEUED, ...(blocked && { blocked }) };
   },
 });
 
@@ -191,6 +193,17 @@ export const extendScript = luaScript({
   decode: (reply): boolean => reply === EXTEND.EXTENDED,
 });
 
+const WITHDRAW = { KEPT: 0, WITHDRAWN: 1 } as const;
+export const withdrawScript = luaScript({
+  name: "qWithdraw",
+  file: join(LUA_DIR, "withdraw-3.lua"),
+  keys: ["waiting", "seen", "users"],
+  argv: { userId: "string", token: "string" },
+  codes: WITHDRAW,
+  constants,
+  decode: (reply): boolean => reply === WITHDRAW.WITHDRAWN,
+});
+
 const FINISH = { UNKNOWN_OR_FINISHED: 0, FINISHED: 1 } as const;
 export const finishScript = luaScript({
   name: "qFinish",
@@ -203,4 +216,4 @@ export const finishScript = luaScript({
 });
 
 /** Every queue script (the protocol test reads each one's Lua against its codes). */
-export const QUEUE_SCRIPTS = [issueScript, pollScript, authorizeScript, tickScript, extendScript, finishScript];
+export const QUEUE_SCRIPTS = [issueScript, withdrawScript, pollScript, authorizeScript, tickScript, extendScript, finishScript];

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { appendFileSync, mkdirSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sleep } from "@concert/test-support";
 import Redis, { Cluster } from "ioredis";
@@ -19,6 +20,10 @@ export interface SystemOptions {
   bookingEnv?: Record<string, string>;
   /** use this Redis (e.g. a cluster URL) instead of a dedicated redis-server behind the proxy */
   redisUrl?: string;
+  /** with `redisUrl`: the direct client for checks, when the URL is not one ioredis parses (sentinels) */
+  redisClient?: () => Redis;
+  /** more redis-server arguments for the dedicated server (e.g. AOF); it then gets a directory of its own */
+  redisArgs?: string[];
 }
 
 /**
@@ -39,6 +44,7 @@ export class System {
   /** a direct client (not through the proxy) for checks */
   redis!: Redis | Cluster;
   redisUrl!: string;
+  private redisDir: string | undefined;
   private nextUser = 0;
   private nextConcert = 100;
 
@@ -56,16 +62,19 @@ export class System {
     this.pgProxy = await new TcpProxy(Number(pgTarget.port || 5432), pgTarget.hostname || "127.0.0.1").start();
     if (this.options.redisUrl) {
       this.redisUrl = this.options.redisUrl;
-      this.redis = this.options.redisUrl.includes("+cluster://")
-        ? new Cluster(
-            this.options.redisUrl
-              .replace(/^.*:\/\//, "")
-              .split(",")
-              .map((h) => ({ host: h.split(":")[0], port: Number(h.split(":")[1]) })),
-          )
-        : new Redis(this.options.redisUrl);
+      this.redis = this.options.redisClient
+        ? this.options.redisClient()
+        : this.options.redisUrl.includes("+cluster://")
+          ? new Cluster(
+              this.options.redisUrl
+                .replace(/^.*:\/\//, "")
+                .split(",")
+                .map((h) => ({ host: h.split(":")[0], port: Number(h.split(":")[1]) })),
+            )
+          : new Redis(this.options.redisUrl);
     } else {
-      this.redisServer = await startRedisServer();
+      this.redisDir = this.options.redisArgs ? mkdtempSync(join(tmpdir(), `sys-redis-${this.options.tag}-`)) : undefined;
+      this.redisServer = await startRedisServer({ extraArgs: this.options.redisArgs, dir: this.redisDir });
       this.redisProxy = await new TcpProxy(this.redisServer.port).start();
       this.redisUrl = `redis://127.0.0.1:${this.redisProxy.port}`;
       this.redis = new Redis(this.redisServer.url, { maxRetriesPerRequest: 1, retryStrategy: () => 200 });
@@ -176,6 +185,7 @@ export class System {
     this.redis?.disconnect();
     await this.redisProxy?.close();
     await this.redisServer?.kill();
+    if (this.redisDir) rmSync(this.redisDir, { recursive: true, force: true });
     await this.pgProxy?.close();
     await this.db?.drop();
   }

@@ -10,7 +10,8 @@
 -- ARGV: prefix ("{q:name}:"), userId, newToken (UUIDv8 carrying userId), presentedToken (the caller's
 -- `token` header, '' = none), verified ('1' = the gateway verified the caller is the user), maxActive
 -- (the admission limit in force; '' = not asked), retentionMs, clock ('' = Redis TIME)
--- Returns {WAITING, token, rank >= 1, slotInMs, slotsAfter} | {ACTIVE, token} | {ALREADY_QUEUED}
+-- Returns {QUEUED | WAITING, token, rank >= 1, slotInMs, slotsAfter} | {ACTIVE, token} | {ALREADY_QUEUED}
+--   QUEUED: a new place was made by this call; WAITING: the caller's existing place
 --   slotInMs, slotsAfter: what a full active set adds to the wait (includes/slot-wait.lua)
 --@include common
 --@include slot-wait
@@ -47,4 +48,4 @@ redis.call('ZADD', seenKey, now, userId)
 redis.call('HSET', usersKey, userId, newToken)
 local rank = zrank(waitingKey, userId) + 1
 local slotInMs, slotsAfter = slotWait(activeKey, rank, tonumber(maxActive), now)
-return {WAITING, newToken, rank, slotInMs, slotsAfter}
+return {QUEUED, newToken, rank, slotInMs, slotsAfter}
