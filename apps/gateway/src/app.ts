@@ -48,6 +48,8 @@ export interface GatewayDeps {
   seatGate?: Omit<EarlySeatRefusal, "redis">;
   /** per-address bounds on holds: how fast, how many live */
   holdCaps?: HoldCaps;
+  /** counts tokens we issued that Redis does not know (queue_tokens_lost_total) on the forwarded routes */
+  onLostToken?: () => void;
   /** operator routes (/admin/*) are mounted only with a token */
   admin?: { token: string; configured: AdmissionSettings };
   /** GET /metrics: behind this bearer token when set; left off this app when it has a listener of its own (METRICS_PORT) */
@@ -92,6 +94,7 @@ export function createApp(deps: GatewayDeps): Express {
       },
       forwardHandlers({
         store: deps.store,
+        onLostToken: deps.onLostToken,
         forwarder: deps.forwarder,
         seatGate: deps.seatGate && { ...deps.seatGate, redis: deps.redis },
         holdCaps: deps.holdCaps,

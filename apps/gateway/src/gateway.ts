@@ -126,6 +126,7 @@ export async function buildGateway(
   const deps = {
     redis,
     store,
+    onLostToken,
     queue,
     forwarder,
     logger,

@@ -23,7 +23,7 @@ export function gatewayMetrics(store: QueueStore, openStreams: () => number = ()
   const evicted = metrics.counter("queue_tokens_evicted_total", "Idle waiting tokens dropped by ticks this instance ran");
   const lost = metrics.counter(
     "queue_tokens_lost_total",
-    "Polls with a token issued to that user that Redis does not know (a place lost to a failover or data loss, or a token finished longer ago than the retention); answered 401",
+    "Polls and requests with a token issued to that user that Redis does not know (a place lost to a failover or data loss, or a token finished longer ago than the retention); answered 401",
   );
   const perTick = metrics.histogram("queue_admitted_per_tick", "Tokens admitted per tick", [], [0, 1, 10, 50, 100, 500, 1000, 5000]);
   const tickDuration = metrics.histogram(

@@ -133,7 +133,7 @@ describe("REDIS_MIN_REPLICAS_ACK", () => {
 });
 
 describe("queue_tokens_lost_total", () => {
-  it("counts a poll with a token issued to that user that Redis lost, answered 401 as any unknown token", async () => {
+  it("counts a poll or a forwarded request with a token issued to that user that Redis lost, answered 401 as any unknown token", async () => {
     const gw = await startGateway();
     const redis = new Redis();
     try {
@@ -148,6 +148,10 @@ describe("queue_tokens_lost_total", () => {
       expect((await poll(gw, 9, newQueueToken(10))).status).toBe(401);
       const metrics = await (await fetch(`${gw.url}/metrics`)).text();
       expect(metrics).toMatch(/^queue_tokens_lost_total\{app="gateway"\} 1$/m);
+      // an admitted user's next request (forwarded routes) counts too, answered the same
+      const browse = await call(gw.url, "GET", "/api/concert/1/date", { headers: { token } });
+      expect([browse.status, browse.body.error.code]).toEqual([401, "TOKEN_INVALID"]);
+      expect(await (await fetch(`${gw.url}/metrics`)).text()).toMatch(/^queue_tokens_lost_total\{app="gateway"\} 2$/m);
     } finally {
       redis.disconnect();
       await gw.close();

@@ -1,7 +1,16 @@
 import type { IncomingMessage } from "node:http";
 import type { Request, RequestHandler, Response } from "express";
 import type { Cluster, Redis } from "ioredis";
-import { AppError, holdView, redisCall, requestUserIds, reserveBody, type QueueStore, type SeatGateKeys } from "@concert/shared";
+import {
+  AppError,
+  holdView,
+  isLostToken,
+  redisCall,
+  requestUserIds,
+  reserveBody,
+  type QueueStore,
+  type SeatGateKeys,
+} from "@concert/shared";
 import type { ClientHolds, HoldOutcome } from "../forward/client-holds";
 import type { ForwardedReply, Forwarder } from "../forward/forwarder";
 import type { ClientRateLimiter } from "./rate-limit";
@@ -37,6 +46,8 @@ export interface HoldCaps {
 
 export interface ForwardDeps {
   store: QueueStore;
+  /** a request presented a token we issued that Redis does not know (a lost place: queue_tokens_lost_total) */
+  onLostToken?: () => void;
   forwarder: Forwarder;
   seatGate?: EarlySeatRefusal;
   holdCaps?: HoldCaps;
@@ -103,7 +114,10 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
     return async (req: Request, res: Response) => {
       const token = tokenHeader(req.headers.token);
       // a token past its session cap may still pay the hold that keeps it alive, nothing else
-      const auth = await store.authorize(token, { overtimeOk: route.replayWindow });
+      const auth = await store.authorize(token, { overtimeOk: route.replayWindow }).catch((err: unknown) => {
+        if (isLostToken(err, token, res.locals.verifiedUserId as number | undefined)) deps.onLostToken?.();
+        throw err;
+      });
       res.locals.userId = auth.userId;
       const verified = res.locals.verifiedUserId as number | undefined; // AUTH_MODE=jwt (auth/identity.ts)
       if (verified !== undefined && auth.userId !== verified) {
