@@ -1,4 +1,4 @@
-import type { CancelView } from "@concert/shared";
+import type { CancelView, RefundView } from "@concert/shared";
 import { Prisma } from "../generated/prisma/client";
 import {
   decideCancel,
@@ -43,11 +43,16 @@ interface CancelledRow {
   balance_after: bigint;
 }
 
+/** A REFUND row as answered (the cancel's answer and "my tickets" alike). */
+export function refundView(r: { ledger_id: number; amount: bigint; payment_id: number; cancelled_at: Date }): RefundView {
+  return { amount: toNumber(r.amount), paymentId: r.payment_id, ledgerId: r.ledger_id, refundedAt: r.cancelled_at.toISOString() };
+}
+
 function cancelledView(r: CancelledRow): Cancelled {
   return {
     reservationId: r.id,
     status: "CANCELLED",
-    refund: { amount: toNumber(r.amount), paymentId: r.payment_id, ledgerId: r.ledger_id, refundedAt: r.cancelled_at.toISOString() },
+    refund: refundView(r),
     balance: toNumber(r.balance_after),
     concertDetailId: r.concert_detail_id,
     seatNo: r.seat_no,

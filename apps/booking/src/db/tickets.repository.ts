@@ -1,7 +1,7 @@
 import type { TicketList, TicketView } from "@concert/shared";
 import { Prisma } from "../generated/prisma/client";
 import type { Db } from "./client";
-import { toNumber } from "./client";
+import { refundView } from "./refunds.repository";
 import { dbClock, type DbClock } from "./seat-sql";
 
 interface TicketRow {
@@ -18,7 +18,7 @@ interface TicketRow {
   payment_id: number | null;
   paid_at: Date | null;
   ledger_id: number | null;
-  refund_amount: bigint | null;
+  amount: bigint | null;
   cancelled_at: Date | null;
 }
 
@@ -41,7 +41,7 @@ export class TicketsRepository {
       SELECT r.id, c.id AS concert_id, c.name AS concert_name, d.id AS concert_detail_id, d.starts_at, r.seat_no, r.price,
              (CASE WHEN r.status = 'HELD' AND r.expires_at <= ${now} THEN 'EXPIRED' ELSE r.status::text END) AS status,
              r.created_at, r.expires_at, p.id AS payment_id, p.created_at AS paid_at,
-             l.id AS ledger_id, l.amount AS refund_amount, r.cancelled_at
+             l.id AS ledger_id, l.amount, r.cancelled_at
         FROM reservation r
         JOIN concert_detail d ON d.id = r.concert_detail_id
         JOIN concert c ON c.id = d.concert_id
@@ -67,8 +67,8 @@ function ticketView(r: TicketRow): TicketView {
     expiresAt: r.expires_at.toISOString(),
     payment: r.payment_id === null || r.paid_at === null ? null : { paymentId: r.payment_id, paidAt: r.paid_at.toISOString() },
     refund:
-      r.ledger_id === null || r.refund_amount === null || r.cancelled_at === null || r.payment_id === null
+      r.ledger_id === null || r.amount === null || r.cancelled_at === null || r.payment_id === null
         ? null
-        : { amount: toNumber(r.refund_amount), paymentId: r.payment_id, ledgerId: r.ledger_id, refundedAt: r.cancelled_at.toISOString() },
+        : refundView({ ledger_id: r.ledger_id, amount: r.amount, payment_id: r.payment_id, cancelled_at: r.cancelled_at }),
   };
 }
