@@ -123,6 +123,16 @@ describe("cancel and refund", () => {
     expect(await snapshot(a.db, { userIds: [userId] })).toEqual(before);
   });
 
+  it("the database itself refuses a second REFUND row for one reservation (point_ledger.reservation_id is unique)", async () => {
+    const { userId, ids, paymentId } = await paidSeats([6]);
+    expect((await cancel(a, userId, ids[0])).status).toBe(200);
+    const again = a.db.pointLedger.create({
+      data: { userId, type: "REFUND", amount: BigInt(PRICE), balanceAfter: BigInt(0), paymentId, reservationId: ids[0] },
+    });
+    await expect(again).rejects.toThrow();
+    expect(await refundRows(ids)).toHaveLength(1);
+  });
+
   describe("refusals change nothing", () => {
     async function expectRefused(userId: number, detail: number, send: () => ReturnType<typeof call>, status: number, code: string) {
       const before = await snapshot(a.db, { userIds: [userId], detailIds: [detail] });
