@@ -9,7 +9,9 @@ import type { Db } from "./db/client";
 import { ConcertsRepository } from "./db/concerts.repository";
 import { PaymentsRepository } from "./db/payments.repository";
 import { PointsRepository } from "./db/points.repository";
+import { RefundsRepository } from "./db/refunds.repository";
 import { ReservationsRepository } from "./db/reservations.repository";
+import { TicketsRepository } from "./db/tickets.repository";
 import { dbClock } from "./db/seat-sql";
 import { SeatGate } from "./reservations/seat-gate";
 import { sweepExpiredHolds, type SweepResult } from "./reservations/sweeper";
@@ -20,6 +22,8 @@ export interface BookingAppConfig {
   seatHoldTtlSec: number;
   maxHoldsPerUser: number;
   maxChargePoint: number;
+  /** cancelling a paid reservation stops this long before its performance starts (CANCEL_DEADLINE_SEC) */
+  cancelDeadlineSec: number;
   /** prefix of booking's Redis keys (seat gates, locks, used passports); default `booking:<queueName>` */
   redisKeyPrefix: string;
   /** GET /metrics needs `Authorization: Bearer <metricsToken>` when set */
@@ -90,6 +94,8 @@ export function createApp(deps: BookingDeps): BookingApp {
       },
       pay: { payments: new PaymentsRepository(db, clock), queueStore, logger },
       maxChargePoint: config.maxChargePoint,
+      cancel: { refunds: new RefundsRepository(db, config.cancelDeadlineSec, clock), gate, logger },
+      tickets: new TicketsRepository(db, clock),
     }),
   );
   app.use(notFoundHandler);

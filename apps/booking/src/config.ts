@@ -28,6 +28,8 @@ export const bookingEnv = z.object({
   SEAT_HOLD_TTL_SEC: intVar(300, 1, 3_600),
   MAX_HOLDS_PER_USER: intVar(4, 1, 50),
   MAX_CHARGE_POINT: intVar(1_000_000, 1, Number.MAX_SAFE_INTEGER),
+  /** a paid seat can be cancelled (and refunded) until this long before its performance starts; at most a year */
+  CANCEL_DEADLINE_SEC: intVar(86_400, 0, 31_536_000),
   SWEEP_INTERVAL_MS: intVar(5_000, 100, 3_600_000),
   /** Redlock nodes: comma-separated independent Redis URLs, any form REDIS_URL takes (default: REDIS_URL alone) */
   REDLOCK_URLS: redisUrlListVar,

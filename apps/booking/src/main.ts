@@ -43,6 +43,7 @@ async function main(): Promise<void> {
       seatHoldTtlSec: config.SEAT_HOLD_TTL_SEC,
       maxHoldsPerUser: config.MAX_HOLDS_PER_USER,
       maxChargePoint: config.MAX_CHARGE_POINT,
+      cancelDeadlineSec: config.CANCEL_DEADLINE_SEC,
       redisKeyPrefix: seatGatePrefix(config.QUEUE_NAME),
       metricsToken: config.METRICS_TOKEN,
       metricsOwnListener: config.METRICS_PORT !== undefined,

@@ -27,6 +27,7 @@ const badValues: Record<keyof typeof bookingEnv.shape, string> = {
   SEAT_HOLD_TTL_SEC: "3601",
   MAX_HOLDS_PER_USER: "51",
   MAX_CHARGE_POINT: "1e20",
+  CANCEL_DEADLINE_SEC: "31536001",
   SWEEP_INTERVAL_MS: "99",
   REDLOCK_URLS: "redis://a:6379,http://b:6379",
   HTTP_HEADERS_TIMEOUT_MS: "99",

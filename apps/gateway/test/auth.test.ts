@@ -206,6 +206,26 @@ describe("AUTH_MODE=jwt: the gateway's verified users", () => {
     ]);
   });
 
+  it("cancel and my reservations take the verified user: `me` in the path, no userId in the body; another user is 403 USER_MISMATCH", async () => {
+    const headers = bearer(await mint(keyA, "5"));
+    expect((await call(gw.url, "GET", "/api/users/me/reservations?limit=2", { headers })).status).toBe(200);
+    expect((await call(gw.url, "POST", "/api/reservations/12/cancel", { body: {}, headers })).status).toBe(200);
+    const other = await call(gw.url, "POST", "/api/reservations/12/cancel", { body: { userId: 6 }, headers });
+    const otherList = await call(gw.url, "GET", "/api/users/6/reservations", { headers });
+    const none = await call(gw.url, "GET", "/api/users/5/reservations");
+    expect([other.status, other.body.error?.code, otherList.status, otherList.body.error?.code]).toEqual([
+      403,
+      "USER_MISMATCH",
+      403,
+      "USER_MISMATCH",
+    ]);
+    expect([none.status, none.body.error?.code]).toEqual([401, "AUTH_REQUIRED"]);
+    expect(booking.seen.map((s) => [s.method, s.path, s.body, s.passport.userId])).toEqual([
+      ["GET", "/api/users/5/reservations?limit=2", undefined, 5],
+      ["POST", "/api/reservations/12/cancel", { userId: 5 }, 5],
+    ]);
+  });
+
   it("accepts a key rotated into the JWKS without a restart (an unknown kid refetches)", async () => {
     expect((await issue(bearer(await mint(keyA, "5")))).status).toBe(200);
     const fetched = jwks.fetches;

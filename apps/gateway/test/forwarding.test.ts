@@ -127,6 +127,22 @@ describe("forwarding to booking with a signed passport", () => {
     ]);
   });
 
+  it("forwards cancel and my reservations without a queue token: the user the request names, the query, the Idempotency-Key", async () => {
+    const cancel = await call(gw.url, "POST", "/api/reservations/12/cancel", {
+      body: { userId: 5 },
+      headers: { "idempotency-key": "c-1" },
+    });
+    const list = await call(gw.url, "GET", "/api/users/5/reservations?limit=3&before=40");
+    expect([cancel.status, list.status]).toEqual([200, 200]);
+    expect(booking.seen.map((s) => [s.method, s.passport.path, s.passport.userId, s.passport.queueToken, s.idempotencyKey])).toEqual([
+      ["POST", "/api/reservations/12/cancel", 5, undefined, "c-1"],
+      ["GET", "/api/users/5/reservations?limit=3&before=40", 5, undefined, undefined],
+    ]);
+    // a cancel naming no user is answered here, as booking would
+    const noUser = await call(gw.url, "POST", "/api/reservations/12/cancel", { body: {} });
+    expect([noUser.status, noUser.body.error?.code, booking.seen.length]).toEqual([400, "VALIDATION_FAILED", 2]);
+  });
+
   it("binds each passport to the method, path and query, and body it was sent with", async () => {
     const body = { userId: 5, point: 100 };
     await call(gw.url, "PATCH", "/api/users/point?from=test", { body });

@@ -2,7 +2,7 @@
 
 // Answer shapes come from the zod schemas the apps validate with (type-only: nothing of
 // @concert/shared reaches the browser bundle).
-import type { HoldView, PaymentView, QueueStreamEvent, PerformanceList, TokenView } from "@concert/shared";
+import type { CancelView, HoldView, PaymentView, QueueStreamEvent, PerformanceList, TicketList, TokenView } from "@concert/shared";
 import { pathOf } from "./shared";
 
 export type { TokenView };
@@ -10,6 +10,8 @@ export type QueueUpdate = QueueStreamEvent;
 export type Performances = PerformanceList;
 export type Hold = HoldView;
 export type Payment = PaymentView;
+export type Tickets = TicketList;
+export type Cancelled = CancelView;
 
 /** A refusal from the gateway or booking (code from the envelope), or NETWORK when none came. */
 export class ApiError extends Error {
@@ -103,4 +105,10 @@ export const api = {
     call<{ userId: number; point: number }>("PATCH", pathOf("chargePoints"), { body: { userId, point } }),
   pay: (userId: number, reservationId: number, token: string, idempotencyKey: string) =>
     call<Payment>("POST", pathOf("pay"), { token, body: { reservationId, userId }, headers: { "Idempotency-Key": idempotencyKey } }),
+  tickets: (userId: number) => call<Tickets>("GET", pathOf("myReservations", { userId })),
+  cancel: (userId: number, reservationId: number, idempotencyKey: string) =>
+    call<Cancelled>("POST", pathOf("cancelReservation", { reservationId }), {
+      body: { userId },
+      headers: { "Idempotency-Key": idempotencyKey },
+    }),
 };

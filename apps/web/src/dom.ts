@@ -21,6 +21,7 @@ export const dom = {
     seats: step("seats"),
     hold: step("hold"),
     done: step("done"),
+    tickets: step("tickets"),
   } satisfies Record<Step, ReturnType<typeof step>>,
   who: byId("who"),
 
@@ -34,6 +35,7 @@ export const dom = {
   joinForm: byId("join-form", HTMLFormElement),
   userId: byId("user-id", HTMLInputElement),
   joinButton: byId("join-button", HTMLButtonElement),
+  joinTickets: byId("join-tickets", HTMLButtonElement),
 
   // waiting
   rank: byId("rank"),
@@ -69,6 +71,16 @@ export const dom = {
   doneAmount: byId("done-amount"),
   doneBalance: byId("done-balance"),
   bookAgain: byId("book-again", HTMLButtonElement),
+  doneTickets: byId("done-tickets", HTMLButtonElement),
+
+  // my tickets
+  ticketList: byId("ticket-list"),
+  ticketsBalance: byId("tickets-balance"),
+  ticketsBook: byId("tickets-book", HTMLButtonElement),
+  cancelConfirm: byId("cancel-confirm"),
+  cancelConfirmText: byId("cancel-confirm-text"),
+  cancelYes: byId("cancel-yes", HTMLButtonElement),
+  cancelNo: byId("cancel-no", HTMLButtonElement),
 };
 
 /** Shows one step and hides the others; its heading takes the focus unless `focus` is false. */

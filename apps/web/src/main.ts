@@ -8,6 +8,7 @@ import { page, visitorOf } from "./state";
 import { loadDates } from "./steps/dates";
 import { charge, chooseOtherSeat, holdPicked, pay } from "./steps/hold";
 import { join, readUserId, rememberedUserId, resumableUserId } from "./steps/join";
+import { confirmCancel, keepTicket, showTickets } from "./steps/tickets";
 
 handleRefusalsWith(handleRefusal);
 
@@ -38,6 +39,27 @@ dom.otherSeat.addEventListener("click", chooseOtherSeat);
 dom.bookAgain.addEventListener("click", () => {
   const visitor = visitorOf(page.state);
   if (visitor) void act(dom.bookAgain, () => join(visitor.userId));
+});
+
+// my tickets: no queue token needed, from the form (days later) or after paying
+dom.joinTickets.addEventListener("click", () => {
+  const userId = readUserId();
+  if (userId !== null) void act(dom.joinTickets, () => showTickets(userId, null));
+});
+
+dom.doneTickets.addEventListener("click", () => {
+  const visitor = visitorOf(page.state);
+  if (visitor) void act(dom.doneTickets, () => showTickets(visitor.userId, visitor));
+});
+
+dom.cancelYes.addEventListener("click", () => void act(dom.cancelYes, confirmCancel));
+dom.cancelNo.addEventListener("click", keepTicket);
+
+dom.ticketsBook.addEventListener("click", () => {
+  if (page.state.step === "tickets") {
+    const { userId } = page.state;
+    void act(dom.ticketsBook, () => join(userId));
+  }
 });
 
 const remembered = rememberedUserId(new URLSearchParams(location.search));

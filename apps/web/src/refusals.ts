@@ -1,7 +1,7 @@
 // One place that turns refusal codes into words and a way forward.
 import type { ApiError } from "./api";
 import { dom } from "./dom";
-import { fmtPoints } from "./format";
+import { fmtDate, fmtPoints } from "./format";
 import { alertUser } from "./messages";
 import { page, visitorOf } from "./state";
 import { holdExpired, setBalance, stopCountdown } from "./steps/hold";
@@ -75,6 +75,12 @@ export function handleRefusal(e: ApiError): void {
       break;
     case "ALREADY_PAID":
       alertUser("This seat is already paid for.", e.code);
+      break;
+    case "ALREADY_CANCELLED":
+      alertUser("This ticket was already cancelled (and refunded).", e.code);
+      break;
+    case "CANCEL_DEADLINE_PASSED":
+      alertUser(`This ticket can no longer be cancelled: cancelling closed at ${fmtDate(String(e.details.cancelDeadline))}.`, e.code);
       break;
     case "RATE_LIMITED":
       alertUser("Too many attempts from your network. Please wait a minute and try again.", e.code);

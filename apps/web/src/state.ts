@@ -36,7 +36,15 @@ export type PageState =
       /** the visitor's points as last heard from booking, null until then */
       readonly balance: number | null;
     }
-  | { readonly step: "done"; readonly visitor: Visitor };
+  | { readonly step: "done"; readonly visitor: Visitor }
+  | {
+      readonly step: "tickets";
+      readonly userId: number;
+      /** set when the visitor came here from the queue (no token is needed to see or cancel tickets) */
+      readonly visitor: Visitor | null;
+      /** the reservation whose cancel waits for the visitor's confirmation */
+      readonly confirming: number | null;
+    };
 
 export type Step = PageState["step"];
 

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { AppError } from "./errors";
 
-import { MAX_ID, SEATS_PER_PERFORMANCE } from "./limits";
-export { MAX_ID, SEATS_PER_PERFORMANCE };
+import { MAX_ID, RESERVATION_PAGE, SEATS_PER_PERFORMANCE } from "./limits";
+export { MAX_ID, RESERVATION_PAGE, SEATS_PER_PERFORMANCE };
 
 /** Ids are Postgres `integer`s: 1 .. 2^31-1. JSON numbers only, never numeric strings. */
 export const id = z.number().int().min(1).max(MAX_ID);
@@ -78,6 +78,27 @@ export const paymentHeaders = z.object({
 /** A hold takes the same Idempotency-Key: a retry with it returns the hold it made (the same key for another seat is 409). */
 export const holdHeaders = paymentHeaders;
 
+// ---- booking: cancel and refund, my tickets (issue 15) ----
+export const reservationIdPath = z.strictObject({ reservationId: idParam });
+/** The owner cancelling (in AUTH_MODE=jwt the gateway fills in the verified user when absent). */
+export const cancelBody = z.strictObject({ userId: id });
+/** A cancel takes an Idempotency-Key too: a retry with it gets the first answer (another cancel is 409 ALREADY_CANCELLED). */
+export const cancelHeaders = paymentHeaders;
+/** `?limit=` of a page: 1..RESERVATION_PAGE.max, RESERVATION_PAGE.default when absent. */
+const pageLimit = z
+  .string()
+  .regex(ID_PATTERN, "must be a positive integer")
+  .transform(Number)
+  .pipe(z.number().int().min(1).max(RESERVATION_PAGE.max))
+  .optional()
+  .transform((n) => n ?? RESERVATION_PAGE.default)
+  .describe(`page size, 1-${RESERVATION_PAGE.max} (default ${RESERVATION_PAGE.default})`);
+/** Keyset pagination: `before` is the previous page's `nextCursor` (a reservation id); newest first. */
+export const myReservationsQuery = z.strictObject({
+  limit: pageLimit,
+  before: idParam.optional().describe("the previous page's nextCursor: only reservations older than it"),
+});
+
 /** Parses with a zod schema or throws 400 VALIDATION_FAILED naming the field. */
 export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, where = "body"): z.output<S> {
   const parsed = schema.safeParse(value);
@@ -124,3 +145,38 @@ export type PerformanceList = z.infer<typeof performanceList>;
 export type HoldView = z.infer<typeof holdView>;
 export type PointView = z.infer<typeof pointView>;
 export type PaymentView = z.infer<typeof paymentView>;
+export const refundView = z.object({
+  amount: z.number().int().min(0),
+  /** the payment the points went back from */
+  paymentId: id,
+  /** the REFUND row of point_ledger */
+  ledgerId: id,
+  refundedAt: z.string().describe("ISO 8601 date-time"),
+});
+export const cancelView = z.object({
+  reservationId: id,
+  status: z.literal("CANCELLED"),
+  refund: refundView,
+  balance: z.number().int().min(0).describe("the balance right after the refund"),
+});
+export const ReservationStatus = z.enum(["HELD", "CONFIRMED", "CANCELLED", "EXPIRED"]);
+export const ticketView = z.object({
+  reservationId: id,
+  concert: z.object({ id, name: z.string() }),
+  date: z.object({ concertDetailId: id, startsAt: z.string().describe("ISO 8601 date-time") }),
+  seatId: seatNumber,
+  price: z.number().int().min(0),
+  status: ReservationStatus.describe("a hold past its expiresAt is EXPIRED even before the sweep marks it"),
+  createdAt: z.string().describe("ISO 8601 date-time"),
+  expiresAt: z.string().describe("ISO 8601 date-time when the hold lapses (or lapsed)"),
+  payment: z.object({ paymentId: id, paidAt: z.string() }).nullable().describe("set once paid (CONFIRMED, CANCELLED)"),
+  refund: refundView.nullable().describe("set when CANCELLED"),
+});
+export const ticketList = z.object({
+  reservations: z.array(ticketView).describe("newest first"),
+  nextCursor: id.nullable().describe("pass as `before` for the next page; null on the last page"),
+});
+export type RefundView = z.infer<typeof refundView>;
+export type CancelView = z.infer<typeof cancelView>;
+export type TicketView = z.infer<typeof ticketView>;
+export type TicketList = z.infer<typeof ticketList>;

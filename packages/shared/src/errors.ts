@@ -27,6 +27,12 @@ export const ErrorCodes = {
   BALANCE_LIMIT: 409,
   IDEMPOTENCY_CONFLICT: 409,
   ALREADY_QUEUED: 409,
+  /** cancel: the reservation is already CANCELLED (a retry with the same Idempotency-Key gets the first answer instead) */
+  ALREADY_CANCELLED: 409,
+  /** cancel: the reservation was never paid (HELD: release it instead; EXPIRED: nothing to give back) */
+  NOT_PAID: 409,
+  /** cancel: less than CANCEL_DEADLINE_SEC before the performance starts */
+  CANCEL_DEADLINE_PASSED: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,

@@ -5,3 +5,5 @@
 export const MAX_ID = 2_147_483_647;
 /** Every date of a concert has seats 1 .. SEATS_PER_PERFORMANCE. */
 export const SEATS_PER_PERFORMANCE = 50;
+/** GET /api/users/{userId}/reservations: page size when `limit` is not given, and the most one page may hold. */
+export const RESERVATION_PAGE = { default: 20, max: 100 } as const;

@@ -12,6 +12,9 @@ export const ROUTE_PATHS = {
   chargePoints: { method: "patch", path: "/api/users/point" },
   readPoints: { method: "get", path: "/api/users/:userId/point" },
   pay: { method: "post", path: "/api/payment" },
+  // issue 15: cancel and refund, my tickets
+  cancelReservation: { method: "post", path: "/api/reservations/:reservationId/cancel" },
+  myReservations: { method: "get", path: "/api/users/:userId/reservations" },
 } as const;
 
 export type RouteName = keyof typeof ROUTE_PATHS;

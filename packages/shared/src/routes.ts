@@ -1,5 +1,9 @@
 import type { z } from "zod";
 import {
+  cancelBody,
+  cancelHeaders,
+  myReservationsQuery,
+  reservationIdPath,
   chargeBody,
   concertDetailIdPath,
   concertIdPath,
@@ -40,6 +44,9 @@ export const ROUTES = {
   chargePoints: { ...ROUTE_PATHS.chargePoints, body: chargeBody },
   readPoints: { ...ROUTE_PATHS.readPoints, params: userIdPath },
   pay: { ...ROUTE_PATHS.pay, headers: paymentHeaders, body: paymentBody },
+  // issue 15: cancel and refund, my tickets
+  cancelReservation: { ...ROUTE_PATHS.cancelReservation, params: reservationIdPath, headers: cancelHeaders, body: cancelBody },
+  myReservations: { ...ROUTE_PATHS.myReservations, params: userIdPath, query: myReservationsQuery },
 } as const satisfies Record<RouteName, RouteContract>;
 
 export { ROUTE_PATHS, pathOf, type RouteName };

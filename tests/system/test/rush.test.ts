@@ -1,9 +1,11 @@
 import { Tally, call } from "./support/client";
-import { journey, type Journey } from "./support/flows";
+import { journey, pool, type Journey } from "./support/flows";
 import { invariantText, report, startSystem, type System } from "./support/harness";
 
 // Scenario 1. 1,000 users at once through both gateways, on the same 100 seats.
 const USERS = Number(process.env.SYSTEM_RUSH_USERS ?? 1000);
+// Scenario 1b (issue 15): of the buyers of a sold-out date, this many cancel while a second wave buys the freed seats.
+const CANCELLERS = 20;
 
 describe("system: rush", () => {
   let sys: System;
@@ -87,5 +89,67 @@ describe("system: rush", () => {
     expect(new Set(paid.map((j) => `${j.detailId}:${j.seatId}`)).size).toBe(paid.length);
     // every booking and gateway is still up
     for (const app of [...sys.gateways, ...sys.bookings]) expect((await call(app.url, "GET", "/health")).status).toBe(200);
+  }, 180_000);
+
+  it(`when ${CANCELLERS} of 50 buyers of a sold-out date cancel (each retried at once), each is refunded once and a second wave buys every freed seat`, async () => {
+    const { concertId, detailIds } = await sys.concert(1);
+    const tally = new Tally();
+    const gateways = () => sys.gateways.map((g) => g.url);
+    const run = (userIds: number[]) =>
+      Promise.all(
+        userIds.map((userId) =>
+          journey(userId, { gateways, concertId, detailIds, tally, pollMs: 400, deadlineMs: 90_000, holdAttempts: 5 }),
+        ),
+      );
+    const started = Date.now();
+
+    const first = await run(sys.userIds(70));
+    const buyers = first.filter((j) => j.outcome === "paid");
+    expect(buyers).toHaveLength(50);
+
+    // the second wave queues while admission is paused and the cancels go through (no queue token needed)
+    const cfg = `{q:${sys.queueName}}:cfg`;
+    await sys.redis.hset(cfg, "paused", "1");
+    const secondWave = run(sys.userIds(2 * CANCELLERS));
+    const cancellers = buyers.slice(0, CANCELLERS);
+    const cancels = await pool(cancellers, 10, async (j) => {
+      const send = (gw: string) =>
+        call(gw, "POST", `/api/reservations/${j.reservationId}/cancel`, {
+          body: { userId: j.userId },
+          headers: { "idempotency-key": `cancel-${j.reservationId}` },
+          tally,
+        });
+      // the client's retry, sent at once to the other gateway: the same answer, one refund
+      return Promise.all(sys.gateways.map((g) => send(g.url)));
+    });
+    await sys.redis.hset(cfg, "paused", "0");
+    const second = await secondWave;
+    const ms = Date.now() - started;
+
+    const answers = cancels.map(([x, y]) => [x.status, y.status, JSON.stringify(x.body?.result) === JSON.stringify(y.body?.result)]);
+    const resold = second.filter((j) => j.outcome === "paid");
+    const { rows } = await sys.db.pool.query<{ confirmed: number; cancelled: number; refunds: number; refunded: string }>(
+      `SELECT count(*) FILTER (WHERE r.status = 'CONFIRMED')::int AS confirmed, count(*) FILTER (WHERE r.status = 'CANCELLED')::int AS cancelled,
+              count(l.id)::int AS refunds, coalesce(sum(l.amount), 0)::text AS refunded
+         FROM reservation r LEFT JOIN point_ledger l ON l.reservation_id = r.id AND l.type = 'REFUND'
+        WHERE r.concert_detail_id = $1`,
+      [detailIds[0]],
+    );
+    const mine = await call(sys.gateways[0].url, "GET", `/api/users/${cancellers[0].userId}/reservations`);
+    const inv = await sys.invariants();
+    report(
+      `1b cancel rush: 70 buyers of 50 seats, ${CANCELLERS} cancel (each twice at once, one key) while ${2 * CANCELLERS} more queue; ` +
+        `${tally.total} requests in ${(ms / 1000).toFixed(1)} s (${tally.summary()}); cancels ${answers.filter(([x, y, same]) => x === 200 && y === 200 && same).length}/${CANCELLERS} ` +
+        `answered 200 twice alike; resold ${resold.length}; confirmed ${rows[0].confirmed}, cancelled ${rows[0].cancelled}, refund rows ${rows[0].refunds} ` +
+        `(${rows[0].refunded} points); 5xx ${tally.fiveXX.length}; ${invariantText(inv)}`,
+    );
+
+    expect(tally.fiveXX).toEqual([]);
+    expect(answers).toEqual(cancellers.map(() => [200, 200, true]));
+    expect(resold).toHaveLength(CANCELLERS);
+    expect(new Set([...buyers.slice(CANCELLERS), ...resold].map((j) => j.seatId)).size).toBe(50);
+    expect(rows[0]).toEqual({ confirmed: 50, cancelled: CANCELLERS, refunds: CANCELLERS, refunded: String(CANCELLERS * 50_000) });
+    expect(mine.body.result.reservations[0]).toMatchObject({ status: "CANCELLED", refund: { amount: 50_000 } });
+    expect(inv.violations).toEqual([]);
   }, 180_000);
 });

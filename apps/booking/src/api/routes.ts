@@ -3,8 +3,10 @@ import { Router, type Request, type RequestHandler } from "express";
 import { listBookablePerformances, listFreeSeats } from "../concerts/list-performances";
 import type { ConcertsRepository } from "../db/concerts.repository";
 import type { PointsRepository } from "../db/points.repository";
+import type { TicketsRepository } from "../db/tickets.repository";
 import { payReservations, type PayDeps } from "../payments/pay";
 import { chargePoints, getBalance } from "../points/points";
+import { cancelReservation, type CancelDeps } from "../refunds/cancel-reservation";
 import { holdSeat, type HoldSeatDeps } from "../reservations/hold-seat";
 import { assertLiveToken, assertPassportUsers, passportOf } from "./passport";
 
@@ -14,10 +16,21 @@ export interface ApiDeps {
   hold: HoldSeatDeps;
   pay: PayDeps;
   maxChargePoint: number;
+  cancel: CancelDeps;
+  tickets: TicketsRepository;
 }
 
 /** The shared routes booking serves (the gateway forwards exactly these). */
-export type BookingRouteName = "concertDates" | "freeSeats" | "holdSeat" | "chargePoints" | "readPoints" | "pay";
+export type BookingRouteName =
+  | "concertDates"
+  | "freeSeats"
+  | "holdSeat"
+  | "chargePoints"
+  | "readPoints"
+  | "pay"
+  // issue 15: cancel and refund, my tickets
+  | "cancelReservation"
+  | "myReservations";
 
 /**
  * Routes only adapt HTTP: parse with the shared schema, call one use case, send the envelope.
@@ -87,6 +100,25 @@ export function apiRoutes(deps: ApiDeps): Router {
       deadline: passport.deadline,
     });
     res.json(ok(paid));
+  });
+
+  // issue 15: cancel and refund, my tickets (no queue token: people cancel days later)
+  on("cancelReservation", async (req, res) => {
+    const { reservationId } = parseOr400(ROUTES.cancelReservation.params, req.params, "path");
+    const body = parseOr400(ROUTES.cancelReservation.body, req.body);
+    const cancelled = await cancelReservation(deps.cancel, {
+      userId: body.userId,
+      reservationId,
+      idempotencyKey: idempotencyKeyOf(req),
+      deadline: passportOf(res).deadline,
+    });
+    res.json(ok(cancelled));
+  });
+
+  on("myReservations", async (req, res) => {
+    const { userId } = parseOr400(ROUTES.myReservations.params, req.params, "path");
+    const page = parseOr400(ROUTES.myReservations.query, req.query, "query");
+    res.json(ok(await deps.tickets.list(userId, page)));
   });
 
   r.all("/api/{*any}", (req) => {

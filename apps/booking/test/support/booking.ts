@@ -98,6 +98,7 @@ export async function startBooking(options: BookingOptions = {}): Promise<Bookin
     seatHoldTtlSec: 300,
     maxHoldsPerUser: 4,
     maxChargePoint: 1_000_000,
+    cancelDeadlineSec: 86_400,
     redisKeyPrefix: `booking:test:${RUN}`,
     ...options,
   };

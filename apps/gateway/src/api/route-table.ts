@@ -1,6 +1,8 @@
 import { z } from "zod";
 import {
   ROUTES,
+  cancelView,
+  ticketList,
   holdView,
   paymentView,
   pointView,
@@ -193,6 +195,33 @@ export const ROUTE_TABLE: readonly GatewayRoute[] = [
       ok: paymentView,
       okDescription: "The payment; seats are confirmed",
       errors: [400, 401, 403, 404, 409, 413],
+    },
+  }),
+  // issue 15: cancel and refund, my tickets (no queue token: people cancel days later)
+  route("cancelReservation", {
+    verifiedUser: true,
+    access: "open",
+    served: "booking",
+    successLog: "info",
+    doc: {
+      summary:
+        "Cancel a paid reservation until CANCEL_DEADLINE_SEC before the performance; its price goes back to the balance (no queue token needed)",
+      ok: cancelView,
+      okDescription:
+        "CANCELLED, the REFUND and the balance after it; the seat is free again. The same Idempotency-Key gets the same answer",
+      errors: [400, 403, 404, 409, 413],
+    },
+  }),
+  route("myReservations", {
+    verifiedUser: true,
+    access: "open",
+    served: "booking",
+    successLog: "info",
+    doc: {
+      summary: "The user's reservations (held, confirmed, cancelled, expired), newest first, in pages (no queue token needed)",
+      ok: ticketList,
+      okDescription: "One page; pass nextCursor as `before` for the next",
+      errors: [400],
     },
   }),
 ];

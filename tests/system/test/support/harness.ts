@@ -215,5 +215,5 @@ export function report(line: string): void {
 }
 
 export function invariantText(r: InvariantReport): string {
-  return `invariants ${r.checks} checks ${r.violations.length ? `VIOLATED: ${r.violations.join("; ")}` : "ok"} (confirmed ${r.figures.confirmed}, payments ${r.figures.payments}, held ${r.figures.held})`;
+  return `invariants ${r.checks} checks ${r.violations.length ? `VIOLATED: ${r.violations.join("; ")}` : "ok"} (confirmed ${r.figures.confirmed}, payments ${r.figures.payments}, held ${r.figures.held}, refunds ${r.figures.refunds})`;
 }

@@ -4,7 +4,7 @@ import type { Pool } from "pg";
 export interface InvariantReport {
   checks: number;
   violations: string[];
-  figures: { confirmed: number; payments: number; users: number; held: number };
+  figures: { confirmed: number; payments: number; users: number; held: number; refunds: number };
 }
 
 /**
@@ -15,6 +15,11 @@ export interface InvariantReport {
  *  4. every payment's amount equals the price of what it confirmed (and one USE ledger row of it)
  *  5. no HELD reservation without a matching live hold key in Redis or a future expiresAt
  *  6. seat rows agree with the reservations (SOLD ⇔ one CONFIRMED reservation)
+ * and of issue 15 (cancel and refund):
+ *  7. a FREE seat has no live hold and no CONFIRMED reservation
+ *  8. every REFUND row matches exactly one CANCELLED reservation (its user, payment and price), and
+ *     every CANCELLED reservation has its REFUND row
+ *  9. no payment is refunded beyond its amount
  */
 export async function checkInvariants(pool: Pool, redis: Redis | Cluster | null, bookingPrefix: string): Promise<InvariantReport> {
   const violations: string[] = [];
@@ -35,7 +40,7 @@ export async function checkInvariants(pool: Pool, redis: Redis | Cluster | null,
   );
   await sql(
     "payment on a reservation that is not confirmed",
-    `SELECT id, status FROM reservation WHERE payment_id IS NOT NULL AND status <> 'CONFIRMED'`,
+    `SELECT id, status FROM reservation WHERE payment_id IS NOT NULL AND status NOT IN ('CONFIRMED', 'CANCELLED')`,
   );
   await sql(
     "payment (debit) without a confirmed seat",
@@ -44,7 +49,7 @@ export async function checkInvariants(pool: Pool, redis: Redis | Cluster | null,
   await sql(
     "balance differs from its ledger",
     `SELECT u.id, u.point, coalesce(l.sum, 0) AS ledger FROM users u
-       LEFT JOIN (SELECT user_id, sum(CASE WHEN type = 'CHARGE' THEN amount ELSE -amount END) AS sum FROM point_ledger GROUP BY user_id) l
+       LEFT JOIN (SELECT user_id, sum(CASE WHEN type IN ('CHARGE', 'REFUND') THEN amount ELSE -amount END) AS sum FROM point_ledger GROUP BY user_id) l
          ON l.user_id = u.id
       WHERE u.point <> coalesce(l.sum, 0)`,
   );
@@ -70,6 +75,31 @@ export async function checkInvariants(pool: Pool, redis: Redis | Cluster | null,
      SELECT r.seat_id, r.id FROM reservation r JOIN seat s ON s.id = r.seat_id WHERE r.status = 'CONFIRMED' AND (s.status <> 'SOLD' OR s.reservation_id <> r.id)`,
   );
 
+  await sql(
+    "FREE seat with a live hold or a CONFIRMED reservation",
+    `SELECT s.id, s.reservation_id, r.id AS reservation, r.status FROM seat s
+       LEFT JOIN reservation r ON r.seat_id = s.id AND (r.status = 'CONFIRMED' OR (r.status = 'HELD' AND r.expires_at > now()))
+      WHERE s.status = 'FREE' AND (s.reservation_id IS NOT NULL OR r.id IS NOT NULL)`,
+  );
+  await sql(
+    "REFUND row without exactly its cancelled reservation",
+    `SELECT l.id, l.reservation_id, r.status FROM point_ledger l LEFT JOIN reservation r ON r.id = l.reservation_id
+      WHERE l.type = 'REFUND' AND (r.id IS NULL OR r.status <> 'CANCELLED' OR r.user_id <> l.user_id
+            OR r.payment_id IS DISTINCT FROM l.payment_id OR r.price <> l.amount)
+     UNION ALL
+     SELECT l.id, l.reservation_id, NULL FROM point_ledger l WHERE l.type <> 'REFUND' AND l.reservation_id IS NOT NULL`,
+  );
+  await sql(
+    "CANCELLED reservation without exactly one REFUND row",
+    `SELECT r.id, count(l.id)::int AS refunds FROM reservation r LEFT JOIN point_ledger l ON l.reservation_id = r.id AND l.type = 'REFUND'
+      WHERE r.status = 'CANCELLED' GROUP BY r.id HAVING count(l.id) <> 1`,
+  );
+  await sql(
+    "payment refunded beyond its amount",
+    `SELECT p.id, p.amount, sum(l.amount) AS refunded FROM payment p JOIN point_ledger l ON l.payment_id = p.id AND l.type = 'REFUND'
+      GROUP BY p.id, p.amount HAVING sum(l.amount) > p.amount`,
+  );
+
   // HELD reservations: a future expiresAt, or a live Redis hold key naming this reservation.
   checks++;
   const { rows: held } = await pool.query<{ id: number; concert_detail_id: number; seat_no: number; live: boolean }>(
@@ -82,8 +112,9 @@ export async function checkInvariants(pool: Pool, redis: Redis | Cluster | null,
       violations.push(`HELD reservation ${h.id} has neither a future expiresAt nor a live hold key`);
   }
 
-  const { rows: fig } = await pool.query<{ confirmed: number; payments: number; users: number }>(
+  const { rows: fig } = await pool.query<{ confirmed: number; payments: number; users: number; refunds: number }>(
     `SELECT (SELECT count(*)::int FROM reservation WHERE status = 'CONFIRMED') AS confirmed,
+            (SELECT count(*)::int FROM point_ledger WHERE type = 'REFUND') AS refunds,
             (SELECT count(*)::int FROM payment) AS payments,
             (SELECT count(*)::int FROM users) AS users`,
   );
