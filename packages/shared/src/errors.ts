@@ -27,6 +27,8 @@ export const ErrorCodes = {
   BALANCE_LIMIT: 409,
   IDEMPOTENCY_CONFLICT: 409,
   ALREADY_QUEUED: 409,
+  /** DELETE /api/reservations/{id} of a reservation that is no longer a live hold (details.status says what it is) */
+  NOT_HELD: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,

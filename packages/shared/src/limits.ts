@@ -5,3 +5,7 @@
 export const MAX_ID = 2_147_483_647;
 /** Every date of a concert has seats 1 .. SEATS_PER_PERFORMANCE. */
 export const SEATS_PER_PERFORMANCE = 50;
+/** MAX_HOLDS_PER_USER's default: how many seats one user may hold at once (the page's pick limit too). */
+export const DEFAULT_MAX_HOLDS_PER_USER = 4;
+/** MAX_HOLDS_PER_USER's upper bound, and so the most seats one hold request may list (`seatIds`). */
+export const MAX_SEATS_PER_HOLD = SEATS_PER_PERFORMANCE;

@@ -12,6 +12,7 @@ export const ROUTE_PATHS = {
   chargePoints: { method: "patch", path: "/api/users/point" },
   readPoints: { method: "get", path: "/api/users/:userId/point" },
   pay: { method: "post", path: "/api/payment" },
+  releaseHold: { method: "delete", path: "/api/reservations/:reservationId" },
 } as const;
 
 export type RouteName = keyof typeof ROUTE_PATHS;

@@ -10,6 +10,7 @@ import {
   paymentHeaders,
   queueStreamQuery,
   reserveBody,
+  reservationIdPath,
   parseOr400,
   userIdPath,
 } from "./api";
@@ -21,7 +22,7 @@ import { ROUTE_PATHS, pathOf, type RouteName } from "./route-paths";
  * The gateway's route table adds where and how it serves each one (apps/gateway/src/api/route-table.ts).
  */
 export interface RouteContract {
-  method: "get" | "post" | "patch";
+  method: "get" | "post" | "patch" | "delete";
   path: string;
   params?: z.ZodObject;
   query?: z.ZodObject;
@@ -40,6 +41,7 @@ export const ROUTES = {
   chargePoints: { ...ROUTE_PATHS.chargePoints, body: chargeBody },
   readPoints: { ...ROUTE_PATHS.readPoints, params: userIdPath },
   pay: { ...ROUTE_PATHS.pay, headers: paymentHeaders, body: paymentBody },
+  releaseHold: { ...ROUTE_PATHS.releaseHold, params: reservationIdPath },
 } as const satisfies Record<RouteName, RouteContract>;
 
 export { ROUTE_PATHS, pathOf, type RouteName };

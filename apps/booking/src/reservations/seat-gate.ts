@@ -51,11 +51,21 @@ export class SeatGate {
     this.keys = seatGateKeys(prefix);
   }
 
-  /** SET NX: returns an owner value if we got the seat's gate, null if someone else holds it. */
-  async claim(concertDetailId: number, seatNo: number): Promise<string | null> {
+  /**
+   * SET NX of every seat's key in one MULTI (the set's keys share the prefix's hash slot): no
+   * other claim runs between them, so of two overlapping sets the first gets every key of its
+   * own and the second at least one refusal, and gives back at once the keys it did get. Returns
+   * the owner value on every key, or the seats whose key was taken (nothing kept).
+   */
+  async claim(concertDetailId: number, seatNos: readonly number[]): Promise<{ owner: string } | { taken: number[] }> {
     const owner = `p:${randomUUID()}`;
-    const res = await redisCall(this.redis.set(this.keys.seat(concertDetailId, seatNo), owner, "PX", this.pendingMs, "NX"));
-    return res === "OK" ? owner : null;
+    const claims = this.redis.multi();
+    for (const seatNo of seatNos) claims.set(this.keys.seat(concertDetailId, seatNo), owner, "PX", this.pendingMs, "NX");
+    const replies = await redisCall(claims.exec());
+    const got = seatNos.filter((_, i) => replies?.[i]?.[1] === "OK");
+    if (got.length === seatNos.length) return { owner };
+    await this.releaseAll(concertDetailId, got, owner);
+    return { taken: seatNos.filter((_, i) => replies?.[i]?.[1] !== "OK") };
   }
 
   /** Pending claim → hold of the reservation for `ttlMs`; returns the Redis clock (ms). */
@@ -66,7 +76,12 @@ export class SeatGate {
     return redisNow;
   }
 
-  /** Owner-checked delete (a pending claim that failed, or an expired reservation's key). */
+  /** Owner-checked delete of each seat's key (a pending claim that failed: one owner value on all). */
+  async releaseAll(concertDetailId: number, seatNos: readonly number[], value: string): Promise<void> {
+    await Promise.all(seatNos.map((seatNo) => this.release(concertDetailId, seatNo, value)));
+  }
+
+  /** Owner-checked delete (a pending claim that failed, or an expired or released reservation's key). */
   async release(concertDetailId: number, seatNo: number, value: string): Promise<boolean> {
     return runScript(this.redis, seatReleaseScript, { seat: this.keys.seat(concertDetailId, seatNo) }, { value });
   }
