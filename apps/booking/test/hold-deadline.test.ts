@@ -85,7 +85,14 @@ describe("the per-user hold limit is the database's", () => {
     const repo = new ReservationsRepository(a.db, dbClock(clock.now));
     const results = await Promise.all(
       [1, 2, 3, 4, 5, 6, 7, 8].map((seatNo) =>
-        repo.holdSeats({ userId: user, concertDetailId: detailIds[0], seatNos: [seatNo], ttlMs: 300_000, maxHolds: 4, deadline: Date.now() + 20_000 }),
+        repo.holdSeats({
+          userId: user,
+          concertDetailId: detailIds[0],
+          seatNos: [seatNo],
+          ttlMs: 300_000,
+          maxHolds: 4,
+          deadline: Date.now() + 20_000,
+        }),
       ),
     );
     expect(results.filter((r) => r !== null)).toHaveLength(4);

@@ -170,9 +170,7 @@ export class ReservationsRepository {
         SELECT status::text AS status, expires_at > ${now} AS live FROM reservation WHERE id = ${input.reservationId} FOR NO KEY UPDATE`;
       if (r.status === "CONFIRMED") return { refused: "ALREADY_PAID", status: r.status };
       if (r.status !== "HELD" || !r.live) return { refused: "NOT_HELD", status: r.status === "HELD" ? "EXPIRED" : r.status };
-      const [released] = await tx.$queryRaw<
-        { id: number; concert_detail_id: number; seat_no: number; price: number; expires_at: Date }[]
-      >`
+      const [released] = await tx.$queryRaw<{ id: number; concert_detail_id: number; seat_no: number; price: number; expires_at: Date }[]>`
         UPDATE reservation SET status = 'EXPIRED', expires_at = ${now}
          WHERE id = ${input.reservationId}
         RETURNING id, concert_detail_id, seat_no, price, expires_at`;

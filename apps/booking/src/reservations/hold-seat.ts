@@ -165,11 +165,15 @@ async function withLock<T>(redlock: Redlock, resource: string, routine: (leaseEn
 function seatUnavailable(concertDetailId: number, seatNos: readonly number[]): AppError {
   const [seatId] = seatNos;
   const which = seatNos.length === 1 ? `Seat ${seatId}` : `Seats ${seatNos.join(", ")}`;
-  return new AppError("SEAT_UNAVAILABLE", `${which} of performance ${concertDetailId} ${seatNos.length === 1 ? "is" : "are"} not available`, {
-    concertDetailId,
-    seatId,
-    seatIds: seatNos,
-  });
+  return new AppError(
+    "SEAT_UNAVAILABLE",
+    `${which} of performance ${concertDetailId} ${seatNos.length === 1 ? "is" : "are"} not available`,
+    {
+      concertDetailId,
+      seatId,
+      seatIds: seatNos,
+    },
+  );
 }
 
 function holdLimit(maxHolds: number): AppError {

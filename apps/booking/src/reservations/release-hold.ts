@@ -48,7 +48,10 @@ function releaseRefusal(outcome: Exclude<ReleaseOutcome, { released: unknown }>,
     case "NOT_OWNER":
       return new AppError("NOT_OWNER", `Reservation ${reservationId} is another user's`, { reservationId });
     case "ALREADY_PAID":
-      return new AppError("ALREADY_PAID", `Reservation ${reservationId} is paid; it cannot be released`, { reservationId, status: outcome.status });
+      return new AppError("ALREADY_PAID", `Reservation ${reservationId} is paid; it cannot be released`, {
+        reservationId,
+        status: outcome.status,
+      });
     case "NOT_HELD":
       return new AppError("NOT_HELD", `Reservation ${reservationId} is no longer held (${outcome.status})`, {
         reservationId,

@@ -107,7 +107,10 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
     const keys = seats.map((seatNo) => gate.keys.seat(concertDetailId, seatNo));
     const refuse = (taken: number[]) => {
       gate.onRefused?.();
-      const which = taken.length === 1 ? `Seat ${taken[0]} of performance ${concertDetailId} is` : `Seats ${taken.join(", ")} of performance ${concertDetailId} are`;
+      const which =
+        taken.length === 1
+          ? `Seat ${taken[0]} of performance ${concertDetailId} is`
+          : `Seats ${taken.join(", ")} of performance ${concertDetailId} are`;
       return new AppError("SEAT_UNAVAILABLE", `${which} not available`, { concertDetailId, seatId: taken[0], seatIds: taken });
     };
     const exists = await redisCall(Promise.all(keys.map((key) => gate.redis.exists(key))));

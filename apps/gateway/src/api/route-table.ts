@@ -208,7 +208,8 @@ export const ROUTE_TABLE: readonly GatewayRoute[] = [
     doc: {
       summary: "Release your hold of a seat at once (the seat is free again)",
       ok: reservationView,
-      okDescription: "The reservation, now EXPIRED (its hold ended by its owner); 409 NOT_HELD when it no longer was a live hold, ALREADY_PAID when paid",
+      okDescription:
+        "The reservation, now EXPIRED (its hold ended by its owner); 409 NOT_HELD when it no longer was a live hold, ALREADY_PAID when paid",
       errors: [400, 401, 403, 404, 409],
     },
   }),
