@@ -101,8 +101,7 @@ export const api = {
     call<Hold>("POST", pathOf("holdSeat"), { token, body: { concertDetailId, userId, seatId } }),
   holdTogether: (userId: number, concertDetailId: number, seatIds: readonly number[], token: string) =>
     call<HeldTogether>("POST", pathOf("holdSeat"), { token, body: { concertDetailId, userId, seatIds } }),
-  release: (reservationId: number, token: string) =>
-    call<ReservationView>("DELETE", pathOf("releaseHold", { reservationId }), { token }),
+  release: (reservationId: number, token: string) => call<ReservationView>("DELETE", pathOf("releaseHold", { reservationId }), { token }),
   balance: (userId: number) => call<{ userId: number; point: number }>("GET", pathOf("readPoints", { userId })),
   charge: (userId: number, point: number) =>
     call<{ userId: number; point: number }>("PATCH", pathOf("chargePoints"), { body: { userId, point } }),

@@ -56,7 +56,9 @@ async function enterHold(visitor: Visitor, hold: HeldSeats): Promise<void> {
   startCountdown();
   showStep("hold");
   const words = seatWords(seatNos(hold.seats));
-  notify(`${words[0].toUpperCase()}${words.slice(1)} ${hold.seats.length === 1 ? "is" : "are"} held for you. Pay before the timer runs out.`);
+  notify(
+    `${words[0].toUpperCase()}${words.slice(1)} ${hold.seats.length === 1 ? "is" : "are"} held for you. Pay before the timer runs out.`,
+  );
   try {
     const { result } = await api.balance(visitor.userId);
     setBalance(result.point);
@@ -153,10 +155,15 @@ export function holdExpired(): void {
   dom.countdown.textContent = "0:00";
   dom.countdown.classList.add("over");
   dom.payButton.disabled = true;
-  alertUser(`Your hold on ${seatWords(seatNos(hold.seats))} has expired and released. Choose a seat again to continue.`, "HOLD_EXPIRED", {
-    label: "Choose a seat again",
-    run: () => void act(null, () => loadSeats(visitor, performance, true)),
-  });
+  const released = hold.seats.length === 1 ? "the seat was" : "the seats were";
+  alertUser(
+    `Your hold on ${seatWords(seatNos(hold.seats))} has expired and ${released} released. Choose a seat again to continue.`,
+    "HOLD_EXPIRED",
+    {
+      label: "Choose a seat again",
+      run: () => void act(null, () => loadSeats(visitor, performance, true)),
+    },
+  );
 }
 
 /** The charge form: adds points to the visitor's balance. */
