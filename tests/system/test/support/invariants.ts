@@ -15,6 +15,8 @@ export interface InvariantReport {
  *  4. every payment's amount equals the price of what it confirmed (and one USE ledger row of it)
  *  5. no HELD reservation without a matching live hold key in Redis or a future expiresAt
  *  6. seat rows agree with the reservations (SOLD ⇔ one CONFIRMED reservation)
+ *  7. (issue 15) a FREE seat has no live hold and no CONFIRMED reservation (a release frees both at once);
+ *     the rows of one several-seat hold are one user's, of one date, and include its first reservation
  */
 export async function checkInvariants(pool: Pool, redis: Redis | Cluster | null, bookingPrefix: string): Promise<InvariantReport> {
   const violations: string[] = [];
@@ -68,6 +70,17 @@ export async function checkInvariants(pool: Pool, redis: Redis | Cluster | null,
         AND NOT EXISTS (SELECT 1 FROM reservation r WHERE r.id = s.reservation_id AND r.seat_id = s.id AND r.status = 'CONFIRMED')
      UNION ALL
      SELECT r.seat_id, r.id FROM reservation r JOIN seat s ON s.id = r.seat_id WHERE r.status = 'CONFIRMED' AND (s.status <> 'SOLD' OR s.reservation_id <> r.id)`,
+  );
+
+  await sql(
+    "FREE seat with a live hold or a confirmed reservation",
+    `SELECT s.id, r.id AS reservation_id, r.status FROM seat s JOIN reservation r ON r.seat_id = s.id
+      WHERE s.status = 'FREE' AND (r.status = 'CONFIRMED' OR (r.status = 'HELD' AND r.expires_at > now()))`,
+  );
+  await sql(
+    "several-seat hold split across users or dates, or without its first reservation",
+    `SELECT hold_group_id FROM reservation WHERE hold_group_id IS NOT NULL GROUP BY hold_group_id
+     HAVING count(DISTINCT user_id) > 1 OR count(DISTINCT concert_detail_id) > 1 OR count(*) FILTER (WHERE id = hold_group_id) <> 1`,
   );
 
   // HELD reservations: a future expiresAt, or a live Redis hold key naming this reservation.
