@@ -53,7 +53,7 @@ export async function holdSeatGroup(deps: HoldSeatDeps, input: HoldSeatInput): P
 /**
  * Holds every seat of `seatNos` for one user or none: more seats than the user may hold at all
  * is refused before anything is touched → a retry under an Idempotency-Key gets the hold it made
- * → the Redis gate keys of all the seats in one MULTI (most losers stop here) → Redlock on the
+ * → the Redis gate keys of all the seats, all or none, in one script (most losers stop here) → Redlock on the
  * user's hold count → the hold transaction in Postgres, which has the last word and ends before
  * the caller's deadline and the lease (a refusal gives the gate keys back) → each gate key now
  * names its reservation, with the hold's expiry → the queue token is kept alive until then.
