@@ -147,7 +147,7 @@ export class ReservationsRepository {
     if (r.future === null) return { why: "PERFORMANCE_NOT_FOUND", seatNos: [] };
     if (r.missing) return { why: "SEAT_NOT_FOUND", seatNos: r.missing };
     if (!r.future) return { why: "PERFORMANCE_STARTED", seatNos: [] };
-    if (taken.length === 0 && r.active + wanted.length > input.maxHolds) return { why: "HOLD_LIMIT", seatNos: [] };
+    if (r.active + wanted.length > input.maxHolds) return { why: "HOLD_LIMIT", seatNos: [] };
     // taken meanwhile and freed again: every seat asked for is named
     return { why: "SEAT_UNAVAILABLE", seatNos: taken.length ? taken : wanted };
   }

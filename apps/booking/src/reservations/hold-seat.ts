@@ -117,7 +117,7 @@ async function confirmGates(deps: HoldSeatDeps, input: HoldSeatInput, owner: str
   }
 }
 
-export function holdView(held: HeldReservation): HoldView {
+function holdView(held: HeldReservation): HoldView {
   return {
     reservationId: held.reservationId,
     concertDetailId: held.concertDetailId,
