@@ -1,4 +1,4 @@
-import { call, newConcert, nextId, passport, reserveIdBlock, snapshot, startBooking, type Booking } from "./support/booking";
+import { call, clock, newConcert, nextId, passport, reserveIdBlock, snapshot, startBooking, type Booking } from "./support/booking";
 
 reserveIdBlock();
 
@@ -253,6 +253,23 @@ describe("releasing a hold", () => {
 
     expect(await snapshot(a.db, scope)).toEqual(before);
     expect(await gateKeys(detail)).toEqual(keysBefore);
+  });
+
+  it("refuses a hold that ran out (not yet swept) with 409 NOT_HELD, status EXPIRED, and changes nothing", async () => {
+    const short = await startBooking({ seatHoldTtlSec: 1, db: a.db, redis: a.redis });
+    try {
+      const { detailIds } = await newConcert(a.db);
+      const me = nextId();
+      const { reservationId } = (await holdMany(short, me, detailIds[0], [30])).body.result.reservations[0];
+      clock.advance(1_100); // the test clock (the DbClock): the hold has expired
+      const before = await snapshot(a.db, { userIds: [me], detailIds });
+      const r = await release(short, me, reservationId);
+      expect(r.status).toBe(409);
+      expect(r.body.error).toMatchObject({ code: "NOT_HELD", details: { reservationId, status: "EXPIRED" } });
+      expect(await snapshot(a.db, { userIds: [me], detailIds })).toEqual(before);
+    } finally {
+      await short.close();
+    }
   });
 
   it("when release races a payment of the same hold, 40 times: exactly one wins and the rows agree", async () => {
