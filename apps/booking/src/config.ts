@@ -1,6 +1,8 @@
 import { z } from "zod";
 import {
   DEFAULT_DATABASE_URL,
+  DEFAULT_MAX_HOLDS_PER_USER,
+  MAX_SEATS_PER_HOLD,
   DEFAULT_PORTS,
   commonEnv,
   httpServerEnv,
@@ -26,7 +28,7 @@ export const bookingEnv = z.object({
     .default(DEFAULT_DATABASE_URL),
   DATABASE_POOL_SIZE: intVar(10, 1, 200),
   SEAT_HOLD_TTL_SEC: intVar(300, 1, 3_600),
-  MAX_HOLDS_PER_USER: intVar(4, 1, 50),
+  MAX_HOLDS_PER_USER: intVar(DEFAULT_MAX_HOLDS_PER_USER, 1, MAX_SEATS_PER_HOLD),
   MAX_CHARGE_POINT: intVar(1_000_000, 1, Number.MAX_SAFE_INTEGER),
   /** a paid seat can be cancelled (and refunded) until this long before its performance starts; at most a year */
   CANCEL_DEADLINE_SEC: intVar(86_400, 0, 31_536_000),

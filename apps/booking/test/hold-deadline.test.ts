@@ -60,16 +60,16 @@ describe("the per-user hold limit is the database's", () => {
     const input = (seatNo: number) => ({
       userId: user,
       concertDetailId: detail,
-      seatNo,
+      seatNos: [seatNo],
       ttlMs: 300_000,
       maxHolds: 4,
       deadline: Date.now() + 20_000,
     });
 
     const lock = await lockSeat(a.db, detail, 10);
-    const fourth = repo.holdSeat(input(10));
+    const fourth = repo.holdSeats(input(10));
     await sleep(300); // the 4th is waiting on seat 10's row
-    const fifth = await repo.holdSeat(input(11));
+    const fifth = await repo.holdSeats(input(11));
     expect(fifth).not.toBeNull();
     await lock.release();
 
@@ -85,7 +85,14 @@ describe("the per-user hold limit is the database's", () => {
     const repo = new ReservationsRepository(a.db, dbClock(clock.now));
     const results = await Promise.all(
       [1, 2, 3, 4, 5, 6, 7, 8].map((seatNo) =>
-        repo.holdSeat({ userId: user, concertDetailId: detailIds[0], seatNo, ttlMs: 300_000, maxHolds: 4, deadline: Date.now() + 20_000 }),
+        repo.holdSeats({
+          userId: user,
+          concertDetailId: detailIds[0],
+          seatNos: [seatNo],
+          ttlMs: 300_000,
+          maxHolds: 4,
+          deadline: Date.now() + 20_000,
+        }),
       ),
     );
     expect(results.filter((r) => r !== null)).toHaveLength(4);

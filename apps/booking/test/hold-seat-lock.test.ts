@@ -23,18 +23,18 @@ describe("holdSeat when Redlock cannot get the user's lock", () => {
     const released: string[] = [];
     const gate = {
       keys: { userHoldsLock: (userId: number) => `lock:${userId}` },
-      claim: () => Promise.resolve("p:owner"),
-      release: (_d: number, _s: number, owner: string) => {
+      claim: () => Promise.resolve({ owner: "p:owner" }),
+      releaseAll: (_d: number, _s: number[], owner: string) => {
         released.push(owner);
-        return Promise.resolve(true);
+        return Promise.resolve();
       },
     } as unknown as SeatGate;
     const reservations = {
-      holdSeat: () => Promise.reject(new Error("must not be reached")),
+      holdSeats: () => Promise.reject(new Error("must not be reached")),
     } as unknown as ReservationsRepository;
     const redlock = { acquire: () => Promise.reject(quorumLost) } as unknown as Redlock;
 
-    const attempt = holdSeat(holdDeps(gate, reservations, redlock), { userId: 1, concertDetailId: 2, seatNo: 3 });
+    const attempt = holdSeat(holdDeps(gate, reservations, redlock), { userId: 1, concertDetailId: 2, seatNos: [3] });
     await expect(attempt).rejects.toBeInstanceOf(DependencyError);
     await expect(attempt).rejects.toMatchObject({ dependency: "redis", status: 503, cause: quorumLost });
     expect(released).toEqual(["p:owner"]);
@@ -44,21 +44,21 @@ describe("holdSeat when Redlock cannot get the user's lock", () => {
 describe("holdSeat's transaction and the Redlock lease", () => {
   const gate = {
     keys: { userHoldsLock: (userId: number) => `lock:${userId}` },
-    claim: () => Promise.resolve("p:owner"),
-    release: () => Promise.resolve(true),
+    claim: () => Promise.resolve({ owner: "p:owner" }),
+    releaseAll: () => Promise.resolve(),
   } as unknown as SeatGate;
 
   async function deadlineGiven(leaseEnd: number, callerDeadline?: number): Promise<number> {
     let given = 0;
     const reservations = {
-      holdSeat: (input: { deadline: number }) => {
+      holdSeats: (input: { deadline: number }) => {
         given = input.deadline;
         return Promise.resolve(null);
       },
-      explainRefusal: () => Promise.resolve("SEAT_UNAVAILABLE"),
+      explainRefusal: () => Promise.resolve({ why: "SEAT_UNAVAILABLE", seatNos: [3] }),
     } as unknown as ReservationsRepository;
     const redlock = { acquire: () => Promise.resolve({ expiration: leaseEnd, release: () => Promise.resolve() }) } as unknown as Redlock;
-    await holdSeat(holdDeps(gate, reservations, redlock), { userId: 1, concertDetailId: 2, seatNo: 3, deadline: callerDeadline }).catch(
+    await holdSeat(holdDeps(gate, reservations, redlock), { userId: 1, concertDetailId: 2, seatNos: [3], deadline: callerDeadline }).catch(
       () => {},
     );
     return given;

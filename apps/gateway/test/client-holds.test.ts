@@ -1,25 +1,30 @@
 import { testClock, type TestClock } from "@concert/test-support";
 import { call, startFakeBooking, startGateway, type RunningGateway } from "./helpers";
 
-/** A fake booking that makes every hold it is sent (201, a fresh reservation), lasting `holdMs`. */
+/**
+ * A fake booking that makes every hold it is sent (201, a fresh reservation per seat, in the
+ * answer's form for `seatId` or `seatIds`), lasting `holdMs`, and releases any reservation (200).
+ */
 function holdingBooking(holdMs: () => number) {
   let next = 0;
   return startFakeBooking((req) => {
-    const body = req.body as { concertDetailId: number; seatId: number };
-    return {
-      status: 201,
-      body: {
-        result: {
-          reservationId: ++next,
-          concertDetailId: body.concertDetailId,
-          seatId: body.seatId,
-          price: 0,
-          status: "HELD",
-          expiresAt: new Date(Date.now() + holdMs()).toISOString(),
-        },
-        error: null,
-      },
-    };
+    if (req.method === "DELETE") {
+      const reservationId = Number(req.path.split("/").pop());
+      const released = { reservationId, concertDetailId: 1, seatId: 1, price: 0, status: "EXPIRED", expiresAt: new Date().toISOString() };
+      return { status: 200, body: { result: released, error: null } };
+    }
+    const body = req.body as { concertDetailId: number; seatId?: number; seatIds?: number[] };
+    const expiresAt = new Date(Date.now() + holdMs()).toISOString();
+    const made = (seatId: number) => ({
+      reservationId: ++next,
+      concertDetailId: body.concertDetailId,
+      seatId,
+      price: 0,
+      status: "HELD",
+      expiresAt,
+    });
+    const result = body.seatIds ? { reservations: body.seatIds.map(made), expiresAt } : made(body.seatId as number);
+    return { status: 201, body: { result, error: null } };
   });
 }
 
@@ -73,6 +78,25 @@ describe("holds per client address", () => {
     expect(new Set(refused.map((r) => r.body.error.code))).toEqual(new Set(["HOLD_LIMIT"]));
     expect(refused[0].body.error.details).toEqual({ maxHoldsPerClient: 5 });
     expect(booking.seen).toHaveLength(5); // the refused never reached booking
+  });
+
+  it("a several-seat hold takes a place per seat, refused whole when they do not all fit; a released hold gives its place back", async () => {
+    const [gw] = await gatewaysOn(queueName(), { MAX_HOLDS_PER_CLIENT: "4", HOLD_RATE_LIMIT: "0" });
+    const [token] = await admitted(gw, [4000]);
+    const holdMany = (seatIds: number[]) =>
+      call(gw.url, "POST", "/api/reservations", { body: { concertDetailId: 1, userId: 4000, seatIds }, headers: { token } });
+    const three = await holdMany([1, 2, 3]);
+    expect(three.status).toBe(201);
+    const two = await holdMany([4, 5]);
+    expect([two.status, two.body.error.code]).toEqual([409, "HOLD_LIMIT"]);
+    expect(booking.seen).toHaveLength(1); // refused before booking
+    expect((await holdMany([4])).status).toBe(201);
+    expect((await hold(gw, token, 4000, 6)).body.error.code).toBe("HOLD_LIMIT");
+    const { reservationId } = three.body.result.reservations[0];
+    const released = await call(gw.url, "DELETE", `/api/reservations/${reservationId}`, { headers: { token } });
+    expect(released.status).toBe(200);
+    expect((await hold(gw, token, 4000, 6)).status).toBe(201);
+    expect((await hold(gw, token, 4000, 7)).body.error.code).toBe("HOLD_LIMIT");
   });
 
   it("a hold that lapsed stops counting", async () => {

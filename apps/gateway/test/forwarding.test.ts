@@ -87,6 +87,33 @@ describe("forwarding to booking with a signed passport", () => {
     }
   });
 
+  it("refuses a several-seat hold when any of its seats is claimed in booking's gate, naming those seats, before booking", async () => {
+    const token = await admittedToken(8);
+    const { seatGateKeys, seatGatePrefix } = await import("@concert/shared");
+    const redis = (gw.gateway.store as unknown as { redis: Redis }).redis;
+    const queueName = gw.gateway.store.keys.prefix.slice(3, -2); // "{q:<name>}:" → <name>
+    const keys = seatGateKeys(seatGatePrefix(queueName));
+    await redis.set(keys.seat(1, 12), "r:124", "PX", 5000);
+    await redis.set(keys.seat(1, 14), "r:125", "PX", 5000);
+    try {
+      const refused = await call(gw.url, "POST", "/api/reservations", {
+        body: { concertDetailId: 1, userId: 8, seatIds: [14, 11, 12] },
+        headers: { token },
+      });
+      expect([refused.status, refused.body.error.code]).toEqual([409, "SEAT_UNAVAILABLE"]);
+      expect(refused.body.error.details).toMatchObject({ seatIds: [12, 14] });
+      expect(booking.seen).toHaveLength(0);
+      const free = await call(gw.url, "POST", "/api/reservations", {
+        body: { concertDetailId: 1, userId: 8, seatIds: [11, 13] },
+        headers: { token },
+      });
+      expect(free.status).toBe(200); // the fake booking's answer: forwarded
+      expect(booking.seen).toHaveLength(1);
+    } finally {
+      await redis.del(keys.seat(1, 12), keys.seat(1, 14));
+    }
+  });
+
   it("keeps the query string and the Idempotency-Key header", async () => {
     const token = await admittedToken(3);
     await call(gw.url, "POST", "/api/payment?x=1", { body: { userId: 3, reservationId: 1 }, headers: { token, "idempotency-key": "k-1" } });
@@ -241,7 +268,7 @@ describe("a burst of holds of one seat on one gateway instance", () => {
     };
   }
 
-  async function burst(answer: { status: number; code?: string }) {
+  async function burst(answer: { status: number; code?: string }, seats: (i: number) => Record<string, unknown> = () => ({ seatId: 5 })) {
     const booking = await slowBooking(answer);
     const clock = testClock();
     const gw = await startGateway({ BOOKING_URL: booking.url, QUEUE_ADMIT_BATCH: "20", QUEUE_TICK_MS: "10" }, { clock });
@@ -253,7 +280,7 @@ describe("a burst of holds of one seat on one gateway instance", () => {
       await gw.gateway.ticker.runOnce();
       const answers = await Promise.all(
         tokens.map((token, i) =>
-          call(gw.url, "POST", "/api/reservations", { body: { concertDetailId: 1, userId: i + 1, seatId: 5 }, headers: { token } }),
+          call(gw.url, "POST", "/api/reservations", { body: { concertDetailId: 1, userId: i + 1, ...seats(i) }, headers: { token } }),
         ),
       );
       return { statuses: answers.map((a) => `${a.status} ${a.body.error?.code ?? ""}`.trim()).sort(), holds: booking.holds() };
@@ -267,6 +294,16 @@ describe("a burst of holds of one seat on one gateway instance", () => {
     const { statuses, holds } = await burst({ status: 201 });
     expect(holds).toBe(1);
     expect(statuses).toEqual(["201", ...Array(19).fill("409 SEAT_UNAVAILABLE")]);
+  });
+
+  it("covers every seat of a several-seat hold: overlapping sets never wait on each other in a ring, and the waiters of a won seat are refused", async () => {
+    const sets = [[5, 6], [7, 6], [6]];
+    const { statuses, holds } = await burst({ status: 201 }, (i) => ({ seatIds: sets[i % 3] }));
+    // the first won seat 6: every hold waiting on it is refused; a [5, 6] waiting only on a
+    // refused [5, 6]'s seat 5 may go on once 6 is no longer in flight (booking's gate refuses it)
+    expect(holds).toBeGreaterThanOrEqual(1);
+    expect(holds).toBeLessThanOrEqual(3);
+    expect(statuses).toEqual([...Array(holds).fill("201"), ...Array(20 - holds).fill("409 SEAT_UNAVAILABLE")]);
   });
 
   it("sends the others on when the first hold did not win (its answer was about that user)", async () => {

@@ -2,13 +2,24 @@
 
 // Answer shapes come from the zod schemas the apps validate with (type-only: nothing of
 // @concert/shared reaches the browser bundle).
-import type { CancelView, HoldView, PaymentView, QueueStreamEvent, PerformanceList, TicketList, TokenView } from "@concert/shared";
+import type {
+  CancelView,
+  HoldView,
+  MultiHoldView,
+  PaymentView,
+  ReservationView,
+  QueueStreamEvent,
+  PerformanceList,
+  TicketList,
+  TokenView,
+} from "@concert/shared";
 import { pathOf } from "./shared";
 
 export type { TokenView };
 export type QueueUpdate = QueueStreamEvent;
 export type Performances = PerformanceList;
 export type Hold = HoldView;
+export type HeldTogether = MultiHoldView;
 export type Payment = PaymentView;
 export type Tickets = TicketList;
 export type Cancelled = CancelView;
@@ -100,11 +111,19 @@ export const api = {
   freeSeats: (concertDetailId: number, token: string) => call<number[]>("GET", pathOf("freeSeats", { concertDetailId }), { token }),
   hold: (userId: number, concertDetailId: number, seatId: number, token: string) =>
     call<Hold>("POST", pathOf("holdSeat"), { token, body: { concertDetailId, userId, seatId } }),
+  holdTogether: (userId: number, concertDetailId: number, seatIds: readonly number[], token: string) =>
+    call<HeldTogether>("POST", pathOf("holdSeat"), { token, body: { concertDetailId, userId, seatIds } }),
+  release: (reservationId: number, token: string) => call<ReservationView>("DELETE", pathOf("releaseHold", { reservationId }), { token }),
   balance: (userId: number) => call<{ userId: number; point: number }>("GET", pathOf("readPoints", { userId })),
   charge: (userId: number, point: number) =>
     call<{ userId: number; point: number }>("PATCH", pathOf("chargePoints"), { body: { userId, point } }),
-  pay: (userId: number, reservationId: number, token: string, idempotencyKey: string) =>
-    call<Payment>("POST", pathOf("pay"), { token, body: { reservationId, userId }, headers: { "Idempotency-Key": idempotencyKey } }),
+  /** one reservation is paid in the seed's `reservationId` form, several as `reservationIds` */
+  pay: (userId: number, reservationIds: readonly number[], token: string, idempotencyKey: string) =>
+    call<Payment>("POST", pathOf("pay"), {
+      token,
+      body: reservationIds.length === 1 ? { reservationId: reservationIds[0], userId } : { reservationIds, userId },
+      headers: { "Idempotency-Key": idempotencyKey },
+    }),
   tickets: (userId: number) => call<Tickets>("GET", pathOf("myReservations", { userId })),
   cancel: (userId: number, reservationId: number, idempotencyKey: string) =>
     call<Cancelled>("POST", pathOf("cancelReservation", { reservationId }), {

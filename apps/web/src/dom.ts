@@ -55,7 +55,8 @@ export const dom = {
   backToDates: byId("back-to-dates", HTMLButtonElement),
 
   // hold
-  holdSeat: byId("hold-seat"),
+  holdTitle: byId("hold-title"),
+  heldList: byId("held-list"),
   countdown: byId("countdown"),
   holdPrice: byId("hold-price"),
   balance: byId("balance"),

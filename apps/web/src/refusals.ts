@@ -6,7 +6,7 @@ import { alertUser } from "./messages";
 import { page, visitorOf } from "./state";
 import { holdExpired, setBalance, stopCountdown } from "./steps/hold";
 import { join } from "./steps/join";
-import { loadSeats, unpick } from "./steps/seats";
+import { loadSeats, seatWords, unpick } from "./steps/seats";
 import { startWaiting, stopWatching } from "./steps/waiting";
 
 export function handleRefusal(e: ApiError): void {
@@ -45,9 +45,10 @@ export function handleRefusal(e: ApiError): void {
       if (visitor) startWaiting(visitor, null);
       break;
     case "SEAT_UNAVAILABLE": {
-      const picked = state.step === "seats" ? state.picked : null;
+      // booking names the seats that were not free (details.seatIds); else the pick
+      const named = Array.isArray(e.details.seatIds) ? (e.details.seatIds as number[]) : state.step === "seats" ? state.picked : [];
       alertUser(
-        `Sorry, ${picked === null ? "that seat" : `seat ${picked}`} was just taken by someone else. Please pick another seat.`,
+        `Sorry, ${named.length === 0 ? "that seat" : seatWords(named)} ${named.length > 1 ? "were" : "was"} just taken by someone else. Please pick again.`,
         e.code,
       );
       unpick();
@@ -60,7 +61,7 @@ export function handleRefusal(e: ApiError): void {
     case "INSUFFICIENT_POINTS": {
       const hold = state.step === "hold" ? state : null;
       const balance = Number(e.details.balance ?? hold?.balance ?? 0);
-      const amount = Number(e.details.amount ?? hold?.hold.price ?? 0);
+      const amount = Number(e.details.amount ?? hold?.hold.seats.reduce((sum, h) => sum + h.price, 0) ?? 0);
       setBalance(balance);
       dom.chargeAmount.value = String(Math.max(1, amount - balance));
       alertUser(
@@ -72,6 +73,9 @@ export function handleRefusal(e: ApiError): void {
     }
     case "HOLD_LIMIT":
       alertUser(`${e.message}. Pay for or let go of a held seat first.`, e.code);
+      break;
+    case "NOT_HELD":
+      alertUser("That seat is no longer held for you (it was released or its time ran out).", e.code);
       break;
     case "ALREADY_PAID":
       alertUser("This seat is already paid for.", e.code);

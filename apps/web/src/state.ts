@@ -10,11 +10,13 @@ export interface Visitor {
   readonly token: string;
 }
 
-/** A seat held for the visitor, counted down on this device's monotonic clock. */
-export interface HeldSeat extends Hold {
-  /** this device's monotonic clock (`window.performance.now()`) at which the hold runs out */
+/** The seats held for the visitor together (one expiry), counted down on this device's monotonic clock. */
+export interface HeldSeats {
+  /** ascending by seat; a released seat leaves the list */
+  readonly seats: readonly Hold[];
+  /** this device's monotonic clock (`window.performance.now()`) at which the holds run out */
   readonly deadline: number;
-  /** the payment's Idempotency-Key, the same for every retry of this hold's payment */
+  /** the payment's Idempotency-Key, the same for every retry of the payment of these seats */
   readonly payKey: string;
 }
 
@@ -27,12 +29,12 @@ export type PageState =
       readonly firstRank: number | null;
     }
   | { readonly step: "dates"; readonly visitor: Visitor }
-  | { readonly step: "seats"; readonly visitor: Visitor; readonly performance: Performance; readonly picked: number | null }
+  | { readonly step: "seats"; readonly visitor: Visitor; readonly performance: Performance; readonly picked: readonly number[] }
   | {
       readonly step: "hold";
       readonly visitor: Visitor;
       readonly performance: Performance;
-      readonly hold: HeldSeat;
+      readonly hold: HeldSeats;
       /** the visitor's points as last heard from booking, null until then */
       readonly balance: number | null;
     }

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { AppError } from "./errors";
 
-import { MAX_ID, RESERVATION_PAGE, SEATS_PER_PERFORMANCE } from "./limits";
-export { MAX_ID, RESERVATION_PAGE, SEATS_PER_PERFORMANCE };
+import { DEFAULT_MAX_HOLDS_PER_USER, MAX_ID, MAX_SEATS_PER_HOLD, RESERVATION_PAGE, SEATS_PER_PERFORMANCE } from "./limits";
+export { DEFAULT_MAX_HOLDS_PER_USER, MAX_ID, MAX_SEATS_PER_HOLD, RESERVATION_PAGE, SEATS_PER_PERFORMANCE };
 
 /** Ids are Postgres `integer`s: 1 .. 2^31-1. JSON numbers only, never numeric strings. */
 export const id = z.number().int().min(1).max(MAX_ID);
@@ -53,7 +53,30 @@ export type QueueStreamEvent = Omit<TokenView, "token">;
 // ---- booking ----
 export const concertIdPath = z.strictObject({ concertId: idParam });
 export const concertDetailIdPath = z.strictObject({ concertDetailId: idParam });
-export const reserveBody = z.strictObject({ concertDetailId: id, userId: id, seatId: seatNumber });
+/**
+ * A hold names one seat (`seatId`, answered with one hold) or several (`seatIds`, held all or
+ * none and answered with the list); exactly one of the two. How many a user may still hold
+ * (MAX_HOLDS_PER_USER) is booking's rule (409 HOLD_LIMIT); this bounds only the list's length.
+ */
+export const reserveBody = z
+  .strictObject({
+    concertDetailId: id,
+    userId: id,
+    seatId: seatNumber.optional(),
+    seatIds: z.array(seatNumber).min(1).max(MAX_SEATS_PER_HOLD).optional().describe("several seats, held together or not at all"),
+  })
+  .refine((b) => (b.seatId === undefined) !== (b.seatIds === undefined), {
+    message: "give exactly one of seatId or seatIds",
+    path: ["seatId"],
+  })
+  .refine((b) => b.seatIds === undefined || new Set(b.seatIds).size === b.seatIds.length, {
+    message: "seat numbers must be distinct",
+    path: ["seatIds"],
+  });
+export type ReserveBody = z.infer<typeof reserveBody>;
+/** The seats a hold asks for, ascending (the order gates, locks and rows are taken in). */
+export const seatsOfHold = (body: ReserveBody): number[] => [...(body.seatIds ?? [body.seatId as number])].sort((a, b) => a - b);
+export const reservationIdPath = z.strictObject({ reservationId: idParam });
 export const chargeBody = z.strictObject({ userId: id, point: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER) });
 export const paymentBody = z
   .strictObject({
@@ -79,7 +102,6 @@ export const paymentHeaders = z.object({
 export const holdHeaders = paymentHeaders;
 
 // ---- booking: cancel and refund, my tickets (issue 15) ----
-export const reservationIdPath = z.strictObject({ reservationId: idParam });
 /** The owner cancelling (in AUTH_MODE=jwt the gateway fills in the verified user when absent). */
 export const cancelBody = z.strictObject({ userId: id });
 /** A cancel takes an Idempotency-Key too: a retry with it gets the first answer (another cancel is 409 ALREADY_CANCELLED). */
@@ -133,6 +155,17 @@ export const holdView = z.object({
   status: z.literal("HELD"),
   expiresAt: z.string().describe("ISO 8601 date-time when the hold lapses"),
 });
+/** The answer to a hold of `seatIds`: one hold per seat, ascending by seat, all lapsing at `expiresAt`. */
+export const multiHoldView = z.object({
+  reservations: z.array(holdView),
+  expiresAt: z.string().describe("ISO 8601 date-time when the holds lapse"),
+});
+export const ReservationStatus = z.enum(["HELD", "CONFIRMED", "EXPIRED", "CANCELLED"]);
+/** A reservation as it is now (the answer to a release: EXPIRED, its hold ended by its owner). */
+export const reservationView = holdView.extend({
+  status: ReservationStatus,
+  expiresAt: z.string().describe("ISO 8601 date-time when the hold lapsed or lapses"),
+});
 export const pointView = z.object({ userId: id, point: z.number().int().min(0) });
 export const paymentView = z.object({
   paymentId: id,
@@ -143,6 +176,8 @@ export const paymentView = z.object({
 });
 export type PerformanceList = z.infer<typeof performanceList>;
 export type HoldView = z.infer<typeof holdView>;
+export type MultiHoldView = z.infer<typeof multiHoldView>;
+export type ReservationView = z.infer<typeof reservationView>;
 export type PointView = z.infer<typeof pointView>;
 export type PaymentView = z.infer<typeof paymentView>;
 export const refundView = z.object({
@@ -159,7 +194,6 @@ export const cancelView = z.object({
   refund: refundView,
   balance: z.number().int().min(0).describe("the balance right after the refund"),
 });
-export const ReservationStatus = z.enum(["HELD", "CONFIRMED", "CANCELLED", "EXPIRED"]);
 export const ticketView = z.object({
   reservationId: id,
   concert: z.object({ id, name: z.string() }),

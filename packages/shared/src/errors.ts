@@ -33,6 +33,8 @@ export const ErrorCodes = {
   NOT_PAID: 409,
   /** cancel: less than CANCEL_DEADLINE_SEC before the performance starts */
   CANCEL_DEADLINE_PASSED: 409,
+  /** DELETE /api/reservations/{id} of a reservation that is no longer a live hold (details.status says what it is) */
+  NOT_HELD: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,

@@ -7,3 +7,7 @@ export const MAX_ID = 2_147_483_647;
 export const SEATS_PER_PERFORMANCE = 50;
 /** GET /api/users/{userId}/reservations: page size when `limit` is not given, and the most one page may hold. */
 export const RESERVATION_PAGE = { default: 20, max: 100 } as const;
+/** MAX_HOLDS_PER_USER's default: how many seats one user may hold at once (the page's pick limit too). */
+export const DEFAULT_MAX_HOLDS_PER_USER = 4;
+/** MAX_HOLDS_PER_USER's upper bound, and so the most seats one hold request may list (`seatIds`). */
+export const MAX_SEATS_PER_HOLD = SEATS_PER_PERFORMANCE;

@@ -15,6 +15,7 @@ export const ROUTE_PATHS = {
   // issue 15: cancel and refund, my tickets
   cancelReservation: { method: "post", path: "/api/reservations/:reservationId/cancel" },
   myReservations: { method: "get", path: "/api/users/:userId/reservations" },
+  releaseHold: { method: "delete", path: "/api/reservations/:reservationId" },
 } as const;
 
 export type RouteName = keyof typeof ROUTE_PATHS;

@@ -25,7 +25,7 @@ import { ROUTE_PATHS, pathOf, type RouteName } from "./route-paths";
  * The gateway's route table adds where and how it serves each one (apps/gateway/src/api/route-table.ts).
  */
 export interface RouteContract {
-  method: "get" | "post" | "patch";
+  method: "get" | "post" | "patch" | "delete";
   path: string;
   params?: z.ZodObject;
   query?: z.ZodObject;
@@ -47,6 +47,7 @@ export const ROUTES = {
   // issue 15: cancel and refund, my tickets
   cancelReservation: { ...ROUTE_PATHS.cancelReservation, params: reservationIdPath, headers: cancelHeaders, body: cancelBody },
   myReservations: { ...ROUTE_PATHS.myReservations, params: userIdPath, query: myReservationsQuery },
+  releaseHold: { ...ROUTE_PATHS.releaseHold, params: reservationIdPath },
 } as const satisfies Record<RouteName, RouteContract>;
 
 export { ROUTE_PATHS, pathOf, type RouteName };

@@ -87,6 +87,28 @@ describe("the Lua loader", () => {
     }
   });
 
+  it("keyList: any number of KEYS as the table `<key>Keys`, the count sent with each call; the file is named -n.lua (real Redis)", async () => {
+    expect(prelude({ keys: ["seat"], keyList: true, argv: { owner: "string" }, codes: { OK: 1 } })).toBe(
+      "local seatKeys = KEYS\nlocal owner = ARGV[1]\nlocal OK = 1\n",
+    );
+    const spec = { name: "protocolKeyList", keys: ["seat"], keyList: true, argv: { tag: "string" }, codes: { OK: 1 } } as const;
+    expect(() => luaScript({ ...spec, file: writeLua("list-1.lua", "return {OK}"), decode: (r) => r })).toThrow("-n.lua");
+    const script = luaScript({
+      ...spec,
+      file: writeLua("list-n.lua", "return {OK, #seatKeys, seatKeys[#seatKeys], tag}"),
+      decode: (r) => r,
+    });
+    const redis = createRedis(DEFAULT_REDIS_URL);
+    try {
+      await connectRedis(redis, DEFAULT_REDIS_URL);
+      defineScripts(redis, [script]);
+      expect(await runScript(redis, script, { seat: ["{t}:1", "{t}:2", "{t}:3"] }, { tag: "x" })).toEqual([1, 3, "{t}:3", "x"]);
+      expect(await runScript(redis, script, { seat: ["{t}:9"] }, { tag: "y" })).toEqual([1, 1, "{t}:9", "y"]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it("a store's scripts run inside an auto-pipeline that was opened before their first use (real Redis)", async () => {
     // ioredis copies a client's commands into each auto-pipeline it opens; a script defined
     // after that (as a lazy first-use definition did) is missing there and the pipeline throws

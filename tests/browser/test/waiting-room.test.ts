@@ -150,6 +150,56 @@ it("takes a visitor from the queue to a paid seat, through a seat taken in betwe
   await page.close();
 }, 90_000);
 
+it("holds two seats together, releases one (free for others at once) and pays the other", async () => {
+  const otherToken = await admittedVisitor(7002);
+  const date = suite.stack.db.concertDetailIds[1];
+  const freeNow = async () =>
+    (await http(suite.stack.gateway.url, "GET", `/api/concert/${date}/seat`, undefined, { token: otherToken })).body.result as number[];
+  const page = await newPage();
+  await page.goto(suite.stack.gateway.url + "/");
+  await page.waitForSelector('body[data-ready="true"]');
+  await page.getByLabel("Your user id").fill("4444");
+  await page.getByLabel("Your user id").press("Enter");
+  await step(page, "dates", 15_000);
+  await page.locator(`.date[data-concert-detail-id="${date}"]`).click();
+  await step(page, "seats");
+
+  // pick two seats (a third click on one puts it back), hold them together
+  await seat(page, 20).click();
+  await seat(page, 22).click();
+  await seat(page, 21).click();
+  await seat(page, 22).click();
+  await expect(page.locator("#hold-button").textContent()).resolves.toBe("Hold seats 20, 21");
+  await page.locator("#hold-button").click();
+  await step(page, "hold");
+  await expect(page.locator("#hold-title").textContent()).resolves.toBe("Seats 20, 21 are held for you");
+  await expect(page.locator("#hold-price").textContent()).resolves.toBe("100,000 points");
+  expect(await freeNow()).not.toContain(20);
+  await shot(page, "11-two-seats-held");
+
+  // release seat 20: the other visitor sees it free right away; 21 stays held
+  await page.getByRole("button", { name: "Release seat 20" }).click();
+  await page.waitForFunction(() => document.getElementById("hold-title")!.textContent === "Seat 21 is held for you");
+  await expect(page.locator("#pay-button").textContent()).resolves.toBe("Pay 50,000 points");
+  const free = await freeNow();
+  expect(free).toContain(20);
+  expect(free).not.toContain(21);
+  await shot(page, "12-one-seat-released");
+
+  // pay the other
+  await page.locator("#charge-amount").fill("50000");
+  await page.locator("#charge-amount").press("Enter");
+  await page.waitForFunction(() => document.getElementById("balance")!.textContent === "50,000 points");
+  await page.locator("#pay-button").click();
+  await step(page, "done");
+  await expect(page.locator("#done-text").textContent()).resolves.toContain("Seat 21 on");
+  await expect(page.locator("#done-amount").textContent()).resolves.toBe("50,000 points");
+  await shot(page, "13-other-seat-paid");
+  expect(await freeNow()).toContain(20);
+  expect(pageErrors).toEqual([]);
+  await page.close();
+}, 60_000);
+
 it("falls back to polling when the stream is blocked, and offers to rejoin when the token goes bad", async () => {
   const page = await newPage();
   // a proxy that refuses event streams: the page must poll instead

@@ -1,4 +1,4 @@
-import { AppError, ROUTES, idempotencyKey, ok, parseOr400, requestUserIds, type RouteName } from "@concert/shared";
+import { AppError, ROUTES, idempotencyKey, ok, parseOr400, requestUserIds, seatsOfHold, type RouteName } from "@concert/shared";
 import { Router, type Request, type RequestHandler } from "express";
 import { listBookablePerformances, listFreeSeats } from "../concerts/list-performances";
 import type { ConcertsRepository } from "../db/concerts.repository";
@@ -7,7 +7,8 @@ import type { TicketsRepository } from "../db/tickets.repository";
 import { payReservations, type PayDeps } from "../payments/pay";
 import { chargePoints, getBalance } from "../points/points";
 import { cancelReservation, type CancelDeps } from "../refunds/cancel-reservation";
-import { holdSeat, type HoldSeatDeps } from "../reservations/hold-seat";
+import { holdSeat, holdSeatGroup, type HoldSeatDeps } from "../reservations/hold-seat";
+import { releaseHold } from "../reservations/release-hold";
 import { assertLiveToken, assertPassportUsers, passportOf } from "./passport";
 
 export interface ApiDeps {
@@ -28,6 +29,7 @@ export type BookingRouteName =
   | "chargePoints"
   | "readPoints"
   | "pay"
+  | "releaseHold"
   // issue 15: cancel and refund, my tickets
   | "cancelReservation"
   | "myReservations";
@@ -64,15 +66,24 @@ export function apiRoutes(deps: ApiDeps): Router {
     const body = parseOr400(ROUTES.holdSeat.body, req.body);
     const passport = passportOf(res);
     assertLiveToken(passport);
-    const hold = await holdSeat(deps.hold, {
+    const input = {
       userId: body.userId,
       concertDetailId: body.concertDetailId,
-      seatNo: body.seatId,
+      seatNos: seatsOfHold(body),
       queueToken: passport.queueToken,
       deadline: passport.deadline,
       idempotencyKey: idempotencyKeyOf(req),
-    });
+    };
+    // `seatId` keeps the seed's one-hold answer; `seatIds` is answered with the list
+    const hold = body.seatIds ? await holdSeatGroup(deps.hold, input) : await holdSeat(deps.hold, input);
     res.status(201).json(ok(hold));
+  });
+
+  on("releaseHold", async (req, res) => {
+    const { reservationId } = parseOr400(ROUTES.releaseHold.params, req.params, "path");
+    const passport = passportOf(res);
+    assertLiveToken(passport);
+    res.json(ok(await releaseHold(deps.hold, { userId: passport.userId, reservationId, deadline: passport.deadline })));
   });
 
   on("chargePoints", async (req, res) => {

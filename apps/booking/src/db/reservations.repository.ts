@@ -1,4 +1,4 @@
-import type { Db } from "./client";
+import type { Db, Tx } from "./client";
 import { transactionBefore } from "./deadline";
 import { dbClock, liveHoldCount, seatHoldExpired, seatIsFree, type DbClock } from "./seat-sql";
 
@@ -20,8 +20,16 @@ export interface ExpiredHold {
   seatNo: number;
 }
 
-/** Thrown inside the hold's transaction to roll it back when the user's limit is reached. */
-class HoldLimitReached extends Error {}
+/** Thrown inside the hold's transaction to roll it back: a seat was not free, or the user's limit is reached. */
+class HoldRefused extends Error {}
+
+export type ReservationStatus = "HELD" | "CONFIRMED" | "EXPIRED" | "CANCELLED";
+
+/** What a release did: the reservation as it is now, or why nothing changed (with the reservation's status). */
+export type ReleaseOutcome =
+  | { released: HeldReservation }
+  | { refused: "NOT_FOUND" | "NOT_OWNER" }
+  | { refused: "ALREADY_PAID" | "NOT_HELD"; status: ReservationStatus };
 
 export class ReservationsRepository {
   constructor(
@@ -30,90 +38,157 @@ export class ReservationsRepository {
   ) {}
 
   /**
-   * Holds a seat in ONE transaction on the DbClock (the database's), bounded by `deadline` (ms
-   * since epoch, see transactionBefore). Lock order seat → user, as payments take seat →
-   * reservation → user, so holds and payments cannot deadlock:
-   * 1. the conditional UPDATE of the seat row (FREE, or HELD with an expired hold, of a future
-   *    performance) is what Postgres serialises: of any number of concurrent holds of a seat
-   *    exactly one gets a row back;
+   * Holds every seat of `seatNos` (ascending, distinct) or none, in ONE transaction on the
+   * DbClock (the database's), bounded by `deadline` (ms since epoch, see transactionBefore).
+   * Lock order seat → user, as payments take seat → reservation → user, and the seats in id
+   * order, as payments do, so holds (of any overlapping sets) and payments cannot deadlock:
+   * 1. several seats: their rows are locked in id order first; then the conditional UPDATE of the
+   *    seat rows (FREE, or HELD with an expired hold, of a future performance) is what Postgres
+   *    serialises: of concurrent holds of a seat exactly one gets its row back, and a hold that
+   *    gets fewer rows than it asked for rolls back whole;
    * 2. the user's row (created with balance 0 if unknown) is locked FOR NO KEY UPDATE, so one
    *    user's holds take turns here whatever Redlock did;
    * 3. only then, in a statement of its own (READ COMMITTED: a fresh snapshot, which sees every
    *    hold committed by whoever had the user's lock before), the live holds are counted and the
-   *    reservation is inserted if fewer than `maxHolds`; otherwise everything rolls back.
-   * Returns null when nothing was held (`explainRefusal` says why). With `idempotencyKey`, a
-   * concurrent hold under the same key makes it throw UniqueViolation.
+   *    reservations are inserted if the user's holds stay within `maxHolds`; else all rolls back.
+   * Returns the holds ascending by seat, or null when nothing was held (`explainRefusal` says
+   * why). Several seats are one hold group (`hold_group_id`, its first reservation's id); the
+   * Idempotency-Key is written on the first row. A concurrent hold under the same key makes it
+   * throw UniqueViolation.
    */
-  async holdSeat(input: {
+  async holdSeats(input: {
     userId: number;
     concertDetailId: number;
-    seatNo: number;
+    seatNos: readonly number[];
     ttlMs: number;
     maxHolds: number;
     deadline: number;
     idempotencyKey?: string;
-  }): Promise<HeldReservation | null> {
-    const { userId, concertDetailId, seatNo, ttlMs, maxHolds } = input;
+  }): Promise<HeldReservation[] | null> {
+    const { userId, concertDetailId, seatNos, ttlMs, maxHolds } = input;
     const now = this.clock.now();
+    const wanted = [...seatNos];
     return transactionBefore(this.db, input.deadline, async (tx) => {
-      const [seat] = await tx.$queryRaw<{ id: number; reservation_id: number; hold_until: Date; seat_price: number }[]>`
+      if (wanted.length > 1) {
+        await tx.$queryRaw`
+          SELECT id FROM seat WHERE concert_detail_id = ${concertDetailId} AND seat_no = ANY(${wanted}::int[]) ORDER BY id FOR NO KEY UPDATE`;
+      }
+      const seats = await tx.$queryRaw<{ id: number; seat_no: number; reservation_id: number; hold_until: Date; seat_price: number }[]>`
         UPDATE seat s
            SET status = 'HELD',
                hold_until = ${now} + ${ttlMs}::int * interval '1 millisecond',
                reservation_id = nextval(pg_get_serial_sequence('reservation', 'id'))
           FROM concert_detail d
-         WHERE s.concert_detail_id = ${concertDetailId} AND s.seat_no = ${seatNo}
+         WHERE s.concert_detail_id = ${concertDetailId} AND s.seat_no = ANY(${wanted}::int[])
            AND d.id = s.concert_detail_id AND d.starts_at > ${now}
            AND ${seatIsFree(now)}
-        RETURNING s.id, s.reservation_id, s.hold_until, d.seat_price`;
-      if (!seat) return null;
+        RETURNING s.id, s.seat_no, s.reservation_id, s.hold_until, d.seat_price`;
+      if (seats.length < wanted.length) throw new HoldRefused(); // rolls back the seats it got
+      seats.sort((a, b) => a.seat_no - b.seat_no);
+      const first = seats[0];
+      const group = seats.length > 1 ? first.reservation_id : null;
       await tx.$executeRaw`INSERT INTO users (id) VALUES (${userId}) ON CONFLICT (id) DO NOTHING`;
       await tx.$queryRaw`SELECT id FROM users WHERE id = ${userId} FOR NO KEY UPDATE`;
-      const rows = await tx.$queryRaw<{ id: number; price: number; expires_at: Date; db_now: Date }[]>`
-        INSERT INTO reservation (id, user_id, concert_detail_id, seat_id, seat_no, price, status, expires_at, idempotency_key)
-        SELECT ${seat.reservation_id}, ${userId}, ${concertDetailId}, ${seat.id}, ${seatNo}, ${seat.seat_price}, 'HELD', ${seat.hold_until},
-               ${input.idempotencyKey ?? null}
-         WHERE ${liveHoldCount(userId, now)} < ${maxHolds}
-        RETURNING id, price, expires_at, ${now} AS db_now`;
-      if (rows.length === 0) throw new HoldLimitReached(); // rolls the seat back
-      const r = rows[0];
-      return { reservationId: r.id, concertDetailId, seatNo, price: r.price, expiresAt: r.expires_at, dbNow: r.db_now };
+      const rows = await tx.$queryRaw<{ id: number; seat_no: number; price: number; expires_at: Date; db_now: Date }[]>`
+        INSERT INTO reservation (id, user_id, concert_detail_id, seat_id, seat_no, price, status, expires_at, idempotency_key, hold_group_id)
+        SELECT v.id, ${userId}, ${concertDetailId}, v.seat_id, v.seat_no, ${first.seat_price}, 'HELD', ${first.hold_until},
+               CASE WHEN v.id = ${first.reservation_id} THEN ${input.idempotencyKey ?? null} END, ${group}::int
+          FROM unnest(${seats.map((x) => x.reservation_id)}::int[], ${seats.map((x) => x.id)}::int[], ${seats.map((x) => x.seat_no)}::int[])
+               AS v(id, seat_id, seat_no)
+         WHERE ${liveHoldCount(userId, now)} + ${seats.length}::int <= ${maxHolds}
+        RETURNING id, seat_no, price, expires_at, ${now} AS db_now`;
+      if (rows.length === 0) throw new HoldRefused(); // the limit: rolls the seats back
+      return rows
+        .map((r) => ({ reservationId: r.id, concertDetailId, seatNo: r.seat_no, price: r.price, expiresAt: r.expires_at, dbNow: r.db_now }))
+        .sort((a, b) => a.seatNo - b.seatNo);
     }).catch((err: unknown) => {
-      if (err instanceof HoldLimitReached) return null;
+      if (err instanceof HoldRefused) return null;
       throw err;
     });
   }
 
-  /** The hold the user made under `key` (Idempotency-Key), whatever has become of it since. */
-  async findByKey(userId: number, key: string): Promise<HeldReservation | null> {
-    const [r] = await this.db.$queryRaw<
+  /** The hold the user made under `key` (Idempotency-Key), every seat of it, whatever has become of them since. */
+  async findByKey(userId: number, key: string): Promise<HeldReservation[] | null> {
+    const rows = await this.db.$queryRaw<
       { id: number; concert_detail_id: number; seat_no: number; price: number; expires_at: Date; created_at: Date }[]
     >`
-      SELECT id, concert_detail_id, seat_no, price, expires_at, created_at
-        FROM reservation WHERE user_id = ${userId} AND idempotency_key = ${key}`;
-    if (!r) return null;
-    return {
+      SELECT r.id, r.concert_detail_id, r.seat_no, r.price, r.expires_at, r.created_at
+        FROM reservation k JOIN reservation r ON r.id = k.id OR r.hold_group_id = k.hold_group_id
+       WHERE k.user_id = ${userId} AND k.idempotency_key = ${key}
+       ORDER BY r.seat_no`;
+    if (rows.length === 0) return null;
+    return rows.map((r) => ({
       reservationId: r.id,
       concertDetailId: r.concert_detail_id,
       seatNo: r.seat_no,
       price: r.price,
       expiresAt: r.expires_at,
       dbNow: r.created_at,
-    };
+    }));
   }
 
-  /** Why `holdSeat` returned null (read after the fact; good enough to pick the error code). */
-  async explainRefusal(input: { userId: number; concertDetailId: number; seatNo: number; maxHolds: number }): Promise<HoldRefusal> {
+  /** Why `holdSeats` returned null (read after the fact; good enough to pick the error code), with the seats that were not free. */
+  async explainRefusal(input: {
+    userId: number;
+    concertDetailId: number;
+    seatNos: readonly number[];
+    maxHolds: number;
+  }): Promise<{ why: HoldRefusal; seatNos: number[] }> {
     const now = this.clock.now();
-    const [r] = await this.db.$queryRaw<{ future: boolean | null; seat: boolean; active: number }[]>`
+    const wanted = [...input.seatNos];
+    const [r] = await this.db.$queryRaw<{ future: boolean | null; missing: number[] | null; taken: number[] | null; active: number }[]>`
       SELECT (SELECT starts_at > ${now} FROM concert_detail WHERE id = ${input.concertDetailId}) AS future,
-             EXISTS (SELECT 1 FROM seat WHERE concert_detail_id = ${input.concertDetailId} AND seat_no = ${input.seatNo}) AS seat,
+             (SELECT array_agg(n ORDER BY n) FROM unnest(${wanted}::int[]) AS n
+               WHERE NOT EXISTS (SELECT 1 FROM seat WHERE concert_detail_id = ${input.concertDetailId} AND seat_no = n)) AS missing,
+             (SELECT array_agg(s.seat_no ORDER BY s.seat_no) FROM seat s
+               WHERE s.concert_detail_id = ${input.concertDetailId} AND s.seat_no = ANY(${wanted}::int[]) AND NOT ${seatIsFree(now)}) AS taken,
              ${liveHoldCount(input.userId, now)} AS active`;
-    if (r.future === null) return "PERFORMANCE_NOT_FOUND";
-    if (!r.seat) return "SEAT_NOT_FOUND";
-    if (!r.future) return "PERFORMANCE_STARTED";
-    if (r.active >= input.maxHolds) return "HOLD_LIMIT";
-    return "SEAT_UNAVAILABLE";
+    const taken = r.taken ?? [];
+    if (r.future === null) return { why: "PERFORMANCE_NOT_FOUND", seatNos: [] };
+    if (r.missing) return { why: "SEAT_NOT_FOUND", seatNos: r.missing };
+    if (!r.future) return { why: "PERFORMANCE_STARTED", seatNos: [] };
+    if (r.active + wanted.length > input.maxHolds) return { why: "HOLD_LIMIT", seatNos: [] };
+    // taken meanwhile and freed again: every seat asked for is named
+    return { why: "SEAT_UNAVAILABLE", seatNos: taken.length ? taken : wanted };
+  }
+
+  /**
+   * Ends the user's live hold of reservation `reservationId` at once: the reservation becomes
+   * EXPIRED (an unpaid hold that ended; CANCELLED is a paid one given back) with `expires_at`
+   * now, and its seat FREE. Locks seat → reservation, as payments do, so a release and a payment
+   * of the same hold take turns and the second sees what the first did.
+   */
+  async release(input: { userId: number; reservationId: number; deadline?: number }): Promise<ReleaseOutcome> {
+    const now = this.clock.now();
+    const [owned] = await this.db.$queryRaw<{ user_id: number; seat_id: number }[]>`
+      SELECT user_id, seat_id FROM reservation WHERE id = ${input.reservationId}`;
+    if (!owned) return { refused: "NOT_FOUND" };
+    if (owned.user_id !== input.userId) return { refused: "NOT_OWNER" };
+    const work = async (tx: Tx): Promise<ReleaseOutcome> => {
+      await tx.$queryRaw`SELECT id FROM seat WHERE id = ${owned.seat_id} FOR NO KEY UPDATE`;
+      const [r] = await tx.$queryRaw<{ status: ReservationStatus; live: boolean }[]>`
+        SELECT status::text AS status, expires_at > ${now} AS live FROM reservation WHERE id = ${input.reservationId} FOR NO KEY UPDATE`;
+      if (r.status === "CONFIRMED") return { refused: "ALREADY_PAID", status: r.status };
+      if (r.status !== "HELD" || !r.live) return { refused: "NOT_HELD", status: r.status === "HELD" ? "EXPIRED" : r.status };
+      const [released] = await tx.$queryRaw<{ id: number; concert_detail_id: number; seat_no: number; price: number; expires_at: Date }[]>`
+        UPDATE reservation SET status = 'EXPIRED', expires_at = ${now}
+         WHERE id = ${input.reservationId}
+        RETURNING id, concert_detail_id, seat_no, price, expires_at`;
+      await tx.$executeRaw`
+        UPDATE seat SET status = 'FREE', hold_until = NULL, reservation_id = NULL
+         WHERE id = ${owned.seat_id} AND reservation_id = ${input.reservationId}`;
+      return {
+        released: {
+          reservationId: released.id,
+          concertDetailId: released.concert_detail_id,
+          seatNo: released.seat_no,
+          price: released.price,
+          expiresAt: released.expires_at,
+          dbNow: released.expires_at,
+        },
+      };
+    };
+    return input.deadline === undefined ? this.db.$transaction(work) : transactionBefore(this.db, input.deadline, work);
   }
 
   /**

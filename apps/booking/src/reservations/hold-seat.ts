@@ -1,4 +1,4 @@
-import { AppError, DependencyError, type HoldView, type Logger, type QueueTokens } from "@concert/shared";
+import { AppError, DependencyError, type HoldView, type Logger, type MultiHoldView, type QueueTokens } from "@concert/shared";
 import type Redlock from "redlock";
 import { timeLeft } from "../db/deadline";
 import { UniqueViolation } from "../db/postgres-errors";
@@ -18,7 +18,8 @@ export interface HoldSeatDeps {
 export interface HoldSeatInput {
   userId: number;
   concertDetailId: number;
-  seatNo: number;
+  /** the seats to hold, all or none: ascending, distinct (the order gates and rows are taken in) */
+  seatNos: readonly number[];
   /** the queue token the request came with, kept active until the hold expires */
   queueToken?: string;
   /** ms since epoch when the caller stops waiting (the passport's): nothing commits after it */
@@ -29,35 +30,53 @@ export interface HoldSeatInput {
 
 /**
  * The Redlock lease on the user's holds. The hold's transaction is bounded to end before the
- * lease does (see holdSeat), so the lease always covers the work; it is only the fast path
+ * lease does (see holdSeats), so the lease always covers the work; it is only the fast path
  * anyway: the hold statement locks the user's row and counts under that lock.
  */
 const USER_LOCK_MS = 8_000;
 const USER_LOCK_SETTINGS = { retryCount: 40, retryDelay: 50, retryJitter: 50 };
 
 /**
- * Holds a seat for one user: a retry under an Idempotency-Key gets the hold it made → Redis gate
- * (most losers stop here) → Redlock on the user's hold count → the hold transaction in Postgres,
- * which has the last word and ends before the caller's deadline and the lease → the gate key now
- * names the reservation, with the hold's expiry → the queue token is kept alive until then.
+ * Holds one seat (the seed's `seatId` form, answered as before): see holdSeats.
  */
 export async function holdSeat(deps: HoldSeatDeps, input: HoldSeatInput): Promise<HoldView> {
-  const { userId, concertDetailId, seatNo, idempotencyKey } = input;
+  const [hold] = await holdSeats(deps, input);
+  return hold;
+}
+
+/** Holds several seats together (`seatIds`): one hold per seat, ascending by seat, one expiry. */
+export async function holdSeatGroup(deps: HoldSeatDeps, input: HoldSeatInput): Promise<MultiHoldView> {
+  const reservations = await holdSeats(deps, input);
+  return { reservations, expiresAt: reservations[0].expiresAt };
+}
+
+/**
+ * Holds every seat of `seatNos` for one user or none: more seats than the user may hold at all
+ * is refused before anything is touched → a retry under an Idempotency-Key gets the hold it made
+ * → the Redis gate keys of all the seats, all or none, in one script (most losers stop here) → Redlock on the
+ * user's hold count → the hold transaction in Postgres, which has the last word and ends before
+ * the caller's deadline and the lease (a refusal gives the gate keys back) → each gate key now
+ * names its reservation, with the hold's expiry → the queue token is kept alive until then.
+ */
+async function holdSeats(deps: HoldSeatDeps, input: HoldSeatInput): Promise<HoldView[]> {
+  const { userId, concertDetailId, seatNos, idempotencyKey } = input;
   if (input.deadline !== undefined) timeLeft(input.deadline);
+  if (seatNos.length > deps.maxHoldsPerUser) throw holdLimit(deps.maxHoldsPerUser);
   if (idempotencyKey) {
     const earlier = await deps.reservations.findByKey(userId, idempotencyKey);
     if (earlier) return replayOrConflict(earlier, input, deps.logger);
   }
-  const owner = await deps.gate.claim(concertDetailId, seatNo);
-  if (!owner) throw seatUnavailable(concertDetailId, seatNo);
+  const claim = await deps.gate.claim(concertDetailId, seatNos);
+  if ("taken" in claim) throw seatUnavailable(concertDetailId, claim.taken);
+  const { owner } = claim;
 
   let held;
   try {
     held = await withLock(deps.redlock, deps.gate.keys.userHoldsLock(userId), (leaseEnd) =>
-      deps.reservations.holdSeat({
+      deps.reservations.holdSeats({
         userId,
         concertDetailId,
-        seatNo,
+        seatNos,
         ttlMs: deps.holdTtlMs,
         maxHolds: deps.maxHoldsPerUser,
         deadline: Math.min(leaseEnd, input.deadline ?? leaseEnd),
@@ -65,11 +84,11 @@ export async function holdSeat(deps: HoldSeatDeps, input: HoldSeatInput): Promis
       }),
     );
     if (!held) {
-      const why = await deps.reservations.explainRefusal({ userId, concertDetailId, seatNo, maxHolds: deps.maxHoldsPerUser });
+      const why = await deps.reservations.explainRefusal({ userId, concertDetailId, seatNos, maxHolds: deps.maxHoldsPerUser });
       throw refusal(why, input, deps.maxHoldsPerUser);
     }
   } catch (err) {
-    await deps.gate.release(concertDetailId, seatNo, owner).catch(() => {});
+    await deps.gate.releaseAll(concertDetailId, seatNos, owner).catch(() => {});
     // Two requests with one key at once: the loser trips the unique index; the winner's hold is the answer.
     if (idempotencyKey && err instanceof UniqueViolation) {
       const earlier = await deps.reservations.findByKey(userId, idempotencyKey);
@@ -78,16 +97,24 @@ export async function holdSeat(deps: HoldSeatDeps, input: HoldSeatInput): Promis
     throw err;
   }
 
-  // Everything below is best effort: the hold is committed, Postgres is the truth.
-  const remainingMs = held.expiresAt.getTime() - held.dbNow.getTime();
-  try {
-    const redisNow = await deps.gate.confirm(concertDetailId, seatNo, owner, held.reservationId, remainingMs);
-    if (input.queueToken) await deps.queueStore.extendActive(input.queueToken, redisNow + remainingMs);
-  } catch (err) {
-    deps.logger.warn({ err, reservationId: held.reservationId }, "hold committed, but Redis bookkeeping failed");
-  }
+  await confirmGates(deps, input, owner, held);
+  return held.map(holdView);
+}
 
-  return holdView(held);
+/**
+ * Best effort once the hold is committed (Postgres is the truth): each seat's gate key names its
+ * reservation until the hold's expiry, and the queue token lives until then.
+ */
+async function confirmGates(deps: HoldSeatDeps, input: HoldSeatInput, owner: string, held: HeldReservation[]): Promise<void> {
+  const remainingMs = held[0].expiresAt.getTime() - held[0].dbNow.getTime();
+  try {
+    const redisNows = await Promise.all(
+      held.map((h) => deps.gate.confirm(input.concertDetailId, h.seatNo, owner, h.reservationId, remainingMs)),
+    );
+    if (input.queueToken) await deps.queueStore.extendActive(input.queueToken, Math.min(...redisNows) + remainingMs);
+  } catch (err) {
+    deps.logger.warn({ err, reservationIds: held.map((h) => h.reservationId) }, "hold committed, but Redis bookkeeping failed");
+  }
 }
 
 function holdView(held: HeldReservation): HoldView {
@@ -101,15 +128,19 @@ function holdView(held: HeldReservation): HoldView {
   };
 }
 
-/** The same hold again → the answer it got; the key reused for another seat → 409. */
-function replayOrConflict(earlier: HeldReservation, input: HoldSeatInput, logger: Logger): HoldView {
-  if (earlier.concertDetailId !== input.concertDetailId || earlier.seatNo !== input.seatNo) {
+/** The same hold again → the answer it got; the key reused for other seats → 409. */
+function replayOrConflict(earlier: HeldReservation[], input: HoldSeatInput, logger: Logger): HoldView[] {
+  const same =
+    earlier[0].concertDetailId === input.concertDetailId &&
+    earlier.length === input.seatNos.length &&
+    earlier.every((e, i) => e.seatNo === input.seatNos[i]);
+  if (!same) {
     throw new AppError("IDEMPOTENCY_CONFLICT", "This Idempotency-Key was used for a hold of another seat", {
-      reservationId: earlier.reservationId,
+      reservationId: earlier[0].reservationId,
     });
   }
-  logger.info({ reservationId: earlier.reservationId }, "idempotent hold replayed");
-  return holdView(earlier);
+  logger.info({ reservationIds: earlier.map((e) => e.reservationId) }, "idempotent hold replayed");
+  return earlier.map(holdView);
 }
 
 /**
@@ -131,26 +162,40 @@ async function withLock<T>(redlock: Redlock, resource: string, routine: (leaseEn
   }
 }
 
-function seatUnavailable(concertDetailId: number, seatNo: number): AppError {
-  return new AppError("SEAT_UNAVAILABLE", `Seat ${seatNo} of performance ${concertDetailId} is not available`, {
-    concertDetailId,
-    seatId: seatNo,
-  });
+function seatUnavailable(concertDetailId: number, seatNos: readonly number[]): AppError {
+  const [seatId] = seatNos;
+  const which = seatNos.length === 1 ? `Seat ${seatId}` : `Seats ${seatNos.join(", ")}`;
+  return new AppError(
+    "SEAT_UNAVAILABLE",
+    `${which} of performance ${concertDetailId} ${seatNos.length === 1 ? "is" : "are"} not available`,
+    {
+      concertDetailId,
+      seatId,
+      seatIds: seatNos,
+    },
+  );
 }
 
-function refusal(why: HoldRefusal, input: HoldSeatInput, maxHolds: number): AppError {
+function holdLimit(maxHolds: number): AppError {
+  return new AppError("HOLD_LIMIT", `A user may hold at most ${maxHolds} seats at once`, { maxHolds });
+}
+
+function refusal({ why, seatNos }: { why: HoldRefusal; seatNos: number[] }, input: HoldSeatInput, maxHolds: number): AppError {
   switch (why) {
     case "PERFORMANCE_NOT_FOUND":
       return new AppError("NOT_FOUND", `Performance ${input.concertDetailId} not found`, { concertDetailId: input.concertDetailId });
     case "SEAT_NOT_FOUND":
-      return new AppError("NOT_FOUND", `Seat ${input.seatNo} of performance ${input.concertDetailId} not found`, { seatId: input.seatNo });
+      return new AppError("NOT_FOUND", `Seat ${seatNos.join(", ")} of performance ${input.concertDetailId} not found`, {
+        seatId: seatNos[0],
+        seatIds: seatNos,
+      });
     case "PERFORMANCE_STARTED":
       return new AppError("SEAT_UNAVAILABLE", `Performance ${input.concertDetailId} has already started`, {
         concertDetailId: input.concertDetailId,
       });
     case "HOLD_LIMIT":
-      return new AppError("HOLD_LIMIT", `A user may hold at most ${maxHolds} seats at once`, { maxHolds });
+      return holdLimit(maxHolds);
     default:
-      return seatUnavailable(input.concertDetailId, input.seatNo);
+      return seatUnavailable(input.concertDetailId, seatNos);
   }
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import type { Cluster, Redis } from "ioredis";
-import { defineScripts, luaScript, redisCall, runScript, seatGateKeys, type SeatGateKeys } from "@concert/shared";
+import { defineScripts, luaScript, runScript, seatGateKeys, type SeatGateKeys } from "@concert/shared";
 
 /*
  * The Redis fast gate in front of a seat hold. One key per seat (layout in
@@ -23,6 +23,18 @@ export const seatConfirmScript = luaScript({
   decode: (reply) => ({ redisNow: Number((reply as [number, number])[1]) }),
 });
 
+const CLAIM = { TAKEN: 0, CLAIMED: 1 } as const;
+export const seatsClaimScript = luaScript({
+  name: "seatsClaim",
+  file: join(LUA_DIR, "seats-claim-n.lua"),
+  keys: ["seat"],
+  keyList: true,
+  argv: { owner: "string", pendingMs: "number" },
+  codes: CLAIM,
+  /** the 0-based positions of the seats that were already claimed (none: every key is ours) */
+  decode: (reply): number[] => (reply as number[]).slice(1).map((position) => position - 1),
+});
+
 const RELEASE = { NOT_OURS: 0, RELEASED: 1 } as const;
 export const seatReleaseScript = luaScript({
   name: "seatReleaseIfOwner",
@@ -34,7 +46,7 @@ export const seatReleaseScript = luaScript({
 });
 
 /** Every seat-gate script (the protocol test reads each one's Lua against its codes). */
-export const SEAT_GATE_SCRIPTS = [seatConfirmScript, seatReleaseScript];
+export const SEAT_GATE_SCRIPTS = [seatsClaimScript, seatConfirmScript, seatReleaseScript];
 
 export const reservationValue = (reservationId: number) => `r:${reservationId}`;
 
@@ -51,11 +63,17 @@ export class SeatGate {
     this.keys = seatGateKeys(prefix);
   }
 
-  /** SET NX: returns an owner value if we got the seat's gate, null if someone else holds it. */
-  async claim(concertDetailId: number, seatNo: number): Promise<string | null> {
+  /**
+   * Sets every seat's key to one pending owner value in one script, or none of them when any is
+   * already claimed: of two overlapping sets the first gets all its keys and the second none,
+   * and a refused set never blocks a seat it did not get. Returns the owner value, or the seats
+   * whose key was taken.
+   */
+  async claim(concertDetailId: number, seatNos: readonly number[]): Promise<{ owner: string } | { taken: number[] }> {
     const owner = `p:${randomUUID()}`;
-    const res = await redisCall(this.redis.set(this.keys.seat(concertDetailId, seatNo), owner, "PX", this.pendingMs, "NX"));
-    return res === "OK" ? owner : null;
+    const seat = seatNos.map((seatNo) => this.keys.seat(concertDetailId, seatNo));
+    const taken = await runScript(this.redis, seatsClaimScript, { seat }, { owner, pendingMs: this.pendingMs });
+    return taken.length === 0 ? { owner } : { taken: taken.map((i) => seatNos[i]) };
   }
 
   /** Pending claim → hold of the reservation for `ttlMs`; returns the Redis clock (ms). */
@@ -66,7 +84,12 @@ export class SeatGate {
     return redisNow;
   }
 
-  /** Owner-checked delete (a pending claim that failed, or an expired reservation's key). */
+  /** Owner-checked delete of each seat's key (a pending claim that failed: one owner value on all). */
+  async releaseAll(concertDetailId: number, seatNos: readonly number[], value: string): Promise<void> {
+    await Promise.all(seatNos.map((seatNo) => this.release(concertDetailId, seatNo, value)));
+  }
+
+  /** Owner-checked delete (a pending claim that failed, or an expired or released reservation's key). */
   async release(concertDetailId: number, seatNo: number, value: string): Promise<boolean> {
     return runScript(this.redis, seatReleaseScript, { seat: this.keys.seat(concertDetailId, seatNo) }, { value });
   }

@@ -5,9 +5,12 @@ import {
   AppError,
   holdView,
   isLostToken,
+  multiHoldView,
   redisCall,
   requestUserIds,
+  reservationView,
   reserveBody,
+  seatsOfHold,
   type QueueStore,
   type SeatGateKeys,
 } from "@concert/shared";
@@ -53,15 +56,28 @@ export interface ForwardDeps {
   holdCaps?: HoldCaps;
 }
 
-/** The hold booking made, from its 201 answer; null for any other answer. */
-function madeHold(reply: ForwardedReply): HoldOutcome | null {
-  if (reply.status !== 201) return null;
+/** The answer's result (inside the envelope), or undefined when the body is not JSON. */
+function resultOf(reply: ForwardedReply): unknown {
   try {
-    const parsed = holdView.safeParse((JSON.parse(reply.body.toString("utf8")) as { result?: unknown }).result);
-    return parsed.success ? { reservationId: parsed.data.reservationId, expiresAt: Date.parse(parsed.data.expiresAt) } : null;
+    return (JSON.parse(reply.body.toString("utf8")) as { result?: unknown }).result;
   } catch {
-    return null;
+    return undefined;
   }
+}
+
+/** The holds booking made, from its 201 answer (one for `seatId`, one per seat for `seatIds`); none for any other answer. */
+function madeHolds(reply: ForwardedReply): HoldOutcome[] {
+  if (reply.status !== 201) return [];
+  const result = resultOf(reply);
+  const one = holdView.safeParse(result);
+  const many = one.success ? [one.data] : (multiHoldView.safeParse(result).data?.reservations ?? []);
+  return many.map((h) => ({ reservationId: h.reservationId, expiresAt: Date.parse(h.expiresAt) }));
+}
+
+/** The reservation booking released, from its 200 answer; null for any other answer. */
+function releasedHold(reply: ForwardedReply): number | null {
+  if (reply.status !== 200) return null;
+  return reservationView.safeParse(resultOf(reply)).data?.reservationId ?? null;
 }
 
 /**
@@ -81,36 +97,53 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
   const singleFlight = new SeatSingleFlight();
 
   /**
-   * For a hold: refuses it if the seat is already claimed or this instance's hold of the seat in
-   * flight won; else makes it the one in flight and returns what to call with its answer status.
+   * For a hold: refuses it if any of its seats is already claimed or this instance's hold in
+   * flight of one of them won; else makes it the one in flight for each of its seats (taken in
+   * seat order, so overlapping holds cannot wait on each other in a ring) and returns what to
+   * call with its answer status.
    */
-  const claimSeat = async (gate: EarlySeatRefusal, req: Request): Promise<((status: number) => void) | undefined> => {
+  const claimSeats = async (gate: EarlySeatRefusal, req: Request): Promise<((status: number) => void) | undefined> => {
     const body = reserveBody.safeParse(req.body);
     if (!body.success) return undefined; // booking answers 400, naming the field
-    const { concertDetailId, seatId } = body.data;
-    const key = gate.keys.seat(concertDetailId, seatId);
-    const refuse = () => {
+    const { concertDetailId } = body.data;
+    const seats = seatsOfHold(body.data);
+    const keys = seats.map((seatNo) => gate.keys.seat(concertDetailId, seatNo));
+    const refuse = (taken: number[]) => {
       gate.onRefused?.();
-      return new AppError("SEAT_UNAVAILABLE", `Seat ${seatId} of performance ${concertDetailId} is not available`, {
-        concertDetailId,
-        seatId,
-      });
+      const which =
+        taken.length === 1
+          ? `Seat ${taken[0]} of performance ${concertDetailId} is`
+          : `Seats ${taken.join(", ")} of performance ${concertDetailId} are`;
+      return new AppError("SEAT_UNAVAILABLE", `${which} not available`, { concertDetailId, seatId: taken[0], seatIds: taken });
     };
-    if ((await redisCall(gate.redis.exists(key))) === 1) throw refuse();
-    const answered = await singleFlight.claim(key);
-    if (!answered) throw refuse();
-    return answered;
+    const exists = await redisCall(Promise.all(keys.map((key) => gate.redis.exists(key))));
+    const taken = seats.filter((_, i) => exists[i] === 1);
+    if (taken.length > 0) throw refuse(taken);
+    const answered: ((status: number) => void)[] = [];
+    const answerAll = (status: number) => answered.forEach((answer) => answer(status));
+    for (const [i, key] of keys.entries()) {
+      const answer = await singleFlight.claim(key);
+      if (!answer) {
+        answerAll(0);
+        throw refuse([seats[i]]);
+      }
+      answered.push(answer);
+    }
+    return answerAll;
   };
 
-  /** Counts the hold against its address's rate and takes one of its live places; the result records booking's answer. */
-  const takeHoldPlace = async (caps: HoldCaps, req: Request): Promise<((outcome: HoldOutcome | null) => Promise<void>) | undefined> => {
+  /** Counts the hold against its address's rate and takes a live place per seat; the result records booking's answer. */
+  const takeHoldPlaces = async (caps: HoldCaps, req: Request): Promise<((made: HoldOutcome[]) => Promise<void>) | undefined> => {
     await caps.rate.consume(req);
-    return caps.live.enabled ? caps.live.reserve(caps.clientIp(req)) : undefined;
+    const body = reserveBody.safeParse(req.body);
+    const seats = body.success ? seatsOfHold(body.data).length : 1;
+    return caps.live.enabled ? caps.live.reserve(caps.clientIp(req), seats) : undefined;
   };
 
   const withToken = (route: GatewayRoute): RequestHandler => {
     const gate = route.seatGate ? seatGate : undefined;
     const caps = route.clientHoldCaps ? holdCaps : undefined;
+    const releases = route.releasesHold ? holdCaps : undefined;
     return async (req: Request, res: Response) => {
       const token = tokenHeader(req.headers.token);
       // a token past its session cap may still pay the hold that keeps it alive, nothing else
@@ -130,15 +163,17 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
         }
       }
       // A retry under an Idempotency-Key must reach booking, which answers it with the hold it made.
-      const answered = gate && req.headers["idempotency-key"] === undefined ? await claimSeat(gate, req) : undefined;
+      const answered = gate && req.headers["idempotency-key"] === undefined ? await claimSeats(gate, req) : undefined;
       try {
         // after the seat gate: the losers of a rush for a taken seat are refused without the
         // per-address bookkeeping (they create no hold, so they count against nothing)
-        const settle = caps && (await takeHoldPlace(caps, req));
-        let made: HoldOutcome | null = null;
+        const settle = caps && (await takeHoldPlaces(caps, req));
+        let made: HoldOutcome[] = [];
         try {
           const reply = await forwarder.forward(req, res, { userId: auth.userId, queueToken: token, replay: auth.replay || undefined });
-          if (settle) made = madeHold(reply);
+          if (settle) made = madeHolds(reply);
+          const released = releases?.live.enabled ? releasedHold(reply) : null;
+          if (released !== null) await releases?.live.forget(releases.clientIp(req), released);
         } finally {
           await settle?.(made);
         }

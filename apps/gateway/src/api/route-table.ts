@@ -4,7 +4,9 @@ import {
   cancelView,
   ticketList,
   holdView,
+  multiHoldView,
   paymentView,
+  reservationView,
   pointView,
   performanceList,
   seatList,
@@ -54,6 +56,8 @@ export interface GatewayRoute extends RouteContract {
   seatGate?: true;
   /** makes a seat hold: counted against the client address's hold rate and live holds (forward/client-holds.ts) */
   clientHoldCaps?: true;
+  /** ends a hold: its place among the client address's live holds is given back on success */
+  releasesHold?: true;
   /**
    * AUTH_MODE=jwt: needs `Authorization: Bearer <JWT>`, and the user the request names must be
    * the verified one (auth/identity.ts). Together with "token" access, the token must be that user's.
@@ -153,10 +157,10 @@ export const ROUTE_TABLE: readonly GatewayRoute[] = [
     seatGate: true,
     clientHoldCaps: true,
     doc: {
-      summary: "Hold a seat for SEAT_HOLD_TTL_SEC (default 5 minutes)",
-      ok: holdView,
+      summary: "Hold a seat (`seatId`), or several at once, all or none (`seatIds`), for SEAT_HOLD_TTL_SEC (default 5 minutes)",
+      ok: z.union([holdView, multiHoldView]),
       okStatus: 201,
-      okDescription: "The hold; pay before expiresAt",
+      okDescription: "The hold (`seatId`), or `{reservations, expiresAt}` with one hold per seat (`seatIds`); pay before expiresAt",
       errors: [400, 401, 403, 404, 409, 413, 429],
     },
   }),
@@ -222,6 +226,20 @@ export const ROUTE_TABLE: readonly GatewayRoute[] = [
       ok: ticketList,
       okDescription: "One page; pass nextCursor as `before` for the next",
       errors: [400],
+    },
+  }),
+  route("releaseHold", {
+    verifiedUser: true,
+    access: "token",
+    served: "booking",
+    successLog: "info",
+    releasesHold: true,
+    doc: {
+      summary: "Release your hold of a seat at once (the seat is free again)",
+      ok: reservationView,
+      okDescription:
+        "The reservation, now EXPIRED (its hold ended by its owner); 409 NOT_HELD when it no longer was a live hold, ALREADY_PAID when paid",
+      errors: [400, 401, 403, 404, 409],
     },
   }),
 ];

@@ -42,16 +42,19 @@ export class ClientHolds {
     return `${this.options.prefix}:${client}`;
   }
 
-  /** Takes a place for one hold of `client` (HOLD_LIMIT when none is left); call the result with booking's answer. */
-  async reserve(client: string, now = Date.now()): Promise<(outcome: HoldOutcome | null) => Promise<void>> {
+  /**
+   * Takes a place for each of `seats` seats of one hold of `client` (HOLD_LIMIT, taking none,
+   * when they do not all fit); call the result with the reservations booking made.
+   */
+  async reserve(client: string, seats = 1, now = Date.now()): Promise<(made: readonly HoldOutcome[]) => Promise<void>> {
     const key = this.key(client);
-    const place = `f:${randomUUID()}`;
+    const places = Array.from({ length: seats }, () => `f:${randomUUID()}`);
     const until = now + this.options.inFlightMs;
     const replies = await redisCall(
       this.redis
         .multi()
         .zremrangebyscore(key, "-inf", now)
-        .zadd(key, until, place)
+        .zadd(key, ...places.flatMap((place) => [until, place]))
         .zcard(key)
         .pexpireat(key, until, "NX")
         .pexpireat(key, until, "GT")
@@ -59,14 +62,14 @@ export class ClientHolds {
     );
     const live = Number(replies?.[2]?.[1] ?? 0);
     if (live > this.options.maxLive) {
-      await redisCall(this.redis.zrem(key, place));
+      await redisCall(this.redis.zrem(key, ...places));
       throw new AppError("HOLD_LIMIT", `At most ${this.options.maxLive} seats may be held from one address at once`, {
         maxHoldsPerClient: this.options.maxLive,
       });
     }
-    return async (outcome) => {
-      const settle = this.redis.multi().zrem(key, place);
-      if (outcome) {
+    return async (made) => {
+      const settle = this.redis.multi().zrem(key, ...places);
+      for (const outcome of made) {
         settle
           .zadd(key, outcome.expiresAt, `r:${outcome.reservationId}`)
           .pexpireat(key, outcome.expiresAt, "NX")
@@ -75,5 +78,12 @@ export class ClientHolds {
       // Best effort: a place left behind lapses at its in-flight score; the hold itself is booking's.
       await redisCall(settle.exec()).catch((err: unknown) => this.logger.warn({ err, client }, "recording a client's hold failed"));
     };
+  }
+
+  /** A released hold no longer counts against `client` (best effort: else it lapses at its expiry). */
+  async forget(client: string, reservationId: number): Promise<void> {
+    await redisCall(this.redis.zrem(this.key(client), `r:${reservationId}`)).catch((err: unknown) =>
+      this.logger.warn({ err, client }, "forgetting a client's released hold failed"),
+    );
   }
 }

@@ -6,10 +6,11 @@ import { notify } from "../messages";
 import { page, type Performance, type Visitor } from "../state";
 import { forgetToken } from "./join";
 
-export function showDone(visitor: Visitor, seatId: number, performance: Performance, payment: Payment): void {
+export function showDone(visitor: Visitor, seats: readonly number[], performance: Performance, payment: Payment): void {
   page.state = { step: "done", visitor };
   forgetToken();
-  dom.doneText.textContent = `Seat ${seatId} on ${fmtDate(performance.startsAt)} is yours.`;
+  const which = seats.length === 1 ? `Seat ${seats[0]}` : `Seats ${seats.join(", ")}`;
+  dom.doneText.textContent = `${which} on ${fmtDate(performance.startsAt)} ${seats.length === 1 ? "is" : "are"} yours.`;
   dom.donePayment.textContent = `#${payment.paymentId}`;
   dom.doneAmount.textContent = fmtPoints(payment.amount);
   dom.doneBalance.textContent = fmtPoints(payment.balance);

@@ -27,10 +27,15 @@ export type ArgValues<A extends ArgSpec> = { [N in keyof A]: A[N] extends "numbe
 export interface LuaScriptSpec<K extends string, A extends ArgSpec, C extends Codes, R> {
   /** the ioredis command name (unique per client) */
   name: string;
-  /** absolute path of `<name>-<numberOfKeys>.lua` */
+  /** absolute path of `<name>-<numberOfKeys>.lua` (`<name>-n.lua` with `keyList`) */
   file: string;
   /** KEYS in order, each named as the Lua local `<key>Key` */
   keys: readonly K[];
+  /**
+   * The script takes any number of KEYS (a several-seat hold's seats), all of them as the Lua
+   * table `<key>Keys` of its one declared key; the caller passes that key as a list.
+   */
+  keyList?: true;
   /** ARGV in order (object key order), each named as the Lua local `<name>` */
   argv: A;
   /** every code the script may return, as Lua locals of the same names */
@@ -42,7 +47,8 @@ export interface LuaScriptSpec<K extends string, A extends ArgSpec, C extends Co
 }
 
 export interface LuaScript<K extends string, A extends ArgSpec, C extends Codes, R> extends LuaScriptSpec<K, A, C, R> {
-  numberOfKeys: number;
+  /** undefined with `keyList`: the count goes with each call */
+  numberOfKeys: number | undefined;
   /** ARGV names in order */
   argNames: readonly string[];
   /** the Lua that Redis runs: prelude of locals, script, includes pasted */
@@ -65,9 +71,9 @@ export function pasteIncludes(source: string, includesDir: string, pasted = new 
 }
 
 /** The locals a script starts with: its KEYS, ARGV and codes, by name. */
-export function prelude(spec: { keys: readonly string[]; argv: ArgSpec; codes: Codes; constants?: Codes }): string {
+export function prelude(spec: { keys: readonly string[]; keyList?: true; argv: ArgSpec; codes: Codes; constants?: Codes }): string {
   const line = (names: string[], values: string[]) => (names.length ? `local ${names.join(", ")} = ${values.join(", ")}\n` : "");
-  const keyNames = spec.keys.map((k) => `${k}Key`);
+  const keyNames = spec.keys.map((k) => (spec.keyList ? `${k}Keys` : `${k}Key`));
   const argNames = Object.keys(spec.argv);
   const values = { ...spec.constants, ...spec.codes };
   const codeNames = Object.keys(values);
@@ -77,7 +83,7 @@ export function prelude(spec: { keys: readonly string[]; argv: ArgSpec; codes: C
   return (
     line(
       keyNames,
-      keyNames.map((_, i) => `KEYS[${i + 1}]`),
+      keyNames.map((_, i) => (spec.keyList ? "KEYS" : `KEYS[${i + 1}]`)),
     ) +
     line(
       argNames,
@@ -92,12 +98,14 @@ export function prelude(spec: { keys: readonly string[]; argv: ArgSpec; codes: C
 
 /** Reads a script and checks that its file name's key count agrees with its declaration. */
 export function luaScript<K extends string, A extends ArgSpec, C extends Codes, R>(spec: LuaScriptSpec<K, A, C, R>): LuaScript<K, A, C, R> {
-  const m = /-(\d+)\.lua$/.exec(basename(spec.file));
-  if (!m || Number(m[1]) !== spec.keys.length) {
-    throw new Error(`${basename(spec.file)}: the file name must end in -${spec.keys.length}.lua (it takes ${spec.keys.length} KEYS)`);
+  const m = /-(\d+|n)\.lua$/.exec(basename(spec.file));
+  const count = spec.keyList ? "n" : String(spec.keys.length);
+  if (!m || m[1] !== count || (spec.keyList && spec.keys.length !== 1)) {
+    throw new Error(`${basename(spec.file)}: the file name must end in -${count}.lua (it takes ${count} KEYS)`);
   }
   const body = pasteIncludes(readFileSync(spec.file, "utf8"), join(dirname(spec.file), "includes"));
-  return { ...spec, numberOfKeys: spec.keys.length, argNames: Object.keys(spec.argv), lua: prelude(spec) + body };
+  const numberOfKeys = spec.keyList ? undefined : spec.keys.length;
+  return { ...spec, numberOfKeys, argNames: Object.keys(spec.argv), lua: prelude(spec) + body };
 }
 
 type Command = (...args: (string | number)[]) => Promise<unknown>;
@@ -132,7 +140,7 @@ export function defineScripts(redis: Redis | Cluster, scripts: readonly LuaScrip
 export function runScript<K extends string, A extends ArgSpec, C extends Codes, R>(
   redis: Redis | Cluster,
   script: LuaScript<K, A, C, R>,
-  keys: Record<K, string>,
+  keys: Record<K, string | readonly string[]>,
   argv: ArgValues<A>,
 ): Promise<R> {
   if (defined.get(redis)?.get(script.name) !== script.lua) {
@@ -141,7 +149,11 @@ export function runScript<K extends string, A extends ArgSpec, C extends Codes, 
     );
   }
   const args: (string | number)[] = [];
-  for (const k of script.keys) args.push(keys[k]);
+  for (const k of script.keys) {
+    const key = keys[k];
+    if (typeof key === "string") args.push(key);
+    else args.push(key.length, ...key); // keyList: the count goes first
+  }
   for (const n of script.argNames) args.push(argv[n]);
   const command = (redis as unknown as Record<string, Command>)[script.name];
   // one promise step on the poll's path: decode, or mark the failure as the Redis adapter does

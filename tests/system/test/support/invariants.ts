@@ -20,6 +20,7 @@ export interface InvariantReport {
  *  8. every REFUND row matches exactly one CANCELLED reservation (its user, payment and price), and
  *     every CANCELLED reservation has its REFUND row
  *  9. no payment is refunded beyond its amount
+ * 10. the rows of one several-seat hold are one user's, of one date, and include its first reservation
  */
 export async function checkInvariants(pool: Pool, redis: Redis | Cluster | null, bookingPrefix: string): Promise<InvariantReport> {
   const violations: string[] = [];
@@ -98,6 +99,11 @@ export async function checkInvariants(pool: Pool, redis: Redis | Cluster | null,
     "payment refunded beyond its amount",
     `SELECT p.id, p.amount, sum(l.amount) AS refunded FROM payment p JOIN point_ledger l ON l.payment_id = p.id AND l.type = 'REFUND'
       GROUP BY p.id, p.amount HAVING sum(l.amount) > p.amount`,
+  );
+  await sql(
+    "several-seat hold split across users or dates, or without its first reservation",
+    `SELECT hold_group_id FROM reservation WHERE hold_group_id IS NOT NULL GROUP BY hold_group_id
+     HAVING count(DISTINCT user_id) > 1 OR count(DISTINCT concert_detail_id) > 1 OR count(*) FILTER (WHERE id = hold_group_id) <> 1`,
   );
 
   // HELD reservations: a future expiresAt, or a live Redis hold key naming this reservation.
