@@ -71,6 +71,28 @@ export function median(xs) {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
+/**
+ * The medians of each target's `measure` runs (rounds alternating between targets in one run):
+ * req/s, p50, p99, CPU µs per request over all measured pids and of the first pid alone (the
+ * app), non-2xx answers in all, and every round's req/s.
+ */
+export function medianOfRuns(runs) {
+  return Object.fromEntries(
+    Object.entries(runs).map(([name, rs]) => [
+      name,
+      {
+        rps: median(rs.map((r) => r.rps)),
+        p50: median(rs.map((r) => r.p50)),
+        p99: median(rs.map((r) => r.p99)),
+        cpuUs: median(rs.map((r) => r.cpuUsPerReq.reduce((a, b) => a + b, 0))),
+        appCpuUs: median(rs.map((r) => r.cpuUsPerReq[0])),
+        non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
+        rpsAll: rs.map((r) => Math.round(r.rps)),
+      },
+    ]),
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Added for the scenario modules: a Redis server of our own, a closed-loop HTTP client with
 // exact (µs) latencies, percentiles, CPU accounting over several pids, a bench database.

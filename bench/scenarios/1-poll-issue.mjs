@@ -3,7 +3,7 @@
 // JSON server: same client (autocannon, 50 connections), same run. CPU per request counts the app
 // process, and for the gateway also the Redis server (work moved into Lua is not free).
 import { join } from "node:path";
-import { measure, median, startProcess, freePort } from "../lib.mjs";
+import { measure, medianOfRuns, startProcess, freePort } from "../lib.mjs";
 
 export const id = 1;
 export const title = "Gateway poll and issue vs bare Express and raw node:http";
@@ -83,20 +83,7 @@ export async function run(ctx) {
     for (let round = 0; round < rounds; round++) {
       for (const [name, t] of Object.entries(targets)) runs[name].push(await t());
     }
-    const s = Object.fromEntries(
-      Object.entries(runs).map(([name, rs]) => [
-        name,
-        {
-          rps: median(rs.map((r) => r.rps)),
-          p50: median(rs.map((r) => r.p50)),
-          p99: median(rs.map((r) => r.p99)),
-          cpuUs: median(rs.map((r) => r.cpuUsPerReq.reduce((a, b) => a + b, 0))),
-          appCpuUs: median(rs.map((r) => r.cpuUsPerReq[0])),
-          non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
-          rpsAll: rs.map((r) => Math.round(r.rps)),
-        },
-      ]),
-    );
+    const s = medianOfRuns(runs);
     const base = s.express;
     const row = (name, label, target) => {
       const x = s[name];

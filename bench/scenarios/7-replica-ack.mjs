@@ -3,7 +3,7 @@
 // with 1 (each issue answered only after WAIT confirmed the replica has it), alternating round by
 // round in the same run, same client (autocannon, 50 connections). CPU per request counts the
 // gateway, the primary and the replica.
-import { measure, median, startRedisServer } from "../lib.mjs";
+import { measure, medianOfRuns, startRedisServer } from "../lib.mjs";
 
 export const id = 7;
 export const title = "Token issue with REDIS_MIN_REPLICAS_ACK=1 (WAIT for one replica) vs 0";
@@ -45,19 +45,7 @@ export async function run(ctx) {
     duration = warm;
     const runs = { ack0: [], ack1: [] };
     for (let round = 0; round < rounds; round++) for (const [name, t] of Object.entries(targets)) runs[name].push(await t());
-    const s = Object.fromEntries(
-      Object.entries(runs).map(([name, rs]) => [
-        name,
-        {
-          rps: median(rs.map((r) => r.rps)),
-          p50: median(rs.map((r) => r.p50)),
-          p99: median(rs.map((r) => r.p99)),
-          cpuUs: median(rs.map((r) => r.cpuUsPerReq.reduce((a, b) => a + b, 0))),
-          non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
-          rpsAll: rs.map((r) => Math.round(r.rps)),
-        },
-      ]),
-    );
+    const s = medianOfRuns(runs);
     const row = (name, label) => {
       const x = s[name];
       const vs = s.ack0;

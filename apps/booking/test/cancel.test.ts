@@ -1,4 +1,15 @@
-import { call, clock, newConcert, nextId, passport, reserveIdBlock, snapshot, startBooking, type Booking } from "./support/booking";
+import {
+  call,
+  gateKey,
+  clock,
+  newConcert,
+  nextId,
+  passport,
+  reserveIdBlock,
+  snapshot,
+  startBooking,
+  type Booking,
+} from "./support/booking";
 
 reserveIdBlock();
 
@@ -57,8 +68,6 @@ async function refundRows(reservationIds: number[]) {
 async function balance(userId: number) {
   return Number((await a.db.user.findUniqueOrThrow({ where: { id: userId } })).point);
 }
-
-const gateKey = (inst: Booking, detail: number, seat: number) => `${inst.config.redisKeyPrefix}:seat:${detail}:${seat}`;
 
 describe("cancel and refund", () => {
   it("cancels a paid seat: CANCELLED, the seat FREE (Postgres, Redis gate, seat list), its price back as one REFUND row", async () => {

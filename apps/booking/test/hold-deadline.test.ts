@@ -1,7 +1,19 @@
 import { ReservationsRepository } from "../src/db/reservations.repository";
 import { dbClock } from "../src/db/seat-sql";
 import type { Db } from "../src/db/client";
-import { call, clock, newConcert, nextId, passport, reserveIdBlock, snapshot, sleep, startBooking, type Booking } from "./support/booking";
+import {
+  call,
+  gateKey,
+  clock,
+  newConcert,
+  nextId,
+  passport,
+  reserveIdBlock,
+  snapshot,
+  sleep,
+  startBooking,
+  type Booking,
+} from "./support/booking";
 
 reserveIdBlock();
 
@@ -120,7 +132,7 @@ describe("a hold never commits after its caller's deadline", () => {
     expect(took).toBeLessThan(1_000);
     await sleep(200);
     expect(await snapshot(a.db, scope)).toEqual(before);
-    expect(await a.redis.exists(`${a.config.redisKeyPrefix}:seat:${detailIds[0]}:5`)).toBe(0);
+    expect(await a.redis.exists(gateKey(a, detailIds[0], 5))).toBe(0);
     // the seat is free for the retry
     expect((await hold(user, detailIds[0], 5)).status).toBe(201);
   });
@@ -134,7 +146,7 @@ describe("a hold never commits after its caller's deadline", () => {
     expect(r.status).toBe(503);
     expect(r.headers.get("retry-after")).toBe("1");
     expect(await snapshot(a.db, scope)).toEqual(before);
-    expect(await a.redis.exists(`${a.config.redisKeyPrefix}:seat:${detailIds[0]}:6`)).toBe(0);
+    expect(await a.redis.exists(gateKey(a, detailIds[0], 6))).toBe(0);
   });
 
   it("a payment past its deadline is 503 and changes nothing", async () => {

@@ -1,4 +1,16 @@
-import { call, clock, newConcert, nextId, passport, reserveIdBlock, sleep, snapshot, startBooking, type Booking } from "./support/booking";
+import {
+  call,
+  gateKey,
+  clock,
+  newConcert,
+  nextId,
+  passport,
+  reserveIdBlock,
+  sleep,
+  snapshot,
+  startBooking,
+  type Booking,
+} from "./support/booking";
 
 reserveIdBlock();
 
@@ -63,7 +75,7 @@ describe("seat holds", () => {
     const { detailIds } = await newConcert(a.db);
     const first = await hold(a, nextId(), detailIds[0], 3);
     expect(first.status).toBe(201);
-    await a.redis.del(`${a.config.redisKeyPrefix}:seat:${detailIds[0]}:3`); // Redis lost its data
+    await a.redis.del(gateKey(a, detailIds[0], 3)); // Redis lost its data
 
     const scope = { detailIds };
     const before = await snapshot(a.db, scope);
@@ -72,7 +84,7 @@ describe("seat holds", () => {
     expect(second.body.error?.code).toBe("SEAT_UNAVAILABLE");
     expect(await snapshot(a.db, scope)).toEqual(before);
     // the refused attempt left no stray gate key behind
-    expect(await a.redis.exists(`${a.config.redisKeyPrefix}:seat:${detailIds[0]}:3`)).toBe(0);
+    expect(await a.redis.exists(gateKey(a, detailIds[0], 3))).toBe(0);
   });
 
   it(`when a user already holds 4 seats, a fifth hold is refused with HOLD_LIMIT and nothing changes`, async () => {
@@ -141,7 +153,7 @@ describe("seat holds", () => {
         expect(r.status).toBe(201);
         ids.push(r.body.result.reservationId);
       }
-      const key = (seat: number) => `${a.config.redisKeyPrefix}:seat:${detailIds[0]}:${seat}`;
+      const key = (seat: number) => gateKey(a, detailIds[0], seat);
       expect(await a.redis.get(key(1))).toBe(`r:${ids[0]}`);
       clock.advance(1_100);
       const [s1, s2] = await Promise.all([a.app.sweep(), b.app.sweep()]);

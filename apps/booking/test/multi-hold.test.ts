@@ -1,4 +1,15 @@
-import { call, clock, newConcert, nextId, passport, reserveIdBlock, snapshot, startBooking, type Booking } from "./support/booking";
+import {
+  call,
+  gateKey,
+  clock,
+  newConcert,
+  nextId,
+  passport,
+  reserveIdBlock,
+  snapshot,
+  startBooking,
+  type Booking,
+} from "./support/booking";
 
 reserveIdBlock();
 
@@ -28,11 +39,11 @@ const pay = (inst: Booking, userId: number, reservationId: number) =>
   call(inst.url, "POST", "/api/payment", { auth: passport({ userId }), body: { userId, reservationId, point: PRICE } });
 const freeSeats = async (inst: Booking, detail: number): Promise<number[]> =>
   (await call(inst.url, "GET", `/api/concert/${detail}/seat`)).body.result as number[];
-const gateKey = (detail: number, seat: number) => `${a.config.redisKeyPrefix}:seat:${detail}:${seat}`;
+const seatKey = (detail: number, seat: number) => gateKey(a, detail, seat);
 
 /** Every seat gate key of a performance and what it names. */
 async function gateKeys(detail: number): Promise<Map<number, string>> {
-  const keys = await a.redis.keys(`${a.config.redisKeyPrefix}:seat:${detail}:*`);
+  const keys = await a.redis.keys(seatKey(detail, 0).replace(/0$/, "*"));
   const values = keys.length ? await a.redis.mget(...keys) : [];
   return new Map(keys.map((k, i) => [Number(k.split(":").pop()), values[i] ?? ""]));
 }
@@ -81,14 +92,14 @@ describe("holding several seats at once", () => {
     const other = nextId();
     const me = nextId();
     expect((await holdMany(a, other, detail, [7, 8])).status).toBe(201);
-    await a.redis.del(gateKey(detail, 8));
+    await a.redis.del(seatKey(detail, 8));
     const scope = { userIds: [me, other], detailIds };
     const before = await snapshot(a.db, scope);
     const r = await holdMany(a, me, detail, [1, 8]);
     expect(r.status).toBe(409);
     expect(r.body.error).toMatchObject({ code: "SEAT_UNAVAILABLE", details: { seatIds: [8] } });
     expect(await snapshot(a.db, scope)).toEqual(before);
-    expect(await a.redis.exists(gateKey(detail, 1), gateKey(detail, 8))).toBe(0);
+    expect(await a.redis.exists(seatKey(detail, 1), seatKey(detail, 8))).toBe(0);
   });
 
   it("refuses more seats than the user may still hold with 409 HOLD_LIMIT and changes nothing", async () => {
@@ -212,8 +223,8 @@ describe("releasing a hold", () => {
     expect(Date.parse(r.body.result.expiresAt)).toBeLessThanOrEqual(Date.now());
     expect(await freeSeats(a, detail)).toContain(14);
     expect(await freeSeats(a, detail)).not.toContain(15);
-    expect(await a.redis.exists(gateKey(detail, 14))).toBe(0);
-    expect(await a.redis.get(gateKey(detail, 15))).toBe(`r:${second.reservationId}`);
+    expect(await a.redis.exists(seatKey(detail, 14))).toBe(0);
+    expect(await a.redis.get(seatKey(detail, 15))).toBe(`r:${second.reservationId}`);
     expect(await a.db.seat.findUnique({ where: { concertDetailId_seatNo: { concertDetailId: detail, seatNo: 14 } } })).toMatchObject({
       status: "FREE",
       reservationId: null,
@@ -290,7 +301,7 @@ describe("releasing a hold", () => {
         expect(row.status).toBe("EXPIRED");
         expect(row.seat).toMatchObject({ status: "FREE", reservationId: null });
         expect(Number(user.point)).toBe(PRICE);
-        expect(await a.redis.exists(gateKey(detail, seat))).toBe(0);
+        expect(await a.redis.exists(seatKey(detail, seat))).toBe(0);
       } else {
         tally.paid++;
         expect(payment.status).toBe(200);

@@ -4,7 +4,9 @@
  * seat then cost the gateway one EXISTS instead of a full booking request). Booking owns the keys;
  * the gateway only reads them. Postgres still has the last word on every hold.
  *
- *   booking:<queueName>:seat:<concertDetailId>:<seatNo>   "p:<uuid>" while pending, "r:<reservationId>" while held
+ *   booking:<queueName>:seat:{<concertDetailId>}:<seatNo>   "p:<uuid>" while pending, "r:<reservationId>" while held
+ *     (hash-tagged by date: a several-seat hold claims all its seats in one script, which a Redis
+ *     Cluster runs only on keys of one slot; the dates spread over the masters)
  *   booking:<queueName>:lock:holds:<userId>               Redlock resource guarding the user's hold count
  */
 export interface SeatGateKeys {
@@ -17,7 +19,7 @@ export const seatGatePrefix = (queueName: string) => `booking:${queueName}`;
 
 export function seatGateKeys(prefix: string): SeatGateKeys {
   return {
-    seat: (concertDetailId, seatNo) => `${prefix}:seat:${concertDetailId}:${seatNo}`,
+    seat: (concertDetailId, seatNo) => `${prefix}:seat:{${concertDetailId}}:${seatNo}`,
     userHoldsLock: (userId) => `${prefix}:lock:holds:${userId}`,
   };
 }

@@ -20,6 +20,6 @@ it("pathOf fills a route's ids into its path and refuses a missing one", () => {
 });
 
 it("api.ts passes the limits on as they are, for the code that imports them from there", () => {
-  const { DEFAULT_MAX_HOLDS_PER_USER, MAX_ID, MAX_SEATS_PER_HOLD, SEATS_PER_PERFORMANCE } = api;
-  expect({ DEFAULT_MAX_HOLDS_PER_USER, MAX_ID, MAX_SEATS_PER_HOLD, SEATS_PER_PERFORMANCE }).toEqual({ ...limits });
+  const { DEFAULT_MAX_HOLDS_PER_USER, MAX_ID, MAX_SEATS_PER_HOLD, RESERVATION_PAGE, SEATS_PER_PERFORMANCE } = api;
+  expect({ DEFAULT_MAX_HOLDS_PER_USER, MAX_ID, MAX_SEATS_PER_HOLD, RESERVATION_PAGE, SEATS_PER_PERFORMANCE }).toEqual({ ...limits });
 });

@@ -88,13 +88,20 @@ describe("system: scale-out", () => {
         body: { concertDetailId: d2, userId: u2, seatId: 2 },
       });
     }
+    // a several-seat hold claims its seats' gate keys in one script: they share the date's hash slot
+    const several = await call(sys.gateways[1].url, "POST", "/api/reservations", {
+      token: tokens.get(u1),
+      body: { concertDetailId: d2, userId: u1, seatIds: [10, 11, 12] },
+    });
     const inv = await sys.invariants();
     report(
       `10 scale-out: 2 gateways + 2 bookings on a 3-master cluster (${cluster.ports.join(",")}), queue slot ${slot}; ${users.length} users, ${tally.total} requests (${tally.summary()}); ${o.text}; ` +
         `Redlock evals per lock node ${lockCalls.join("/")} for ${holds} holds; 1 of 3 lock nodes down → hold ${oneDown.status}; 2 of 3 down → ${twoDown.status} ${twoDown.body?.error?.code} ` +
-        `(reservations ${before[0].n}→${after[0].n}); majority back → ${again.status}; faults 2 (lock nodes SIGKILLed); ${invariantText(inv)}`,
+        `(reservations ${before[0].n}→${after[0].n}); majority back → ${again.status}; ` +
+        `several-seat hold → ${several.status} (${several.body?.result?.reservations?.length ?? 0} seats); faults 2 (lock nodes SIGKILLed); ${invariantText(inv)}`,
     );
     expect(tally.fiveXX).toEqual([]);
+    expect([several.status, several.body?.result?.reservations?.length]).toEqual([201, 3]);
     expect(o.gaveUp).toBe(0);
     expect(o.paid).toBe(50);
     expect(lockCalls.every((n) => n >= holds)).toBe(true); // every hold locked on all three nodes

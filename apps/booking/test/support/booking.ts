@@ -9,6 +9,7 @@ import {
   connectRedis,
   createLogger,
   createRedis,
+  seatGateKeys,
 } from "@concert/shared";
 import type { Redis } from "ioredis";
 import { createApp, type BookingApp, type BookingAppConfig } from "../../src/app";
@@ -200,3 +201,7 @@ export function holdAsNewUser(inst: Booking, concertDetailId: number, seatId: nu
   const userId = nextId();
   return call(inst.url, "POST", "/api/reservations", { auth: passport({ userId }), body: { concertDetailId, userId, seatId } });
 }
+
+/** The Redis seat gate key of a seat on this instance's prefix (the shared layout). */
+export const gateKey = (inst: Booking, concertDetailId: number, seatNo: number) =>
+  seatGateKeys(inst.config.redisKeyPrefix).seat(concertDetailId, seatNo);

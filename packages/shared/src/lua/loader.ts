@@ -126,11 +126,24 @@ export function defineScripts(redis: Redis | Cluster, scripts: readonly LuaScrip
     const lua = done.get(script.name);
     if (lua === undefined) {
       redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
+      if (script.keyList) keepOutOfAutoPipelines(redis, script.name);
       done.set(script.name, script.lua);
     } else if (lua !== script.lua) {
       throw new Error(`two Lua scripts are named ${script.name} on one client`);
     }
   }
+}
+
+/**
+ * A `keyList` script's first argument is its key count, not a key, and a Redis Cluster client's
+ * auto-pipelines group commands by the slot of their first argument: such a script would join a
+ * pipeline of another node's slots ("All keys in the pipeline should belong to the same slots
+ * allocation group"). Sent on its own, ioredis routes it by its real keys. The option is read at
+ * each call, so naming the command here (before the client's users send anything) takes effect.
+ */
+function keepOutOfAutoPipelines(redis: Redis | Cluster, name: string): void {
+  const options = redis.options as { autoPipeliningIgnoredCommands?: string[] };
+  options.autoPipeliningIgnoredCommands = [...(options.autoPipeliningIgnoredCommands ?? []), name];
 }
 
 /**

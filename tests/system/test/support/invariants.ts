@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from "ioredis";
 import type { Pool } from "pg";
+import { seatGateKeys } from "@concert/shared";
 
 export interface InvariantReport {
   checks: number;
@@ -112,7 +113,7 @@ export async function checkInvariants(pool: Pool, redis: Redis | Cluster | null,
     `SELECT id, concert_detail_id, seat_no, expires_at > now() AS live FROM reservation WHERE status = 'HELD'`,
   );
   for (const h of held.filter((r) => !r.live)) {
-    const key = `${bookingPrefix}:seat:${h.concert_detail_id}:${h.seat_no}`;
+    const key = seatGateKeys(bookingPrefix).seat(h.concert_detail_id, h.seat_no);
     const [value, ttl] = redis ? await Promise.all([redis.get(key), redis.pttl(key)]).catch(() => [null, -2] as const) : [null, -2];
     if (!(value === `r:${h.id}` && Number(ttl) > 0))
       violations.push(`HELD reservation ${h.id} has neither a future expiresAt nor a live hold key`);

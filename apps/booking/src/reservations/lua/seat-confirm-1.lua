@@ -1,6 +1,6 @@
 -- Turns a pending seat-hold key into the hold of a reservation, if we still own it.
 -- KEYS, ARGV and codes arrive as locals named in seat-gate.ts (seatConfirmScript):
--- seatKey ({prefix}:seat:<concertDetailId>:<seatNo>); ARGV: owner (the pending value we set with
+-- seatKey (<prefix>:seat:{<concertDetailId>}:<seatNo>); ARGV: owner (the pending value we set with
 -- SET NX), value ("r:<reservationId>"), ttlMs (the hold's remaining time, measured on the database clock)
 -- Returns {CONFIRMED | TAKEN (someone else owns it), Redis time in ms}
 local t = redis.call('TIME')

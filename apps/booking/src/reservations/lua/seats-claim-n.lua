@@ -1,6 +1,6 @@
 -- Claims the seat-hold keys of every seat of a hold, or none (a several-seat hold is all or nothing).
 -- KEYS, ARGV and codes arrive as locals named in seat-gate.ts (seatsClaimScript):
--- seatKeys (a table: every seat's {prefix}:seat:<concertDetailId>:<seatNo>, one hash slot);
+-- seatKeys (a table: every seat's <prefix>:seat:{<concertDetailId>}:<seatNo>, one hash slot);
 -- ARGV: owner (the pending value, "p:<uuid>"), pendingMs (how long the claim lives if its holder dies)
 -- Returns {CLAIMED} | {TAKEN, position, ...} (1-based positions in seatKeys of the seats already claimed)
 local taken = {}
