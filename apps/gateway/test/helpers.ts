@@ -1,11 +1,10 @@
-import { once } from "node:events";
-import type { AddressInfo } from "node:net";
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage } from "node:http";
 import { join } from "node:path";
 import express from "express";
 import {
   closedPort,
   httpCall,
+  listenLoopback,
   startRedisServer as startTestRedisServer,
   toHeaders,
   type RedisServer,
@@ -39,15 +38,12 @@ export async function startGateway(env: Record<string, string> = {}, options: { 
     ...env,
   });
   const gateway = await buildGateway(config, createLogger("gateway", "silent"), { clock: options.clock?.now });
-  const server = createServer(gateway.handler).listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const server = await listenLoopback(createServer(gateway.handler));
   return {
-    url,
+    url: server.url,
     gateway,
     async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await server.close();
       await gateway.close();
     },
   };
@@ -92,16 +88,7 @@ export async function startFakeBooking(
       res.status(401).json({ result: null, error: { code: "PASSPORT_INVALID", message: "no" } });
     }
   });
-  const server: Server = createServer(app).listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    seen,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
-  };
+  return { ...(await listenLoopback(createServer(app))), seen };
 }
 
 /** One HTTP call, the answer's JSON parsed when it is JSON; the headers as fetch's `Headers`. */

@@ -1,8 +1,7 @@
 // The test's identity provider for the gateway's AUTH_MODE=jwt: keys generated at test time with
 // jose, tokens minted with them, and a JWKS endpoint on loopback (node:http) the test controls.
-import { once } from "node:events";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenLoopback } from "./loopback";
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type JWK, type JWTPayload } from "jose";
 
 type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
@@ -61,15 +60,9 @@ export async function startJwks(keys: TestKey[]): Promise<JwksServer> {
     }
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify({ keys: state.keys.map((k) => k.jwk) }));
-  }).listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return Object.assign(state, {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks.json`,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
   });
+  const http = await listenLoopback(server);
+  return Object.assign(state, { url: `${http.url}/.well-known/jwks.json`, close: () => http.close() });
 }
 
 /** The gateway's environment for AUTH_MODE=jwt against `jwks`. */

@@ -28,20 +28,12 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
   const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", opts.dir ?? tmpdir()];
   let child: ChildProcess | null = null;
   const launch = async () => {
-    const c = spawn("redis-server", [...args, ...(opts.extraArgs ?? [])], { stdio: ["ignore", "pipe", "pipe"] });
-    child = c;
-    let out = "";
-    await new Promise<void>((resolve, reject) => {
-      c.stdout.on("data", (d: Buffer) => {
-        out += d.toString();
-        if (out.includes("Ready to accept connections")) resolve();
-      });
-      c.once("error", reject);
-      c.once("exit", (code) => reject(new Error(`redis-server on ${port} exited ${code}: ${out.slice(-500)}`)));
-    });
-    // keep draining so a chatty server never blocks on a full pipe
-    c.stdout.resume();
-    c.stderr.resume();
+    child = await spawnReady(
+      "redis-server",
+      [...args, ...(opts.extraArgs ?? [])],
+      "Ready to accept connections",
+      `redis-server on ${port}`,
+    );
   };
   await launch();
   const server: RedisServer = {
@@ -61,4 +53,25 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
     },
   };
   return server;
+}
+
+/**
+ * Spawns `command` and resolves once its stdout has printed `readyText` (a redis-server or
+ * sentinel saying it is up); rejects if it fails to start or exits first. Its output is drained
+ * from then on, so a chatty process never blocks on a full pipe.
+ */
+export async function spawnReady(command: string, args: string[], readyText: string, what: string): Promise<ChildProcess> {
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes(readyText)) resolve();
+    });
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`${what} exited ${code}: ${out.slice(-500)}`)));
+  });
+  child.stdout.resume();
+  child.stderr.resume();
+  return child;
 }

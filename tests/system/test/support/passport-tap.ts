@@ -1,7 +1,6 @@
-import { once } from "node:events";
 import { createServer, request, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { PASSPORT_HEADER } from "@concert/shared";
+import { listenLoopback } from "@concert/test-support";
 
 export interface TappedRequest {
   method: string;
@@ -36,14 +35,5 @@ export async function startPassportTap(bookingUrl: string): Promise<PassportTap>
     upstream.on("error", () => res.destroy());
     req.pipe(upstream);
   });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    seen,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
-  };
+  return { ...(await listenLoopback(server)), seen };
 }

@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, startRedisServer, until, type RedisServer } from "@concert/test-support";
+import { freePort, spawnReady, startRedisServer, until, type RedisServer } from "@concert/test-support";
 import Redis from "ioredis";
 
 /** The master name the sentinels watch in these scenarios. */
@@ -117,21 +117,8 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
 }
 
 /** `redis-server <conf> --sentinel`, resolved once it monitors the primary. */
-async function startSentinel(conf: string, port: number): Promise<ChildProcess> {
-  const child = spawn("redis-server", [conf, "--sentinel"], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (out.includes("+monitor master")) resolve();
-    });
-    child.once("error", reject);
-    child.once("exit", (code) => reject(new Error(`sentinel on ${port} exited ${code}: ${out.slice(-500)}`)));
-  });
-  child.stdout.resume();
-  child.stderr.resume();
-  return child;
-}
+const startSentinel = (conf: string, port: number): Promise<ChildProcess> =>
+  spawnReady("redis-server", [conf, "--sentinel"], "+monitor master", `sentinel on ${port}`);
 
 async function killProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
