@@ -21,6 +21,8 @@ export interface SentinelGroup {
   replicaUsable(): Promise<boolean>;
   /** a direct client of whatever the sentinels name primary (for checks) */
   client(): Redis;
+  /** times a sentinel entered TILT mode so far (it then stops acting for 30 s: a stalled process or clock jump) */
+  tilts(): number;
   stop(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
   const replica = await startRedisServer({ dir, extraArgs: [...NODE_ARGS, "--replicaof", "127.0.0.1", String(primary.port)] });
   const sentinels: ChildProcess[] = [];
   const sentinelPorts: number[] = [];
+  let tilts = 0;
   for (let i = 0; i < 3; i++) {
     const port = await freePort();
     const conf = join(dir, `sentinel-${port}.conf`);
@@ -56,7 +59,9 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
         "",
       ].join("\n"),
     );
-    sentinels.push(await startSentinel(conf, port));
+    const sentinel = await startSentinel(conf, port);
+    sentinel.stdout?.on("data", (d: Buffer) => (tilts += d.toString().match(/\+tilt/g)?.length ?? 0));
+    sentinels.push(sentinel);
     sentinelPorts.push(port);
   }
   const ask = (port: number) => new Redis(port, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 1 });
@@ -106,6 +111,7 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
         maxRetriesPerRequest: 1,
         retryStrategy: () => 200,
       }),
+    tilts: () => tilts,
     async stop() {
       probes.forEach((p) => p.disconnect());
       await Promise.all(sentinels.map(killProcess));
