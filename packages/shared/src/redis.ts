@@ -104,7 +104,7 @@ function parseMultiHost(rest: string, scheme: string, defaultPort: number): Mult
 function createSentinelClient(scheme: string, target: MultiHost, options: RedisOptions): Redis {
   if (!target.path) throw new Error("a redis+sentinel:// URL needs the master name as its path: redis+sentinel://h1:p1,h2:p2/<masterName>");
   const tls = scheme === "rediss";
-  return new Redis({
+  const client = new Redis({
     ...FAIL_FAST,
     sentinels: target.hosts,
     name: target.path,
@@ -122,6 +122,33 @@ function createSentinelClient(scheme: string, target: MultiHost, options: RedisO
     enableTLSForSentinelMode: tls,
     ...options,
   });
+  return reviveWhenGivenUp(client);
+}
+
+/**
+ * ioredis (5.x) gives a sentinel client up for good, status `end` with no reconnect, when its
+ * failover detector hears `+switch-master` while the client is between connections asking the
+ * sentinels for the primary: the detector's disconnect makes that connect attempt throw, and a
+ * failed connect attempt is final. In a failover that is exactly when it happens (seen here: 35
+ * of 40 clients dead after one SIGKILL of the primary, every command "Connection is closed." until
+ * a restart). An `end` that came straight from `connecting` without the app asking (ioredis's
+ * `manuallyClosing`, set by `quit`/`disconnect`) is that case, and the client connects again, as
+ * its retry strategy would have.
+ */
+function reviveWhenGivenUp(client: Redis): Redis {
+  const closedByApp = () => (client as unknown as { manuallyClosing: boolean }).manuallyClosing;
+  let last = "";
+  let revivals = 0;
+  for (const status of ["connecting", "connect", "ready", "close", "reconnecting"]) client.on(status, () => (last = status));
+  client.on("ready", () => (revivals = 0));
+  client.on("end", () => {
+    if (last !== "connecting" || closedByApp()) return;
+    const delay = FAIL_FAST.retryStrategy!(++revivals) as number;
+    setTimeout(() => {
+      if (client.status === "end" && !closedByApp()) client.connect().catch(() => {});
+    }, delay).unref();
+  });
+  return client;
 }
 
 function createCluster(scheme: string, target: MultiHost, options: RedisOptions): Cluster {
