@@ -14,6 +14,8 @@ import {
 } from "@concert/shared";
 import type { Redis } from "ioredis";
 import { createApp, createHandler } from "./app";
+import { AuditLog, auditKey } from "./console/audit-log";
+import { History, type HistoryOptions } from "./console/history";
 import { ClientRateLimiter, clientIpResolver } from "./api/rate-limit";
 import { TRUST_CLIENT, verifiedIdentity, type Identity } from "./auth/identity";
 import { BearerVerifier, resilientJwks } from "./auth/verifier";
@@ -34,6 +36,8 @@ export interface Gateway {
   app: Express;
   store: QueueStore;
   ticker: AdmissionTicker;
+  /** the console's charts (sampled only when ADMIN_TOKEN is set) */
+  history: History;
   /** the open SSE streams of this instance (main.ts ends them before closing the server) */
   streams: QueueStreams;
   logger: Logger;
@@ -75,7 +79,7 @@ export async function buildGateway(
   config: GatewayConfig,
   logger = createLogger("gateway", config.LOG_LEVEL),
   /** tests only: a clock (ms) the queue scripts read instead of Redis TIME */
-  options: { clock?: () => number } = {},
+  options: { clock?: () => number; history?: HistoryOptions } = {},
 ): Promise<Gateway> {
   const redis = createRedis(config.REDIS_URL);
   await connectRedis(redis, config.REDIS_URL);
@@ -123,6 +127,16 @@ export async function buildGateway(
     maxStreams,
     onRefused: onStreamRefused,
   });
+  // the console's charts: one sample per slot across instances (every instance tries; one takes it)
+  const history = new History(
+    redis,
+    config.QUEUE_NAME,
+    async () => {
+      const stats = await store.stats();
+      return { waiting: stats.waiting, active: stats.active, admittedLastMinute: stats.admittedLastMinute, sold: null };
+    },
+    options.history,
+  );
   const deps = {
     redis,
     store,
@@ -135,7 +149,9 @@ export async function buildGateway(
     metrics,
     seatGate: { keys: seatGateKeys(seatGatePrefix(config.QUEUE_NAME)), onRefused: onHoldRefused },
     metricsRoute: { token: config.METRICS_TOKEN, ownListener: config.METRICS_PORT !== undefined },
-    admin: config.ADMIN_TOKEN ? { token: config.ADMIN_TOKEN, configured: settings } : undefined,
+    admin: config.ADMIN_TOKEN
+      ? { token: config.ADMIN_TOKEN, configured: settings, audit: new AuditLog(redis, auditKey(config.QUEUE_NAME)), history }
+      : undefined,
     tokenRateLimit: new ClientRateLimiter(
       redis,
       { limit: config.TOKEN_RATE_LIMIT, windowSec: config.TOKEN_RATE_WINDOW_SEC, prefix: `rl:${config.QUEUE_NAME}:token` },
@@ -175,16 +191,19 @@ export async function buildGateway(
     },
   };
   const app = createApp(deps);
+  if (config.ADMIN_TOKEN) history.start(logger);
   return {
     handler: createHandler(deps, app),
     app,
     store,
     ticker,
+    history,
     streams,
     logger,
     metrics,
     async close() {
       await ticker.stop();
+      await history.stop();
       streams.close();
       await tickEvents.close();
       await forwarder.close();
