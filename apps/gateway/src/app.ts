@@ -8,14 +8,11 @@ import {
   observeRequests,
   ok,
   redisCall,
-  type AdmissionSettings,
   type Logger,
   type Metrics,
   type QueueStore,
 } from "@concert/shared";
-import { adminRoutes } from "./api/admin-routes";
-import type { AuditLog } from "./console/audit-log";
-import type { History } from "./console/history";
+import { adminRoutes, type AdminDeps } from "./api/admin-routes";
 import { TRUST_CLIENT, identityStep, type Identity } from "./auth/identity";
 import { forwardHandlers, type EarlySeatRefusal, type HoldCaps } from "./api/forward-routes";
 import { JSON_BODY_LIMIT, hotQueueRoutes } from "./api/hot-routes";
@@ -53,7 +50,7 @@ export interface GatewayDeps {
   /** counts tokens we issued that Redis does not know (queue_tokens_lost_total) on the forwarded routes */
   onLostToken?: () => void;
   /** operator routes (/admin/*) are mounted only with a token */
-  admin?: { token: string; configured: AdmissionSettings; audit: AuditLog; history?: History };
+  admin?: Omit<AdminDeps, "store">;
   /** GET /metrics: behind this bearer token when set; left off this app when it has a listener of its own (METRICS_PORT) */
   metricsRoute?: { token?: string; ownListener: boolean };
   /** folder of the built waiting-room page served at `/` (default apps/web/dist) */

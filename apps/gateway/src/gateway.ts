@@ -6,6 +6,7 @@ import {
   createRedis,
   connectRedis,
   dependencyOf,
+  inventoryKey,
   seatGateKeys,
   seatGatePrefix,
   type Logger,
@@ -15,7 +16,10 @@ import {
 import type { Redis } from "ioredis";
 import { createApp, createHandler } from "./app";
 import { AuditLog, auditKey } from "./console/audit-log";
+import { BookingHealth } from "./console/booking-health";
 import { History, type HistoryOptions } from "./console/history";
+import { inventoryReader, soldSeats } from "./console/inventory";
+import { BOOKING_ROUTES } from "./api/forward-routes";
 import { ClientRateLimiter, clientIpResolver } from "./api/rate-limit";
 import { TRUST_CLIENT, verifiedIdentity, type Identity } from "./auth/identity";
 import { BearerVerifier, resilientJwks } from "./auth/verifier";
@@ -128,14 +132,17 @@ export async function buildGateway(
     onRefused: onStreamRefused,
   });
   // the console's charts: one sample per slot across instances (every instance tries; one takes it)
+  const inventory = inventoryReader(redis, inventoryKey(seatGatePrefix(config.QUEUE_NAME)));
+  const bookingHealth = new BookingHealth(redis, config.QUEUE_NAME, metrics, new Set(BOOKING_ROUTES.map((r) => r.path)), options.history);
   const history = new History(
     redis,
     config.QUEUE_NAME,
     async () => {
-      const stats = await store.stats();
-      return { waiting: stats.waiting, active: stats.active, admittedLastMinute: stats.admittedLastMinute, sold: null };
+      const [stats, seats] = await Promise.all([store.stats(), inventory()]);
+      return { waiting: stats.waiting, active: stats.active, admittedLastMinute: stats.admittedLastMinute, sold: soldSeats(seats) };
     },
     options.history,
+    { everySlot: () => bookingHealth.push() },
   );
   const deps = {
     redis,
@@ -150,7 +157,15 @@ export async function buildGateway(
     seatGate: { keys: seatGateKeys(seatGatePrefix(config.QUEUE_NAME)), onRefused: onHoldRefused },
     metricsRoute: { token: config.METRICS_TOKEN, ownListener: config.METRICS_PORT !== undefined },
     admin: config.ADMIN_TOKEN
-      ? { token: config.ADMIN_TOKEN, configured: settings, audit: new AuditLog(redis, auditKey(config.QUEUE_NAME)), history }
+      ? {
+          token: config.ADMIN_TOKEN,
+          configured: settings,
+          audit: new AuditLog(redis, auditKey(config.QUEUE_NAME)),
+          history,
+          inventory,
+          bookingHealth,
+          estimateWait: (rank: number, perSec: number | null) => queue.estimateWait(rank, perSec),
+        }
       : undefined,
     tokenRateLimit: new ClientRateLimiter(
       redis,

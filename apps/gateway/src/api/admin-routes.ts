@@ -8,9 +8,11 @@ import {
   parseOr400,
   requireBearer,
   type AdmissionSettings,
+  type InventorySnapshot,
   type QueueStore,
 } from "@concert/shared";
 import { operatorOf, type AuditLog } from "../console/audit-log";
+import type { BookingHealth } from "../console/booking-health";
 import type { History } from "../console/history";
 
 const settingsBody = z
@@ -47,6 +49,11 @@ export interface AdminDeps {
   configured: AdmissionSettings;
   audit: AuditLog;
   history?: History;
+  /** booking's latest seat counts per date (null when it has written none lately) */
+  inventory?: () => Promise<InventorySnapshot | null>;
+  bookingHealth?: BookingHealth;
+  /** the queue's wait estimate for a rank (the same one users are told) */
+  estimateWait?: (rank: number, measuredPerSec: number | null) => number;
 }
 
 /**
@@ -54,7 +61,7 @@ export interface AdminDeps {
  * live batch / tick / max-active overrides, the audit log of every one of those actions and the
  * console's history. Mounted only when ADMIN_TOKEN is set.
  */
-export function adminRoutes({ store, token, configured, audit, history }: AdminDeps): Router {
+export function adminRoutes({ store, token, configured, audit, history, inventory, bookingHealth, estimateWait }: AdminDeps): Router {
   const router = Router();
   router.use("/admin", requireBearer(token, "ADMIN_TOKEN", "Operator routes"));
 
@@ -71,8 +78,16 @@ export function adminRoutes({ store, token, configured, audit, history }: AdminD
     return { paused, settings, overridden };
   };
   const view = async () => {
-    const [stats, c] = await Promise.all([store.stats(), controls()]);
-    return { ...stats, paused: c.paused, settings: c.settings, configured };
+    const [stats, c, seats, booking, rate] = await Promise.all([
+      store.stats(),
+      controls(),
+      inventory?.() ?? null,
+      bookingHealth?.read() ?? null,
+      store.measuredRate(),
+    ]);
+    // the last in line: the estimate they are told (none while paused: nobody moves)
+    const lastWaitSec = stats.waiting === 0 ? 0 : c.paused || !estimateWait ? null : estimateWait(stats.waiting, rate);
+    return { ...stats, lastWaitSec, paused: c.paused, settings: c.settings, configured, seats, booking };
   };
   const general = () => null;
 

@@ -20,6 +20,11 @@ export interface HistoryOptions {
   now?: () => number;
 }
 
+export interface HistoryHooks {
+  /** runs on every instance once per slot, whoever takes the sample (each instance's own figures) */
+  everySlot?: () => Promise<void>;
+}
+
 /** The keys of a deployment's history (one per QUEUE_NAME; one hash tag, so a Cluster keeps them in one slot). */
 export const historyKeys = (queueName: string) => ({
   samples: `{hist:${queueName}}:samples`,
@@ -46,6 +51,7 @@ export class History {
     queueName: string,
     private readonly measure: () => Promise<Omit<HistorySample, "at">>,
     options: HistoryOptions = {},
+    private readonly hooks: HistoryHooks = {},
   ) {
     this.slotMs = options.slotMs ?? HISTORY_SLOT_MS;
     this.windowMs = options.windowMs ?? HISTORY_WINDOW_MS;
@@ -59,6 +65,7 @@ export class History {
     const slot = Math.floor(now / this.slotMs);
     if (slot === this.lastSlot) return false;
     this.lastSlot = slot;
+    await this.hooks.everySlot?.();
     const claimed = await redisCall(this.redis.set(this.keys.claim(slot), "1", "PX", this.slotMs * 2, "NX"));
     if (claimed === null) return false;
     const at = slot * this.slotMs;
