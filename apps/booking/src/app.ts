@@ -82,6 +82,7 @@ export function createApp(deps: BookingDeps): BookingApp {
   app.disable("x-powered-by");
   app.set("query parser", "simple");
   const { metrics, outcomes, onSweep } = bookingMetrics();
+  metrics.dependencyUp({ postgres: () => db.$queryRaw`SELECT 1`, redis: () => redis.ping() });
   const quiet = new Set(["/health", "/ready", METRICS_PATH]);
   app.use(observeRequests(logger, metrics, { quiet: (req) => quiet.has(req.path) }));
   app.use(outcomes);

@@ -105,7 +105,12 @@ export async function buildGateway(
     timeoutMs: config.BOOKING_TIMEOUT_MS,
   });
   // (the gauge reads `streams` at scrape time, after it exists)
-  const { metrics, onTick, onHoldRefused, onStreamRefused, onLostToken } = gatewayMetrics(store, () => streams.size);
+  const { metrics, onTick, onHoldRefused, onStreamRefused, onLostToken } = gatewayMetrics(
+    store,
+    () => streams.size,
+    () => ticker.effective,
+  );
+  metrics.dependencyUp({ redis: () => redis.ping() });
   const ticker = new AdmissionTicker(store, settings, logger, onTick, (err) => {
     metrics.dependencyErrors.inc({ dependency: dependencyOf(err) ?? "redis" });
   });
