@@ -2,7 +2,21 @@
 // when, what, before → after) to a Redis stream both instances share; GET /admin/audit pages it.
 import { testClock } from "@concert/test-support";
 import { AUDIT_PAGE, OPERATOR_NAME_MAX } from "@concert/shared";
+import type { Router } from "express";
+import { AUDITED } from "../src/api/admin-routes";
 import { call, startGateway, type RunningGateway } from "./helpers";
+
+/** Every route of an Express router and the routers mounted in it: method, path, its handlers. */
+function allRoutes(router: Router): { method: string; path: string; handlers: unknown[] }[] {
+  return router.stack.flatMap((layer): { method: string; path: string; handlers: unknown[] }[] => {
+    if (layer.route) {
+      const methods = [...new Set(layer.route.stack.map((l) => l.method).filter(Boolean))] as string[];
+      return methods.map((method) => ({ method, path: String(layer.route!.path), handlers: layer.route!.stack.map((l) => l.handle) }));
+    }
+    const inner = (layer.handle as unknown as { stack?: unknown }).stack;
+    return Array.isArray(inner) ? allRoutes(layer.handle as unknown as Router) : [];
+  });
+}
 
 const ADMIN = "admin-token-0123456789";
 const auth = (operator?: string) => ({ authorization: `Bearer ${ADMIN}`, ...(operator === undefined ? {} : { "x-operator": operator }) });
@@ -91,5 +105,12 @@ describe("audit log", () => {
     }
     expect((await call(a.url, "GET", "/admin/audit")).status).toBe(401);
     expect((await call(a.url, "GET", "/admin/audit", { headers: { authorization: "Bearer wrong" } })).status).toBe(403);
+  });
+
+  it("audits every admin write route the gateway serves: each was registered by the audit loop", () => {
+    const writes = allRoutes(a.gateway.app.router as unknown as Router).filter((r) => r.path.startsWith("/admin") && r.method !== "get");
+    expect(writes.length).toBeGreaterThanOrEqual(4);
+    const unaudited = writes.filter((r) => !r.handlers.some((h) => typeof h === "function" && AUDITED in h));
+    expect(unaudited.map((r) => `${r.method} ${r.path}`)).toEqual([]);
   });
 });

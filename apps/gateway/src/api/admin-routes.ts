@@ -1,4 +1,4 @@
-import { Router, type Request } from "express";
+import { Router, type Request, type RequestHandler } from "express";
 import { z } from "zod";
 import {
   AUDIT_PAGE,
@@ -26,6 +26,9 @@ const auditQuery = z.strictObject({
     .regex(/^\d{1,15}-\d{1,15}$/, "an entry id from a previous page (`next`)")
     .optional(),
 });
+
+/** Marks the handlers the audit loop registered (a test checks that every admin write route has it). */
+export const AUDITED = Symbol("audited");
 
 /**
  * An operator action: one row of the table below. Every row is registered by one loop that wraps
@@ -115,7 +118,7 @@ export function adminRoutes({ store, token, configured, audit, history, inventor
   ];
 
   for (const w of writes) {
-    router[w.method](w.path, async (req, res) => {
+    const handler: RequestHandler = async (req, res) => {
       const operator = operatorOf(req); // a bad X-Operator refuses the action before anything is read or changed
       const concertId = w.room(req);
       const before = await controls();
@@ -133,7 +136,8 @@ export function adminRoutes({ store, token, configured, audit, history, inventor
       const after = await controls();
       await audit.append({ ...entry, ...(request === undefined ? {} : { request }), outcome: "applied", before, after });
       res.json(ok(await view()));
-    });
+    };
+    router[w.method](w.path, Object.assign(handler, { [AUDITED]: w.action }));
   }
 
   router.get("/admin/queue", async (_req, res) => {
