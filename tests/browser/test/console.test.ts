@@ -77,7 +77,7 @@ it("signs in (a wrong credential refused), shows figures moving, pauses every in
   await page.waitForSelector('[data-room="general"] [data-fig="waiting"][data-value]');
 
   // 3. figures move while a test client queues users (batch 1 every 400 ms: the line is long)
-  await queueUsers(10_001, 150);
+  const queued = await queueUsers(10_001, 150);
   await page.waitForFunction(() => Number(document.querySelector('[data-fig="waiting"]')!.getAttribute("data-value")) > 100, undefined, {
     timeout: 10_000,
   });
@@ -87,6 +87,15 @@ it("signs in (a wrong credential refused), shows figures moving, pauses every in
   expect(await fig(page, "admittedLastMinute")).toBeGreaterThan(admittedEarly);
   expect(await fig(page, "lastWait")).toBeGreaterThan(0);
   await page.waitForSelector('[data-room="general"] [data-seats] tr[data-date]'); // booking's seats per date
+  // booking's health: 20 seat-map reads by the first admitted user, answered 200
+  const firstToken = queued[0].body.result.token as string;
+  const date = suite.stack.db.concertDetailIds[0];
+  for (let i = 0; i < 20; i++) {
+    expect((await http(suite.stack.gateway.url, "GET", `/api/concert/${date}/seat`, undefined, { token: firstToken })).status).toBe(200);
+  }
+  await page.waitForFunction(() => /^0\.0 % of 2\d$/.test(document.querySelector('[data-fig="bookingErrors"]')!.textContent), undefined, {
+    timeout: 10_000,
+  });
   await shot(page, "02-live");
 
   // 4. pause, confirmed in the dialog; the second instance stops admitting as well

@@ -60,14 +60,19 @@ export class BookingHealth {
     return totals;
   }
 
-  /** Adds what this instance answered since its last push to the current slot. */
-  async push(): Promise<void> {
-    const totals = await this.totals();
+  /** What this instance answered since its last push. */
+  private async unpushed(): Promise<[string, number][]> {
     const deltas: [string, number][] = [];
-    for (const [field, v] of totals) {
+    for (const [field, v] of await this.totals()) {
       const d = v - (this.pushed.get(field) ?? 0);
       if (d > 0) deltas.push([field, d]);
     }
+    return deltas;
+  }
+
+  /** Adds what this instance answered since its last push to the current slot. */
+  async push(): Promise<void> {
+    const deltas = await this.unpushed();
     if (deltas.length === 0) return;
     const key = this.key(Math.floor(this.now() / this.slotMs));
     const multi = this.redis.multi();
@@ -77,13 +82,15 @@ export class BookingHealth {
     for (const [field, d] of deltas) this.pushed.set(field, (this.pushed.get(field) ?? 0) + d);
   }
 
-  /** The last minute (the slots that ended in it, and the current one), every instance's pushes summed. */
+  /** The last minute (the slots that ended in it, and the current one): every instance's pushes, and this one's unpushed answers. */
   async read(): Promise<BookingHealthView> {
     const current = Math.floor(this.now() / this.slotMs);
     const slots = Array.from({ length: Math.ceil(WINDOW_MS / this.slotMs) + 1 }, (_, i) => current - i);
     const hashes = await redisCall(Promise.all(slots.map((s) => this.redis.hgetall(this.key(s)))));
     const sum = new Map<string, number>();
     for (const h of hashes) for (const [f, v] of Object.entries(h)) sum.set(f, (sum.get(f) ?? 0) + Number(v));
+    // and this instance's answers since its last push (not yet in Redis), so its own figures are current
+    for (const [f, d] of await this.unpushed()) sum.set(f, (sum.get(f) ?? 0) + d);
     const requests = sum.get("n") ?? 0;
     const errors = sum.get("e") ?? 0;
     let p99Sec: number | null = null;

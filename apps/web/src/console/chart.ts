@@ -31,8 +31,18 @@ export function drawChart(host: HTMLElement, series: Series): void {
     line.setAttribute("stroke", "currentColor");
     line.setAttribute("stroke-width", "2");
     line.setAttribute("vector-effect", "non-scaling-stroke");
-    svg.appendChild(line);
+    const dot = document.createElementNS(NS, "circle");
+    dot.setAttribute("r", "3");
+    dot.setAttribute("fill", "currentColor");
+    svg.append(line, dot);
     host.appendChild(svg);
+  }
+  const dot = svg.querySelector("circle")!;
+  const lastPoint = known.at(-1);
+  dot.style.display = lastPoint ? "" : "none";
+  if (lastPoint) {
+    dot.setAttribute("cx", x(lastPoint[0]).toFixed(1));
+    dot.setAttribute("cy", y(lastPoint[1]).toFixed(1));
   }
   svg.querySelector("polyline")!.setAttribute("points", known.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" "));
   const summary =
