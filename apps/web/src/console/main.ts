@@ -1,7 +1,7 @@
 // The operator console at /console: sign in with ADMIN_TOKEN and a name, then every room's live
 // figures (a 2-s poll), charts of the last 30 minutes, controls (each confirmed first) and the
 // audit log. Everything it shows is drawn with textContent (operator names are user input).
-import { OPERATOR_NAME_MAX, OPERATOR_NAME_PATTERN } from "../../../../packages/shared/src/limits";
+import { OPERATOR_NAME_MAX, OPERATOR_NAME_PATTERN } from "../../../../packages/shared/src/console-limits";
 import {
   type AdminError,
   admin,
