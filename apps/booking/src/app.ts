@@ -1,4 +1,13 @@
-import { METRICS_PATH, errorHandler, notFoundHandler, observeRequests, type Logger, type Metrics, type QueueTokens } from "@concert/shared";
+import {
+  METRICS_PATH,
+  errorHandler,
+  inventoryKey,
+  notFoundHandler,
+  observeRequests,
+  type Logger,
+  type Metrics,
+  type QueueTokens,
+} from "@concert/shared";
 import express, { type Express } from "express";
 import type { Cluster, Redis } from "ioredis";
 import Redlock from "redlock";
@@ -13,6 +22,7 @@ import { RefundsRepository } from "./db/refunds.repository";
 import { ReservationsRepository } from "./db/reservations.repository";
 import { TicketsRepository } from "./db/tickets.repository";
 import { dbClock } from "./db/seat-sql";
+import { publishInventory } from "./concerts/inventory";
 import { SeatGate } from "./reservations/seat-gate";
 import { sweepExpiredHolds, type SweepResult } from "./reservations/sweeper";
 import { bookingMetrics } from "./metrics";
@@ -72,6 +82,7 @@ export function createApp(deps: BookingDeps): BookingApp {
   app.disable("x-powered-by");
   app.set("query parser", "simple");
   const { metrics, outcomes, onSweep } = bookingMetrics();
+  metrics.dependencyUp({ postgres: () => db.$queryRaw`SELECT 1`, redis: () => redis.ping() });
   const quiet = new Set(["/health", "/ready", METRICS_PATH]);
   app.use(observeRequests(logger, metrics, { quiet: (req) => quiet.has(req.path) }));
   app.use(outcomes);
@@ -101,9 +112,14 @@ export function createApp(deps: BookingDeps): BookingApp {
   app.use(notFoundHandler);
   app.use(errorHandler(logger, { onDependencyError: (d) => metrics.dependencyErrors.inc({ dependency: d }) }));
   app.metrics = metrics;
+  const concerts = new ConcertsRepository(db, clock);
   app.sweep = async () => {
     const result = await sweepExpiredHolds({ reservations, gate, logger });
     onSweep(result);
+    // then the operators' inventory snapshot (every instance renews it; the newest count wins)
+    await publishInventory(concerts, redis, inventoryKey(config.redisKeyPrefix)).catch((err: Error) =>
+      logger.warn({ err: { message: err.message } }, "inventory snapshot not written; the next sweep retries"),
+    );
     return result;
   };
   return app;

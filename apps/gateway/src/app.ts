@@ -8,12 +8,11 @@ import {
   observeRequests,
   ok,
   redisCall,
-  type AdmissionSettings,
   type Logger,
   type Metrics,
   type QueueStore,
 } from "@concert/shared";
-import { adminRoutes } from "./api/admin-routes";
+import { adminRoutes, type AdminDeps } from "./api/admin-routes";
 import { TRUST_CLIENT, identityStep, type Identity } from "./auth/identity";
 import { forwardHandlers, type EarlySeatRefusal, type HoldCaps } from "./api/forward-routes";
 import { JSON_BODY_LIMIT, hotQueueRoutes } from "./api/hot-routes";
@@ -51,7 +50,7 @@ export interface GatewayDeps {
   /** counts tokens we issued that Redis does not know (queue_tokens_lost_total) on the forwarded routes */
   onLostToken?: () => void;
   /** operator routes (/admin/*) are mounted only with a token */
-  admin?: { token: string; configured: AdmissionSettings };
+  admin?: Omit<AdminDeps, "store">;
   /** GET /metrics: behind this bearer token when set; left off this app when it has a listener of its own (METRICS_PORT) */
   metricsRoute?: { token?: string; ownListener: boolean };
   /** folder of the built waiting-room page served at `/` (default apps/web/dist) */
@@ -121,7 +120,7 @@ export function createApp(deps: GatewayDeps): Express {
   // the OpenAPI router, whose own OPTIONS answer is Express's plain-text one
   app.use(methodNotAllowed([...routesOf(app.router), ...routesOf(openApi)]));
   app.use(openApi);
-  if (deps.admin) app.use(adminRoutes(deps.store, deps.admin.token, deps.admin.configured));
+  if (deps.admin) app.use(adminRoutes({ store: deps.store, ...deps.admin }));
 
   app.use(webPage(deps.webRoot, deps.logger));
   app.use(notFoundHandler);

@@ -6,6 +6,7 @@ import {
   createRedis,
   connectRedis,
   dependencyOf,
+  inventoryKey,
   seatGateKeys,
   seatGatePrefix,
   type Logger,
@@ -14,6 +15,11 @@ import {
 } from "@concert/shared";
 import type { Redis } from "ioredis";
 import { createApp, createHandler } from "./app";
+import { AuditLog, auditKey } from "./console/audit-log";
+import { BookingHealth } from "./console/booking-health";
+import { History, type HistoryOptions } from "./console/history";
+import { inventoryReader, soldSeats } from "./console/inventory";
+import { BOOKING_ROUTES } from "./api/forward-routes";
 import { ClientRateLimiter, clientIpResolver } from "./api/rate-limit";
 import { TRUST_CLIENT, verifiedIdentity, type Identity } from "./auth/identity";
 import { BearerVerifier, resilientJwks } from "./auth/verifier";
@@ -34,6 +40,8 @@ export interface Gateway {
   app: Express;
   store: QueueStore;
   ticker: AdmissionTicker;
+  /** the console's charts (sampled only when ADMIN_TOKEN is set) */
+  history: History;
   /** the open SSE streams of this instance (main.ts ends them before closing the server) */
   streams: QueueStreams;
   logger: Logger;
@@ -75,7 +83,7 @@ export async function buildGateway(
   config: GatewayConfig,
   logger = createLogger("gateway", config.LOG_LEVEL),
   /** tests only: a clock (ms) the queue scripts read instead of Redis TIME */
-  options: { clock?: () => number } = {},
+  options: { clock?: () => number; history?: HistoryOptions } = {},
 ): Promise<Gateway> {
   const redis = createRedis(config.REDIS_URL);
   await connectRedis(redis, config.REDIS_URL);
@@ -97,7 +105,12 @@ export async function buildGateway(
     timeoutMs: config.BOOKING_TIMEOUT_MS,
   });
   // (the gauge reads `streams` at scrape time, after it exists)
-  const { metrics, onTick, onHoldRefused, onStreamRefused, onLostToken } = gatewayMetrics(store, () => streams.size);
+  const { metrics, onTick, onHoldRefused, onStreamRefused, onLostToken } = gatewayMetrics(
+    store,
+    () => streams.size,
+    () => ticker.effective,
+  );
+  metrics.dependencyUp({ redis: () => redis.ping() });
   const ticker = new AdmissionTicker(store, settings, logger, onTick, (err) => {
     metrics.dependencyErrors.inc({ dependency: dependencyOf(err) ?? "redis" });
   });
@@ -123,6 +136,19 @@ export async function buildGateway(
     maxStreams,
     onRefused: onStreamRefused,
   });
+  // the console's charts: one sample per slot across instances (every instance tries; one takes it)
+  const inventory = inventoryReader(redis, inventoryKey(seatGatePrefix(config.QUEUE_NAME)));
+  const bookingHealth = new BookingHealth(redis, config.QUEUE_NAME, metrics, new Set(BOOKING_ROUTES.map((r) => r.path)), options.history);
+  const history = new History(
+    redis,
+    config.QUEUE_NAME,
+    async () => {
+      const [stats, seats] = await Promise.all([store.stats(), inventory()]);
+      return { waiting: stats.waiting, active: stats.active, admittedLastMinute: stats.admittedLastMinute, sold: soldSeats(seats) };
+    },
+    options.history,
+    { everySlot: () => bookingHealth.push() },
+  );
   const deps = {
     redis,
     store,
@@ -135,7 +161,17 @@ export async function buildGateway(
     metrics,
     seatGate: { keys: seatGateKeys(seatGatePrefix(config.QUEUE_NAME)), onRefused: onHoldRefused },
     metricsRoute: { token: config.METRICS_TOKEN, ownListener: config.METRICS_PORT !== undefined },
-    admin: config.ADMIN_TOKEN ? { token: config.ADMIN_TOKEN, configured: settings } : undefined,
+    admin: config.ADMIN_TOKEN
+      ? {
+          token: config.ADMIN_TOKEN,
+          configured: settings,
+          audit: new AuditLog(redis, auditKey(config.QUEUE_NAME)),
+          history,
+          inventory,
+          bookingHealth,
+          estimateWait: (rank: number, perSec: number | null) => queue.estimateWait(rank, perSec),
+        }
+      : undefined,
     tokenRateLimit: new ClientRateLimiter(
       redis,
       { limit: config.TOKEN_RATE_LIMIT, windowSec: config.TOKEN_RATE_WINDOW_SEC, prefix: `rl:${config.QUEUE_NAME}:token` },
@@ -175,16 +211,19 @@ export async function buildGateway(
     },
   };
   const app = createApp(deps);
+  if (config.ADMIN_TOKEN) history.start(logger);
   return {
     handler: createHandler(deps, app),
     app,
     store,
     ticker,
+    history,
     streams,
     logger,
     metrics,
     async close() {
       await ticker.stop();
+      await history.stop();
       streams.close();
       await tickEvents.close();
       await forwarder.close();

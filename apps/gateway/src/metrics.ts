@@ -2,8 +2,20 @@ import { Metrics, type QueueStore, type TickResult } from "@concert/shared";
 import type { StreamCap } from "./queue/queue-streams";
 
 /** The gateway's Prometheus metrics: HTTP and dependency errors (shared), plus the queue's. */
-export function gatewayMetrics(store: QueueStore, openStreams: () => number = () => 0) {
+export function gatewayMetrics(
+  store: QueueStore,
+  openStreams: () => number = () => 0,
+  /** the admission settings in force (the ticker's, read at scrape time) */
+  admission: () => { maxActive: number; paused: boolean } | undefined = () => undefined,
+) {
   const metrics = new Metrics("gateway");
+  metrics.gauge("queue_paused", "1 while operators have paused admission", [], async function () {
+    this.set((await store.getOverrides()).paused ? 1 : 0);
+  });
+  metrics.gauge("queue_max_active", "The max-active setting in force (admission stops at it)", [], function () {
+    const a = admission();
+    if (a) this.set(a.maxActive);
+  });
   metrics.gauge("queue_waiting", "Tokens waiting in the queue", [], async function () {
     this.set((await store.counts()).waiting);
   });

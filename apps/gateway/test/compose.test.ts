@@ -31,15 +31,17 @@ describe("docker-compose.yml", () => {
     { prefix: "booking-", schema: bookingEnv, app: "booking" },
   ];
 
-  it("runs postgres, a Redis primary, its replica, three sentinels, a migrate job, two gateways, two bookings and nginx", () => {
+  it("runs postgres, a Redis primary, its replica, three sentinels, a migrate job, two gateways, two bookings, nginx, prometheus and grafana", () => {
     expect(Object.keys(services).sort()).toEqual([
       "booking-1",
       "booking-2",
       "gateway-1",
       "gateway-2",
+      "grafana",
       "migrate",
       "nginx",
       "postgres",
+      "prometheus",
       "redis-primary",
       "redis-replica",
       "sentinel-1",
@@ -153,5 +155,35 @@ describe("docker-compose.yml", () => {
     expect(dockerfile).toMatch(/deploy --prod/);
     expect(dockerfile).toMatch(/CMD \["node", "dist\/main.js"\]/);
     expect(existsSync(join(ROOT, "apps", app, "src", "main.ts"))).toBe(true);
+  });
+
+  it("wires Prometheus to every app instance's metrics port with the token and the alerts, and Grafana to Prometheus and the dashboard", () => {
+    const mounted = (service: any, target: string) => {
+      const v = (service.volumes as string[]).find((x) => x.split(":")[1] === target);
+      expect([target, v]).toEqual([target, expect.any(String)]);
+      const file = join(ROOT, v!.split(":")[0].replace("./", ""));
+      expect([file, existsSync(file)]).toEqual([file, true]);
+      return file;
+    };
+    const prom = services.prometheus;
+    const config = parse(readFileSync(mounted(prom, "/etc/prometheus/prometheus.yml"), "utf8"));
+    mounted(prom, "/etc/prometheus/alerts.yml");
+    expect(config.rule_files).toEqual(["/etc/prometheus/alerts.yml"]);
+    expect(prom.configs).toEqual([{ source: "metrics-token", target: "/etc/prometheus/metrics-token" }]);
+    expect(compose.configs["metrics-token"].content).toBe("${METRICS_TOKEN}");
+    const targets = config.scrape_configs.flatMap((job: any) => {
+      expect(job.authorization).toEqual({ credentials_file: "/etc/prometheus/metrics-token" });
+      return job.static_configs.flatMap((c: any) => c.targets as string[]);
+    });
+    const apps = Object.entries(services).filter(([n]) => /^(gateway|booking)-/.test(n));
+    expect(targets.sort()).toEqual(apps.map(([n, s]) => `${n}:${s.environment.METRICS_PORT}`).sort());
+
+    const grafana = services.grafana;
+    const provisioning = mounted(grafana, "/etc/grafana/provisioning");
+    const datasource = parse(readFileSync(join(provisioning, "datasources", "prometheus.yml"), "utf8"));
+    expect(datasource.datasources[0]).toMatchObject({ type: "prometheus", url: "http://prometheus:9090", uid: "prometheus" });
+    const dashboards = parse(readFileSync(join(provisioning, "dashboards", "dashboards.yml"), "utf8"));
+    const folder = mounted(grafana, dashboards.providers[0].options.path);
+    expect(existsSync(join(folder, "concert-onsale.json"))).toBe(true);
   });
 });

@@ -12,6 +12,7 @@ import {
 } from "@concert/test-support";
 import { DEV_PASSPORT_SECRET, bodyDigest, createLogger, verifyPassport, type Passport } from "@concert/shared";
 import { loadConfig } from "../src/config";
+import type { HistoryOptions } from "../src/console/history";
 import { buildGateway, type Gateway } from "../src/gateway";
 
 export const uniqueName = (tag: string) => `${tag}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
@@ -26,7 +27,10 @@ export interface RunningGateway {
  * A gateway on port 0 with its own queue name (so tests never share keys); no ticker unless asked.
  * With a `clock`, the queue's scripts read it instead of Redis's TIME: a test advances it instead of sleeping.
  */
-export async function startGateway(env: Record<string, string> = {}, options: { clock?: TestClock } = {}): Promise<RunningGateway> {
+export async function startGateway(
+  env: Record<string, string> = {},
+  options: { clock?: TestClock; history?: HistoryOptions } = {},
+): Promise<RunningGateway> {
   const config = loadConfig({
     NODE_ENV: "test",
     QUEUE_NAME: uniqueName("gw"),
@@ -37,7 +41,7 @@ export async function startGateway(env: Record<string, string> = {}, options: { 
     SSE_MAX_PER_CLIENT: "1000",
     ...env,
   });
-  const gateway = await buildGateway(config, createLogger("gateway", "silent"), { clock: options.clock?.now });
+  const gateway = await buildGateway(config, createLogger("gateway", "silent"), { clock: options.clock?.now, history: options.history });
   const server = await listenLoopback(createServer(gateway.handler));
   return {
     url: server.url,

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import express, { type Express, type RequestHandler } from "express";
 import { errorHandler, notFoundHandler } from "./envelope";
 import { requireBearer } from "./http";
+import type { Dependency } from "./errors";
 import type { Logger } from "./logger";
 
 export const METRICS_PATH = "/metrics";
@@ -41,6 +42,31 @@ export class Metrics {
 
   histogram<L extends string>(name: string, help: string, labelNames: L[] = [], buckets?: number[]): Histogram<L> {
     return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
+  }
+
+  /**
+   * `dependency_up{dependency}`: 1 when the dependency answers its check at scrape time (within
+   * 2 s), else 0 — what /ready answers, as a metric an alert can watch.
+   */
+  dependencyUp(checks: Partial<Record<Dependency, () => Promise<unknown>>>): void {
+    const entries = Object.entries(checks) as [Dependency, () => Promise<unknown>][];
+    this.gauge(
+      "dependency_up",
+      "1 when the dependency answered its check at scrape time (within 2 s), else 0",
+      ["dependency"],
+      async function () {
+        await Promise.all(
+          entries.map(async ([dependency, check]) => {
+            const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), 2_000).unref());
+            const up = await Promise.race([check(), timeout]).then(
+              () => 1,
+              () => 0,
+            );
+            this.set({ dependency }, up);
+          }),
+        );
+      },
+    );
   }
 
   /** GET /metrics in the Prometheus text format; behind `Authorization: Bearer <METRICS_TOKEN>` when a token is given. */

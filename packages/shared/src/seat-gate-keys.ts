@@ -23,3 +23,30 @@ export function seatGateKeys(prefix: string): SeatGateKeys {
     userHoldsLock: (userId) => `${prefix}:lock:holds:${userId}`,
   };
 }
+
+/** Seats of one future performance, as booking counts them (free includes holds that have expired). */
+export interface PerformanceSeats {
+  concertId: number;
+  concertDetailId: number;
+  startsAt: string;
+  free: number;
+  held: number;
+  sold: number;
+}
+
+/** Booking's inventory snapshot, for operators: written by every booking instance after each sweep. */
+export interface InventorySnapshot {
+  /** when it was counted (ISO 8601, the database's clock) */
+  at: string;
+  dates: PerformanceSeats[];
+}
+
+/**
+ * `booking:<queueName>:inventory`: the latest {@link InventorySnapshot} (JSON), with a TTL of
+ * INVENTORY_TTL_SEC, so a snapshot no booking instance renews disappears instead of going stale.
+ * Booking writes it; the gateway's operator routes read it.
+ */
+export const inventoryKey = (prefix: string) => `${prefix}:inventory`;
+export const INVENTORY_TTL_SEC = 60;
+/** the soonest future performances the snapshot counts (bounds its size and query) */
+export const INVENTORY_MAX_DATES = 200;

@@ -1,3 +1,4 @@
+import { INVENTORY_MAX_DATES, type InventorySnapshot } from "@concert/shared";
 import type { Db } from "./client";
 import { dbClock, seatIsFree, type DbClock } from "./seat-sql";
 
@@ -48,5 +49,34 @@ export class ConcertsRepository {
        ORDER BY s.seat_no`;
     if (rows.length === 0) return null;
     return rows.flatMap((r) => (r.seat_no === null ? [] : [r.seat_no]));
+  }
+
+  /** Free, held and sold seats of every future performance (the soonest INVENTORY_MAX_DATES), for operators. */
+  async inventory(): Promise<InventorySnapshot> {
+    const now = this.clock.now();
+    const rows = await this.db.$queryRaw<
+      { concert_id: number; id: number; starts_at: Date; free: number; held: number; sold: number; at: Date }[]
+    >`
+      SELECT cd.concert_id, cd.id, cd.starts_at,
+             count(*) FILTER (WHERE ${seatIsFree(now)})::int AS free,
+             count(*) FILTER (WHERE s.status = 'HELD' AND s.hold_until > ${now})::int AS held,
+             count(*) FILTER (WHERE s.status = 'SOLD')::int AS sold,
+             ${now} AS at
+        FROM concert_detail cd JOIN seat s ON s.concert_detail_id = cd.id
+       WHERE cd.starts_at > ${now}
+       GROUP BY cd.id
+       ORDER BY cd.starts_at, cd.id
+       LIMIT ${INVENTORY_MAX_DATES}`;
+    return {
+      at: (rows[0]?.at ?? new Date()).toISOString(),
+      dates: rows.map((r) => ({
+        concertId: r.concert_id,
+        concertDetailId: r.id,
+        startsAt: r.starts_at.toISOString(),
+        free: r.free,
+        held: r.held,
+        sold: r.sold,
+      })),
+    };
   }
 }

@@ -1,47 +1,156 @@
-import { Router } from "express";
+import { Router, type Request, type RequestHandler } from "express";
 import { z } from "zod";
-import { admissionSettings, ok, parseOr400, requireBearer, type AdmissionSettings, type QueueStore } from "@concert/shared";
+import {
+  AUDIT_PAGE,
+  AppError,
+  admissionSettings,
+  ok,
+  parseOr400,
+  requireBearer,
+  type AdmissionSettings,
+  type InventorySnapshot,
+  type QueueStore,
+} from "@concert/shared";
+import { operatorOf, type AuditLog } from "../console/audit-log";
+import type { BookingHealth } from "../console/booking-health";
+import type { History } from "../console/history";
 
 const settingsBody = z
   .strictObject(admissionSettings.partial().shape)
   .refine((b) => Object.keys(b).length > 0, { message: `give at least one of ${admissionSettings.keyof().options.join(", ")}` });
 
+const auditQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(AUDIT_PAGE.max).default(AUDIT_PAGE.default),
+  before: z
+    .string()
+    .regex(/^\d{1,15}-\d{1,15}$/, "an entry id from a previous page (`next`)")
+    .optional(),
+});
+
+/** Marks the handlers the audit loop registered (a test checks that every admin write route has it). */
+export const AUDITED = Symbol("audited");
+
+/**
+ * An operator action: one row of the table below. Every row is registered by one loop that wraps
+ * it in the audit log (who, when, what, the room's controls before → after, applied or refused),
+ * so a write route added here is audited by being added, with no audit code of its own.
+ */
+interface AdminWrite {
+  method: "post" | "patch" | "delete";
+  path: string;
+  /** the audit log's `action` */
+  action: string;
+  /** the room acted on (null: the general room) */
+  room(req: Request): number | null;
+  /** changes the room (throws an AppError to refuse, changing nothing); returns the parsed request body, if any */
+  apply(req: Request): Promise<unknown>;
+}
+
+export interface AdminDeps {
+  store: QueueStore;
+  token: string;
+  configured: AdmissionSettings;
+  audit: AuditLog;
+  history?: History;
+  /** booking's latest seat counts per date (null when it has written none lately) */
+  inventory?: () => Promise<InventorySnapshot | null>;
+  bookingHealth?: BookingHealth;
+  /** the queue's wait estimate for a rank (the same one users are told) */
+  estimateWait?: (rank: number, measuredPerSec: number | null) => number;
+}
+
 /**
  * Operator controls, shared by every instance through Redis: queue stats, pause/resume admission,
- * and live batch / tick / max-active overrides. Mounted only when ADMIN_TOKEN is set.
+ * live batch / tick / max-active overrides, the audit log of every one of those actions and the
+ * console's history. Mounted only when ADMIN_TOKEN is set.
  */
-export function adminRoutes(store: QueueStore, adminToken: string, configured: AdmissionSettings): Router {
+export function adminRoutes({ store, token, configured, audit, history, inventory, bookingHealth, estimateWait }: AdminDeps): Router {
   const router = Router();
-  router.use("/admin", requireBearer(adminToken, "ADMIN_TOKEN", "Operator routes"));
+  router.use("/admin", requireBearer(token, "ADMIN_TOKEN", "Operator routes"));
 
-  const view = async () => {
-    const [stats, overrides] = await Promise.all([store.stats(), store.getOverrides()]);
+  /** the general room's controls: what an operator action changes, recorded before and after */
+  const controls = async () => {
+    const overrides = await store.getOverrides();
+    const { paused, ...set } = overrides;
     const settings = {
-      batch: overrides.batch ?? configured.batch,
-      tickMs: overrides.tickMs ?? configured.tickMs,
-      maxActive: overrides.maxActive ?? configured.maxActive,
+      batch: set.batch ?? configured.batch,
+      tickMs: set.tickMs ?? configured.tickMs,
+      maxActive: set.maxActive ?? configured.maxActive,
     };
-    return { ...stats, paused: overrides.paused, settings, configured };
+    const overridden = Object.keys(set).filter((k) => set[k as keyof typeof set] !== undefined);
+    return { paused, settings, overridden };
   };
+  const view = async () => {
+    const [stats, c, seats, booking, rate] = await Promise.all([
+      store.stats(),
+      controls(),
+      inventory?.() ?? null,
+      bookingHealth?.read() ?? null,
+      store.measuredRate(),
+    ]);
+    // the last in line: the estimate they are told (none while paused: nobody moves)
+    const lastWaitSec = stats.waiting === 0 ? 0 : c.paused || !estimateWait ? null : estimateWait(stats.waiting, rate);
+    return { ...stats, lastWaitSec, paused: c.paused, settings: c.settings, configured, seats, booking };
+  };
+  const general = () => null;
+
+  const writes: AdminWrite[] = [
+    { method: "post", path: "/admin/queue/pause", action: "queue.pause", room: general, apply: () => store.setOverrides({ paused: true }) },
+    {
+      method: "post",
+      path: "/admin/queue/resume",
+      action: "queue.resume",
+      room: general,
+      apply: () => store.setOverrides({ paused: false }),
+    },
+    {
+      method: "patch",
+      path: "/admin/queue/settings",
+      action: "queue.settings.update",
+      room: general,
+      apply: async (req) => {
+        const body = parseOr400(settingsBody, req.body);
+        await store.setOverrides(body);
+        return body;
+      },
+    },
+    { method: "delete", path: "/admin/queue/settings", action: "queue.settings.reset", room: general, apply: () => store.clearOverrides() },
+  ];
+
+  for (const w of writes) {
+    const handler: RequestHandler = async (req, res) => {
+      const operator = operatorOf(req); // a bad X-Operator refuses the action before anything is read or changed
+      const concertId = w.room(req);
+      const before = await controls();
+      const entry = { operator, action: w.action, method: req.method, path: req.path, concertId, requestId: req.id as string | undefined };
+      let request: unknown;
+      try {
+        request = await w.apply(req);
+      } catch (err) {
+        // a refusal changed nothing: recorded with its code (a dependency failure is not an action)
+        if (err instanceof AppError && err.status < 500) {
+          await audit.append({ ...entry, request: req.body, outcome: err.code, before, after: before });
+        }
+        throw err;
+      }
+      const after = await controls();
+      await audit.append({ ...entry, ...(request === undefined ? {} : { request }), outcome: "applied", before, after });
+      res.json(ok(await view()));
+    };
+    router[w.method](w.path, Object.assign(handler, { [AUDITED]: w.action }));
+  }
 
   router.get("/admin/queue", async (_req, res) => {
     res.json(ok(await view()));
   });
-  router.post("/admin/queue/pause", async (_req, res) => {
-    await store.setOverrides({ paused: true });
-    res.json(ok(await view()));
+  router.get("/admin/audit", async (req, res) => {
+    const q = parseOr400(auditQuery, req.query, "query");
+    res.json(ok(await audit.page(q.limit, q.before)));
   });
-  router.post("/admin/queue/resume", async (_req, res) => {
-    await store.setOverrides({ paused: false });
-    res.json(ok(await view()));
-  });
-  router.patch("/admin/queue/settings", async (req, res) => {
-    await store.setOverrides(parseOr400(settingsBody, req.body));
-    res.json(ok(await view()));
-  });
-  router.delete("/admin/queue/settings", async (_req, res) => {
-    await store.clearOverrides();
-    res.json(ok(await view()));
-  });
+  if (history) {
+    router.get("/admin/history", async (_req, res) => {
+      res.json(ok(await history.read()));
+    });
+  }
   return router;
 }

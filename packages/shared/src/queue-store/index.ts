@@ -253,6 +253,12 @@ export class QueueStore extends QueueTokens {
     };
   }
 
+  /** Admitted per second over the last minute, as the last tick measured it (null before any). */
+  async measuredRate(): Promise<number | null> {
+    const raw = await redisCall(this.redis.get(this.keys.rate));
+    return raw === null ? null : Number(raw);
+  }
+
   /** Live admission overrides shared by every instance (operator controls). */
   async getOverrides(): Promise<Partial<AdmissionSettings> & { paused: boolean }> {
     const raw = await redisCall(this.redis.hgetall(this.keys.cfg));

@@ -1,0 +1,17 @@
+import type { Cluster, Redis } from "ioredis";
+import { redisCall, type InventorySnapshot } from "@concert/shared";
+
+/**
+ * Booking's latest inventory snapshot (free / held / sold seats per future date), which every
+ * booking instance renews after each sweep under `inventoryKey` with a TTL; null when none is
+ * there (booking down for longer than the TTL, or not started yet).
+ */
+export function inventoryReader(redis: Redis | Cluster, key: string): () => Promise<InventorySnapshot | null> {
+  return async () => {
+    const raw = await redisCall(redis.get(key));
+    return raw === null ? null : (JSON.parse(raw) as InventorySnapshot);
+  };
+}
+
+/** Seats sold over the snapshot's dates (the charts' figure). */
+export const soldSeats = (s: InventorySnapshot | null): number | null => (s === null ? null : s.dates.reduce((n, d) => n + d.sold, 0));
