@@ -24,6 +24,7 @@ import { clientIpResolver, compileTrust, type ClientRateLimiter, type TrustProxy
 import { streamHandlers } from "./api/stream-routes";
 import { webPage } from "./api/web-page";
 import type { Forwarder } from "./forward/forwarder";
+import type { SeatMapReader } from "./forward/seat-map-reader";
 import type { QueueService } from "./queue/queue-service";
 import type { QueueStreams } from "./queue/queue-streams";
 
@@ -56,6 +57,8 @@ export interface GatewayDeps {
   metricsRoute?: { token?: string; ownListener: boolean };
   /** folder of the built waiting-room page served at `/` (default apps/web/dist) */
   webRoot?: string;
+  /** booking's seat-availability read model: the seat map and dates answered on the hot path */
+  seatMap?: SeatMapReader;
 }
 
 /** The limits of POST /api/users/token on Express: per address, then (jwt) per verified user. */
@@ -142,6 +145,10 @@ export function createHandler(deps: GatewayDeps, app: Express = createApp(deps))
     logger: deps.logger,
     metrics: deps.metrics,
     onDependencyError: (d) => deps.metrics.dependencyErrors.inc({ dependency: d }),
+    store: deps.store,
+    onLostToken: deps.onLostToken,
+    seatMap: deps.seatMap,
+    fallback: app,
   });
   return (req: IncomingMessage, res: ServerResponse) => {
     if (!hot(req, res)) app(req, res);

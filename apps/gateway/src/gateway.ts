@@ -20,6 +20,7 @@ import { BearerVerifier, resilientJwks } from "./auth/verifier";
 import type { GatewayConfig } from "./config";
 import { ClientHolds } from "./forward/client-holds";
 import { Forwarder } from "./forward/forwarder";
+import { SeatMapReader } from "./forward/seat-map-reader";
 import { AdmissionTicker } from "./queue/admission";
 import { QueueService } from "./queue/queue-service";
 import { ReplicaAcks } from "./queue/replica-acks";
@@ -134,6 +135,7 @@ export async function buildGateway(
     streams,
     metrics,
     seatGate: { keys: seatGateKeys(seatGatePrefix(config.QUEUE_NAME)), onRefused: onHoldRefused },
+    seatMap: new SeatMapReader(redis, seatGatePrefix(config.QUEUE_NAME)),
     metricsRoute: { token: config.METRICS_TOKEN, ownListener: config.METRICS_PORT !== undefined },
     admin: config.ADMIN_TOKEN ? { token: config.ADMIN_TOKEN, configured: settings } : undefined,
     tokenRateLimit: new ClientRateLimiter(

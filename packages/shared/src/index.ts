@@ -16,3 +16,4 @@ export * from "./server";
 export * from "./seat-gate-keys";
 export * from "./routes";
 export * from "./lua/loader";
+export * from "./seat-map";

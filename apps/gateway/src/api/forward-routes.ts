@@ -11,6 +11,7 @@ import {
   reservationView,
   reserveBody,
   seatsOfHold,
+  type AuthResult,
   type QueueStore,
   type SeatGateKeys,
 } from "@concert/shared";
@@ -81,6 +82,30 @@ function releasedHold(reply: ForwardedReply): number | null {
 }
 
 /**
+ * The queue token of a request to a "token" route: active (or, on a route with a replay window,
+ * used by the payment being retried), and the verified user's in AUTH_MODE=jwt. Express's
+ * forward handler and the hot seat-map reads (hot-routes.ts) both ask this.
+ */
+export async function authorizeToken(
+  store: QueueStore,
+  route: GatewayRoute,
+  token: string,
+  verified: number | undefined,
+  onLostToken?: () => void,
+): Promise<AuthResult> {
+  // a token past its session cap may still pay the hold that keeps it alive, nothing else
+  const auth = await store.authorize(token, { overtimeOk: route.replayWindow }).catch((err: unknown) => {
+    if (isLostToken(err, token, verified)) onLostToken?.();
+    throw err;
+  });
+  if (verified !== undefined && auth.userId !== verified) {
+    throw new AppError("TOKEN_USER_MISMATCH", "The queue token is not the verified user's");
+  }
+  if (auth.replay && !route.replayWindow) throw new AppError("TOKEN_INVALID", "This token was used for a payment; queue again");
+  return auth;
+}
+
+/**
  * The handlers of the booking routes, each built from its table entry. Routes with access
  * "token" need an active token whose user matches any userId in the request and, in
  * AUTH_MODE=jwt, the verified user (the identity step in front of them checked the bearer and the
@@ -146,17 +171,9 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
     const releases = route.releasesHold ? holdCaps : undefined;
     return async (req: Request, res: Response) => {
       const token = tokenHeader(req.headers.token);
-      // a token past its session cap may still pay the hold that keeps it alive, nothing else
-      const auth = await store.authorize(token, { overtimeOk: route.replayWindow }).catch((err: unknown) => {
-        if (isLostToken(err, token, res.locals.verifiedUserId as number | undefined)) deps.onLostToken?.();
-        throw err;
-      });
-      res.locals.userId = auth.userId;
       const verified = res.locals.verifiedUserId as number | undefined; // AUTH_MODE=jwt (auth/identity.ts)
-      if (verified !== undefined && auth.userId !== verified) {
-        throw new AppError("TOKEN_USER_MISMATCH", "The queue token is not the verified user's");
-      }
-      if (auth.replay && !route.replayWindow) throw new AppError("TOKEN_INVALID", "This token was used for a payment; queue again");
+      const auth = await authorizeToken(store, route, token, verified, deps.onLostToken);
+      res.locals.userId = auth.userId;
       for (const named of namedUserIds(req)) {
         if (typeof named === "number" && named !== auth.userId) {
           throw new AppError("TOKEN_USER_MISMATCH", "userId does not match the queue token's user");

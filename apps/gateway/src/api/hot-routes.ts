@@ -14,7 +14,10 @@ import {
   type RouteName,
 } from "@concert/shared";
 import { bindUser, type Identity } from "../auth/identity";
+import type { SeatMapReader } from "../forward/seat-map-reader";
 import type { QueueService } from "../queue/queue-service";
+import type { QueueStore } from "@concert/shared";
+import { authorizeToken } from "./forward-routes";
 import type { ClientRateLimiter } from "./rate-limit";
 import { issueProof, tokenHeader } from "./queue-routes";
 import { ROUTE_TABLE, type GatewayRoute } from "./route-table";
@@ -28,7 +31,17 @@ export interface HotRouteDeps {
   logger: Logger;
   metrics: Metrics;
   onDependencyError: (dependency: string) => void;
+  /** the token checks of the read-model routes (as forward-routes.ts makes them) */
+  store?: QueueStore;
+  onLostToken?: () => void;
+  /** booking's seat-availability read model; without it the read-model routes are forwarded */
+  seatMap?: SeatMapReader;
+  /** serves a request the hot path gave up on after starting it (a read model not built yet): Express */
+  fallback?: (req: IncomingMessage, res: ServerResponse) => void;
 }
+
+/** What a hot form's work returns when it cannot answer after all: the request goes on to `fallback`. */
+const MISS = Symbol("miss");
 
 /** Largest JSON body, bytes: here and in express.json on the Express side. */
 export const JSON_BODY_LIMIT = 16 * 1024;
@@ -51,8 +64,25 @@ interface HotImpl {
   work: (deps: HotRouteDeps, req: IncomingMessage, ids: RegExpExecArray | null, record: HotRecord, route: GatewayRoute) => Promise<unknown>;
 }
 
+/** A read-model route: the forward's token checks, then the model's answer, or MISS (forwarded) while it is not built. */
+function readModelImpl(read: (reader: SeatMapReader, id: number) => Promise<unknown>): HotImpl {
+  return {
+    accepts: hasNoBody,
+    async work(deps, req, ids, record, route) {
+      if (!deps.seatMap || !deps.store || !deps.fallback) return MISS;
+      const verified = await deps.identity.verifiedUser(req);
+      const auth = await authorizeToken(deps.store, route, tokenHeader(req.headers.token), verified, deps.onLostToken);
+      record.userId = auth.userId;
+      const answer = await read(deps.seatMap, Number(ids![1]));
+      return answer ?? MISS;
+    },
+  };
+}
+
 // (`me` in a path, AUTH_MODE=jwt, is no id: the matcher leaves it to Express, which serves the alias)
 const HOT_IMPLS: Partial<Record<RouteName, HotImpl>> = {
+  freeSeats: readModelImpl((reader, concertDetailId) => reader.freeSeats(concertDetailId)),
+  concertDates: readModelImpl((reader, concertId) => reader.dates(concertId)),
   pollToken: {
     async work(deps, req, ids, record, route) {
       bindUser(route, await deps.identity.verifiedUser(req), { params: { userId: ids![1] } });
@@ -96,7 +126,7 @@ export function pathPattern(expressPath: string): RegExp {
 export function compileHotRoutes(table: readonly GatewayRoute[] = ROUTE_TABLE): Map<string, HotMatcher[]> {
   const byMethod = new Map<string, HotMatcher[]>();
   for (const route of table) {
-    if (route.served !== "hot") continue;
+    if (route.served !== "hot" && route.readModel === undefined) continue;
     const impl = HOT_IMPLS[route.name];
     if (!impl) throw new Error(`route ${route.name} is served "hot" but hot-routes.ts has no hot form of it`);
     const hasParams = route.path.includes(":");
@@ -168,13 +198,19 @@ function serve(deps: HotRouteDeps, req: IncomingMessage, res: ServerResponse, h:
     );
   };
   h.impl.work(deps, req, ids, record, h.route).then(
-    (result) => finish(200, ok(result)),
+    (result) => (result === MISS ? deps.fallback!(req, res) : finish(200, ok(result))),
     (err) => {
       if (res.headersSent || res.destroyed) return;
       const answer = errorAnswer(err, deps.logger, reqId, { onDependencyError: deps.onDependencyError });
       finish(answer.status, answer.body, answer.retryAfterSec, answer.headers);
     },
   );
+}
+
+/** A GET as browsers send it: no body to read (Express serves any other form). */
+function hasNoBody(req: IncomingMessage): boolean {
+  const h = req.headers;
+  return h["transfer-encoding"] === undefined && (h["content-length"] === undefined || h["content-length"] === "0");
 }
 
 function isPlainJson(req: IncomingMessage): boolean {

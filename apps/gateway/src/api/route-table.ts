@@ -59,6 +59,12 @@ export interface GatewayRoute extends RouteContract {
   /** ends a hold: its place among the client address's live holds is given back on success */
   releasesHold?: true;
   /**
+   * A booking read answered on the hot path from booking's seat-availability read model in Redis
+   * (forward/seat-map-reader.ts), after the same token checks as a forward; forwarded as usual
+   * while the model is not built (booking then builds it) and in every non-canonical form.
+   */
+  readModel?: "seats" | "dates";
+  /**
    * AUTH_MODE=jwt: needs `Authorization: Bearer <JWT>`, and the user the request names must be
    * the verified one (auth/identity.ts). Together with "token" access, the token must be that user's.
    */
@@ -129,6 +135,7 @@ export const ROUTE_TABLE: readonly GatewayRoute[] = [
     verifiedUser: true,
     access: "token",
     served: "booking",
+    readModel: "dates",
     successLog: "info",
     doc: {
       summary: "Future performances of a concert that still have a free seat",
@@ -141,6 +148,7 @@ export const ROUTE_TABLE: readonly GatewayRoute[] = [
     verifiedUser: true,
     access: "token",
     served: "booking",
+    readModel: "seats",
     successLog: "info",
     doc: {
       summary: "Free seat numbers (1-50) of one performance",
