@@ -1,4 +1,4 @@
-import { createLogger, protocolProblems, readSeatMap } from "@concert/shared";
+import { createLogger, protocolProblems, readSeatView } from "@concert/shared";
 import { SEAT_MAP_SCRIPTS, SeatMap } from "../src/seat-map/seat-map";
 import { call, clock, newConcert, nextId, passport, reserveIdBlock, startBooking, type Booking } from "./support/booking";
 
@@ -23,7 +23,7 @@ const freeSeats = (inst: Booking, concertDetailId: number) =>
   call(inst.url, "GET", `/api/concert/${concertDetailId}/seat`, { auth: passport({ userId: 1 }) });
 /** The map as the gateway reads it, at the test clock's time. */
 const mapOf = async (concertDetailId: number) =>
-  readSeatMap(await a.redis.hgetall(model.keys.performance(concertDetailId)), clock.now().getTime());
+  readSeatView(await a.redis.hget(model.keys.performance(concertDetailId), "view"), clock.now().getTime());
 
 describe("seat map read model", () => {
   it.each(SEAT_MAP_SCRIPTS.map((s) => [s.name, s] as const))("%s returns only codes it names and reads KEYS/ARGV by name", (_, script) => {

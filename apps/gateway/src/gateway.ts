@@ -135,7 +135,7 @@ export async function buildGateway(
     streams,
     metrics,
     seatGate: { keys: seatGateKeys(seatGatePrefix(config.QUEUE_NAME)), onRefused: onHoldRefused },
-    seatMap: new SeatMapReader(redis, seatGatePrefix(config.QUEUE_NAME)),
+    seatMap: config.SEAT_MAP_READS ? new SeatMapReader(redis, seatGatePrefix(config.QUEUE_NAME)) : undefined,
     metricsRoute: { token: config.METRICS_TOKEN, ownListener: config.METRICS_PORT !== undefined },
     admin: config.ADMIN_TOKEN ? { token: config.ADMIN_TOKEN, configured: settings } : undefined,
     tokenRateLimit: new ClientRateLimiter(

@@ -8,6 +8,7 @@
  *   booking:<queueName>:seatmap:{<concertDetailId>}   hash, one performance
  *     "<seatNo>"  "<version>:<state>"  state F (free), S (sold), H<untilMs> (held until, ms; free after)
  *     "at"        starts_at, ms          "price"  seat price          "ready"  "1" once built from Postgres
+ *     "view"      what the gateway reads, rewritten by every write once ready (readSeatView)
  *   booking:<queueName>:concert:{<concertId>}         hash, one concert: "name", "dates" (its performance ids, by start)
  *
  * A seat's version orders its states: reservation r held = 4r+1, sold = 4r+2, ended (released,
@@ -20,6 +21,13 @@
 
 /** How long a built seat map or concert entry lives before it is rebuilt from Postgres. */
 export const SEAT_MAP_TTL_SEC = 60;
+
+/**
+ * How long one gateway instance reuses a concert's dates answer (it reads every date's map, the
+ * costliest read): well inside the 100 ms in which every instance must show a change. The seat
+ * map of a date is never reused: it is read fresh on every request.
+ */
+export const DATES_REUSE_MS = 50;
 
 export interface SeatMapKeys {
   performance(concertDetailId: number): string;
@@ -54,30 +62,30 @@ export function encodeSeatState(s: SeatMapState): string {
   return s.state === "FREE" ? "F" : s.state === "SOLD" ? "S" : `H${s.untilMs}`;
 }
 
-/** Free at `nowMs`: a free seat, or one whose hold ran out (as booking's seat-sql.ts says). */
-export function entryIsFree(value: string, nowMs: number): boolean {
-  const colon = value.indexOf(":");
-  const code = value.charCodeAt(colon + 1);
-  if (code === 70 /* F */) return true;
-  if (code === 72 /* H */) return Number(value.slice(colon + 2)) <= nowMs;
-  return false;
-}
-
 /**
- * A built map (hash fields) → its performance's start (ms), price and free seats at `nowMs`,
- * ascending (none once it has started); null when not built. (Integer-like keys of a JS object
- * enumerate in ascending numeric order, before the others.)
+ * A map's `view` (what the gateway reads: one string the write script keeps,
+ * "<startsAtMs>;<price>;<free seats, ascending>;<seat>:<heldUntilMs>,...") → the performance's
+ * start (ms), price and free seats at `nowMs`, ascending: the free ones and those whose hold ran
+ * out (as booking's seat-sql.ts counts them), none once it has started. null: not built.
  */
-export function readSeatMap(fields: Record<string, string>, nowMs: number): { startsAtMs: number; price: number; free: number[] } | null {
-  if (fields.ready !== "1") return null;
-  const startsAtMs = Number(fields.at);
-  const free: number[] = [];
+export function readSeatView(view: string | null | undefined, nowMs: number): { startsAtMs: number; price: number; free: number[] } | null {
+  if (!view) return null;
+  const [at, price, freeList, heldList] = view.split(";");
+  const startsAtMs = Number(at);
+  let free: number[] = [];
   if (startsAtMs > nowMs) {
-    for (const key in fields) {
-      const code = key.charCodeAt(0);
-      if (code < 48 || code > 57) break; // past the seat numbers
-      if (entryIsFree(fields[key], nowMs)) free.push(Number(key));
+    free = freeList === "" ? [] : freeList.split(",").map(Number);
+    if (heldList !== "") {
+      let ranOut = false;
+      for (const held of heldList.split(",")) {
+        const colon = held.indexOf(":");
+        if (Number(held.slice(colon + 1)) <= nowMs) {
+          free.push(Number(held.slice(0, colon)));
+          ranOut = true;
+        }
+      }
+      if (ranOut) free.sort((a, b) => a - b);
     }
   }
-  return { startsAtMs, price: Number(fields.price), free };
+  return { startsAtMs, price: Number(price), free };
 }

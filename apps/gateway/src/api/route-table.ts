@@ -136,7 +136,9 @@ export const ROUTE_TABLE: readonly GatewayRoute[] = [
     access: "token",
     served: "booking",
     readModel: "dates",
-    successLog: "info",
+    // every admitted user reloads it after each refusal: counted in the metrics, and logged at
+    // debug when it succeeds, like the poll (refusals are logged like every other request)
+    successLog: "debug",
     doc: {
       summary: "Future performances of a concert that still have a free seat",
       ok: performanceList,
@@ -149,7 +151,9 @@ export const ROUTE_TABLE: readonly GatewayRoute[] = [
     access: "token",
     served: "booking",
     readModel: "seats",
-    successLog: "info",
+    // every admitted user reloads it after each refusal: counted in the metrics, and logged at
+    // debug when it succeeds, like the poll (refusals are logged like every other request)
+    successLog: "debug",
     doc: {
       summary: "Free seat numbers (1-50) of one performance",
       ok: seatList,
