@@ -25,6 +25,7 @@ import { streamHandlers } from "./api/stream-routes";
 import { webPage } from "./api/web-page";
 import type { Forwarder } from "./forward/forwarder";
 import type { SeatMapReader } from "./forward/seat-map-reader";
+import { SeatSingleFlight } from "./forward/seat-single-flight";
 import type { QueueService } from "./queue/queue-service";
 import type { QueueStreams } from "./queue/queue-streams";
 
@@ -73,7 +74,7 @@ function issueLimits(deps: GatewayDeps): RequestHandler[] {
 }
 
 /** The gateway's Express app, without listening (tests and main.ts both use it). */
-export function createApp(deps: GatewayDeps): Express {
+export function createApp(deps: GatewayDeps, singleFlight = new SeatSingleFlight()): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
@@ -101,6 +102,7 @@ export function createApp(deps: GatewayDeps): Express {
         forwarder: deps.forwarder,
         seatGate: deps.seatGate && { ...deps.seatGate, redis: deps.redis },
         holdCaps: deps.holdCaps,
+        singleFlight,
       }),
       identityStep(deps.identity ?? TRUST_CLIENT),
     ),
@@ -136,7 +138,11 @@ export function createApp(deps: GatewayDeps): Express {
  * The gateway's request listener: the table's hot routes on plain node:http first (see
  * api/hot-routes.ts), everything else, including every other form of those routes, on Express.
  */
-export function createHandler(deps: GatewayDeps, app: Express = createApp(deps)): RequestListener {
+export function createHandler(
+  deps: GatewayDeps,
+  singleFlight = new SeatSingleFlight(),
+  app: Express = createApp(deps, singleFlight),
+): RequestListener {
   const hot = hotQueueRoutes({
     queue: deps.queue,
     limiter: deps.tokenRateLimit,
@@ -148,6 +154,8 @@ export function createHandler(deps: GatewayDeps, app: Express = createApp(deps))
     store: deps.store,
     onLostToken: deps.onLostToken,
     seatMap: deps.seatMap,
+    seatGate: deps.seatGate && { ...deps.seatGate, redis: deps.redis },
+    singleFlight,
     fallback: app,
   });
   return (req: IncomingMessage, res: ServerResponse) => {

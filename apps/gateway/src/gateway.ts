@@ -21,6 +21,7 @@ import type { GatewayConfig } from "./config";
 import { ClientHolds } from "./forward/client-holds";
 import { Forwarder } from "./forward/forwarder";
 import { SeatMapReader } from "./forward/seat-map-reader";
+import { SeatSingleFlight } from "./forward/seat-single-flight";
 import { AdmissionTicker } from "./queue/admission";
 import { QueueService } from "./queue/queue-service";
 import { ReplicaAcks } from "./queue/replica-acks";
@@ -176,9 +177,11 @@ export async function buildGateway(
       clientIp: clientIpResolver(config.TRUST_PROXY),
     },
   };
-  const app = createApp(deps);
+  // one per instance: the hot path's seat-gate refusals wait on the holds Express sends
+  const singleFlight = new SeatSingleFlight();
+  const app = createApp(deps, singleFlight);
   return {
-    handler: createHandler(deps, app),
+    handler: createHandler(deps, singleFlight, app),
     app,
     store,
     ticker,

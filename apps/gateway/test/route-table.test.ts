@@ -30,7 +30,7 @@ describe("the gateway's route table", () => {
   it("puts exactly its hot entries on the node:http hot path", () => {
     const hot = [...compileHotRoutes().values()].flat().map((h) => key(h.route));
     expect(hot.sort()).toEqual(
-      ROUTE_TABLE.filter((r) => r.served === "hot" || r.readModel !== undefined)
+      ROUTE_TABLE.filter((r) => r.served === "hot" || r.readModel !== undefined || r.seatGate)
         .map(key)
         .sort(),
     );

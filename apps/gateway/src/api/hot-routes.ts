@@ -15,9 +15,10 @@ import {
 } from "@concert/shared";
 import { bindUser, type Identity } from "../auth/identity";
 import type { SeatMapReader } from "../forward/seat-map-reader";
+import type { SeatSingleFlight } from "../forward/seat-single-flight";
 import type { QueueService } from "../queue/queue-service";
 import type { QueueStore } from "@concert/shared";
-import { authorizeToken } from "./forward-routes";
+import { assertNamedUser, authorizeToken, claimedSeats, type EarlySeatRefusal } from "./forward-routes";
 import type { ClientRateLimiter } from "./rate-limit";
 import { issueProof, tokenHeader } from "./queue-routes";
 import { ROUTE_TABLE, type GatewayRoute } from "./route-table";
@@ -36,6 +37,10 @@ export interface HotRouteDeps {
   onLostToken?: () => void;
   /** booking's seat-availability read model; without it the read-model routes are forwarded */
   seatMap?: SeatMapReader;
+  /** the seat gate: a hold of a seat already claimed is refused here, every other one goes on to Express */
+  seatGate?: EarlySeatRefusal;
+  /** this instance's holds in flight per seat (forward-routes.ts claims them): one that won refuses the holds waiting on it here */
+  singleFlight?: SeatSingleFlight;
   /** serves a request the hot path gave up on after starting it (a read model not built yet): Express */
   fallback?: (req: IncomingMessage, res: ServerResponse) => void;
 }
@@ -79,8 +84,34 @@ function readModelImpl(read: (reader: SeatMapReader, id: number) => Promise<unkn
   };
 }
 
+/**
+ * A hold (the table's seatGate routes): in a rush for a seat almost every hold is of a seat
+ * already claimed, refused here after the forward's checks, in their order (the body, the bearer,
+ * the token, the named user, then the gate) with the 409 Express would give. Any other hold (a
+ * free seat, a retry under an Idempotency-Key, a body booking must refuse) goes on to Express
+ * with the body already read (body-parser leaves a read request's `req.body` alone), which makes
+ * the whole forward as before: single flight, hold caps, booking.
+ */
+const seatGateImpl: HotImpl = {
+  accepts: (req) => isPlainJson(req) && req.headers["content-length"] !== "0",
+  async work(deps, req, _ids, record, route) {
+    const body = await readJson(req);
+    (req as IncomingMessage & { body?: unknown }).body = body;
+    if (!deps.seatGate || !deps.store || !deps.fallback || req.headers["idempotency-key"] !== undefined) return MISS;
+    const verified = await deps.identity.verifiedUser(req);
+    bindUser(route, verified, { body });
+    const auth = await authorizeToken(deps.store, route, tokenHeader(req.headers.token), verified, deps.onLostToken);
+    record.userId = auth.userId;
+    assertNamedUser(body, auth.userId);
+    const claimed = await claimedSeats(deps.seatGate, body, deps.singleFlight);
+    if (claimed?.refusal) throw claimed.refusal;
+    return MISS;
+  },
+};
+
 // (`me` in a path, AUTH_MODE=jwt, is no id: the matcher leaves it to Express, which serves the alias)
 const HOT_IMPLS: Partial<Record<RouteName, HotImpl>> = {
+  holdSeat: seatGateImpl,
   freeSeats: readModelImpl((reader, concertDetailId) => reader.freeSeats(concertDetailId)),
   concertDates: readModelImpl((reader, concertId) => reader.dates(concertId)),
   pollToken: {
@@ -122,11 +153,14 @@ export function pathPattern(expressPath: string): RegExp {
   return new RegExp(`^${parts.map(escapeRegExp).join(`(${ID_DIGITS})`)}$`);
 }
 
+/** Served on the hot path: the queue routes, the read-model reads and the seat-gate refusals of holds. */
+export const isHot = (route: GatewayRoute): boolean => route.served === "hot" || route.readModel !== undefined || route.seatGate === true;
+
 /** The table's "hot" routes by HTTP method. Throws at start if a hot route has no hot form here. */
 export function compileHotRoutes(table: readonly GatewayRoute[] = ROUTE_TABLE): Map<string, HotMatcher[]> {
   const byMethod = new Map<string, HotMatcher[]>();
   for (const route of table) {
-    if (route.served !== "hot" && route.readModel === undefined) continue;
+    if (!isHot(route)) continue;
     const impl = HOT_IMPLS[route.name];
     if (!impl) throw new Error(`route ${route.name} is served "hot" but hot-routes.ts has no hot form of it`);
     const hasParams = route.path.includes(":");

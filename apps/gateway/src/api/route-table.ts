@@ -52,7 +52,7 @@ export interface GatewayRoute extends RouteContract {
   successLog: "info" | "debug";
   /** a token already used for a payment may still call this route (a retry of that payment) */
   replayWindow?: true;
-  /** holds refused at the edge when booking's Redis seat gate already has the seat (and single-flight per seat) */
+  /** holds refused at the edge, on the hot path, when booking's Redis seat gate already has the seat (and single-flight per seat) */
   seatGate?: true;
   /** makes a seat hold: counted against the client address's hold rate and live holds (forward/client-holds.ts) */
   clientHoldCaps?: true;
