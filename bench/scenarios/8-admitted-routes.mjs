@@ -52,14 +52,25 @@ export async function run(ctx) {
   await fetch(`${gwModel.url}${datePath}`, { headers: { token: reader.token } }).then((r) => r.arrayBuffer());
 
   const pidsOf = (gw) => [gw.pid, booking.pid, redisPid];
-  const get = (gw, path, headers) => () => measure({ url: `${gw.url}${path}`, headers, connections, duration, pids: pidsOf(gw) });
+  // Redis commands run (INFO commandstats: script calls and the commands inside them), per request
+  const redisCalls = async () =>
+    [...(await ctx.redis.info("commandstats")).matchAll(/^cmdstat_[^:]+:calls=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  const redisOps = {};
+  const counted = async (name, run) => {
+    const c0 = await redisCalls();
+    const r = await run();
+    redisOps[name] = ((await redisCalls()) - c0 - 1) / Math.max(1, r.total ?? r.n);
+    return r;
+  };
+  const get = (gw, path, headers, name) => () =>
+    counted(name, () => measure({ url: `${gw.url}${path}`, headers, connections, duration, pids: pidsOf(gw) }));
   const targets = {
-    poll: get(gwModel, `/api/users/8999999/token`, { token: waiting.token }),
-    seats: get(gwModel, seatPath, { token: reader.token }),
-    seatsForwarded: get(gwForward, seatPath, { token: reader.token }),
-    dates: get(gwModel, datePath, { token: reader.token }),
-    datesForwarded: get(gwForward, datePath, { token: reader.token }),
-    balance: get(gwModel, `/api/users/${reader.user}/point`, {}),
+    poll: get(gwModel, `/api/users/8999999/token`, { token: waiting.token }, "poll"),
+    seats: get(gwModel, seatPath, { token: reader.token }, "seats"),
+    seatsForwarded: get(gwForward, seatPath, { token: reader.token }, "seatsForwarded"),
+    dates: get(gwModel, datePath, { token: reader.token }, "dates"),
+    datesForwarded: get(gwForward, datePath, { token: reader.token }, "datesForwarded"),
+    balance: get(gwModel, `/api/users/${reader.user}/point`, {}, "balance"),
   };
   const warm = duration;
   duration = 1;
@@ -71,16 +82,19 @@ export async function run(ctx) {
 
   // forwarded writes: closed loop on keep-alive connections, gateway A
   const client = httpClient(gwModel.url, { maxSockets: connections });
-  const timed = async (spec) => {
+  const timed = async (spec, name) => {
     const r0 = cpuOf([redisPid]);
-    const r = await load({ client, concurrency: connections, pids: [gwModel.pid, booking.pid], ...spec });
+    const r = await counted(name, () => load({ client, concurrency: connections, pids: [gwModel.pid, booking.pid], ...spec }));
     return { ...r, redisUs: ((cpuOf([redisPid]) - r0) * 1e6) / Math.max(1, r.n) };
   };
   let nextUser = 8_100_000;
-  const charge = await timed({
-    durationMs: ctx.quick ? 1_500 : 5_000,
-    next: () => ({ method: "PATCH", path: "/api/users/point", body: { userId: nextUser++, point: 1000 } }),
-  });
+  const charge = await timed(
+    {
+      durationMs: ctx.quick ? 1_500 : 5_000,
+      next: () => ({ method: "PATCH", path: "/api/users/point", body: { userId: nextUser++, point: 1000 } }),
+    },
+    "charge",
+  );
   // every admitted user gets enough points for one seat, then holds seats of its own (distinct seats)
   await load({
     client,
@@ -91,33 +105,39 @@ export async function run(ctx) {
   const seats = holdDates.flatMap((d) => Array.from({ length: 50 }, (_, k) => [d, k + 1]));
   const holdsPerUser = Math.min(4, Math.floor(seats.length / users));
   const made = [];
-  const hold = await timed({
-    total: users * holdsPerUser,
-    next: (i) => {
-      const u = i % users;
-      const [concertDetailId, seatId] = seats[i];
-      return {
+  const hold = await timed(
+    {
+      total: users * holdsPerUser,
+      next: (i) => {
+        const u = i % users;
+        const [concertDetailId, seatId] = seats[i];
+        return {
+          method: "POST",
+          path: "/api/reservations",
+          headers: { token: tokens[u] },
+          body: { concertDetailId, userId: 8_000_001 + u, seatId },
+          u,
+        };
+      },
+      check: (r, spec) => {
+        if (r.status === 201 && made[spec.u] === undefined) made[spec.u] = r.json.result.reservationId;
+        return r.status === 201;
+      },
+    },
+    "hold",
+  );
+  const pay = await timed(
+    {
+      total: users,
+      next: (u) => ({
         method: "POST",
-        path: "/api/reservations",
+        path: "/api/payment",
         headers: { token: tokens[u] },
-        body: { concertDetailId, userId: 8_000_001 + u, seatId },
-        u,
-      };
+        body: { userId: 8_000_001 + u, reservationId: made[u] },
+      }),
     },
-    check: (r, spec) => {
-      if (r.status === 201 && made[spec.u] === undefined) made[spec.u] = r.json.result.reservationId;
-      return r.status === 201;
-    },
-  });
-  const pay = await timed({
-    total: users,
-    next: (u) => ({
-      method: "POST",
-      path: "/api/payment",
-      headers: { token: tokens[u] },
-      body: { userId: 8_000_001 + u, reservationId: made[u] },
-    }),
-  });
+    "pay",
+  );
   client.close();
 
   const poll = s.poll;
@@ -135,19 +155,19 @@ export async function run(ctx) {
       p99: x.p99,
       cpuUs: x.cpuUs,
       cpuDetail: cpuSplit(x),
-      result: `${vsPoll.toFixed(3)}× the rank poll by req/s${x.non2xx ? `, ${x.non2xx} non-2xx` : ""}`,
+      result: `${vsPoll.toFixed(3)}× the rank poll by req/s; ${redisOps[name].toFixed(1)} Redis commands per request${x.non2xx ? `, ${x.non2xx} non-2xx` : ""}`,
       target: target ? `≥ ${target}× the rank poll` : name === "poll" ? "baseline" : "",
       met: target ? vsPoll >= target && x.non2xx === 0 : null,
     };
   };
-  const writeRow = (label, r, extra, target = 500) => ({
+  const writeRow = (label, r, name, extra, target = 500) => ({
     name: label,
     rps: r.rps,
     p50: r.p50,
     p99: r.p99,
     cpuUs: r.cpuUsPerReq,
     cpuDetail: `gw + booking; redis ${r.redisUs.toFixed(0)} more`,
-    result: `${r.n} requests, ${r.bad} not 2xx${extra ? `; ${extra}` : ""} (statuses ${JSON.stringify(r.statuses)})`,
+    result: `${r.n} requests, ${r.bad} not 2xx; ${redisOps[name].toFixed(1)} Redis commands per request${extra ? `; ${extra}` : ""} (statuses ${JSON.stringify(r.statuses)})`,
     target: target ? `≤ ${target} µs CPU (gw + booking)` : "",
     met: target ? r.cpuUsPerReq <= target && r.bad === 0 : null,
   });
@@ -166,9 +186,9 @@ export async function run(ctx) {
         target: "≤ 500 µs CPU (gw + booking)",
         met: s.balance.cpuUsPerPid[0] + s.balance.cpuUsPerPid[1] <= 500 && s.balance.non2xx === 0,
       },
-      writeRow("charge PATCH /api/users/point (forwarded)", charge),
-      writeRow("hold POST /api/reservations (distinct free seats)", hold),
-      writeRow("payment POST /api/payment (one hold each)", pay, `${paid[0].n} payments in Postgres`, null),
+      writeRow("charge PATCH /api/users/point (forwarded)", charge, "charge"),
+      writeRow("hold POST /api/reservations (distinct free seats)", hold, "hold"),
+      writeRow("payment POST /api/payment (one hold each)", pay, "pay", `${paid[0].n} payments in Postgres`, null),
     ],
     notes: [
       `${rounds} alternating rounds × ${warm}s per read target, autocannon ${connections} connections, medians; per-round req/s: ` +

@@ -113,6 +113,11 @@ describe("seat map read model", () => {
     expect(dates.status).toBe(200);
     expect(await a.redis.hgetall(model.keys.concert(concertId))).toEqual({ name: `Concert ${concertId}`, dates: detailIds.join(",") });
     for (const d of detailIds) expect((await mapOf(d))?.free).toHaveLength(50);
+    // one date's map lost while the concert's entry lives: the next dates read that reaches booking rebuilds it
+    await a.redis.del(model.keys.performance(detailIds[1]));
+    expect(await mapOf(detailIds[1])).toBeNull();
+    expect((await call(b.url, "GET", `/api/concert/${concertId}/date`, { auth: passport({ userId: 1 }) })).status).toBe(200);
+    expect((await mapOf(detailIds[1]))?.free).toHaveLength(50);
     expect(await model.rebuildPerformance(2_000_000_000)).toBe(false);
     expect(await a.redis.exists(model.keys.performance(2_000_000_000))).toBe(0);
   });

@@ -160,8 +160,7 @@ export class SeatMap {
        GROUP BY c.id`;
     if (!concert) return;
     const dates = concert.dates ?? [];
-    const built = await Promise.all(dates.map((id) => redisCall(this.redis.hget(this.keys.performance(id), "ready"))));
-    await Promise.all(dates.filter((_, i) => built[i] !== "1").map((id) => this.rebuildPerformance(id)));
+    await this.rebuildUnbuilt(dates);
     await redisCall(
       this.redis
         .multi()
@@ -171,11 +170,26 @@ export class SeatMap {
     );
   }
 
-  /** The rebuild a read that reached booking asks for: best effort (the read's answer comes from Postgres anyway). */
+  /** Rebuilds the maps of these performances that are not built. */
+  private async rebuildUnbuilt(concertDetailIds: number[]): Promise<void> {
+    const built = await Promise.all(concertDetailIds.map((id) => redisCall(this.redis.hget(this.keys.performance(id), "ready"))));
+    await Promise.all(concertDetailIds.filter((_, i) => built[i] !== "1").map((id) => this.rebuildPerformance(id)));
+  }
+
+  /**
+   * The rebuild a read that reached booking asks for, only of what is not built (reads reach
+   * booking also with SEAT_MAP_READS=false, or in a form the gateway's hot path leaves to
+   * Express): best effort (the read's answer comes from Postgres anyway).
+   */
   async rebuildQuietly(what: { concertDetailId: number } | { concertId: number }): Promise<void> {
     try {
-      if ("concertId" in what) await this.rebuildConcert(what.concertId);
-      else await this.rebuildPerformance(what.concertDetailId);
+      if ("concertId" in what) {
+        const dates = await redisCall(this.redis.hget(this.keys.concert(what.concertId), "dates"));
+        if (dates === null) await this.rebuildConcert(what.concertId);
+        else await this.rebuildUnbuilt(dates === "" ? [] : dates.split(",").map(Number));
+      } else if ((await redisCall(this.redis.hget(this.keys.performance(what.concertDetailId), "ready"))) !== "1") {
+        await this.rebuildPerformance(what.concertDetailId);
+      }
     } catch (err) {
       this.logger.warn({ err, ...what }, "seat map rebuild failed; the next read tries again");
     }
