@@ -138,6 +138,27 @@ describe("system: seat map read model", () => {
     expect(inv.violations).toEqual([]);
   }, 60_000);
 
+  it("12. the gateways' own answers refuse what a forward refuses: no token, a malformed or an unknown one (envelope, booking not reached)", async () => {
+    const {
+      detailIds: [d],
+    } = await sys.concert(1);
+    const [admitted] = sys.userIds(1);
+    const tokens = await admitUsers(sys.gateways[0].url, [admitted]);
+    const gw = sys.gateways[1].url;
+    expect((await call(gw, "GET", `/api/concert/${d}/seat`, { token: tokens.get(admitted) })).status).toBe(200); // built
+    const before = await bookingSeatReads();
+    const answers = {
+      none: await call(gw, "GET", `/api/concert/${d}/seat`),
+      malformed: await call(gw, "GET", `/api/concert/${d}/seat`, { token: "not-a-token" }),
+      unknown: await call(gw, "GET", `/api/concert/${d}/seat`, { token: "8d1b6c35-0000-8000-8000-000000000000" }),
+    };
+    expect([answers.none.status, answers.none.body.error.code]).toEqual([401, "TOKEN_INVALID"]);
+    expect([answers.malformed.status, answers.malformed.body.error.code]).toEqual([401, "TOKEN_INVALID"]);
+    expect([answers.unknown.status, answers.unknown.body.error.code]).toEqual([401, "TOKEN_INVALID"]);
+    for (const a of Object.values(answers)) expect(a.headers["x-request-id"]).toEqual(expect.any(String));
+    expect(await bookingSeatReads()).toBe(before);
+  }, 60_000);
+
   it("12. a map lost while holds are being made is rebuilt from Postgres and agrees with it (rebuild racing changes)", async () => {
     const {
       concertId,
