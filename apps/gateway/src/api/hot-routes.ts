@@ -183,7 +183,11 @@ function idsInRange(m: RegExpExecArray): boolean {
  * route table's "hot" entries: the poll `GET /api/users/{id}/token` and the issue
  * `POST /api/users/token`). They are served here, on plain node:http in front of Express,
  * because Express's per-request machinery alone costs more CPU than the whole poll (see
- * docs/BENCHMARKS.md, scenario 1). Only the canonical form of each request is taken: a numeric
+ * docs/BENCHMARKS.md, scenario 1). Admitted users' busiest requests are served here too (issue
+ * 16): the seat map and the dates from booking's read model (the table's `readModel` entries),
+ * and the refusal of a hold of a seat already claimed (its `seatGate` entries); whatever of those
+ * the hot path cannot answer (a model not built, a hold that goes on to booking) it hands to
+ * Express (`fallback`) after all. Only the canonical form of each request is taken: a numeric
  * user id, a JSON body with a Content-Length within the limit and no Content-Encoding. Anything
  * else (returns false) goes on to Express, which serves the same routes with the same
  * QueueService and answers every odd form (405s, encodings, chunked bodies) as before. Answers
