@@ -86,6 +86,7 @@ export function medianOfRuns(runs) {
         p99: median(rs.map((r) => r.p99)),
         cpuUs: median(rs.map((r) => r.cpuUsPerReq.reduce((a, b) => a + b, 0))),
         appCpuUs: median(rs.map((r) => r.cpuUsPerReq[0])),
+        cpuUsPerPid: rs[0].cpuUsPerReq.map((_, i) => median(rs.map((r) => r.cpuUsPerReq[i]))),
         non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
         rpsAll: rs.map((r) => Math.round(r.rps)),
       },

@@ -1,6 +1,8 @@
-// `node bench/profile.mjs [gateway-poll|gateway-issue|booking-charge|booking-hold]`: runs one hot
-// path under `node --cpu-prof` (own redis-server, a throwaway database for booking), then prints
-// self time by package and the top functions. The .cpuprofile files stay in bench/out/profiles/.
+// `node bench/profile.mjs <what> [seconds]`: runs one hot path under `node --cpu-prof` (own
+// redis-server, a throwaway database for booking), then prints self time by package and the top
+// functions. <what> is <side>-<route>: side gateway or booking (the process profiled; the other
+// runs unprofiled), route poll, issue, charge, balance, seats, dates. The .cpuprofile files stay
+// in bench/out/profiles/.
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
@@ -12,6 +14,8 @@ const require = createRequire(import.meta.url);
 const pg = require("pg");
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const what = process.argv[2] ?? "gateway-poll";
+const [side, route] = what.split("-");
+const needsBooking = !["poll", "issue"].includes(route);
 const seconds = Number(process.argv[3] ?? 8);
 const dir = join(root, "bench/out/profiles", what);
 rmSync(dir, { recursive: true, force: true });
@@ -37,7 +41,7 @@ let admin;
 let dbName;
 try {
   let bookingUrl = "http://127.0.0.1:1";
-  if (what.startsWith("booking")) {
+  if (needsBooking) {
     admin = new pg.Client({ connectionString: base.replace(/\/[^/]*$/, "/postgres") });
     await admin.connect();
     dbName = `bench_prof_${process.pid}`;
@@ -51,7 +55,7 @@ try {
     procs.push(
       await startProcess(
         "booking",
-        [...prof, join(root, "apps/booking/dist/main.js")],
+        [...(side === "booking" ? prof : []), join(root, "apps/booking/dist/main.js")],
         { ...common, PORT: port, DATABASE_URL: url },
         `http://127.0.0.1:${port}/ready`,
       ),
@@ -59,7 +63,7 @@ try {
     bookingUrl = `http://127.0.0.1:${port}`;
   }
   const port = await freePort();
-  const gwArgs = what.startsWith("gateway") ? [...prof] : [];
+  const gwArgs = side === "gateway" ? [...prof] : [];
   procs.push(
     await startProcess(
       "gateway",
@@ -71,11 +75,34 @@ try {
   const client = httpClient(`http://127.0.0.1:${port}`, { maxSockets: 50 });
   const issued = (await client.request("POST", "/api/users/token", { body: { userId: 1 } })).json.result.token;
   let n = 10;
+  if (needsBooking) {
+    // user 1 admitted (one tick, straight on the queue store), concert 1 with two dates
+    const Redis = require("ioredis");
+    const { QueueStore } = require(join(root, "packages/shared"));
+    const r = new Redis(redis.url);
+    await new QueueStore(r, { name: "prof", activeTtlSec: 600, idleTtlSec: 600, paymentReplaySec: 60 }).tick({
+      tickMs: 10,
+      batch: 10,
+      maxActive: 100,
+    });
+    r.disconnect();
+    const db = new pg.Client({ connectionString: base.replace(/\/[^/]*$/, `/${dbName}`) });
+    await db.connect();
+    await db.query(`INSERT INTO concert (id, name) VALUES (1, 'Profile')`);
+    await db.query(
+      `INSERT INTO concert_detail (concert_id, starts_at, seat_price) SELECT 1, now() + g * interval '7 days', 50000 FROM generate_series(1, 2) g`,
+    );
+    await db.query(`INSERT INTO seat (concert_detail_id, seat_no) SELECT d.id, s FROM concert_detail d, generate_series(1, 50) s`);
+    await db.end();
+  }
   const next = {
-    "gateway-poll": () => ({ path: "/api/users/1/token", headers: { token: issued } }),
-    "gateway-issue": () => ({ method: "POST", path: "/api/users/token", body: { userId: n++ } }),
-    "booking-charge": () => ({ method: "PATCH", path: "/api/users/point", body: { userId: n++, point: 100 } }),
-  }[what];
+    poll: () => ({ path: "/api/users/1/token", headers: { token: issued } }),
+    issue: () => ({ method: "POST", path: "/api/users/token", body: { userId: n++ } }),
+    charge: () => ({ method: "PATCH", path: "/api/users/point", body: { userId: n++, point: 100 } }),
+    balance: () => ({ path: "/api/users/1/point" }),
+    seats: () => ({ path: "/api/concert/1/seat", headers: { token: issued } }),
+    dates: () => ({ path: "/api/concert/1/date", headers: { token: issued } }),
+  }[route];
   const r = await load({ client, concurrency: 50, durationMs: seconds * 1000, next, pids: procs.map((p) => p.pid) });
   console.log(
     `${what}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(1)} ms, CPU ${r.cpuUsPerReq.toFixed(0)} µs/req, statuses ${JSON.stringify(r.statuses)}`,

@@ -1,5 +1,13 @@
 // The benchmark's outputs: a markdown table, docs/BENCHMARKS.md and the rank-poll SVG chart.
+import { existsSync, readFileSync } from "node:fs";
 import { DEFAULT_DATABASE_URL } from "../packages/shared/dist/defaults.js";
+
+/** Hand-kept records (profiles, before/after runs of an issue) that every regenerated BENCHMARKS.md keeps. */
+const RECORDS = [new URL("./issue-16.md", import.meta.url)];
+const records = () =>
+  RECORDS.filter((u) => existsSync(u))
+    .map((u) => readFileSync(u, "utf8").trim())
+    .join("\n\n");
 
 const num = (v, d = 0) =>
   v === undefined || v === null || Number.isNaN(v)
@@ -68,10 +76,12 @@ ${chart ? "![rank-poll latency against queue size](rank-poll-latency.svg)\n" : "
 
 ${notes.join("\n")}
 
+${records()}
+
 ## Running it
 
 \`\`\`sh
-pnpm bench          # builds, runs all six scenarios (~6 minutes here), rewrites docs/BENCHMARKS.md and docs/rank-poll-latency.svg
+pnpm bench          # builds, runs all eight scenarios (~6 minutes here), rewrites docs/BENCHMARKS.md and docs/rank-poll-latency.svg
 pnpm bench --quick  # the same scenarios, smaller and shorter (< 2 minutes); writes bench/out/ instead
 node bench/run.mjs --only=2,3 --quick   # some scenarios only (after pnpm build)
 \`\`\`

@@ -24,6 +24,7 @@ import { TicketsRepository } from "./db/tickets.repository";
 import { dbClock } from "./db/seat-sql";
 import { publishInventory } from "./concerts/inventory";
 import { SeatGate } from "./reservations/seat-gate";
+import { SeatMap } from "./seat-map/seat-map";
 import { sweepExpiredHolds, type SweepResult } from "./reservations/sweeper";
 import { bookingMetrics } from "./metrics";
 
@@ -70,6 +71,7 @@ export function createApp(deps: BookingDeps): BookingApp {
   const clock = dbClock(deps.clock);
   const reservations = new ReservationsRepository(db, clock);
   const gate = new SeatGate(redis, config.redisKeyPrefix);
+  const seatMap = new SeatMap(db, redis, config.redisKeyPrefix, logger);
   const redlock = new Redlock(deps.redlockClients?.length ? deps.redlockClients : [redis], {
     driftFactor: 0.01,
     retryCount: 40,
@@ -102,11 +104,13 @@ export function createApp(deps: BookingDeps): BookingApp {
         logger,
         holdTtlMs: config.seatHoldTtlSec * 1000,
         maxHoldsPerUser: config.maxHoldsPerUser,
+        seatMap,
       },
-      pay: { payments: new PaymentsRepository(db, clock), queueStore, logger },
+      pay: { payments: new PaymentsRepository(db, clock), queueStore, logger, seatMap },
       maxChargePoint: config.maxChargePoint,
-      cancel: { refunds: new RefundsRepository(db, config.cancelDeadlineSec, clock), gate, logger },
+      cancel: { refunds: new RefundsRepository(db, config.cancelDeadlineSec, clock), gate, logger, seatMap },
       tickets: new TicketsRepository(db, clock),
+      seatMap,
     }),
   );
   app.use(notFoundHandler);
@@ -114,7 +118,7 @@ export function createApp(deps: BookingDeps): BookingApp {
   app.metrics = metrics;
   const concerts = new ConcertsRepository(db, clock);
   app.sweep = async () => {
-    const result = await sweepExpiredHolds({ reservations, gate, logger });
+    const result = await sweepExpiredHolds({ reservations, gate, logger, seatMap });
     onSweep(result);
     // then the operators' inventory snapshot (every instance renews it; the newest count wins)
     await publishInventory(concerts, redis, inventoryKey(config.redisKeyPrefix)).catch((err: Error) =>

@@ -23,6 +23,8 @@ import { clientIpResolver, compileTrust, type ClientRateLimiter, type TrustProxy
 import { streamHandlers } from "./api/stream-routes";
 import { webPage } from "./api/web-page";
 import type { Forwarder } from "./forward/forwarder";
+import type { SeatMapReader } from "./forward/seat-map-reader";
+import { SeatSingleFlight } from "./forward/seat-single-flight";
 import type { QueueService } from "./queue/queue-service";
 import type { QueueStreams } from "./queue/queue-streams";
 
@@ -55,6 +57,8 @@ export interface GatewayDeps {
   metricsRoute?: { token?: string; ownListener: boolean };
   /** folder of the built waiting-room page served at `/` (default apps/web/dist) */
   webRoot?: string;
+  /** booking's seat-availability read model: the seat map and dates answered on the hot path */
+  seatMap?: SeatMapReader;
 }
 
 /** The limits of POST /api/users/token on Express: per address, then (jwt) per verified user. */
@@ -69,7 +73,7 @@ function issueLimits(deps: GatewayDeps): RequestHandler[] {
 }
 
 /** The gateway's Express app, without listening (tests and main.ts both use it). */
-export function createApp(deps: GatewayDeps): Express {
+export function createApp(deps: GatewayDeps, singleFlight = new SeatSingleFlight()): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
@@ -97,6 +101,7 @@ export function createApp(deps: GatewayDeps): Express {
         forwarder: deps.forwarder,
         seatGate: deps.seatGate && { ...deps.seatGate, redis: deps.redis },
         holdCaps: deps.holdCaps,
+        singleFlight,
       }),
       identityStep(deps.identity ?? TRUST_CLIENT),
     ),
@@ -132,7 +137,11 @@ export function createApp(deps: GatewayDeps): Express {
  * The gateway's request listener: the table's hot routes on plain node:http first (see
  * api/hot-routes.ts), everything else, including every other form of those routes, on Express.
  */
-export function createHandler(deps: GatewayDeps, app: Express = createApp(deps)): RequestListener {
+export function createHandler(
+  deps: GatewayDeps,
+  singleFlight = new SeatSingleFlight(),
+  app: Express = createApp(deps, singleFlight),
+): RequestListener {
   const hot = hotQueueRoutes({
     queue: deps.queue,
     limiter: deps.tokenRateLimit,
@@ -141,6 +150,12 @@ export function createHandler(deps: GatewayDeps, app: Express = createApp(deps))
     logger: deps.logger,
     metrics: deps.metrics,
     onDependencyError: (d) => deps.metrics.dependencyErrors.inc({ dependency: d }),
+    store: deps.store,
+    onLostToken: deps.onLostToken,
+    seatMap: deps.seatMap,
+    seatGate: deps.seatGate && { ...deps.seatGate, redis: deps.redis },
+    singleFlight,
+    fallback: app,
   });
   return (req: IncomingMessage, res: ServerResponse) => {
     if (!hot(req, res)) app(req, res);

@@ -153,6 +153,11 @@ export const gatewayEnv = z.object({
     .enum(["true", "false"])
     .default("true")
     .transform((v) => v === "true"),
+  /** answer the seat map and dates from booking's read model in Redis (false: forward every one to booking) */
+  SEAT_MAP_READS: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((v) => v === "true"),
   /** seat holds one client address may start per HOLD_RATE_WINDOW_SEC, across instances; 0 turns it off */
   HOLD_RATE_LIMIT: intVar(30, 0, 1_000_000),
   HOLD_RATE_WINDOW_SEC: intVar(60, 1, 86_400),

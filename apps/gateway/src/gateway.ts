@@ -26,6 +26,8 @@ import { BearerVerifier, resilientJwks } from "./auth/verifier";
 import type { GatewayConfig } from "./config";
 import { ClientHolds } from "./forward/client-holds";
 import { Forwarder } from "./forward/forwarder";
+import { SeatMapReader } from "./forward/seat-map-reader";
+import { SeatSingleFlight } from "./forward/seat-single-flight";
 import { AdmissionTicker } from "./queue/admission";
 import { QueueService } from "./queue/queue-service";
 import { ReplicaAcks } from "./queue/replica-acks";
@@ -160,6 +162,7 @@ export async function buildGateway(
     streams,
     metrics,
     seatGate: { keys: seatGateKeys(seatGatePrefix(config.QUEUE_NAME)), onRefused: onHoldRefused },
+    seatMap: config.SEAT_MAP_READS ? new SeatMapReader(redis, seatGatePrefix(config.QUEUE_NAME)) : undefined,
     metricsRoute: { token: config.METRICS_TOKEN, ownListener: config.METRICS_PORT !== undefined },
     admin: config.ADMIN_TOKEN
       ? {
@@ -210,10 +213,12 @@ export async function buildGateway(
       clientIp: clientIpResolver(config.TRUST_PROXY),
     },
   };
-  const app = createApp(deps);
+  // one per instance: the hot path's seat-gate refusals wait on the holds Express sends
+  const singleFlight = new SeatSingleFlight();
+  const app = createApp(deps, singleFlight);
   if (config.ADMIN_TOKEN) history.start(logger);
   return {
-    handler: createHandler(deps, app),
+    handler: createHandler(deps, singleFlight, app),
     app,
     store,
     ticker,

@@ -37,6 +37,7 @@ const badValues: Record<keyof typeof gatewayEnv.shape, string> = {
   TRUST_PROXY: "10.0.0.x",
   ADMIN_TOKEN: "short",
   ADMISSION_ENABLED: "yes",
+  SEAT_MAP_READS: "on",
   HOLD_RATE_LIMIT: "-1",
   HOLD_RATE_WINDOW_SEC: "0",
   MAX_HOLDS_PER_CLIENT: "10001",

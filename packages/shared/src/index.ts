@@ -17,3 +17,4 @@ export * from "./server";
 export * from "./seat-gate-keys";
 export * from "./routes";
 export * from "./lua/loader";
+export * from "./seat-map";

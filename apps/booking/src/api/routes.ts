@@ -9,6 +9,7 @@ import { chargePoints, getBalance } from "../points/points";
 import { cancelReservation, type CancelDeps } from "../refunds/cancel-reservation";
 import { holdSeat, holdSeatGroup, type HoldSeatDeps } from "../reservations/hold-seat";
 import { releaseHold } from "../reservations/release-hold";
+import type { SeatMap } from "../seat-map/seat-map";
 import { assertLiveToken, assertPassportUsers, passportOf } from "./passport";
 
 export interface ApiDeps {
@@ -19,6 +20,8 @@ export interface ApiDeps {
   maxChargePoint: number;
   cancel: CancelDeps;
   tickets: TicketsRepository;
+  /** the seat-availability read model: a seat map or dates read that reached booking rebuilds what it reads */
+  seatMap?: SeatMap;
 }
 
 /** The shared routes booking serves (the gateway forwards exactly these). */
@@ -54,12 +57,17 @@ export function apiRoutes(deps: ApiDeps): Router {
 
   on("concertDates", async (req, res) => {
     const { concertId } = parseOr400(ROUTES.concertDates.params, req.params, "path");
-    res.json(ok(await listBookablePerformances(deps.concerts, concertId)));
+    const answer = await listBookablePerformances(deps.concerts, concertId);
+    // (the gateway answers from the model once it is built; it forwards only while it is not)
+    await deps.seatMap?.rebuildQuietly({ concertId });
+    res.json(ok(answer));
   });
 
   on("freeSeats", async (req, res) => {
     const { concertDetailId } = parseOr400(ROUTES.freeSeats.params, req.params, "path");
-    res.json(ok(await listFreeSeats(deps.concerts, concertDetailId)));
+    const answer = await listFreeSeats(deps.concerts, concertDetailId);
+    await deps.seatMap?.rebuildQuietly({ concertDetailId });
+    res.json(ok(answer));
   });
 
   on("holdSeat", async (req, res) => {

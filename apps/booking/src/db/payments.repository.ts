@@ -103,8 +103,9 @@ export class PaymentsRepository {
       SELECT id, balance_after FROM p`;
     await tx.$executeRaw`
       UPDATE reservation SET status = 'CONFIRMED', payment_id = ${payment.id} WHERE id = ANY(${reservationIds}::int[])`;
-    await tx.$executeRaw`
-      UPDATE seat SET status = 'SOLD', hold_until = NULL WHERE id = ANY(${seatIds}::int[])`;
+    const sold = await tx.$queryRaw<{ concert_detail_id: number; seat_no: number; reservation_id: number }[]>`
+      UPDATE seat SET status = 'SOLD', hold_until = NULL WHERE id = ANY(${seatIds}::int[])
+      RETURNING concert_detail_id, seat_no, reservation_id`;
 
     return {
       paymentId: payment.id,
@@ -113,6 +114,7 @@ export class PaymentsRepository {
       balance: toNumber(payment.balance_after),
       status: "PAID",
       replayed: false,
+      sold: sold.map((s) => ({ concertDetailId: s.concert_detail_id, seatNo: s.seat_no, reservationId: s.reservation_id })),
     };
   }
 

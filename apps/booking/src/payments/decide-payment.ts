@@ -9,6 +9,8 @@ export interface PaymentResult {
   status: "PAID";
   /** true when this is the stored result of an earlier request with the same Idempotency-Key */
   replayed: boolean;
+  /** the seats this payment sold (the seat map's change), only on the payment that made it */
+  sold?: { concertDetailId: number; seatNo: number; reservationId: number }[];
 }
 
 export interface PayInput {

@@ -1,5 +1,6 @@
 import { AppError, type Logger, type QueueTokens } from "@concert/shared";
 import type { PaymentsRepository } from "../db/payments.repository";
+import type { SeatMap } from "../seat-map/seat-map";
 import { UniqueViolation } from "../db/postgres-errors";
 import { paymentRequest, replayOrConflict, settled, type PayInput, type PaymentRequest, type PaymentResult } from "./decide-payment";
 
@@ -9,9 +10,11 @@ export interface PayDeps {
   payments: PaymentsRepository;
   queueStore: QueueTokens;
   logger: Logger;
+  /** the seat-availability read model (seat-map/), written after every committed change */
+  seatMap?: SeatMap;
 }
 
-export type PaymentView = Omit<PaymentResult, "replayed">;
+export type PaymentView = Omit<PaymentResult, "replayed" | "sold">;
 
 /**
  * Pays the user's holds in one transaction (the rules: decidePayment), then finishes the user's
@@ -23,7 +26,10 @@ export async function payReservations(
   input: PayInput & { queueToken?: string; /** the caller's deadline (ms since epoch): nothing commits after it */ deadline?: number },
 ): Promise<PaymentView> {
   const request = paymentRequest(input);
-  const { replayed, ...result } = request.replayOnly ? await replayOnly(deps, request) : await payOrReplay(deps, request, input.deadline);
+  const { replayed, sold, ...result } = request.replayOnly
+    ? await replayOnly(deps, request)
+    : await payOrReplay(deps, request, input.deadline);
+  if (sold) await deps.seatMap?.changed(sold.map((s) => ({ ...s, to: { state: "SOLD" } })));
   if (input.queueToken) {
     await deps.queueStore.finish(input.queueToken, "paid").catch((err: unknown) => {
       deps.logger.warn({ err, paymentId: result.paymentId }, "payment committed, but finishing the queue token failed");

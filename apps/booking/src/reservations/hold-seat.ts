@@ -3,6 +3,7 @@ import type Redlock from "redlock";
 import { timeLeft } from "../db/deadline";
 import { UniqueViolation } from "../db/postgres-errors";
 import type { HeldReservation, HoldRefusal, ReservationsRepository } from "../db/reservations.repository";
+import type { SeatMap } from "../seat-map/seat-map";
 import type { SeatGate } from "./seat-gate";
 
 export interface HoldSeatDeps {
@@ -13,6 +14,8 @@ export interface HoldSeatDeps {
   logger: Logger;
   holdTtlMs: number;
   maxHoldsPerUser: number;
+  /** the seat-availability read model (seat-map/), written after every committed change */
+  seatMap?: SeatMap;
 }
 
 export interface HoldSeatInput {
@@ -98,6 +101,14 @@ async function holdSeats(deps: HoldSeatDeps, input: HoldSeatInput): Promise<Hold
   }
 
   await confirmGates(deps, input, owner, held);
+  await deps.seatMap?.changed(
+    held.map((h) => ({
+      concertDetailId,
+      seatNo: h.seatNo,
+      reservationId: h.reservationId,
+      to: { state: "HELD", untilMs: h.expiresAt.getTime() },
+    })),
+  );
   return held.map(holdView);
 }
 

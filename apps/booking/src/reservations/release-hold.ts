@@ -1,12 +1,15 @@
 import { AppError, type Logger, type ReservationView } from "@concert/shared";
 import { timeLeft } from "../db/deadline";
 import type { ReleaseOutcome, ReservationsRepository } from "../db/reservations.repository";
+import type { SeatMap } from "../seat-map/seat-map";
 import { reservationValue, type SeatGate } from "./seat-gate";
 
 export interface ReleaseHoldDeps {
   reservations: ReservationsRepository;
   gate: SeatGate;
   logger: Logger;
+  /** the seat-availability read model (seat-map/), written after every committed change */
+  seatMap?: SeatMap;
 }
 
 export interface ReleaseHoldInput {
@@ -31,6 +34,9 @@ export async function releaseHold(deps: ReleaseHoldDeps, input: ReleaseHoldInput
   await deps.gate.release(r.concertDetailId, r.seatNo, reservationValue(r.reservationId)).catch((err: unknown) => {
     deps.logger.warn({ err, reservationId: r.reservationId }, "hold released, but its seat gate key stays until it expires");
   });
+  await deps.seatMap?.changed([
+    { concertDetailId: r.concertDetailId, seatNo: r.seatNo, reservationId: r.reservationId, to: { state: "ENDED" } },
+  ]);
   return {
     reservationId: r.reservationId,
     concertDetailId: r.concertDetailId,

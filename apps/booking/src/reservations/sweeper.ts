@@ -1,11 +1,14 @@
 import type { Logger } from "@concert/shared";
 import type { ReservationsRepository } from "../db/reservations.repository";
+import type { SeatMap } from "../seat-map/seat-map";
 import { reservationValue, type SeatGate } from "./seat-gate";
 
 export interface SweepDeps {
   reservations: ReservationsRepository;
   gate: SeatGate;
   logger: Logger;
+  /** the seat-availability read model (seat-map/), written after every committed change */
+  seatMap?: SeatMap;
 }
 
 export interface SweepResult {
@@ -29,6 +32,7 @@ export async function sweepExpiredHolds(deps: SweepDeps): Promise<SweepResult> {
     await Promise.all(
       batch.map((h) => deps.gate.release(h.concertDetailId, h.seatNo, reservationValue(h.reservationId)).catch(() => false)),
     );
+    await deps.seatMap?.changed(batch.map((h) => ({ ...h, to: { state: "ENDED" } })));
     if (batch.length < BATCH) break;
   }
   for (;;) {

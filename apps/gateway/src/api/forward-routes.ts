@@ -11,6 +11,7 @@ import {
   reservationView,
   reserveBody,
   seatsOfHold,
+  type AuthResult,
   type QueueStore,
   type SeatGateKeys,
 } from "@concert/shared";
@@ -23,13 +24,6 @@ import { ROUTE_TABLE, type GatewayRoute } from "./route-table";
 
 /** Every booking route the gateway forwards (the table's "booking" entries); anything else is a 404 at the edge. */
 export const BOOKING_ROUTES: readonly GatewayRoute[] = ROUTE_TABLE.filter((r) => r.served === "booking");
-
-/** User ids the request names (body `userId`); each must be the token's user. */
-function namedUserIds(req: Request): unknown[] {
-  const body: unknown = req.body;
-  if (body && typeof body === "object" && !Array.isArray(body) && "userId" in body) return [body.userId];
-  return [];
-}
 
 export interface EarlySeatRefusal {
   redis: Redis | Cluster;
@@ -54,6 +48,8 @@ export interface ForwardDeps {
   forwarder: Forwarder;
   seatGate?: EarlySeatRefusal;
   holdCaps?: HoldCaps;
+  /** this instance's holds in flight per seat (shared with the hot path's seat-gate refusals) */
+  singleFlight?: SeatSingleFlight;
 }
 
 /** The answer's result (inside the envelope), or undefined when the body is not JSON. */
@@ -80,6 +76,73 @@ function releasedHold(reply: ForwardedReply): number | null {
   return reservationView.safeParse(resultOf(reply)).data?.reservationId ?? null;
 }
 
+/** The 409 of a hold of seats already claimed (booking gives the same). */
+function seatsRefusal(gate: EarlySeatRefusal, concertDetailId: number, taken: number[]): AppError {
+  gate.onRefused?.();
+  const which =
+    taken.length === 1
+      ? `Seat ${taken[0]} of performance ${concertDetailId} is`
+      : `Seats ${taken.join(", ")} of performance ${concertDetailId} are`;
+  return new AppError("SEAT_UNAVAILABLE", `${which} not available`, { concertDetailId, seatId: taken[0], seatIds: taken });
+}
+
+/**
+ * The seats of a hold (its parsed body, or null when booking must answer it: not a valid hold
+ * body) and, when one of them is already claimed in booking's gate (one EXISTS each), the 409 to
+ * answer it with.
+ */
+export async function claimedSeats(
+  gate: EarlySeatRefusal,
+  rawBody: unknown,
+  /** also wait for this instance's holds in flight of the seats: one that won refuses this one too */
+  inFlight?: SeatSingleFlight,
+): Promise<{ concertDetailId: number; seats: number[]; keys: string[]; refusal?: AppError } | null> {
+  const body = reserveBody.safeParse(rawBody);
+  if (!body.success) return null; // booking answers 400, naming the field
+  const { concertDetailId } = body.data;
+  const seats = seatsOfHold(body.data);
+  const keys = seats.map((seatNo) => gate.keys.seat(concertDetailId, seatNo));
+  const exists = await redisCall(Promise.all(keys.map((key) => gate.redis.exists(key))));
+  const taken = seats.filter((_, i) => exists[i] === 1);
+  if (taken.length === 0 && inFlight) {
+    for (const [i, key] of keys.entries()) if (await inFlight.wonWhileWaiting(key)) taken.push(seats[i]);
+  }
+  return { concertDetailId, seats, keys, refusal: taken.length > 0 ? seatsRefusal(gate, concertDetailId, taken) : undefined };
+}
+
+/** The user ids a hold body names that are not the token's (403 TOKEN_USER_MISMATCH, before the seat gate). */
+export function assertNamedUser(body: unknown, userId: number): void {
+  if (body && typeof body === "object" && !Array.isArray(body) && "userId" in body) {
+    if (typeof body.userId === "number" && body.userId !== userId) {
+      throw new AppError("TOKEN_USER_MISMATCH", "userId does not match the queue token's user");
+    }
+  }
+}
+
+/**
+ * The queue token of a request to a "token" route: active (or, on a route with a replay window,
+ * used by the payment being retried), and the verified user's in AUTH_MODE=jwt. Express's
+ * forward handler and the hot seat-map reads (hot-routes.ts) both ask this.
+ */
+export async function authorizeToken(
+  store: QueueStore,
+  route: GatewayRoute,
+  token: string,
+  verified: number | undefined,
+  onLostToken?: () => void,
+): Promise<AuthResult> {
+  // a token past its session cap may still pay the hold that keeps it alive, nothing else
+  const auth = await store.authorize(token, { overtimeOk: route.replayWindow }).catch((err: unknown) => {
+    if (isLostToken(err, token, verified)) onLostToken?.();
+    throw err;
+  });
+  if (verified !== undefined && auth.userId !== verified) {
+    throw new AppError("TOKEN_USER_MISMATCH", "The queue token is not the verified user's");
+  }
+  if (auth.replay && !route.replayWindow) throw new AppError("TOKEN_INVALID", "This token was used for a payment; queue again");
+  return auth;
+}
+
 /**
  * The handlers of the booking routes, each built from its table entry. Routes with access
  * "token" need an active token whose user matches any userId in the request and, in
@@ -94,7 +157,7 @@ function releasedHold(reply: ForwardedReply): number | null {
  */
 export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => RequestHandler {
   const { store, forwarder, seatGate, holdCaps } = deps;
-  const singleFlight = new SeatSingleFlight();
+  const singleFlight = deps.singleFlight ?? new SeatSingleFlight();
 
   /**
    * For a hold: refuses it if any of its seats is already claimed or this instance's hold in
@@ -103,29 +166,17 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
    * call with its answer status.
    */
   const claimSeats = async (gate: EarlySeatRefusal, req: Request): Promise<((status: number) => void) | undefined> => {
-    const body = reserveBody.safeParse(req.body);
-    if (!body.success) return undefined; // booking answers 400, naming the field
-    const { concertDetailId } = body.data;
-    const seats = seatsOfHold(body.data);
-    const keys = seats.map((seatNo) => gate.keys.seat(concertDetailId, seatNo));
-    const refuse = (taken: number[]) => {
-      gate.onRefused?.();
-      const which =
-        taken.length === 1
-          ? `Seat ${taken[0]} of performance ${concertDetailId} is`
-          : `Seats ${taken.join(", ")} of performance ${concertDetailId} are`;
-      return new AppError("SEAT_UNAVAILABLE", `${which} not available`, { concertDetailId, seatId: taken[0], seatIds: taken });
-    };
-    const exists = await redisCall(Promise.all(keys.map((key) => gate.redis.exists(key))));
-    const taken = seats.filter((_, i) => exists[i] === 1);
-    if (taken.length > 0) throw refuse(taken);
+    const claimed = await claimedSeats(gate, req.body);
+    if (claimed === null) return undefined;
+    const { concertDetailId, seats, keys } = claimed;
+    if (claimed.refusal) throw claimed.refusal;
     const answered: ((status: number) => void)[] = [];
     const answerAll = (status: number) => answered.forEach((answer) => answer(status));
     for (const [i, key] of keys.entries()) {
       const answer = await singleFlight.claim(key);
       if (!answer) {
         answerAll(0);
-        throw refuse([seats[i]]);
+        throw seatsRefusal(gate, concertDetailId, [seats[i]]);
       }
       answered.push(answer);
     }
@@ -146,22 +197,10 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
     const releases = route.releasesHold ? holdCaps : undefined;
     return async (req: Request, res: Response) => {
       const token = tokenHeader(req.headers.token);
-      // a token past its session cap may still pay the hold that keeps it alive, nothing else
-      const auth = await store.authorize(token, { overtimeOk: route.replayWindow }).catch((err: unknown) => {
-        if (isLostToken(err, token, res.locals.verifiedUserId as number | undefined)) deps.onLostToken?.();
-        throw err;
-      });
-      res.locals.userId = auth.userId;
       const verified = res.locals.verifiedUserId as number | undefined; // AUTH_MODE=jwt (auth/identity.ts)
-      if (verified !== undefined && auth.userId !== verified) {
-        throw new AppError("TOKEN_USER_MISMATCH", "The queue token is not the verified user's");
-      }
-      if (auth.replay && !route.replayWindow) throw new AppError("TOKEN_INVALID", "This token was used for a payment; queue again");
-      for (const named of namedUserIds(req)) {
-        if (typeof named === "number" && named !== auth.userId) {
-          throw new AppError("TOKEN_USER_MISMATCH", "userId does not match the queue token's user");
-        }
-      }
+      const auth = await authorizeToken(store, route, token, verified, deps.onLostToken);
+      res.locals.userId = auth.userId;
+      assertNamedUser(req.body, auth.userId);
       // A retry under an Idempotency-Key must reach booking, which answers it with the hold it made.
       const answered = gate && req.headers["idempotency-key"] === undefined ? await claimSeats(gate, req) : undefined;
       try {

@@ -14,7 +14,11 @@ import {
   type RouteName,
 } from "@concert/shared";
 import { bindUser, type Identity } from "../auth/identity";
+import type { SeatMapReader } from "../forward/seat-map-reader";
+import type { SeatSingleFlight } from "../forward/seat-single-flight";
 import type { QueueService } from "../queue/queue-service";
+import type { QueueStore } from "@concert/shared";
+import { assertNamedUser, authorizeToken, claimedSeats, type EarlySeatRefusal } from "./forward-routes";
 import type { ClientRateLimiter } from "./rate-limit";
 import { issueProof, tokenHeader } from "./queue-routes";
 import { ROUTE_TABLE, type GatewayRoute } from "./route-table";
@@ -28,7 +32,21 @@ export interface HotRouteDeps {
   logger: Logger;
   metrics: Metrics;
   onDependencyError: (dependency: string) => void;
+  /** the token checks of the read-model routes (as forward-routes.ts makes them) */
+  store?: QueueStore;
+  onLostToken?: () => void;
+  /** booking's seat-availability read model; without it the read-model routes are forwarded */
+  seatMap?: SeatMapReader;
+  /** the seat gate: a hold of a seat already claimed is refused here, every other one goes on to Express */
+  seatGate?: EarlySeatRefusal;
+  /** this instance's holds in flight per seat (forward-routes.ts claims them): one that won refuses the holds waiting on it here */
+  singleFlight?: SeatSingleFlight;
+  /** serves a request the hot path gave up on after starting it (a read model not built yet): Express */
+  fallback?: (req: IncomingMessage, res: ServerResponse) => void;
 }
+
+/** What a hot form's work returns when it cannot answer after all: the request goes on to `fallback`. */
+const MISS = Symbol("miss");
 
 /** Largest JSON body, bytes: here and in express.json on the Express side. */
 export const JSON_BODY_LIMIT = 16 * 1024;
@@ -51,8 +69,51 @@ interface HotImpl {
   work: (deps: HotRouteDeps, req: IncomingMessage, ids: RegExpExecArray | null, record: HotRecord, route: GatewayRoute) => Promise<unknown>;
 }
 
+/** A read-model route: the forward's token checks, then the model's answer, or MISS (forwarded) while it is not built. */
+function readModelImpl(read: (reader: SeatMapReader, id: number) => Promise<unknown>): HotImpl {
+  return {
+    accepts: hasNoBody,
+    async work(deps, req, ids, record, route) {
+      if (!deps.seatMap || !deps.store || !deps.fallback) return MISS;
+      const verified = await deps.identity.verifiedUser(req);
+      const auth = await authorizeToken(deps.store, route, tokenHeader(req.headers.token), verified, deps.onLostToken);
+      record.userId = auth.userId;
+      const answer = await read(deps.seatMap, Number(ids![1]));
+      return answer ?? MISS;
+    },
+  };
+}
+
+/**
+ * A hold (the table's seatGate routes): in a rush for a seat almost every hold is of a seat
+ * already claimed, refused here after the forward's checks, in their order (the body, the bearer,
+ * the token, the named user, then the gate) with the 409 Express would give. Any other hold (a
+ * free seat, a retry under an Idempotency-Key, a body booking must refuse) goes on to Express
+ * with the body already read (body-parser leaves a read request's `req.body` alone), which makes
+ * the whole forward as before: single flight, hold caps, booking.
+ */
+const seatGateImpl: HotImpl = {
+  accepts: (req) => isPlainJson(req) && req.headers["content-length"] !== "0",
+  async work(deps, req, _ids, record, route) {
+    const body = await readJson(req);
+    (req as IncomingMessage & { body?: unknown }).body = body;
+    if (!deps.seatGate || !deps.store || !deps.fallback || req.headers["idempotency-key"] !== undefined) return MISS;
+    const verified = await deps.identity.verifiedUser(req);
+    bindUser(route, verified, { body });
+    const auth = await authorizeToken(deps.store, route, tokenHeader(req.headers.token), verified, deps.onLostToken);
+    record.userId = auth.userId;
+    assertNamedUser(body, auth.userId);
+    const claimed = await claimedSeats(deps.seatGate, body, deps.singleFlight);
+    if (claimed?.refusal) throw claimed.refusal;
+    return MISS;
+  },
+};
+
 // (`me` in a path, AUTH_MODE=jwt, is no id: the matcher leaves it to Express, which serves the alias)
 const HOT_IMPLS: Partial<Record<RouteName, HotImpl>> = {
+  holdSeat: seatGateImpl,
+  freeSeats: readModelImpl((reader, concertDetailId) => reader.freeSeats(concertDetailId)),
+  concertDates: readModelImpl((reader, concertId) => reader.dates(concertId)),
   pollToken: {
     async work(deps, req, ids, record, route) {
       bindUser(route, await deps.identity.verifiedUser(req), { params: { userId: ids![1] } });
@@ -92,11 +153,14 @@ export function pathPattern(expressPath: string): RegExp {
   return new RegExp(`^${parts.map(escapeRegExp).join(`(${ID_DIGITS})`)}$`);
 }
 
+/** Served on the hot path: the queue routes, the read-model reads and the seat-gate refusals of holds. */
+export const isHot = (route: GatewayRoute): boolean => route.served === "hot" || route.readModel !== undefined || route.seatGate === true;
+
 /** The table's "hot" routes by HTTP method. Throws at start if a hot route has no hot form here. */
 export function compileHotRoutes(table: readonly GatewayRoute[] = ROUTE_TABLE): Map<string, HotMatcher[]> {
   const byMethod = new Map<string, HotMatcher[]>();
   for (const route of table) {
-    if (route.served !== "hot") continue;
+    if (!isHot(route)) continue;
     const impl = HOT_IMPLS[route.name];
     if (!impl) throw new Error(`route ${route.name} is served "hot" but hot-routes.ts has no hot form of it`);
     const hasParams = route.path.includes(":");
@@ -119,7 +183,11 @@ function idsInRange(m: RegExpExecArray): boolean {
  * route table's "hot" entries: the poll `GET /api/users/{id}/token` and the issue
  * `POST /api/users/token`). They are served here, on plain node:http in front of Express,
  * because Express's per-request machinery alone costs more CPU than the whole poll (see
- * docs/BENCHMARKS.md, scenario 1). Only the canonical form of each request is taken: a numeric
+ * docs/BENCHMARKS.md, scenario 1). Admitted users' busiest requests are served here too (issue
+ * 16): the seat map and the dates from booking's read model (the table's `readModel` entries),
+ * and the refusal of a hold of a seat already claimed (its `seatGate` entries); whatever of those
+ * the hot path cannot answer (a model not built, a hold that goes on to booking) it hands to
+ * Express (`fallback`) after all. Only the canonical form of each request is taken: a numeric
  * user id, a JSON body with a Content-Length within the limit and no Content-Encoding. Anything
  * else (returns false) goes on to Express, which serves the same routes with the same
  * QueueService and answers every odd form (405s, encodings, chunked bodies) as before. Answers
@@ -168,13 +236,19 @@ function serve(deps: HotRouteDeps, req: IncomingMessage, res: ServerResponse, h:
     );
   };
   h.impl.work(deps, req, ids, record, h.route).then(
-    (result) => finish(200, ok(result)),
+    (result) => (result === MISS ? deps.fallback!(req, res) : finish(200, ok(result))),
     (err) => {
       if (res.headersSent || res.destroyed) return;
       const answer = errorAnswer(err, deps.logger, reqId, { onDependencyError: deps.onDependencyError });
       finish(answer.status, answer.body, answer.retryAfterSec, answer.headers);
     },
   );
+}
+
+/** A GET as browsers send it: no body to read (Express serves any other form). */
+function hasNoBody(req: IncomingMessage): boolean {
+  const h = req.headers;
+  return h["transfer-encoding"] === undefined && (h["content-length"] === undefined || h["content-length"] === "0");
 }
 
 function isPlainJson(req: IncomingMessage): boolean {

@@ -52,12 +52,18 @@ export interface GatewayRoute extends RouteContract {
   successLog: "info" | "debug";
   /** a token already used for a payment may still call this route (a retry of that payment) */
   replayWindow?: true;
-  /** holds refused at the edge when booking's Redis seat gate already has the seat (and single-flight per seat) */
+  /** holds refused at the edge, on the hot path, when booking's Redis seat gate already has the seat (and single-flight per seat) */
   seatGate?: true;
   /** makes a seat hold: counted against the client address's hold rate and live holds (forward/client-holds.ts) */
   clientHoldCaps?: true;
   /** ends a hold: its place among the client address's live holds is given back on success */
   releasesHold?: true;
+  /**
+   * A booking read answered on the hot path from booking's seat-availability read model in Redis
+   * (forward/seat-map-reader.ts), after the same token checks as a forward; forwarded as usual
+   * while the model is not built (booking then builds it) and in every non-canonical form.
+   */
+  readModel?: "seats" | "dates";
   /**
    * AUTH_MODE=jwt: needs `Authorization: Bearer <JWT>`, and the user the request names must be
    * the verified one (auth/identity.ts). Together with "token" access, the token must be that user's.
@@ -129,7 +135,10 @@ export const ROUTE_TABLE: readonly GatewayRoute[] = [
     verifiedUser: true,
     access: "token",
     served: "booking",
-    successLog: "info",
+    readModel: "dates",
+    // every admitted user reloads it after each refusal: counted in the metrics, and logged at
+    // debug when it succeeds, like the poll (refusals are logged like every other request)
+    successLog: "debug",
     doc: {
       summary: "Future performances of a concert that still have a free seat",
       ok: performanceList,
@@ -141,7 +150,10 @@ export const ROUTE_TABLE: readonly GatewayRoute[] = [
     verifiedUser: true,
     access: "token",
     served: "booking",
-    successLog: "info",
+    readModel: "seats",
+    // every admitted user reloads it after each refusal: counted in the metrics, and logged at
+    // debug when it succeeds, like the poll (refusals are logged like every other request)
+    successLog: "debug",
     doc: {
       summary: "Free seat numbers (1-50) of one performance",
       ok: seatList,
