@@ -3,6 +3,7 @@ import express, { type Express } from "express";
 import type { Cluster, Redis } from "ioredis";
 import Redlock from "redlock";
 import { apiRoutes } from "./api/routes";
+import { internalRoutes } from "./api/internal-routes";
 import { healthRoutes } from "./api/health";
 import { digestBody, passportOnce, requirePassport } from "./api/passport";
 import type { Db } from "./db/client";
@@ -11,6 +12,8 @@ import { PaymentsRepository } from "./db/payments.repository";
 import { PointsRepository } from "./db/points.repository";
 import { RefundsRepository } from "./db/refunds.repository";
 import { ReservationsRepository } from "./db/reservations.repository";
+import { RoomsRepository } from "./db/rooms.repository";
+import { RoomRegistry } from "./rooms/room-registry";
 import { TicketsRepository } from "./db/tickets.repository";
 import { dbClock } from "./db/seat-sql";
 import { SeatGate } from "./reservations/seat-gate";
@@ -26,6 +29,8 @@ export interface BookingAppConfig {
   cancelDeadlineSec: number;
   /** prefix of booking's Redis keys (seat gates, locks, used passports); default `booking:<queueName>` */
   redisKeyPrefix: string;
+  /** QUEUE_NAME: names the room registry the gateways read (default "main") */
+  queueName?: string;
   /** GET /metrics needs `Authorization: Bearer <metricsToken>` when set */
   metricsToken?: string;
   /** /metrics has a listener of its own (METRICS_PORT), so this app leaves it off */
@@ -52,6 +57,8 @@ export interface BookingApp extends Express {
   sweep: () => Promise<SweepResult>;
   /** main.ts serves them on METRICS_PORT when set */
   metrics: Metrics;
+  /** the concerts and their rooms (Postgres) and the gateways' Redis copy of them (main.ts refreshes it) */
+  rooms: { repository: RoomsRepository; registry: RoomRegistry };
 }
 
 /** The booking HTTP app, without listening (main.ts listens; tests use port 0). */
@@ -79,6 +86,8 @@ export function createApp(deps: BookingDeps): BookingApp {
   if (!config.metricsOwnListener) app.get(METRICS_PATH, ...metrics.handlers(config.metricsToken));
   app.use(express.json({ limit: "16kb", verify: digestBody }));
   app.use("/api", requirePassport(config.passportSecret), passportOnce(redis, config.redisKeyPrefix));
+  const rooms = { repository: new RoomsRepository(db), registry: new RoomRegistry(redis, config.queueName ?? "main") };
+  app.use(internalRoutes({ rooms: rooms.repository, registry: rooms.registry, now: deps.clock }));
   app.use(
     apiRoutes({
       concerts: new ConcertsRepository(db, clock),
@@ -101,6 +110,7 @@ export function createApp(deps: BookingDeps): BookingApp {
   app.use(notFoundHandler);
   app.use(errorHandler(logger, { onDependencyError: (d) => metrics.dependencyErrors.inc({ dependency: d }) }));
   app.metrics = metrics;
+  app.rooms = rooms;
   app.sweep = async () => {
     const result = await sweepExpiredHolds({ reservations, gate, logger });
     onSweep(result);

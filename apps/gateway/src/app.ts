@@ -23,7 +23,9 @@ import { queueHandlers } from "./api/queue-routes";
 import { clientIpResolver, compileTrust, type ClientRateLimiter, type TrustProxy } from "./api/rate-limit";
 import { streamHandlers } from "./api/stream-routes";
 import { webPage } from "./api/web-page";
+import type { ConcertOf } from "./forward/concert-of";
 import type { Forwarder } from "./forward/forwarder";
+import type { Rooms } from "./queue/rooms";
 import type { QueueService } from "./queue/queue-service";
 import type { QueueStreams } from "./queue/queue-streams";
 
@@ -50,6 +52,8 @@ export interface GatewayDeps {
   holdCaps?: HoldCaps;
   /** counts tokens we issued that Redis does not know (queue_tokens_lost_total) on the forwarded routes */
   onLostToken?: () => void;
+  /** the concert rooms, and where the concert of a performance or reservation is learnt */
+  rooms?: { rooms: Rooms; concertOf: ConcertOf };
   /** operator routes (/admin/*) are mounted only with a token */
   admin?: { token: string; configured: AdmissionSettings };
   /** GET /metrics: behind this bearer token when set; left off this app when it has a listener of its own (METRICS_PORT) */
@@ -98,6 +102,7 @@ export function createApp(deps: GatewayDeps): Express {
         forwarder: deps.forwarder,
         seatGate: deps.seatGate && { ...deps.seatGate, redis: deps.redis },
         holdCaps: deps.holdCaps,
+        rooms: deps.rooms,
       }),
       identityStep(deps.identity ?? TRUST_CLIENT),
     ),
@@ -121,7 +126,10 @@ export function createApp(deps: GatewayDeps): Express {
   // the OpenAPI router, whose own OPTIONS answer is Express's plain-text one
   app.use(methodNotAllowed([...routesOf(app.router), ...routesOf(openApi)]));
   app.use(openApi);
-  if (deps.admin) app.use(adminRoutes(deps.store, deps.admin.token, deps.admin.configured));
+  if (deps.admin) {
+    const rooms = deps.rooms && { rooms: deps.rooms.rooms, forwarder: deps.forwarder };
+    app.use(adminRoutes(deps.store, deps.admin.token, deps.admin.configured, rooms));
+  }
 
   app.use(webPage(deps.webRoot, deps.logger));
   app.use(notFoundHandler);

@@ -13,3 +13,32 @@ export const admissionSettings = z.object({
   /** admission stops while this many tokens are active */
   maxActive: z.number().int().min(1).max(10_000_000),
 }) satisfies z.ZodType<AdmissionSettings>;
+
+/**
+ * A concert room's own admission settings (stored with the concert in Postgres; booking copies
+ * them to Redis, see {@link roomRegistryKey}). A setting left out is the gateway's configured one.
+ */
+export const roomSettings = admissionSettings.extend({
+  /** an admitted token lives this long after admission or its last use (ACTIVE_TOKEN_TTL_SEC's per-room form) */
+  activeTtlSec: z.number().int().min(10).max(86_400),
+});
+export type RoomSettings = z.infer<typeof roomSettings>;
+
+/** What the gateway knows of a concert (the registry's value): its name and, when it has one, its own room's settings. */
+export const registeredConcert = z.object({
+  name: z.string(),
+  room: roomSettings.partial().nullable(),
+});
+export type RegisteredConcert = z.infer<typeof registeredConcert>;
+
+/**
+ * The Redis hash booking writes every concert to (concertId → JSON {@link RegisteredConcert}),
+ * from Postgres, on every change and every {@link ROOM_REGISTRY_REFRESH_MS}; the gateways read it.
+ */
+export function roomRegistryKey(queueName: string): string {
+  return `rooms:${queueName}:concerts`;
+}
+/** booking rewrites the registry from Postgres this often (so it comes back by itself after a Redis data loss) */
+export const ROOM_REGISTRY_REFRESH_MS = 10_000;
+/** the gateway re-reads the registry this often (a room's settings change on every instance within it) */
+export const ROOM_DIRECTORY_REFRESH_MS = 1_000;

@@ -14,6 +14,8 @@ export const ErrorCodes = {
   USER_MISMATCH: 403,
   TOKEN_USER_MISMATCH: 403,
   TOKEN_NOT_ACTIVE: 403,
+  /** the queue token is of another room: a concert room's token works only for its concert, a general one only for concerts without a room */
+  TOKEN_WRONG_CONCERT: 403,
   NOT_OWNER: 403,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,

@@ -1,6 +1,9 @@
 import { Router } from "express";
 import { z } from "zod";
 import { admissionSettings, ok, parseOr400, requireBearer, type AdmissionSettings, type QueueStore } from "@concert/shared";
+import type { Forwarder } from "../forward/forwarder";
+import type { Rooms } from "../queue/rooms";
+import { roomAdminRoutes } from "./room-admin-routes";
 
 const settingsBody = z
   .strictObject(admissionSettings.partial().shape)
@@ -10,9 +13,16 @@ const settingsBody = z
  * Operator controls, shared by every instance through Redis: queue stats, pause/resume admission,
  * and live batch / tick / max-active overrides. Mounted only when ADMIN_TOKEN is set.
  */
-export function adminRoutes(store: QueueStore, adminToken: string, configured: AdmissionSettings): Router {
+export function adminRoutes(
+  store: QueueStore,
+  adminToken: string,
+  configured: AdmissionSettings,
+  /** the concert rooms' operator routes (api/room-admin-routes.ts) */
+  rooms?: { rooms: Rooms; forwarder: Forwarder },
+): Router {
   const router = Router();
   router.use("/admin", requireBearer(adminToken, "ADMIN_TOKEN", "Operator routes"));
+  if (rooms) router.use(roomAdminRoutes(rooms.rooms, rooms.forwarder));
 
   const view = async () => {
     const [stats, overrides] = await Promise.all([store.stats(), store.getOverrides()]);

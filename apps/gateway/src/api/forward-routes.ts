@@ -11,10 +11,13 @@ import {
   reservationView,
   reserveBody,
   seatsOfHold,
+  tokenConcertId,
   type QueueStore,
   type SeatGateKeys,
 } from "@concert/shared";
 import type { ClientHolds, HoldOutcome } from "../forward/client-holds";
+import { concertsOfRequest, wrongConcert, type ConcertOf } from "../forward/concert-of";
+import type { Rooms } from "../queue/rooms";
 import type { ForwardedReply, Forwarder } from "../forward/forwarder";
 import type { ClientRateLimiter } from "./rate-limit";
 import { SeatSingleFlight } from "../forward/seat-single-flight";
@@ -54,6 +57,11 @@ export interface ForwardDeps {
   forwarder: Forwarder;
   seatGate?: EarlySeatRefusal;
   holdCaps?: HoldCaps;
+  /**
+   * the concert rooms: a room token is authorised in its room's store, and while any concert has
+   * a room of its own every token route checks that the token's room serves the request's concert
+   */
+  rooms?: { rooms: Rooms; concertOf: ConcertOf };
 }
 
 /** The answer's result (inside the envelope), or undefined when the body is not JSON. */
@@ -140,14 +148,45 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
     return caps.live.enabled ? caps.live.reserve(caps.clientIp(req), seats) : undefined;
   };
 
+  /** The store of the room the token is of: the general room's, or its concert room's (unknown room: 401 as for any unknown token). */
+  const storeOf = async (token: string): Promise<{ store: QueueStore; room: number | null }> => {
+    const room = tokenConcertId(token);
+    if (room === null || !deps.rooms) return { store, room: null };
+    const own = await deps.rooms.rooms.roomOfToken(room);
+    if (!own) throw new AppError("TOKEN_INVALID", "Unknown queue token");
+    return { store: own.store, room };
+  };
+
+  /** 403 TOKEN_WRONG_CONCERT unless the token's room is the one serving every concert the request is about. */
+  const checkRoom = async (route: GatewayRoute, req: Request, tokenRoom: number | null) => {
+    if (!deps.rooms || (tokenRoom === null && !deps.rooms.rooms.directory.hasRooms)) return;
+    const { rooms, concertOf } = deps.rooms;
+    for (const concertId of await concertsOfRequest(route.name, req, concertOf)) {
+      const serving = rooms.directory.get(concertId)?.room ? concertId : null;
+      if (serving !== tokenRoom) throw wrongConcert(tokenRoom, concertId);
+    }
+  };
+
+  /** Keeps the concert of each hold booking made (so its payment or release needs no lookup). */
+  const learnHolds = (reply: ForwardedReply) => {
+    if (!deps.rooms || reply.status !== 201) return;
+    const result = resultOf(reply);
+    const one = holdView.safeParse(result);
+    for (const h of one.success ? [one.data] : (multiHoldView.safeParse(result).data?.reservations ?? [])) {
+      const concertId = deps.rooms.concertOf.knownDetail(h.concertDetailId);
+      if (concertId !== undefined) deps.rooms.concertOf.learnReservation(h.reservationId, concertId);
+    }
+  };
+
   const withToken = (route: GatewayRoute): RequestHandler => {
     const gate = route.seatGate ? seatGate : undefined;
     const caps = route.clientHoldCaps ? holdCaps : undefined;
     const releases = route.releasesHold ? holdCaps : undefined;
     return async (req: Request, res: Response) => {
       const token = tokenHeader(req.headers.token);
+      const { store: tokenStore, room } = await storeOf(token);
       // a token past its session cap may still pay the hold that keeps it alive, nothing else
-      const auth = await store.authorize(token, { overtimeOk: route.replayWindow }).catch((err: unknown) => {
+      const auth = await tokenStore.authorize(token, { overtimeOk: route.replayWindow }).catch((err: unknown) => {
         if (isLostToken(err, token, res.locals.verifiedUserId as number | undefined)) deps.onLostToken?.();
         throw err;
       });
@@ -162,6 +201,7 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
           throw new AppError("TOKEN_USER_MISMATCH", "userId does not match the queue token's user");
         }
       }
+      await checkRoom(route, req, room);
       // A retry under an Idempotency-Key must reach booking, which answers it with the hold it made.
       const answered = gate && req.headers["idempotency-key"] === undefined ? await claimSeats(gate, req) : undefined;
       try {
@@ -172,6 +212,7 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
         try {
           const reply = await forwarder.forward(req, res, { userId: auth.userId, queueToken: token, replay: auth.replay || undefined });
           if (settle) made = madeHolds(reply);
+          if (route.clientHoldCaps) learnHolds(reply);
           const released = releases?.live.enabled ? releasedHold(reply) : null;
           if (released !== null) await releases?.live.forget(releases.clientIp(req), released);
         } finally {

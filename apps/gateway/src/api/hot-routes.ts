@@ -69,9 +69,9 @@ const HOT_IMPLS: Partial<Record<RouteName, HotImpl>> = {
       bindUser(route, verified, { body });
       await deps.limiter.consume(req);
       if (verified !== undefined) await deps.userLimiter?.consumeKey(String(verified));
-      const { userId } = parseOr400(ROUTES.issueToken.body, body);
+      const { userId, concertId } = parseOr400(ROUTES.issueToken.body, body);
       record.userId = userId;
-      return deps.queue.issueToken(userId, issueProof(req.headers, verified));
+      return deps.queue.issueToken(userId, issueProof(req.headers, verified), concertId);
     },
   },
 };

@@ -1,4 +1,14 @@
-import { isLostToken, type IssueProof, type IssueResult, type QueueStore, type SlotWait, type TokenView } from "@concert/shared";
+import {
+  AppError,
+  isLostToken,
+  tokenConcertId,
+  type FinishedReason,
+  type IssueProof,
+  type IssueResult,
+  type QueueStore,
+  type SlotWait,
+  type TokenView,
+} from "@concert/shared";
 import type { ReplicaAcks } from "./replica-acks";
 
 export interface QueueServiceOptions {
@@ -14,7 +24,32 @@ export interface QueueServiceOptions {
   acknowledged?: { store: QueueStore; acks: ReplicaAcks };
   /** a poll presented a token we issued to this user that Redis does not know (a lost place) */
   onLostToken?: () => void;
+  /**
+   * the general room's service only: the concert rooms, to which issues naming a concert with a
+   * room of its own and every room token's polls go (queue/rooms.ts)
+   */
+  rooms?: RoomResolver;
+  /** a concert room's service: called after this service made a new place (the room ticker wakes the room) */
+  onIssued?: () => void;
 }
+
+/** Which queue service answers for a concert, or for a room token (see Rooms). */
+export interface RoomResolver {
+  /** the concert's own room's service; null for a concert the general room serves; 404 for an unknown concert */
+  serviceForConcert(concertId: number): Promise<QueueService | null>;
+  /** the service of the room a room token names; null when there is no such room */
+  serviceForToken(concertId: number): Promise<QueueService | null>;
+}
+
+/** The reasons the scripts record (lower case) as the API names them. */
+const REASONS: Record<string, FinishedReason> = {
+  paid: "PAID",
+  expired: "EXPIRED",
+  evicted: "EVICTED",
+  cancelled: "CLOSED",
+  sold_out: "SOLD_OUT",
+  closed: "CLOSED",
+};
 
 /**
  * The queue as clients see it: a token, its status, its rank (1 = next in) and the expected
@@ -22,15 +57,29 @@ export interface QueueServiceOptions {
  * is full, from when its tokens end.
  */
 export class QueueService {
+  /** the concert whose own room this service is (its store's); null: the general room */
+  readonly concertId: number | null;
+
   constructor(
     private readonly store: QueueStore,
     private readonly options: QueueServiceOptions,
-  ) {}
+  ) {
+    this.concertId = store.concertId;
+  }
 
-  /** A new place, or the user's live one to a caller with proof it is theirs (else ALREADY_QUEUED). */
-  async issueToken(userId: number, proof: IssueProof): Promise<TokenView> {
-    const { token, status, rank, blocked } = await this.acknowledgedIssue(userId, this.options.settings().maxActive, proof);
-    return { token, status, rank, estimatedWaitSec: rank === null ? 0 : this.estimateWait(rank, null, blocked) };
+  /**
+   * A new place, or the user's live one to a caller with proof it is theirs (else ALREADY_QUEUED).
+   * Naming a concert with a room of its own joins that room (one live place per user per room).
+   */
+  async issueToken(userId: number, proof: IssueProof, concertId?: number): Promise<TokenView> {
+    if (concertId !== undefined && this.options.rooms) {
+      const room = await this.options.rooms.serviceForConcert(concertId);
+      if (room && room !== this) return room.issueToken(userId, proof);
+    }
+    const issued = await this.acknowledgedIssue(userId, this.options.settings().maxActive, proof);
+    if (issued.created) this.options.onIssued?.();
+    const { token, status, rank, blocked } = issued;
+    return { token, status, rank, estimatedWaitSec: rank === null ? 0 : this.estimateWait(rank, null, blocked), concertId: this.concertId };
   }
 
   /**
@@ -56,6 +105,12 @@ export class QueueService {
   }
 
   async tokenView(userId: number, token: string): Promise<TokenView> {
+    const room = this.options.rooms && tokenConcertId(token);
+    if (room) {
+      const service = await this.options.rooms!.serviceForToken(room);
+      if (!service) throw new AppError("TOKEN_INVALID", "Unknown queue token");
+      return service.tokenView(userId, token);
+    }
     const state = await this.store.poll(userId, token, this.options.settings().maxActive).catch((err: unknown) => {
       if (isLostToken(err, token, userId)) this.options.onLostToken?.();
       throw err;
@@ -67,11 +122,19 @@ export class QueueService {
           status: "WAITING",
           rank: state.rank,
           estimatedWaitSec: this.estimateWait(state.rank, state.ratePerSec, state.blocked),
+          concertId: this.concertId,
         };
       case "IN_PROGRESS":
-        return { token, status: "IN_PROGRESS", rank: null, estimatedWaitSec: 0 };
+        return { token, status: "IN_PROGRESS", rank: null, estimatedWaitSec: 0, concertId: this.concertId };
       case "FINISHED":
-        return { token, status: "FINISHED", rank: null, estimatedWaitSec: null };
+        return {
+          token,
+          status: "FINISHED",
+          rank: null,
+          estimatedWaitSec: null,
+          concertId: this.concertId,
+          reason: REASONS[state.reason] ?? "EXPIRED",
+        };
     }
   }
 

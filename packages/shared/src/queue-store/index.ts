@@ -2,7 +2,7 @@ import type { Cluster, Redis } from "ioredis";
 import { defineScripts, runScript } from "../lua/loader";
 import { redisCall } from "../redis";
 import { QueueRefusal } from "./codes";
-import { newQueueToken, queueKeys, tokenUserId, type QueueKeys } from "./keys";
+import { newQueueToken, queueKeys, roomQueueName, tokenConcertId, tokenUserId, type QueueKeys } from "./keys";
 import {
   QUEUE_SCRIPTS,
   authorizeScript,
@@ -20,7 +20,7 @@ import {
   type TickResult,
 } from "./scripts";
 
-export { newQueueToken, queueKeys, tokenUserId, type QueueKeys } from "./keys";
+export { isMalformedRoomToken, newQueueToken, queueKeys, roomQueueName, tokenConcertId, tokenUserId, type QueueKeys } from "./keys";
 export type { AdmissionSettings, AuthResult, IssueProof, IssueResult, PollResult, SlotWait, TickResult } from "./scripts";
 
 export { QueueRefusal } from "./codes";
@@ -40,8 +40,13 @@ export function isLostToken(err: unknown, token: string, userId?: number): boole
 export type FinishReason = "paid" | "expired" | "evicted" | "cancelled";
 
 export interface QueueTokensOptions {
-  /** queue name; keys are tagged `{q:<name>}` */
+  /** queue name; keys are tagged `{q:<name>}` (a concert's own room: `{q:<name>:c<concertId>}`) */
   name?: string;
+  /**
+   * a concert's own room: this store's tokens are that room's (the name is then the deployment's
+   * QUEUE_NAME, and the keys are the room's); absent: the general room
+   */
+  concertId?: number;
   /** a token finished by its payment still passes POST /api/payment this long */
   paymentReplaySec: number;
   /** a finished token stays answerable (FINISHED) at least this long */
@@ -88,33 +93,58 @@ export const DEFAULT_SESSION_MAX_SEC = 900;
  */
 export class QueueTokens {
   readonly keys: QueueKeys;
+  /** the concert whose own room this store serves; null: the general room */
+  readonly concertId: number | null;
   protected readonly retentionMs: number;
   protected readonly clock?: () => number;
+  private readonly baseName: string;
+  private readonly roomKeys = new Map<number, QueueKeys>();
 
   constructor(
     protected readonly redis: Redis | Cluster,
     options: QueueTokensOptions,
   ) {
     defineScripts(redis, [extendScript, finishScript]);
-    this.keys = queueKeys(options.name ?? "main");
+    this.baseName = options.name ?? "main";
+    this.concertId = options.concertId ?? null;
+    this.keys = queueKeys(this.concertId === null ? this.baseName : roomQueueName(this.baseName, this.concertId));
     this.retentionMs = Math.max(options.finishedRetentionSec ?? DEFAULT_FINISHED_RETENTION_SEC, options.paymentReplaySec) * 1000;
     this.clock = options.clock;
   }
 
   /** Keeps an active token alive at least until `untilMs` (Redis clock, ms). False if not active. */
   async extendActive(token: string, untilMs: number): Promise<boolean> {
-    return runScript(this.redis, extendScript, this.keys, { prefix: this.keys.prefix, token, untilMs: Math.ceil(untilMs) });
+    const keys = this.keysOf(token);
+    return runScript(this.redis, extendScript, keys, { prefix: keys.prefix, token, untilMs: Math.ceil(untilMs) });
   }
 
   /** Ends a token, admitted or still waiting (after payment: reason "paid"). False if it was unknown or already finished. */
   async finish(token: string, reason: FinishReason): Promise<boolean> {
-    return runScript(this.redis, finishScript, this.keys, {
-      prefix: this.keys.prefix,
+    const keys = this.keysOf(token);
+    return runScript(this.redis, finishScript, keys, {
+      prefix: keys.prefix,
       token,
       reason,
       retentionMs: this.retentionMs,
       clock: this.now(),
     });
+  }
+
+  /**
+   * The keys of the room the token is of: the general room's tokens go to the general room's keys,
+   * a concert room's to that room's (booking holds one QueueTokens for every room). A store built
+   * for one concert's room answers only for its own tokens: another room's are unknown to it.
+   */
+  protected keysOf(token: string): QueueKeys {
+    const concertId = tokenConcertId(token);
+    if (concertId === this.concertId || this.concertId !== null) return this.keys;
+    let keys = this.roomKeys.get(concertId as number);
+    if (!keys) {
+      if (this.roomKeys.size > 10_000) this.roomKeys.clear();
+      keys = queueKeys(roomQueueName(this.baseName, concertId as number));
+      this.roomKeys.set(concertId as number, keys);
+    }
+    return keys;
   }
 
   /** The injected clock for a script's `clock` ARGV, or '' (the script reads Redis TIME). */
@@ -153,7 +183,7 @@ export class QueueStore extends QueueTokens {
     return runScript(this.redis, issueScript, this.keys, {
       prefix: this.keys.prefix,
       userId,
-      newToken: newQueueToken(userId),
+      newToken: newQueueToken(userId, this.concertId),
       presentedToken: proof.presentedToken ?? "",
       verified: proof.verified ? "1" : "",
       maxActive: maxActive ?? "",

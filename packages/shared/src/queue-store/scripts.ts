@@ -43,6 +43,9 @@ export interface TickResult {
   evicted: number;
   /** the admission settings in force (configuration, or live overrides from operators) */
   settings: AdmissionSettings & { paused: boolean };
+  /** how many wait and how many are active after the tick (a room with neither is idle) */
+  waiting: number;
+  active: number;
 }
 
 export interface IssueResult {
@@ -177,8 +180,18 @@ export const tickScript = luaScript({
   codes: TICK,
   constants,
   decode(reply): TickResult {
-    const [code, admitted, expired, evicted, tickMs, batch, maxActive, paused] = (reply as (number | string)[]).map(Number);
-    return { ran: code === TICK.RAN, admitted, expired, evicted, settings: { tickMs, batch, maxActive, paused: paused === 1 } };
+    const [code, admitted, expired, evicted, tickMs, batch, maxActive, paused, waiting, active] = (reply as (number | string)[]).map(
+      Number,
+    );
+    return {
+      ran: code === TICK.RAN,
+      admitted,
+      expired,
+      evicted,
+      settings: { tickMs, batch, maxActive, paused: paused === 1 },
+      waiting,
+      active,
+    };
   },
 });
 

@@ -8,7 +8,8 @@
 --   statsKey   hash    running totals: admitted, expired, evicted, ticks
 -- ARGV: prefix, defaultTickMs, defaultBatch, defaultMaxActive (overridden by cfg), activeTtlMs, sessionMaxMs, idleTtlMs,
 -- retentionMs, maxSweep (most tokens expired/evicted per tick), clock ('' = Redis TIME)
--- Returns {RAN | SKIPPED, admitted, expired, evicted, tickMs, batch, maxActive, paused (0|1)} (the settings in force)
+-- Returns {RAN | SKIPPED, admitted, expired, evicted, tickMs, batch, maxActive, paused (0|1), waiting, active}
+--   (the settings in force; how many wait and are active after it: an idle room needs no tick soon)
 --@include common
 local unpack = unpack or table.unpack
 local cfg = hmget(cfgKey, 'tickMs', 'batch', 'maxActive', 'paused')
@@ -21,7 +22,9 @@ local now = nowMs(clock)
 local slot = math.floor(now / tickMs)
 local mark = slot .. ':' .. tickMs
 local pausedFlag = paused and 1 or 0
-if redis.call('GET', tickKey) == mark then return {SKIPPED, 0, 0, 0, tickMs, batch, maxActive, pausedFlag} end
+if redis.call('GET', tickKey) == mark then
+  return {SKIPPED, 0, 0, 0, tickMs, batch, maxActive, pausedFlag, redis.call('ZCARD', waitingKey), redis.call('ZCARD', activeKey)}
+end
 redis.call('SET', tickKey, mark, 'PX', tickMs * 2 + 1000)
 
 -- Active tokens past their expiry give their slot back.
@@ -96,4 +99,4 @@ redis.call('HINCRBY', statsKey, 'ticks', 1)
 if admitted > 0 then redis.call('HINCRBY', statsKey, 'admitted', admitted) end
 if #expired > 0 then redis.call('HINCRBY', statsKey, 'expired', #expired) end
 if #idle > 0 then redis.call('HINCRBY', statsKey, 'evicted', #idle) end
-return {RAN, admitted, #expired, #idle, tickMs, batch, maxActive, pausedFlag}
+return {RAN, admitted, #expired, #idle, tickMs, batch, maxActive, pausedFlag, redis.call('ZCARD', waitingKey), redis.call('ZCARD', activeKey)}

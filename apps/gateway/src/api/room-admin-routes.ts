@@ -1,0 +1,83 @@
+import { Router } from "express";
+import {
+  AppError,
+  DependencyError,
+  INTERNAL_PATHS,
+  concertIdPath,
+  createConcertBody,
+  createdConcert,
+  ok,
+  parseOr400,
+  roomSettingsPatch,
+  type ErrorCode,
+} from "@concert/shared";
+import type { Forwarder, OperatorReply } from "../forward/forwarder";
+import type { Room, Rooms } from "../queue/rooms";
+
+/** Booking's answer to an operator call: its result, or its refusal as the same AppError (a 5xx: booking unavailable). */
+function resultOf(reply: OperatorReply): unknown {
+  if (reply.status < 400) return reply.envelope.result;
+  const e = reply.envelope.error;
+  if (reply.status >= 500 || !e) throw new DependencyError("booking", { cause: new Error(`booking answered ${reply.status}`) });
+  throw new AppError(e.code as ErrorCode, e.message, e.details, reply.status);
+}
+
+/**
+ * The operator routes of the concert rooms (mounted by adminRoutes, behind the same ADMIN_TOKEN):
+ * making concerts, each room's figures and settings, pausing and resuming a room. Settings live
+ * with the concert in Postgres (booking, through its internal routes); pause is live in Redis, as
+ * for the general room (everyone keeps their place).
+ */
+export function roomAdminRoutes(rooms: Rooms, forwarder: Forwarder): Router {
+  const router = Router();
+  const { directory } = rooms;
+
+  const view = async (room: Room) => {
+    const [stats, overrides] = await Promise.all([room.store.stats(), room.store.getOverrides()]);
+    return { concertId: room.concertId, name: room.name, settings: room.settings, paused: overrides.paused, ...stats };
+  };
+  /** The concert's own room (fresh from the registry), or 404. */
+  const roomOf = async (raw: unknown): Promise<Room> => {
+    const { concertId } = parseOr400(concertIdPath, raw, "path");
+    await directory.refresh();
+    const concert = directory.get(concertId);
+    if (!concert) throw new AppError("NOT_FOUND", `Concert ${concertId} not found`, { concertId });
+    const room = rooms.room(concertId);
+    if (!room)
+      throw new AppError("NOT_FOUND", `Concert ${concertId} has no room of its own (PATCH /admin/rooms/${concertId} gives it one)`, {
+        concertId,
+      });
+    return room;
+  };
+
+  router.post("/admin/concerts", async (req, res) => {
+    const body = parseOr400(createConcertBody, req.body);
+    const created = createdConcert.parse(
+      resultOf(await forwarder.operatorCall("POST", INTERNAL_PATHS.createConcert, body, String(req.id))),
+    );
+    await directory.refresh();
+    res.status(201).json(ok(created));
+  });
+  router.get("/admin/rooms", async (_req, res) => {
+    await directory.refresh();
+    res.json(ok({ rooms: await Promise.all(rooms.all().map(view)) }));
+  });
+  router.get("/admin/rooms/:concertId", async (req, res) => {
+    res.json(ok(await view(await roomOf(req.params))));
+  });
+  router.patch("/admin/rooms/:concertId", async (req, res) => {
+    const { concertId } = parseOr400(concertIdPath, req.params, "path");
+    const patch = parseOr400(roomSettingsPatch, req.body);
+    const path = INTERNAL_PATHS.concertRoom.replace(":concertId", String(concertId));
+    resultOf(await forwarder.operatorCall("PATCH", path, patch, String(req.id)));
+    res.json(ok(await view(await roomOf(req.params))));
+  });
+  for (const action of ["pause", "resume"] as const) {
+    router.post(`/admin/rooms/:concertId/${action}`, async (req, res) => {
+      const room = await roomOf(req.params);
+      await room.store.setOverrides({ paused: action === "pause" });
+      res.json(ok(await view(room)));
+    });
+  }
+  return router;
+}
