@@ -116,9 +116,10 @@ export async function buildGateway(
   const rooms: Rooms = new Rooms(redis, directory, {
     storeOptions,
     defaults: { ...settings, activeTtlSec: config.ACTIVE_TOKEN_TTL_SEC },
-    service: (roomStore, roomSettings) =>
+    service: (roomStore, roomSettings, schedule) =>
       new QueueService(roomStore, {
         settings: roomSettings,
+        schedule,
         onLostToken,
         onIssued: () => rooms.issued(roomStore.concertId as number),
         // REDIS_MIN_REPLICAS_ACK: the room's issues on the acknowledged connection too (issues read no active TTL)

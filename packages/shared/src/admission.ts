@@ -24,10 +24,32 @@ export const roomSettings = admissionSettings.extend({
 });
 export type RoomSettings = z.infer<typeof roomSettings>;
 
+/** A room's pre-queue opens this long before saleOpensAt (prequeueSec's default). */
+export const DEFAULT_PREQUEUE_SEC = 1800;
+const isoDateTime = z.iso.datetime({ offset: true }).describe("ISO 8601 date-time");
+/**
+ * A room's scheduled sale: the pre-queue from saleOpensAt − prequeueSec, the lottery at
+ * saleOpensAt, the close at saleClosesAt (null or absent: none).
+ */
+export const saleSchedule = z.object({
+  saleOpensAt: isoDateTime,
+  saleClosesAt: isoDateTime.nullable(),
+  prequeueSec: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 86_400),
+});
+export type SaleScheduleSettings = z.infer<typeof saleSchedule>;
+
+/** A room's own settings as stored (each one left out: the gateway's configured one; no saleOpensAt: no scheduled opening). */
+export const ownRoomSettings = roomSettings.partial().extend(saleSchedule.partial().shape);
+export type OwnRoomSettings = z.infer<typeof ownRoomSettings>;
+
 /** What the gateway knows of a concert (the registry's value): its name and, when it has one, its own room's settings. */
 export const registeredConcert = z.object({
   name: z.string(),
-  room: roomSettings.partial().nullable(),
+  room: ownRoomSettings.nullable(),
 });
 export type RegisteredConcert = z.infer<typeof registeredConcert>;
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { roomSettings } from "./admission";
+import { ownRoomSettings } from "./admission";
 import { AppError } from "./errors";
 
 import { DEFAULT_MAX_HOLDS_PER_USER, MAX_ID, MAX_SEATS_PER_HOLD, RESERVATION_PAGE, SEATS_PER_PERFORMANCE } from "./limits";
@@ -48,6 +48,8 @@ export const tokenView = z.object({
   /** the concert whose own room the token is of; null: the general room */
   concertId: id.nullable().describe("the concert whose own room this token is of; null for the general room"),
   reason: FinishedReason.optional().describe("FINISHED only: why"),
+  opensAt: z.string().optional().describe("in a scheduled room's pre-queue (rank null): when the sale opens and the order is drawn"),
+  prequeueCount: z.number().int().min(0).optional().describe("in the pre-queue: how many are in it"),
 });
 export type TokenView = z.infer<typeof tokenView>;
 /**
@@ -228,8 +230,16 @@ export type TicketList = z.infer<typeof ticketList>;
 
 // ---- operators: concerts and their rooms (gateway /admin, forwarded to booking's internal routes) ----
 const isoDateTime = z.iso.datetime({ offset: true }).describe("ISO 8601 date-time");
-/** A room's settings as an operator gives them: any of them (the rest stay the gateway's configured values). */
-export const roomSettingsPatch = z.strictObject(roomSettings.partial().shape);
+/**
+ * A room's settings as an operator gives them: any of them (the rest stay as they were, or the
+ * gateway's configured values); `saleClosesAt: null` removes the close.
+ */
+export const roomSettingsPatch = z
+  .strictObject(ownRoomSettings.shape)
+  .refine((r) => !r.saleOpensAt || !r.saleClosesAt || Date.parse(r.saleClosesAt) > Date.parse(r.saleOpensAt), {
+    message: "saleClosesAt must be after saleOpensAt",
+    path: ["saleClosesAt"],
+  });
 /** POST /admin/concerts: a concert, its dates (SEATS_PER_PERFORMANCE seats each) and, optionally, a room of its own. */
 export const createConcertBody = z.strictObject({
   name: z.string().trim().min(1).max(200),

@@ -29,6 +29,10 @@ export const ErrorCodes = {
   BALANCE_LIMIT: 409,
   IDEMPOTENCY_CONFLICT: 409,
   ALREADY_QUEUED: 409,
+  /** a concert room before its pre-queue window: details.opensAt */
+  SALE_NOT_OPEN: 409,
+  /** a concert room after saleClosesAt */
+  SALE_CLOSED: 409,
   /** cancel: the reservation is already CANCELLED (a retry with the same Idempotency-Key gets the first answer instead) */
   ALREADY_CANCELLED: 409,
   /** cancel: the reservation was never paid (HELD: release it instead; EXPIRED: nothing to give back) */

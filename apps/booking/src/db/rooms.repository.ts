@@ -1,11 +1,11 @@
-import { SEATS_PER_PERFORMANCE, type RoomSettings } from "@concert/shared";
+import { SEATS_PER_PERFORMANCE, type OwnRoomSettings } from "@concert/shared";
 import type { Db } from "./client";
 
 /** A concert as the room registry shows it: its name and its own room's settings (null: no room of its own). */
 export interface ConcertRoomRow {
   concertId: number;
   name: string;
-  room: Partial<RoomSettings> | null;
+  room: OwnRoomSettings | null;
 }
 
 export interface NewConcert {
@@ -13,7 +13,7 @@ export interface NewConcert {
   seatPrice: number;
   startsAt: Date[];
   /** a room of its own with these settings (the rest: the gateway's); undefined: served by the general room */
-  room?: Partial<RoomSettings>;
+  room?: OwnRoomSettings;
 }
 
 type ConcertRecord = {
@@ -24,6 +24,9 @@ type ConcertRecord = {
   roomTickMs: number | null;
   roomMaxActive: number | null;
   roomActiveTtlSec: number | null;
+  saleOpensAt: Date | null;
+  saleClosesAt: Date | null;
+  prequeueSec: number | null;
 };
 
 const ROOM_COLUMNS = {
@@ -34,25 +37,34 @@ const ROOM_COLUMNS = {
   roomTickMs: true,
   roomMaxActive: true,
   roomActiveTtlSec: true,
+  saleOpensAt: true,
+  saleClosesAt: true,
+  prequeueSec: true,
 } as const;
 
 function rowOf(c: ConcertRecord): ConcertRoomRow {
   if (!c.hasRoom) return { concertId: c.id, name: c.name, room: null };
-  const room: Partial<RoomSettings> = {};
+  const room: OwnRoomSettings = {};
   if (c.roomBatch !== null) room.batch = c.roomBatch;
   if (c.roomTickMs !== null) room.tickMs = c.roomTickMs;
   if (c.roomMaxActive !== null) room.maxActive = c.roomMaxActive;
   if (c.roomActiveTtlSec !== null) room.activeTtlSec = c.roomActiveTtlSec;
+  if (c.saleOpensAt !== null) room.saleOpensAt = c.saleOpensAt.toISOString();
+  if (c.saleClosesAt !== null) room.saleClosesAt = c.saleClosesAt.toISOString();
+  if (c.prequeueSec !== null) room.prequeueSec = c.prequeueSec;
   return { concertId: c.id, name: c.name, room };
 }
 
-function roomColumns(room: Partial<RoomSettings>) {
+function roomColumns(room: OwnRoomSettings) {
   return {
     hasRoom: true,
     ...(room.batch !== undefined && { roomBatch: room.batch }),
     ...(room.tickMs !== undefined && { roomTickMs: room.tickMs }),
     ...(room.maxActive !== undefined && { roomMaxActive: room.maxActive }),
     ...(room.activeTtlSec !== undefined && { roomActiveTtlSec: room.activeTtlSec }),
+    ...(room.saleOpensAt !== undefined && { saleOpensAt: new Date(room.saleOpensAt) }),
+    ...(room.saleClosesAt !== undefined && { saleClosesAt: room.saleClosesAt === null ? null : new Date(room.saleClosesAt) }),
+    ...(room.prequeueSec !== undefined && { prequeueSec: room.prequeueSec }),
   };
 }
 
@@ -80,7 +92,7 @@ export class RoomsRepository {
   }
 
   /** Gives the concert a room of its own if it had none, with these settings changed; null when there is no such concert. */
-  async updateRoom(concertId: number, room: Partial<RoomSettings>): Promise<ConcertRoomRow | null> {
+  async updateRoom(concertId: number, room: OwnRoomSettings): Promise<ConcertRoomRow | null> {
     const updated = await this.db.concert.updateMany({ where: { id: concertId }, data: roomColumns(room) });
     if (updated.count === 0) return null;
     return this.find(concertId);

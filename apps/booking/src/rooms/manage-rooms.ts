@@ -1,4 +1,4 @@
-import { AppError, type CreateConcertBody, type CreatedConcert, type RoomSettings } from "@concert/shared";
+import { AppError, type CreateConcertBody, type CreatedConcert, type OwnRoomSettings } from "@concert/shared";
 import type { ConcertRoomRow, RoomsRepository } from "../db/rooms.repository";
 import type { RoomRegistry } from "./room-registry";
 
@@ -24,7 +24,13 @@ export async function createConcert(deps: RoomsDeps, body: CreateConcertBody): P
 }
 
 /** Gives a concert a room of its own (when it had none) and changes the given settings; live on every gateway within a second. */
-export async function updateRoom(deps: RoomsDeps, concertId: number, patch: Partial<RoomSettings>): Promise<ConcertRoomRow> {
+export async function updateRoom(deps: RoomsDeps, concertId: number, patch: OwnRoomSettings): Promise<ConcertRoomRow> {
+  const current = await deps.rooms.find(concertId);
+  if (!current) throw new AppError("NOT_FOUND", `Concert ${concertId} not found`, { concertId });
+  const merged = { ...current.room, ...patch };
+  if (merged.saleClosesAt && merged.saleOpensAt && Date.parse(merged.saleClosesAt) <= Date.parse(merged.saleOpensAt)) {
+    throw new AppError("VALIDATION_FAILED", "saleClosesAt: must be after saleOpensAt", { field: "saleClosesAt" });
+  }
   const row = await deps.rooms.updateRoom(concertId, patch);
   if (!row) throw new AppError("NOT_FOUND", `Concert ${concertId} not found`, { concertId });
   await deps.registry.publish([row]);

@@ -6,6 +6,7 @@ import {
   concertIdPath,
   createConcertBody,
   createdConcert,
+  DEFAULT_PREQUEUE_SEC,
   ok,
   parseOr400,
   roomSettingsPatch,
@@ -32,9 +33,29 @@ export function roomAdminRoutes(rooms: Rooms, forwarder: Forwarder): Router {
   const router = Router();
   const { directory } = rooms;
 
-  const view = async (room: Room) => {
-    const [stats, overrides] = await Promise.all([room.store.stats(), room.store.getOverrides()]);
-    return { concertId: room.concertId, name: room.name, settings: room.settings, paused: overrides.paused, ...stats };
+  /** A room's figures; with `full`, the lottery record with every participant's id (the audit's input). */
+  const view = async (room: Room, full = false) => {
+    const [stats, overrides, prequeued, lottery] = await Promise.all([
+      room.store.stats(),
+      room.store.getOverrides(),
+      room.store.prequeued(),
+      room.store.lottery(),
+    ]);
+    const { participantIds, ...summary } = lottery ?? { participantIds: [] as number[] };
+    const schedule = {
+      saleOpensAt: room.own.saleOpensAt ?? null,
+      saleClosesAt: room.own.saleClosesAt ?? null,
+      prequeueSec: room.own.saleOpensAt ? (room.own.prequeueSec ?? DEFAULT_PREQUEUE_SEC) : null,
+    };
+    return {
+      concertId: room.concertId,
+      name: room.name,
+      settings: { ...room.settings, ...schedule },
+      paused: overrides.paused,
+      prequeued,
+      ...stats,
+      lottery: lottery ? (full ? { ...summary, participantIds } : summary) : null,
+    };
   };
   /** The concert's own room (fresh from the registry), or 404. */
   const roomOf = async (raw: unknown): Promise<Room> => {
@@ -60,10 +81,10 @@ export function roomAdminRoutes(rooms: Rooms, forwarder: Forwarder): Router {
   });
   router.get("/admin/rooms", async (_req, res) => {
     await directory.refresh();
-    res.json(ok({ rooms: await Promise.all(rooms.all().map(view)) }));
+    res.json(ok({ rooms: await Promise.all(rooms.all().map((r) => view(r))) }));
   });
   router.get("/admin/rooms/:concertId", async (req, res) => {
-    res.json(ok(await view(await roomOf(req.params))));
+    res.json(ok(await view(await roomOf(req.params), true)));
   });
   router.patch("/admin/rooms/:concertId", async (req, res) => {
     const { concertId } = parseOr400(concertIdPath, req.params, "path");

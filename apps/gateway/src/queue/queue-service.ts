@@ -6,6 +6,7 @@ import {
   type IssueProof,
   type IssueResult,
   type QueueStore,
+  type SaleSchedule,
   type SlotWait,
   type TokenView,
 } from "@concert/shared";
@@ -31,6 +32,8 @@ export interface QueueServiceOptions {
   rooms?: RoomResolver;
   /** a concert room's service: called after this service made a new place (the room ticker wakes the room) */
   onIssued?: () => void;
+  /** a concert room's scheduled sale (pre-queue, opening, close), if it has one */
+  schedule?: () => SaleSchedule | undefined;
 }
 
 /** Which queue service answers for a concert, or for a room token (see Rooms). */
@@ -76,10 +79,39 @@ export class QueueService {
       const room = await this.options.rooms.serviceForConcert(concertId);
       if (room && room !== this) return room.issueToken(userId, proof);
     }
-    const issued = await this.acknowledgedIssue(userId, this.options.settings().maxActive, proof);
+    const schedule = this.options.schedule?.();
+    const issued = await this.acknowledgedIssue(userId, this.options.settings().maxActive, proof, schedule).catch((err: unknown) => {
+      throw this.withSchedule(err, schedule);
+    });
     if (issued.created) this.options.onIssued?.();
     const { token, status, rank, blocked } = issued;
+    if (status === "PREQUEUED") return this.prequeued(token, issued.prequeueCount ?? 0, schedule);
     return { token, status, rank, estimatedWaitSec: rank === null ? 0 : this.estimateWait(rank, null, blocked), concertId: this.concertId };
+  }
+
+  /** A pre-queued place: WAITING without a rank until the opening's draw, with the opening and the pre-queue's size. */
+  private prequeued(token: string, prequeueCount: number, schedule: SaleSchedule | undefined): TokenView {
+    return {
+      token,
+      status: "WAITING",
+      rank: null,
+      estimatedWaitSec: null,
+      concertId: this.concertId,
+      ...(schedule && { opensAt: new Date(schedule.opensAt).toISOString() }),
+      prequeueCount,
+    };
+  }
+
+  /** SALE_NOT_OPEN says when the sale (and its pre-queue) opens; SALE_CLOSED when it closed. */
+  private withSchedule(err: unknown, schedule: SaleSchedule | undefined): unknown {
+    if (!(err instanceof AppError) || !schedule) return err;
+    const iso = (ms: number) => new Date(ms).toISOString();
+    if (err.code === "SALE_NOT_OPEN") {
+      return new AppError(err.code, err.message, { opensAt: iso(schedule.opensAt), prequeueOpensAt: iso(schedule.prequeueFrom) });
+    }
+    if (err.code === "SALE_CLOSED" && schedule.closesAt !== null)
+      return new AppError(err.code, err.message, { closedAt: iso(schedule.closesAt) });
+    return err;
   }
 
   /**
@@ -90,11 +122,11 @@ export class QueueService {
    * the replicas either, what a failover keeps is a place nobody polls: it lapses after
    * WAITING_IDLE_TTL_SEC.
    */
-  private async acknowledgedIssue(userId: number, maxActive: number, proof: IssueProof): Promise<IssueResult> {
+  private async acknowledgedIssue(userId: number, maxActive: number, proof: IssueProof, schedule?: SaleSchedule): Promise<IssueResult> {
     const acknowledged = this.options.acknowledged;
-    if (!acknowledged) return this.store.issue(userId, maxActive, proof);
+    if (!acknowledged) return this.store.issue(userId, maxActive, proof, schedule);
     const deadline = acknowledged.acks.deadline();
-    const issued = await acknowledged.store.issue(userId, maxActive, proof);
+    const issued = await acknowledged.store.issue(userId, maxActive, proof, schedule);
     try {
       await acknowledged.acks.confirm(deadline);
     } catch (err) {
@@ -116,6 +148,8 @@ export class QueueService {
       throw err;
     });
     switch (state.status) {
+      case "PREQUEUED":
+        return this.prequeued(token, state.prequeueCount, this.options.schedule?.());
       case "WAITING":
         return {
           token,

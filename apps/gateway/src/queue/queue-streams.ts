@@ -246,6 +246,8 @@ export class QueueStreams {
       estimatedWaitSec: view.estimatedWaitSec,
       concertId: view.concertId,
       ...(view.reason && { reason: view.reason }),
+      ...(view.opensAt && { opensAt: view.opensAt }),
+      ...(view.prequeueCount !== undefined && { prequeueCount: view.prequeueCount }),
     };
     const data = JSON.stringify(event);
     if (data !== s.last) {

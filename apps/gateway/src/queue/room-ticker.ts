@@ -24,6 +24,8 @@ export class RoomTicker {
     private readonly onTick: (concertId: number, r: TickResult, ms: number) => void = () => {},
     private readonly onFailure: (err: unknown) => void = () => {},
     private readonly now: () => number = Date.now,
+    /** names this instance in the lottery record (drawnBy) */
+    private readonly instance = `gateway-${process.pid}`,
   ) {
     rooms.onIssued((concertId) => this.wake(concertId));
   }
@@ -83,10 +85,24 @@ export class RoomTicker {
         if ((this.due.get(room.concertId) ?? 0) > now) return;
         const started = process.hrtime.bigint();
         try {
-          const result = await room.store.tick(room.settings);
+          const { schedule } = room;
+          const result = await room.store.tick(room.settings, schedule);
           room.effective = result.settings;
+          // the opening: one instance draws the pre-queue's order (the others find it drawn)
+          if (schedule?.lottery && !room.drawn && this.now() >= schedule.opensAt) {
+            const record = await room.store.drawLottery(schedule.opensAt, this.instance);
+            if (record)
+              this.logger.info(
+                { concertId: room.concertId, participants: record.participants, orderHash: record.orderHash },
+                "opening lottery drawn",
+              );
+            room.drawn = record !== null || (await room.store.lottery()) !== null;
+          }
           const idle = result.waiting === 0 && result.active === 0;
-          this.due.set(room.concertId, this.now() + (idle ? IDLE_ROOM_RECHECK_MS : Math.max(5, Math.floor(result.settings.tickMs / 2))));
+          let next = this.now() + (idle ? IDLE_ROOM_RECHECK_MS : Math.max(5, Math.floor(result.settings.tickMs / 2)));
+          if (schedule?.lottery && !room.drawn) next = Math.min(next, Math.max(schedule.opensAt, this.now() + 5));
+          if (schedule?.closesAt && schedule.closesAt > this.now()) next = Math.min(next, schedule.closesAt);
+          this.due.set(room.concertId, next);
           if (result.ran) {
             results.set(room.concertId, result);
             this.onTick(room.concertId, result, Number(process.hrtime.bigint() - started) / 1e6);

@@ -8,8 +8,11 @@ import {
   type AdmissionSettings,
   type Logger,
   type QueueStoreOptions,
+  DEFAULT_PREQUEUE_SEC,
+  type OwnRoomSettings,
   type RegisteredConcert,
   type RoomSettings,
+  type SaleSchedule,
 } from "@concert/shared";
 import type { Cluster, Redis } from "ioredis";
 import type { QueueService } from "./queue-service";
@@ -90,6 +93,12 @@ export interface Room {
   name: string;
   /** the room's settings: its own where set, else the gateway's configured ones */
   settings: RoomSettings;
+  /** its own settings as stored (with its scheduled sale, if any) */
+  own: OwnRoomSettings;
+  /** the scheduled sale (ms): pre-queue, opening (with its lottery), close; undefined: open now, never closing */
+  schedule?: SaleSchedule & { lottery: boolean };
+  /** this instance saw the opening's lottery drawn (it then stops trying) */
+  drawn: boolean;
   store: QueueStore;
   service: QueueService;
   /** the admission settings in force, as the room's last tick reported them (operators' pause included) */
@@ -102,7 +111,7 @@ export interface RoomsOptions {
   /** the gateway's configured settings, for whatever a room does not set */
   defaults: RoomSettings;
   /** builds a room's queue service over its store, reading the room's settings in force */
-  service: (store: QueueStore, settings: () => AdmissionSettings) => QueueService;
+  service: (store: QueueStore, settings: () => AdmissionSettings, schedule: () => SaleSchedule | undefined) => QueueService;
 }
 
 /** The concert rooms this instance serves, built on first use from the directory and rebuilt when their settings change. */
@@ -120,11 +129,18 @@ export class Rooms {
   room(concertId: number): Room | null {
     const concert = this.directory.get(concertId);
     if (!concert?.room) return null;
-    const settings = { ...this.options.defaults, ...concert.room };
+    const own = concert.room;
+    const settings: RoomSettings = {
+      batch: own.batch ?? this.options.defaults.batch,
+      tickMs: own.tickMs ?? this.options.defaults.tickMs,
+      maxActive: own.maxActive ?? this.options.defaults.maxActive,
+      activeTtlSec: own.activeTtlSec ?? this.options.defaults.activeTtlSec,
+    };
+    const schedule = scheduleOf(own);
     const existing = this.built.get(concertId);
     if (existing && existing.settings.activeTtlSec === settings.activeTtlSec) {
-      existing.settings = settings;
-      existing.name = concert.name;
+      if (existing.schedule?.opensAt !== schedule?.opensAt) existing.drawn = false;
+      Object.assign(existing, { settings, own, schedule, name: concert.name });
       return existing;
     }
     const store = new QueueStore(this.redis, { ...this.options.storeOptions, concertId, activeTtlSec: settings.activeTtlSec });
@@ -132,11 +148,18 @@ export class Rooms {
       concertId,
       name: concert.name,
       settings,
+      own,
+      schedule,
+      drawn: existing?.drawn ?? false,
       store,
       service: undefined as unknown as QueueService,
       effective: existing?.effective ?? { batch: settings.batch, tickMs: settings.tickMs, maxActive: settings.maxActive, paused: false },
     };
-    room.service = this.options.service(store, () => room.effective);
+    room.service = this.options.service(
+      store,
+      () => room.effective,
+      () => room.schedule,
+    );
     this.built.set(concertId, room);
     return room;
   }
@@ -179,4 +202,12 @@ export class Rooms {
   onIssued(listener: (concertId: number) => void): void {
     this.issuedListeners.push(listener);
   }
+}
+
+/** A room's scheduled sale in ms: a close alone (no saleOpensAt) opens at once and draws no lottery. */
+export function scheduleOf(own: OwnRoomSettings): (SaleSchedule & { lottery: boolean }) | undefined {
+  const closesAt = own.saleClosesAt ? Date.parse(own.saleClosesAt) : null;
+  if (!own.saleOpensAt) return closesAt === null ? undefined : { opensAt: 0, prequeueFrom: 0, closesAt, lottery: false };
+  const opensAt = Date.parse(own.saleOpensAt);
+  return { opensAt, prequeueFrom: opensAt - (own.prequeueSec ?? DEFAULT_PREQUEUE_SEC) * 1000, closesAt, lottery: true };
 }

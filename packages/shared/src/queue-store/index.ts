@@ -3,9 +3,11 @@ import { defineScripts, runScript } from "../lua/loader";
 import { redisCall } from "../redis";
 import { QueueRefusal } from "./codes";
 import { newQueueToken, queueKeys, roomQueueName, tokenConcertId, tokenUserId, type QueueKeys } from "./keys";
+import { drawLottery, type LotteryRecord } from "./lottery";
 import {
   QUEUE_SCRIPTS,
   authorizeScript,
+  drawScript,
   extendScript,
   withdrawScript,
   finishScript,
@@ -17,11 +19,13 @@ import {
   type IssueProof,
   type IssueResult,
   type PollResult,
+  type SaleSchedule,
   type TickResult,
 } from "./scripts";
 
 export { isMalformedRoomToken, newQueueToken, queueKeys, roomQueueName, tokenConcertId, tokenUserId, type QueueKeys } from "./keys";
-export type { AdmissionSettings, AuthResult, IssueProof, IssueResult, PollResult, SlotWait, TickResult } from "./scripts";
+export type { AdmissionSettings, AuthResult, IssueProof, IssueResult, PollResult, SaleSchedule, SlotWait, TickResult } from "./scripts";
+export { LOTTERY_ALGORITHM, SeededRandom, drawLottery, drawOrder, sha256Hex, verifyLottery, type LotteryRecord } from "./lottery";
 
 export { QueueRefusal } from "./codes";
 
@@ -179,7 +183,7 @@ export class QueueStore extends QueueTokens {
    * proof that it is theirs (AppError ALREADY_QUEUED to anyone else); given the admission limit in
    * force, a waiting answer also says what a full active set adds to the wait.
    */
-  async issue(userId: number, maxActive?: number, proof: IssueProof = {}): Promise<IssueResult> {
+  async issue(userId: number, maxActive?: number, proof: IssueProof = {}, schedule?: SaleSchedule): Promise<IssueResult> {
     return runScript(this.redis, issueScript, this.keys, {
       prefix: this.keys.prefix,
       userId,
@@ -188,6 +192,9 @@ export class QueueStore extends QueueTokens {
       verified: proof.verified ? "1" : "",
       maxActive: maxActive ?? "",
       retentionMs: this.retentionMs,
+      opensAt: schedule ? schedule.opensAt : "",
+      prequeueFrom: schedule ? schedule.prequeueFrom : "",
+      closesAt: schedule?.closesAt ?? "",
       clock: this.now(),
     });
   }
@@ -235,7 +242,7 @@ export class QueueStore extends QueueTokens {
   }
 
   /** Runs one admission tick (a no-op if another instance already ran this slot). */
-  async tick(settings: AdmissionSettings): Promise<TickResult> {
+  async tick(settings: AdmissionSettings, schedule?: SaleSchedule): Promise<TickResult> {
     return runScript(this.redis, tickScript, this.keys, {
       prefix: this.keys.prefix,
       defaultTickMs: settings.tickMs,
@@ -246,8 +253,49 @@ export class QueueStore extends QueueTokens {
       idleTtlMs: this.idleTtlMs,
       retentionMs: this.retentionMs,
       maxSweep: this.maxSweep,
+      opensAt: schedule ? schedule.opensAt : "",
+      closesAt: schedule?.closesAt ?? "",
       clock: this.now(),
     });
+  }
+
+  /**
+   * The opening's lottery (lottery.ts), once across all instances: whoever claims the room's draw
+   * lock reads the pre-queue, draws its order from a fresh CSPRNG seed and applies it with a script
+   * that moves the pre-queue into the queue only if no draw was made yet. The record (seed,
+   * participants, hashes) is kept in the room's `draw` hash for the audit. Returns the record when
+   * this call drew, null when another instance holds the lock, the draw was made, or it is not
+   * yet opensAt on the Redis clock.
+   */
+  async drawLottery(opensAt: number, drawnBy: string): Promise<LotteryRecord | null> {
+    const k = this.keys;
+    const claimed = await redisCall(this.redis.set(k.drawLock, drawnBy, "PX", 30_000, "NX"));
+    if (claimed === null) return null;
+    try {
+      if ((await redisCall(this.redis.exists(k.draw))) === 1) return null;
+      const participants = (await redisCall(this.redis.zrange(k.pre, 0, -1))).map(Number);
+      const { order, record } = drawLottery(participants, drawnBy, new Date(this.clock ? this.clock() : Date.now()));
+      const outcome = await runScript(this.redis, drawScript, k, {
+        order: order.join(","),
+        opensAt,
+        record: JSON.stringify(record),
+        clock: this.now(),
+      });
+      return outcome.drawn ? record : null;
+    } finally {
+      await redisCall(this.redis.del(k.drawLock)).catch(() => 0);
+    }
+  }
+
+  /** The opening's lottery record, or null before the draw. */
+  async lottery(): Promise<LotteryRecord | null> {
+    const raw = await redisCall(this.redis.hget(this.keys.draw, "record"));
+    return raw ? (JSON.parse(raw) as LotteryRecord) : null;
+  }
+
+  /** How many are in the pre-queue now. */
+  async prequeued(): Promise<number> {
+    return redisCall(this.redis.zcard(this.keys.pre));
   }
 
   /** Counts for operators and metrics. */

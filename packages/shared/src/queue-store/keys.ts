@@ -26,6 +26,10 @@ import { MAX_ID } from "../api";
  *   {q:main}:rate          string  admitted per second over the last minute
  *   {q:main}:cfg           hash    live admission settings set by operators
  *   {q:main}:stats         hash    running totals
+ *   {q:main}:pre           zset    a concert room with a scheduled opening, before it: userId -> join
+ *                                  time (ms) of the pre-queue (no rank: the order is drawn at the opening)
+ *   {q:main}:draw          hash    the opening's lottery record (its existence: the draw is done)
+ *   {q:main}:drawlock      string  the instance drawing the lottery (SET NX: one draws)
  *
  * A user's token states: WAITING = in `waiting` with `users[userId]` = token (no `t:` hash);
  * IN_PROGRESS = `t:<token>` st=A and in `active`; FINISHED = `t:<token>` st=F (for the retention).
@@ -52,6 +56,9 @@ export interface QueueKeys {
   rate: string;
   cfg: string;
   stats: string;
+  pre: string;
+  draw: string;
+  drawLock: string;
 }
 
 export function queueKeys(name: string): QueueKeys {
@@ -68,6 +75,9 @@ export function queueKeys(name: string): QueueKeys {
     rate: `${prefix}rate`,
     cfg: `${prefix}cfg`,
     stats: `${prefix}stats`,
+    pre: `${prefix}pre`,
+    draw: `${prefix}draw`,
+    drawLock: `${prefix}drawlock`,
   };
 }
 

@@ -31,6 +31,7 @@ export interface SlotWait {
 
 export type PollResult =
   | { status: "WAITING"; rank: number; ratePerSec: number | null; blocked?: SlotWait }
+  | { status: "PREQUEUED"; prequeueCount: number }
   | { status: "IN_PROGRESS"; expiresAt: number }
   | { status: "FINISHED"; reason: string };
 
@@ -48,10 +49,19 @@ export interface TickResult {
   active: number;
 }
 
+/** A scheduled room's opening (ms on the Redis clock): the pre-queue opens at prequeueFrom, the draw at opensAt. */
+export interface SaleSchedule {
+  opensAt: number;
+  prequeueFrom: number;
+  closesAt: number | null;
+}
+
 export interface IssueResult {
   token: string;
-  status: "WAITING" | "IN_PROGRESS";
+  status: "WAITING" | "IN_PROGRESS" | "PREQUEUED";
   rank: number | null;
+  /** PREQUEUED: how many are in the pre-queue */
+  prequeueCount?: number;
   /** this issue made the place (else it handed back the caller's live one) */
   created: boolean;
   blocked?: SlotWait;
@@ -73,11 +83,18 @@ export interface IssueProof {
   verified?: boolean;
 }
 
-const ISSUE = { WAITING: 1, ACTIVE: 2, QUEUED: 3, ...refusals("ALREADY_QUEUED") } as const;
+const ISSUE = {
+  WAITING: 1,
+  ACTIVE: 2,
+  QUEUED: 3,
+  PREQUEUED: 4,
+  PREWAITING: 5,
+  ...refusals("ALREADY_QUEUED", "SALE_NOT_OPEN", "SALE_CLOSED"),
+} as const;
 export const issueScript = luaScript({
   name: "qIssueToken",
-  file: join(LUA_DIR, "issue-token-5.lua"),
-  keys: ["seq", "waiting", "seen", "active", "users"],
+  file: join(LUA_DIR, "issue-token-7.lua"),
+  keys: ["seq", "waiting", "seen", "active", "users", "pre", "draw"],
   // maxActive: the admission limit in force ('' = do not look at the active set)
   // presentedToken: the caller's `token` header ('' = none); verified: '1' when the gateway verified the caller
   argv: {
@@ -88,24 +105,30 @@ export const issueScript = luaScript({
     verified: "string",
     maxActive: "string",
     retentionMs: "number",
+    opensAt: "string",
+    prequeueFrom: "string",
+    closesAt: "string",
     clock: "string",
   },
   codes: ISSUE,
   constants,
   decode(reply): IssueResult {
     const [code, token, rank, slotInMs, slotsAfter] = reply as [number, string, number, number?, number?];
-    if (code === ISSUE.ALREADY_QUEUED) throw refusalError(code);
+    if (code < 0) throw refusalError(code);
     if (code === ISSUE.ACTIVE) return { token, status: "IN_PROGRESS", rank: null, created: false };
+    if (code === ISSUE.PREQUEUED || code === ISSUE.PREWAITING) {
+      return { token, status: "PREQUEUED", rank: null, prequeueCount: Number(rank), created: code === ISSUE.PREQUEUED };
+    }
     const blocked = slotWait(slotInMs, slotsAfter);
     return { token, status: "WAITING", rank: Number(rank), created: code === ISSUE.QUEUED, ...(blocked && { blocked }) };
   },
 });
 
-const POLL = { WAITING: 1, ADMITTED: 2, FINISHED: 3, ...refusals("UNKNOWN_TOKEN", "OTHER_USER") } as const;
+const POLL = { WAITING: 1, ADMITTED: 2, FINISHED: 3, PREQUEUED: 4, ...refusals("UNKNOWN_TOKEN", "OTHER_USER") } as const;
 export const pollScript = luaScript({
   name: "qPoll",
-  file: join(LUA_DIR, "poll-5.lua"),
-  keys: ["waiting", "seen", "active", "rate", "users"],
+  file: join(LUA_DIR, "poll-6.lua"),
+  keys: ["waiting", "seen", "active", "rate", "users", "pre"],
   // maxActive: the admission limit in force ('' = do not look at the active set)
   argv: { prefix: "string", token: "string", userId: "string", maxActive: "string", retentionMs: "number", clock: "string" },
   codes: POLL,
@@ -118,6 +141,8 @@ export const pollScript = luaScript({
         const blocked = slotWait(slotInMs, slotsAfter);
         return { status: "WAITING", rank: Number(value), ratePerSec, ...(blocked && { blocked }) };
       }
+      case POLL.PREQUEUED:
+        return { status: "PREQUEUED", prequeueCount: Number(value) };
       case POLL.ADMITTED:
         return { status: "IN_PROGRESS", expiresAt: Number(value) };
       case POLL.FINISHED:
@@ -162,8 +187,8 @@ export const authorizeScript = luaScript({
 const TICK = { SKIPPED: 0, RAN: 1 } as const;
 export const tickScript = luaScript({
   name: "qTick",
-  file: join(LUA_DIR, "tick-9.lua"),
-  keys: ["tick", "waiting", "seen", "active", "admits", "rate", "cfg", "stats", "users"],
+  file: join(LUA_DIR, "tick-11.lua"),
+  keys: ["tick", "waiting", "seen", "active", "admits", "rate", "cfg", "stats", "users", "pre", "draw"],
   argv: {
     prefix: "string",
     // the configured settings; operators' live overrides in `cfg` win over them
@@ -175,6 +200,8 @@ export const tickScript = luaScript({
     idleTtlMs: "number",
     retentionMs: "number",
     maxSweep: "number",
+    opensAt: "string",
+    closesAt: "string",
     clock: "string",
   },
   codes: TICK,
@@ -192,6 +219,22 @@ export const tickScript = luaScript({
       waiting,
       active,
     };
+  },
+});
+
+const DRAW = { DRAWN: 1, ALREADY: 2, NOT_YET: 3 } as const;
+export type DrawOutcome = { drawn: true; moved: number; leftovers: number } | { drawn: false; why: "ALREADY" | "NOT_YET" };
+export const drawScript = luaScript({
+  name: "qDraw",
+  file: join(LUA_DIR, "draw-3.lua"),
+  keys: ["waiting", "pre", "draw"],
+  argv: { order: "string", opensAt: "number", record: "string", clock: "string" },
+  codes: DRAW,
+  constants,
+  decode(reply): DrawOutcome {
+    const [code, moved, leftovers] = (reply as number[]).map(Number);
+    if (code === DRAW.DRAWN) return { drawn: true, moved, leftovers };
+    return { drawn: false, why: code === DRAW.ALREADY ? "ALREADY" : "NOT_YET" };
   },
 });
 
@@ -229,4 +272,4 @@ export const finishScript = luaScript({
 });
 
 /** Every queue script (the protocol test reads each one's Lua against its codes). */
-export const QUEUE_SCRIPTS = [issueScript, withdrawScript, pollScript, authorizeScript, tickScript, extendScript, finishScript];
+export const QUEUE_SCRIPTS = [issueScript, withdrawScript, pollScript, authorizeScript, tickScript, drawScript, extendScript, finishScript];

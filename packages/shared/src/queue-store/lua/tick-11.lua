@@ -5,11 +5,15 @@
 --   admitsKey  zset    "slot:count" -> time (ms), admissions of the last minute
 --   rateKey    string  admitted per second over the last minute
 --   cfgKey     hash    live overrides: tickMs, batch, maxActive, paused ("1")
---   statsKey   hash    running totals: admitted, expired, evicted, ticks
+--   statsKey   hash    running totals: admitted, expired, evicted, ticks, closed
+--   preKey     zset    the pre-queue of a scheduled room (its idle places are dropped here too)
+--   drawKey    hash    the opening's lottery record: admission waits for it while a pre-queue waits
 -- ARGV: prefix, defaultTickMs, defaultBatch, defaultMaxActive (overridden by cfg), activeTtlMs, sessionMaxMs, idleTtlMs,
--- retentionMs, maxSweep (most tokens expired/evicted per tick), clock ('' = Redis TIME)
+-- retentionMs, maxSweep (most tokens expired/evicted per tick), opensAt / closesAt (ms, '' = none): nobody is
+-- admitted before the opening (nor, while a pre-queue waits, before its draw), and from closesAt on
+-- every waiting and pre-queued user is finished 'closed' (admitted ones keep their session), clock ('' = Redis TIME)
 -- Returns {RAN | SKIPPED, admitted, expired, evicted, tickMs, batch, maxActive, paused (0|1), waiting, active}
---   (the settings in force; how many wait and are active after it: an idle room needs no tick soon)
+--   (the settings in force; how many wait (pre-queue included) and are active after it: an idle room needs no tick soon)
 --@include common
 local unpack = unpack or table.unpack
 local cfg = hmget(cfgKey, 'tickMs', 'batch', 'maxActive', 'paused')
@@ -23,9 +27,10 @@ local slot = math.floor(now / tickMs)
 local mark = slot .. ':' .. tickMs
 local pausedFlag = paused and 1 or 0
 if redis.call('GET', tickKey) == mark then
-  return {SKIPPED, 0, 0, 0, tickMs, batch, maxActive, pausedFlag, redis.call('ZCARD', waitingKey), redis.call('ZCARD', activeKey)}
+  return {SKIPPED, 0, 0, 0, tickMs, batch, maxActive, pausedFlag, redis.call('ZCARD', waitingKey) + redis.call('ZCARD', preKey), redis.call('ZCARD', activeKey)}
 end
 redis.call('SET', tickKey, mark, 'PX', tickMs * 2 + 1000)
+local opens, closes = tonumber(opensAt), tonumber(closesAt)
 
 -- Active tokens past their expiry give their slot back.
 local expired = redis.call('ZRANGEBYSCORE', activeKey, '-inf', now, 'LIMIT', 0, maxSweep)
@@ -44,13 +49,31 @@ for _, userId in ipairs(idle) do
     redis.call('ZREM', waitingKey, userId)
     redis.call('ZREM', seenKey, userId)
   end
+  redis.call('ZREM', preKey, userId)
 end
+
+-- From the close on, the waiting and the pre-queued are told CLOSED (a bounded number per tick).
+local closed = 0
+if closes and now >= closes then
+  for _, key in ipairs({preKey, waitingKey}) do
+    local users = {}
+    if closed < maxSweep then users = redis.call('ZRANGE', key, 0, maxSweep - closed - 1) end
+    for _, userId in ipairs(users) do
+      local token = str(redis.call('HGET', usersKey, userId))
+      if token then finishToken(prefix, waitingKey, seenKey, activeKey, usersKey, token, userId, 'closed', now, retentionMs) end
+      redis.call('ZREM', key, userId)
+      redis.call('ZREM', seenKey, userId)
+      closed = closed + 1
+    end
+  end
+end
+local notOpen = opens and (now < opens or (redis.call('EXISTS', drawKey) == 0 and redis.call('ZCARD', preKey) > 0))
 
 -- Admit from the head, up to the batch and never beyond maxActive: each admitted token gets its
 -- own t:<token> hash (st A, and its session's absolute end `cap`, which authorize never slides past)
 -- and an active entry; the user's users entry stays (it is still live).
 local admitted = 0
-if not paused then
+if not paused and not notOpen and not (closes and now >= closes) then
   local room = maxActive - redis.call('ZCARD', activeKey)
   local left = math.min(batch, room)
   local cap = now + sessionMaxMs
@@ -99,4 +122,5 @@ redis.call('HINCRBY', statsKey, 'ticks', 1)
 if admitted > 0 then redis.call('HINCRBY', statsKey, 'admitted', admitted) end
 if #expired > 0 then redis.call('HINCRBY', statsKey, 'expired', #expired) end
 if #idle > 0 then redis.call('HINCRBY', statsKey, 'evicted', #idle) end
-return {RAN, admitted, #expired, #idle, tickMs, batch, maxActive, pausedFlag, redis.call('ZCARD', waitingKey), redis.call('ZCARD', activeKey)}
+if closed > 0 then redis.call('HINCRBY', statsKey, 'closed', closed) end
+return {RAN, admitted, #expired, #idle, tickMs, batch, maxActive, pausedFlag, redis.call('ZCARD', waitingKey) + redis.call('ZCARD', preKey), redis.call('ZCARD', activeKey)}
