@@ -14,6 +14,7 @@ import { RefundsRepository } from "./db/refunds.repository";
 import { ReservationsRepository } from "./db/reservations.repository";
 import { RoomsRepository } from "./db/rooms.repository";
 import { RoomRegistry } from "./rooms/room-registry";
+import { RoomInventory } from "./inventory/room-inventory";
 import { TicketsRepository } from "./db/tickets.repository";
 import { dbClock } from "./db/seat-sql";
 import { SeatGate } from "./reservations/seat-gate";
@@ -58,7 +59,7 @@ export interface BookingApp extends Express {
   /** main.ts serves them on METRICS_PORT when set */
   metrics: Metrics;
   /** the concerts and their rooms (Postgres) and the gateways' Redis copy of them (main.ts refreshes it) */
-  rooms: { repository: RoomsRepository; registry: RoomRegistry };
+  rooms: { repository: RoomsRepository; registry: RoomRegistry; inventory: RoomInventory };
 }
 
 /** The booking HTTP app, without listening (main.ts listens; tests use port 0). */
@@ -66,6 +67,7 @@ export function createApp(deps: BookingDeps): BookingApp {
   const { db, redis, queueStore, logger, config } = deps;
   const clock = dbClock(deps.clock);
   const reservations = new ReservationsRepository(db, clock);
+  const inventory = new RoomInventory(db, redis, config.queueName ?? "main", logger, deps.clock);
   const gate = new SeatGate(redis, config.redisKeyPrefix);
   const redlock = new Redlock(deps.redlockClients?.length ? deps.redlockClients : [redis], {
     driftFactor: 0.01,
@@ -86,8 +88,8 @@ export function createApp(deps: BookingDeps): BookingApp {
   if (!config.metricsOwnListener) app.get(METRICS_PATH, ...metrics.handlers(config.metricsToken));
   app.use(express.json({ limit: "16kb", verify: digestBody }));
   app.use("/api", requirePassport(config.passportSecret), passportOnce(redis, config.redisKeyPrefix));
-  const rooms = { repository: new RoomsRepository(db), registry: new RoomRegistry(redis, config.queueName ?? "main") };
-  app.use(internalRoutes({ rooms: rooms.repository, registry: rooms.registry, now: deps.clock }));
+  const rooms = { repository: new RoomsRepository(db), registry: new RoomRegistry(redis, config.queueName ?? "main"), inventory };
+  app.use(internalRoutes({ rooms: rooms.repository, registry: rooms.registry, inventory, now: deps.clock }));
   app.use(
     apiRoutes({
       concerts: new ConcertsRepository(db, clock),
@@ -100,10 +102,11 @@ export function createApp(deps: BookingDeps): BookingApp {
         logger,
         holdTtlMs: config.seatHoldTtlSec * 1000,
         maxHoldsPerUser: config.maxHoldsPerUser,
+        inventory,
       },
-      pay: { payments: new PaymentsRepository(db, clock), queueStore, logger },
+      pay: { payments: new PaymentsRepository(db, clock), queueStore, logger, inventory },
       maxChargePoint: config.maxChargePoint,
-      cancel: { refunds: new RefundsRepository(db, config.cancelDeadlineSec, clock), gate, logger },
+      cancel: { refunds: new RefundsRepository(db, config.cancelDeadlineSec, clock), gate, logger, inventory },
       tickets: new TicketsRepository(db, clock),
     }),
   );
@@ -112,7 +115,7 @@ export function createApp(deps: BookingDeps): BookingApp {
   app.metrics = metrics;
   app.rooms = rooms;
   app.sweep = async () => {
-    const result = await sweepExpiredHolds({ reservations, gate, logger });
+    const result = await sweepExpiredHolds({ reservations, gate, logger, inventory });
     onSweep(result);
     return result;
   };

@@ -53,7 +53,13 @@ async function main(): Promise<void> {
     },
   });
   const stopSweeper = startSweeper(app.sweep, logger, config.SWEEP_INTERVAL_MS);
-  const stopRegistry = startRegistryRefresh(app.rooms.repository, app.rooms.registry, logger, ROOM_REGISTRY_REFRESH_MS);
+  const stopRegistry = startRegistryRefresh(
+    app.rooms.repository,
+    app.rooms.registry,
+    logger,
+    ROOM_REGISTRY_REFRESH_MS,
+    app.rooms.inventory,
+  );
 
   const server = createHttpServer(app, config).listen(config.PORT, config.HOST, () => {
     const address = server.address() as AddressInfo;

@@ -1,6 +1,7 @@
 import type { RequestListener } from "node:http";
 import type { Express } from "express";
 import {
+  DEFAULT_ADMIT_PER_FREE_SEAT,
   QueueStore,
   createLogger,
   createRedis,
@@ -115,7 +116,7 @@ export async function buildGateway(
     .catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, "room registry not read yet"));
   const rooms: Rooms = new Rooms(redis, directory, {
     storeOptions,
-    defaults: { ...settings, activeTtlSec: config.ACTIVE_TOKEN_TTL_SEC },
+    defaults: { ...settings, activeTtlSec: config.ACTIVE_TOKEN_TTL_SEC, admitPerFreeSeat: DEFAULT_ADMIT_PER_FREE_SEAT },
     service: (roomStore, roomSettings, schedule) =>
       new QueueService(roomStore, {
         settings: roomSettings,

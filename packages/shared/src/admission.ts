@@ -21,7 +21,11 @@ export const admissionSettings = z.object({
 export const roomSettings = admissionSettings.extend({
   /** an admitted token lives this long after admission or its last use (ACTIVE_TOKEN_TTL_SEC's per-room form) */
   activeTtlSec: z.number().int().min(10).max(86_400),
+  /** at most this many active users per seat still free (inventory-aware admission) */
+  admitPerFreeSeat: z.number().min(0.1).max(1000),
 });
+/** admitPerFreeSeat's default: twice as many admitted as seats free */
+export const DEFAULT_ADMIT_PER_FREE_SEAT = 2;
 export type RoomSettings = z.infer<typeof roomSettings>;
 
 /** A room's pre-queue opens this long before saleOpensAt (prequeueSec's default). */

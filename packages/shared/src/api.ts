@@ -50,6 +50,12 @@ export const tokenView = z.object({
   reason: FinishedReason.optional().describe("FINISHED only: why"),
   opensAt: z.string().optional().describe("in a scheduled room's pre-queue (rank null): when the sale opens and the order is drawn"),
   prequeueCount: z.number().int().min(0).optional().describe("in the pre-queue: how many are in it"),
+  seatsHeld: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe("WAITING in a concert room when no seat is free now: how many seats are held (they may come back when a hold lapses)"),
 });
 export type TokenView = z.infer<typeof tokenView>;
 /**

@@ -33,6 +33,8 @@ export const ErrorCodes = {
   SALE_NOT_OPEN: 409,
   /** a concert room after saleClosesAt */
   SALE_CLOSED: 409,
+  /** a concert room whose future dates have no seat free nor held */
+  SOLD_OUT: 409,
   /** cancel: the reservation is already CANCELLED (a retry with the same Idempotency-Key gets the first answer instead) */
   ALREADY_CANCELLED: 409,
   /** cancel: the reservation was never paid (HELD: release it instead; EXPIRED: nothing to give back) */

@@ -24,6 +24,7 @@ type ConcertRecord = {
   roomTickMs: number | null;
   roomMaxActive: number | null;
   roomActiveTtlSec: number | null;
+  roomAdmitPerFreeSeat: number | null;
   saleOpensAt: Date | null;
   saleClosesAt: Date | null;
   prequeueSec: number | null;
@@ -37,6 +38,7 @@ const ROOM_COLUMNS = {
   roomTickMs: true,
   roomMaxActive: true,
   roomActiveTtlSec: true,
+  roomAdmitPerFreeSeat: true,
   saleOpensAt: true,
   saleClosesAt: true,
   prequeueSec: true,
@@ -49,6 +51,7 @@ function rowOf(c: ConcertRecord): ConcertRoomRow {
   if (c.roomTickMs !== null) room.tickMs = c.roomTickMs;
   if (c.roomMaxActive !== null) room.maxActive = c.roomMaxActive;
   if (c.roomActiveTtlSec !== null) room.activeTtlSec = c.roomActiveTtlSec;
+  if (c.roomAdmitPerFreeSeat !== null) room.admitPerFreeSeat = c.roomAdmitPerFreeSeat;
   if (c.saleOpensAt !== null) room.saleOpensAt = c.saleOpensAt.toISOString();
   if (c.saleClosesAt !== null) room.saleClosesAt = c.saleClosesAt.toISOString();
   if (c.prequeueSec !== null) room.prequeueSec = c.prequeueSec;
@@ -62,6 +65,7 @@ function roomColumns(room: OwnRoomSettings) {
     ...(room.tickMs !== undefined && { roomTickMs: room.tickMs }),
     ...(room.maxActive !== undefined && { roomMaxActive: room.maxActive }),
     ...(room.activeTtlSec !== undefined && { roomActiveTtlSec: room.activeTtlSec }),
+    ...(room.admitPerFreeSeat !== undefined && { roomAdmitPerFreeSeat: room.admitPerFreeSeat }),
     ...(room.saleOpensAt !== undefined && { saleOpensAt: new Date(room.saleOpensAt) }),
     ...(room.saleClosesAt !== undefined && { saleClosesAt: room.saleClosesAt === null ? null : new Date(room.saleClosesAt) }),
     ...(room.prequeueSec !== undefined && { prequeueSec: room.prequeueSec }),

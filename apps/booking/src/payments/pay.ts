@@ -1,5 +1,6 @@
 import { AppError, type Logger, type QueueTokens } from "@concert/shared";
 import type { PaymentsRepository } from "../db/payments.repository";
+import type { RoomInventory } from "../inventory/room-inventory";
 import { UniqueViolation } from "../db/postgres-errors";
 import { paymentRequest, replayOrConflict, settled, type PayInput, type PaymentRequest, type PaymentResult } from "./decide-payment";
 
@@ -9,6 +10,7 @@ export interface PayDeps {
   payments: PaymentsRepository;
   queueStore: QueueTokens;
   logger: Logger;
+  inventory?: RoomInventory;
 }
 
 export type PaymentView = Omit<PaymentResult, "replayed">;
@@ -30,6 +32,7 @@ export async function payReservations(
     });
   }
   if (replayed) deps.logger.info({ paymentId: result.paymentId }, "idempotent payment replayed");
+  else await deps.inventory?.changed({ reservationIds: result.reservationIds });
   return result;
 }
 

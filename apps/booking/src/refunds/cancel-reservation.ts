@@ -1,6 +1,7 @@
 import type { CancelView, Logger } from "@concert/shared";
 import { UniqueViolation } from "../db/postgres-errors";
 import type { Cancelled, RefundsRepository } from "../db/refunds.repository";
+import type { RoomInventory } from "../inventory/room-inventory";
 import { reservationValue, type SeatGate } from "../reservations/seat-gate";
 import { keyConflict, type CancelInput } from "./decide-cancel";
 
@@ -8,6 +9,7 @@ export interface CancelDeps {
   refunds: RefundsRepository;
   gate: SeatGate;
   logger: Logger;
+  inventory?: RoomInventory;
 }
 
 /**
@@ -21,6 +23,7 @@ export async function cancelReservation(deps: CancelDeps, input: CancelInput & {
   await deps.gate.release(concertDetailId, seatNo, reservationValue(view.reservationId)).catch((err: unknown) => {
     deps.logger.warn({ err, reservationId: view.reservationId }, "cancel committed, but clearing the seat gate failed");
   });
+  await deps.inventory?.changed({ concertDetailIds: [concertDetailId] });
   return view;
 }
 

@@ -3,6 +3,7 @@ import type Redlock from "redlock";
 import { timeLeft } from "../db/deadline";
 import { UniqueViolation } from "../db/postgres-errors";
 import type { HeldReservation, HoldRefusal, ReservationsRepository } from "../db/reservations.repository";
+import type { RoomInventory } from "../inventory/room-inventory";
 import type { SeatGate } from "./seat-gate";
 
 export interface HoldSeatDeps {
@@ -13,6 +14,8 @@ export interface HoldSeatDeps {
   logger: Logger;
   holdTtlMs: number;
   maxHoldsPerUser: number;
+  /** the concert rooms' inventory (inventory/room-inventory.ts), told after every hold and release */
+  inventory?: RoomInventory;
 }
 
 export interface HoldSeatInput {
@@ -98,6 +101,7 @@ async function holdSeats(deps: HoldSeatDeps, input: HoldSeatInput): Promise<Hold
   }
 
   await confirmGates(deps, input, owner, held);
+  await deps.inventory?.changed({ concertDetailIds: [concertDetailId] });
   return held.map(holdView);
 }
 

@@ -1,12 +1,14 @@
 import { AppError, type Logger, type ReservationView } from "@concert/shared";
 import { timeLeft } from "../db/deadline";
 import type { ReleaseOutcome, ReservationsRepository } from "../db/reservations.repository";
+import type { RoomInventory } from "../inventory/room-inventory";
 import { reservationValue, type SeatGate } from "./seat-gate";
 
 export interface ReleaseHoldDeps {
   reservations: ReservationsRepository;
   gate: SeatGate;
   logger: Logger;
+  inventory?: RoomInventory;
 }
 
 export interface ReleaseHoldInput {
@@ -31,6 +33,7 @@ export async function releaseHold(deps: ReleaseHoldDeps, input: ReleaseHoldInput
   await deps.gate.release(r.concertDetailId, r.seatNo, reservationValue(r.reservationId)).catch((err: unknown) => {
     deps.logger.warn({ err, reservationId: r.reservationId }, "hold released, but its seat gate key stays until it expires");
   });
+  await deps.inventory?.changed({ concertDetailIds: [r.concertDetailId] });
   return {
     reservationId: r.reservationId,
     concertDetailId: r.concertDetailId,

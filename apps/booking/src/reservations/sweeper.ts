@@ -1,11 +1,13 @@
 import type { Logger } from "@concert/shared";
 import type { ReservationsRepository } from "../db/reservations.repository";
+import type { RoomInventory } from "../inventory/room-inventory";
 import { reservationValue, type SeatGate } from "./seat-gate";
 
 export interface SweepDeps {
   reservations: ReservationsRepository;
   gate: SeatGate;
   logger: Logger;
+  inventory?: RoomInventory;
 }
 
 export interface SweepResult {
@@ -23,9 +25,11 @@ const BATCH = 500;
 export async function sweepExpiredHolds(deps: SweepDeps): Promise<SweepResult> {
   let expired = 0;
   let freedSeats = 0;
+  const touched = new Set<number>();
   for (;;) {
     const batch = await deps.reservations.expireHolds(BATCH);
     expired += batch.length;
+    for (const h of batch) touched.add(h.concertDetailId);
     await Promise.all(
       batch.map((h) => deps.gate.release(h.concertDetailId, h.seatNo, reservationValue(h.reservationId)).catch(() => false)),
     );
@@ -36,6 +40,7 @@ export async function sweepExpiredHolds(deps: SweepDeps): Promise<SweepResult> {
     freedSeats += n;
     if (n < BATCH) break;
   }
+  if (touched.size) await deps.inventory?.changed({ concertDetailIds: [...touched] });
   return { expired, freedSeats };
 }
 

@@ -1,10 +1,13 @@
 import { AppError, type CreateConcertBody, type CreatedConcert, type OwnRoomSettings } from "@concert/shared";
 import type { ConcertRoomRow, RoomsRepository } from "../db/rooms.repository";
+import type { RoomInventory } from "../inventory/room-inventory";
 import type { RoomRegistry } from "./room-registry";
 
 export interface RoomsDeps {
   rooms: RoomsRepository;
   registry: RoomRegistry;
+  /** a new room's inventory is counted at once */
+  inventory?: RoomInventory;
   /** the time dates are checked against (tests inject it) */
   now?: () => Date;
 }
@@ -20,6 +23,7 @@ export async function createConcert(deps: RoomsDeps, body: CreateConcertBody): P
   if (past.length) throw new AppError("VALIDATION_FAILED", `dates: must be in the future (${past.join(", ")})`, { field: "dates" });
   const created = await deps.rooms.createConcert({ name: body.name, seatPrice: body.seatPrice, startsAt, room: body.room });
   await deps.registry.publish([{ concertId: created.concertId, name: body.name, room: body.room ?? null }]);
+  if (body.room) await deps.inventory?.recount(created.concertId);
   return created;
 }
 
@@ -34,5 +38,6 @@ export async function updateRoom(deps: RoomsDeps, concertId: number, patch: OwnR
   const row = await deps.rooms.updateRoom(concertId, patch);
   if (!row) throw new AppError("NOT_FOUND", `Concert ${concertId} not found`, { concertId });
   await deps.registry.publish([row]);
+  await deps.inventory?.recount(concertId);
   return row;
 }

@@ -1,6 +1,7 @@
 import { redisCall, roomRegistryKey, type Logger, type RegisteredConcert } from "@concert/shared";
 import type { Cluster, Redis } from "ioredis";
 import type { ConcertRoomRow, RoomsRepository } from "../db/rooms.repository";
+import type { RoomInventory } from "../inventory/room-inventory";
 
 /**
  * The gateways' copy of the concerts and their rooms' settings: one Redis hash (concertId → JSON
@@ -32,13 +33,20 @@ export function startRegistryRefresh(
   registry: RoomRegistry,
   logger: Logger,
   intervalMs: number,
+  /** recounts every room's inventory too (rebuilds a missing one) */
+  inventory?: RoomInventory,
 ): () => Promise<void> {
   let running: Promise<unknown> | null = null;
   const run = () => {
     if (running) return;
     running = rooms
       .all()
-      .then((rows) => registry.publish(rows))
+      .then(async (rows) => {
+        await registry.publish(rows);
+        if (!inventory) return;
+        inventory.setRooms(rows.flatMap((r) => (r.room ? [r.concertId] : [])));
+        for (const r of rows) if (r.room) await inventory.recount(r.concertId);
+      })
       .catch((err) => logger.warn({ err: { message: (err as Error).message } }, "room registry refresh failed; will retry"))
       .finally(() => {
         running = null;

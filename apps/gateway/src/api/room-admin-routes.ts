@@ -35,11 +35,12 @@ export function roomAdminRoutes(rooms: Rooms, forwarder: Forwarder): Router {
 
   /** A room's figures; with `full`, the lottery record with every participant's id (the audit's input). */
   const view = async (room: Room, full = false) => {
-    const [stats, overrides, prequeued, lottery] = await Promise.all([
+    const [stats, overrides, prequeued, lottery, seats] = await Promise.all([
       room.store.stats(),
       room.store.getOverrides(),
       room.store.prequeued(),
       room.store.lottery(),
+      room.store.inventory(),
     ]);
     const { participantIds, ...summary } = lottery ?? { participantIds: [] as number[] };
     const schedule = {
@@ -54,6 +55,7 @@ export function roomAdminRoutes(rooms: Rooms, forwarder: Forwarder): Router {
       paused: overrides.paused,
       prequeued,
       ...stats,
+      seats,
       lottery: lottery ? (full ? { ...summary, participantIds } : summary) : null,
     };
   };

@@ -157,6 +157,8 @@ export class QueueService {
           rank: state.rank,
           estimatedWaitSec: this.estimateWait(state.rank, state.ratePerSec, state.blocked),
           concertId: this.concertId,
+          // no seat free now: how many are held (they may come back when a hold lapses)
+          ...(state.seatsHeld !== undefined && { seatsHeld: state.seatsHeld }),
         };
       case "IN_PROGRESS":
         return { token, status: "IN_PROGRESS", rank: null, estimatedWaitSec: 0, concertId: this.concertId };

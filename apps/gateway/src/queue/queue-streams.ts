@@ -248,6 +248,7 @@ export class QueueStreams {
       ...(view.reason && { reason: view.reason }),
       ...(view.opensAt && { opensAt: view.opensAt }),
       ...(view.prequeueCount !== undefined && { prequeueCount: view.prequeueCount }),
+      ...(view.seatsHeld !== undefined && { seatsHeld: view.seatsHeld }),
     };
     const data = JSON.stringify(event);
     if (data !== s.last) {

@@ -135,6 +135,7 @@ export class Rooms {
       tickMs: own.tickMs ?? this.options.defaults.tickMs,
       maxActive: own.maxActive ?? this.options.defaults.maxActive,
       activeTtlSec: own.activeTtlSec ?? this.options.defaults.activeTtlSec,
+      admitPerFreeSeat: own.admitPerFreeSeat ?? this.options.defaults.admitPerFreeSeat,
     };
     const schedule = scheduleOf(own);
     const existing = this.built.get(concertId);

@@ -15,6 +15,7 @@ export const REFUSAL = {
   ALREADY_QUEUED: -6,
   SALE_NOT_OPEN: -7,
   SALE_CLOSED: -8,
+  SOLD_OUT: -9,
 } as const;
 
 export type Refusal = keyof typeof REFUSAL;
@@ -34,6 +35,7 @@ export class QueueRefusal extends AppError {
 const REFUSAL_ERRORS: Record<Refusal, [ErrorCode, string]> = {
   SALE_NOT_OPEN: ["SALE_NOT_OPEN", "This concert's sale has not opened yet: its waiting room opens prequeueSec before opensAt"],
   SALE_CLOSED: ["SALE_CLOSED", "This concert's sale is closed"],
+  SOLD_OUT: ["SOLD_OUT", "This concert is sold out: every seat of its future dates is sold"],
   UNKNOWN_TOKEN: ["TOKEN_INVALID", "Unknown queue token"],
   OTHER_USER: ["TOKEN_USER_MISMATCH", "This token belongs to another user"],
   STILL_WAITING: ["TOKEN_NOT_ACTIVE", "This token is still waiting in the queue"],

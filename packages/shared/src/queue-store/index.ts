@@ -242,7 +242,7 @@ export class QueueStore extends QueueTokens {
   }
 
   /** Runs one admission tick (a no-op if another instance already ran this slot). */
-  async tick(settings: AdmissionSettings, schedule?: SaleSchedule): Promise<TickResult> {
+  async tick(settings: AdmissionSettings & { admitPerFreeSeat?: number }, schedule?: SaleSchedule): Promise<TickResult> {
     return runScript(this.redis, tickScript, this.keys, {
       prefix: this.keys.prefix,
       defaultTickMs: settings.tickMs,
@@ -255,8 +255,16 @@ export class QueueStore extends QueueTokens {
       maxSweep: this.maxSweep,
       opensAt: schedule ? schedule.opensAt : "",
       closesAt: schedule?.closesAt ?? "",
+      admitPerFreeSeat: settings.admitPerFreeSeat ?? "",
       clock: this.now(),
     });
+  }
+
+  /** A concert room's inventory as booking last wrote it (free, held, sold seats of its future dates), or null. */
+  async inventory(): Promise<{ free: number; held: number; sold: number } | null> {
+    const raw = await redisCall(this.redis.hgetall(this.keys.inv));
+    if (raw.free === undefined) return null;
+    return { free: Number(raw.free), held: Number(raw.held ?? 0), sold: Number(raw.sold ?? 0) };
   }
 
   /**

@@ -30,6 +30,8 @@ import { MAX_ID } from "../api";
  *                                  time (ms) of the pre-queue (no rank: the order is drawn at the opening)
  *   {q:main}:draw          hash    the opening's lottery record (its existence: the draw is done)
  *   {q:main}:drawlock      string  the instance drawing the lottery (SET NX: one draws)
+ *   {q:main}:inv           hash    a concert room's inventory, written by booking (free, held, sold, at):
+ *                                  admission stays within admitPerFreeSeat × free; nothing free or held: SOLD_OUT
  *
  * A user's token states: WAITING = in `waiting` with `users[userId]` = token (no `t:` hash);
  * IN_PROGRESS = `t:<token>` st=A and in `active`; FINISHED = `t:<token>` st=F (for the retention).
@@ -59,6 +61,7 @@ export interface QueueKeys {
   pre: string;
   draw: string;
   drawLock: string;
+  inv: string;
 }
 
 export function queueKeys(name: string): QueueKeys {
@@ -78,6 +81,7 @@ export function queueKeys(name: string): QueueKeys {
     pre: `${prefix}pre`,
     draw: `${prefix}draw`,
     drawLock: `${prefix}drawlock`,
+    inv: `${prefix}inv`,
   };
 }
 

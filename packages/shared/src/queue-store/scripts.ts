@@ -30,7 +30,7 @@ export interface SlotWait {
 }
 
 export type PollResult =
-  | { status: "WAITING"; rank: number; ratePerSec: number | null; blocked?: SlotWait }
+  | { status: "WAITING"; rank: number; ratePerSec: number | null; blocked?: SlotWait; seatsHeld?: number }
   | { status: "PREQUEUED"; prequeueCount: number }
   | { status: "IN_PROGRESS"; expiresAt: number }
   | { status: "FINISHED"; reason: string };
@@ -89,12 +89,12 @@ const ISSUE = {
   QUEUED: 3,
   PREQUEUED: 4,
   PREWAITING: 5,
-  ...refusals("ALREADY_QUEUED", "SALE_NOT_OPEN", "SALE_CLOSED"),
+  ...refusals("ALREADY_QUEUED", "SALE_NOT_OPEN", "SALE_CLOSED", "SOLD_OUT"),
 } as const;
 export const issueScript = luaScript({
   name: "qIssueToken",
-  file: join(LUA_DIR, "issue-token-7.lua"),
-  keys: ["seq", "waiting", "seen", "active", "users", "pre", "draw"],
+  file: join(LUA_DIR, "issue-token-8.lua"),
+  keys: ["seq", "waiting", "seen", "active", "users", "pre", "draw", "inv"],
   // maxActive: the admission limit in force ('' = do not look at the active set)
   // presentedToken: the caller's `token` header ('' = none); verified: '1' when the gateway verified the caller
   argv: {
@@ -127,19 +127,27 @@ export const issueScript = luaScript({
 const POLL = { WAITING: 1, ADMITTED: 2, FINISHED: 3, PREQUEUED: 4, ...refusals("UNKNOWN_TOKEN", "OTHER_USER") } as const;
 export const pollScript = luaScript({
   name: "qPoll",
-  file: join(LUA_DIR, "poll-6.lua"),
-  keys: ["waiting", "seen", "active", "rate", "users", "pre"],
+  file: join(LUA_DIR, "poll-7.lua"),
+  keys: ["waiting", "seen", "active", "rate", "users", "pre", "inv"],
   // maxActive: the admission limit in force ('' = do not look at the active set)
   argv: { prefix: "string", token: "string", userId: "string", maxActive: "string", retentionMs: "number", clock: "string" },
   codes: POLL,
   constants,
   decode(reply): PollResult {
-    const [code, value, rate, slotInMs, slotsAfter] = reply as [number, number | string, string | undefined, number?, number?];
+    const [code, value, rate, slotInMs, slotsAfter, heldIfNoneFree] = reply as [
+      number,
+      number | string,
+      string | undefined,
+      number?,
+      number?,
+      number?,
+    ];
     switch (code) {
       case POLL.WAITING: {
         const ratePerSec = rate === "" || rate === undefined ? null : Number(rate);
         const blocked = slotWait(slotInMs, slotsAfter);
-        return { status: "WAITING", rank: Number(value), ratePerSec, ...(blocked && { blocked }) };
+        const held = Number(heldIfNoneFree ?? -1);
+        return { status: "WAITING", rank: Number(value), ratePerSec, ...(blocked && { blocked }), ...(held >= 0 && { seatsHeld: held }) };
       }
       case POLL.PREQUEUED:
         return { status: "PREQUEUED", prequeueCount: Number(value) };
@@ -187,8 +195,8 @@ export const authorizeScript = luaScript({
 const TICK = { SKIPPED: 0, RAN: 1 } as const;
 export const tickScript = luaScript({
   name: "qTick",
-  file: join(LUA_DIR, "tick-11.lua"),
-  keys: ["tick", "waiting", "seen", "active", "admits", "rate", "cfg", "stats", "users", "pre", "draw"],
+  file: join(LUA_DIR, "tick-12.lua"),
+  keys: ["tick", "waiting", "seen", "active", "admits", "rate", "cfg", "stats", "users", "pre", "draw", "inv"],
   argv: {
     prefix: "string",
     // the configured settings; operators' live overrides in `cfg` win over them
@@ -202,6 +210,7 @@ export const tickScript = luaScript({
     maxSweep: "number",
     opensAt: "string",
     closesAt: "string",
+    admitPerFreeSeat: "string",
     clock: "string",
   },
   codes: TICK,

@@ -9,13 +9,14 @@
 --   usersKey    hash    userId -> live token (waiting or active)
 --   preKey      zset    a scheduled room before its opening: userId -> join ms (the pre-queue, no rank yet)
 --   drawKey     hash    the opening's lottery record (unused here; the pre-queue is empty once drawn)
+--   invKey      hash    a concert room's inventory (booking writes it): nothing free nor held = SOLD_OUT
 -- ARGV: prefix ("{q:name}:"), userId, newToken (UUIDv8 carrying userId), presentedToken (the caller's
 -- `token` header, '' = none), verified ('1' = the gateway verified the caller is the user), maxActive
 -- (the admission limit in force; '' = not asked), retentionMs, opensAt / prequeueFrom / closesAt (ms;
 -- '' = no schedule: the general room and unscheduled rooms), clock ('' = Redis TIME)
 -- Returns {QUEUED | WAITING, token, rank >= 1, slotInMs, slotsAfter} | {ACTIVE, token} | {ALREADY_QUEUED}
 --         | {PREQUEUED | PREWAITING, token, preCount} (a new / the caller's place in the pre-queue)
---         | {SALE_NOT_OPEN} before prequeueFrom | {SALE_CLOSED} from closesAt on
+--         | {SALE_NOT_OPEN} before prequeueFrom | {SALE_CLOSED} from closesAt on | {SOLD_OUT} (new places only)
 --   a rank counts the pre-queue ahead: before the draw everyone in `waiting` came after the opening
 --   QUEUED: a new place was made by this call; WAITING: the caller's existing place
 --   slotInMs, slotsAfter: what a full active set adds to the wait (includes/slot-wait.lua)
@@ -26,6 +27,8 @@ local opens, closes = tonumber(opensAt), tonumber(closesAt)
 if closes and now >= closes then return {SALE_CLOSED} end
 if opens and now < tonumber(prequeueFrom) then return {SALE_NOT_OPEN} end
 local ahead = redis.call('ZCARD', preKey)
+local inv = hmget(invKey, 'free', 'held')
+local soldOut = inv[1] ~= nil and tonumber(inv[1]) == 0 and tonumber(inv[2] or 0) == 0
 
 local current = str(redis.call('HGET', usersKey, userId))
 if current then
@@ -53,6 +56,7 @@ if current then
   end
 end
 
+if soldOut then return {SOLD_OUT} end
 if opens and now < opens then
   -- the pre-queue: no rank until the opening's draw (a heartbeat keeps the place, as in the queue)
   redis.call('ZADD', preKey, now, userId)

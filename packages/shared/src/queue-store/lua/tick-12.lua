@@ -8,10 +8,13 @@
 --   statsKey   hash    running totals: admitted, expired, evicted, ticks, closed
 --   preKey     zset    the pre-queue of a scheduled room (its idle places are dropped here too)
 --   drawKey    hash    the opening's lottery record: admission waits for it while a pre-queue waits
+--   invKey     hash    a concert room's inventory (booking writes it: free, held, sold)
 -- ARGV: prefix, defaultTickMs, defaultBatch, defaultMaxActive (overridden by cfg), activeTtlMs, sessionMaxMs, idleTtlMs,
 -- retentionMs, maxSweep (most tokens expired/evicted per tick), opensAt / closesAt (ms, '' = none): nobody is
 -- admitted before the opening (nor, while a pre-queue waits, before its draw), and from closesAt on
--- every waiting and pre-queued user is finished 'closed' (admitted ones keep their session), clock ('' = Redis TIME)
+-- every waiting and pre-queued user is finished 'closed' (admitted ones keep their session), admitPerFreeSeat
+-- ('' = no inventory rule): with an inventory, at most admitPerFreeSeat x free are active, and with nothing
+-- free nor held everyone waiting is finished 'sold_out', clock ('' = Redis TIME)
 -- Returns {RAN | SKIPPED, admitted, expired, evicted, tickMs, batch, maxActive, paused (0|1), waiting, active}
 --   (the settings in force; how many wait (pre-queue included) and are active after it: an idle room needs no tick soon)
 --@include common
@@ -52,15 +55,22 @@ for _, userId in ipairs(idle) do
   redis.call('ZREM', preKey, userId)
 end
 
--- From the close on, the waiting and the pre-queued are told CLOSED (a bounded number per tick).
+-- The inventory: nothing free nor held is sold out; seats free bound the active set.
+local inv = hmget(invKey, 'free', 'held')
+local free, perFree = tonumber(inv[1]), tonumber(admitPerFreeSeat)
+local soldOut = free ~= nil and free == 0 and tonumber(inv[2] or 0) == 0
+
+-- From the close on (or once sold out), the waiting and the pre-queued are told so (a bounded number per tick).
 local closed = 0
-if closes and now >= closes then
+local ending = nil
+if closes and now >= closes then ending = 'closed' elseif soldOut then ending = 'sold_out' end
+if ending then
   for _, key in ipairs({preKey, waitingKey}) do
     local users = {}
     if closed < maxSweep then users = redis.call('ZRANGE', key, 0, maxSweep - closed - 1) end
     for _, userId in ipairs(users) do
       local token = str(redis.call('HGET', usersKey, userId))
-      if token then finishToken(prefix, waitingKey, seenKey, activeKey, usersKey, token, userId, 'closed', now, retentionMs) end
+      if token then finishToken(prefix, waitingKey, seenKey, activeKey, usersKey, token, userId, ending, now, retentionMs) end
       redis.call('ZREM', key, userId)
       redis.call('ZREM', seenKey, userId)
       closed = closed + 1
@@ -73,8 +83,10 @@ local notOpen = opens and (now < opens or (redis.call('EXISTS', drawKey) == 0 an
 -- own t:<token> hash (st A, and its session's absolute end `cap`, which authorize never slides past)
 -- and an active entry; the user's users entry stays (it is still live).
 local admitted = 0
-if not paused and not notOpen and not (closes and now >= closes) then
-  local room = maxActive - redis.call('ZCARD', activeKey)
+if not paused and not notOpen and not ending then
+  local limit = maxActive
+  if free ~= nil and perFree then limit = math.min(limit, math.floor(perFree * free)) end
+  local room = limit - redis.call('ZCARD', activeKey)
   local left = math.min(batch, room)
   local cap = now + sessionMaxMs
   local expiry = math.min(now + activeTtlMs, cap)
