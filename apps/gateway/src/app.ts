@@ -25,7 +25,7 @@ import { streamHandlers } from "./api/stream-routes";
 import { webPage } from "./api/web-page";
 import type { ConcertOf } from "./forward/concert-of";
 import type { Forwarder } from "./forward/forwarder";
-import type { Rooms } from "./queue/rooms";
+import { roomView, type Rooms } from "./queue/rooms";
 import type { QueueService } from "./queue/queue-service";
 import type { QueueStreams } from "./queue/queue-streams";
 
@@ -95,6 +95,13 @@ export function createApp(deps: GatewayDeps): Express {
       {
         ...queueHandlers(deps.queue, issueLimits(deps)),
         ...streamHandlers(deps.streams, clientIpResolver(deps.trustProxy ?? compileTrust())),
+        rooms: [
+          async (_req, res) => {
+            const rooms = deps.rooms?.rooms;
+            if (rooms) await rooms.directory.fresh();
+            res.json(ok({ rooms: rooms ? await Promise.all(rooms.all().map((r) => roomView(r, Date.now()))) : [] }));
+          },
+        ],
       },
       forwardHandlers({
         store: deps.store,

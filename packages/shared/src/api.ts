@@ -234,6 +234,20 @@ export type CancelView = z.infer<typeof cancelView>;
 export type TicketView = z.infer<typeof ticketView>;
 export type TicketList = z.infer<typeof ticketList>;
 
+/** GET /rooms: a concert's own waiting room as the page shows it. */
+export const RoomStatus = z.enum(["SCHEDULED", "PREQUEUE", "OPEN", "SOLD_OUT", "CLOSED"]);
+export const roomView = z.object({
+  concertId: id,
+  name: z.string(),
+  status: RoomStatus.describe("SCHEDULED: before the pre-queue; PREQUEUE: joinable, no ranks yet; OPEN; SOLD_OUT; CLOSED"),
+  opensAt: z.string().nullable().describe("ISO 8601: the opening (its lottery); null when the sale has no scheduled opening"),
+  prequeueOpensAt: z.string().nullable(),
+  closesAt: z.string().nullable(),
+  prequeueCount: z.number().int().min(0),
+});
+export const roomList = z.object({ rooms: z.array(roomView) });
+export type RoomView = z.infer<typeof roomView>;
+
 // ---- operators: concerts and their rooms (gateway /admin, forwarded to booking's internal routes) ----
 const isoDateTime = z.iso.datetime({ offset: true }).describe("ISO 8601 date-time");
 /**

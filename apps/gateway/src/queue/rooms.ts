@@ -12,6 +12,7 @@ import {
   type OwnRoomSettings,
   type RegisteredConcert,
   type RoomSettings,
+  type RoomView,
   type SaleSchedule,
 } from "@concert/shared";
 import type { Cluster, Redis } from "ioredis";
@@ -211,4 +212,30 @@ export function scheduleOf(own: OwnRoomSettings): (SaleSchedule & { lottery: boo
   if (!own.saleOpensAt) return closesAt === null ? undefined : { opensAt: 0, prequeueFrom: 0, closesAt, lottery: false };
   const opensAt = Date.parse(own.saleOpensAt);
   return { opensAt, prequeueFrom: opensAt - (own.prequeueSec ?? DEFAULT_PREQUEUE_SEC) * 1000, closesAt, lottery: true };
+}
+
+/** A room as the page's list shows it (GET /rooms), at `now` (ms). */
+export async function roomView(room: Room, now: number): Promise<RoomView> {
+  const [prequeueCount, seats] = await Promise.all([room.store.prequeued(), room.store.inventory()]);
+  const s = room.schedule;
+  const iso = (ms: number | null | undefined) => (ms === null || ms === undefined || !s?.lottery ? null : new Date(ms).toISOString());
+  const status: RoomView["status"] =
+    s?.closesAt != null && now >= s.closesAt
+      ? "CLOSED"
+      : seats && seats.free === 0 && seats.held === 0
+        ? "SOLD_OUT"
+        : s?.lottery && now < s.prequeueFrom
+          ? "SCHEDULED"
+          : s?.lottery && now < s.opensAt
+            ? "PREQUEUE"
+            : "OPEN";
+  return {
+    concertId: room.concertId,
+    name: room.name,
+    status,
+    opensAt: iso(s?.opensAt),
+    prequeueOpensAt: iso(s?.prequeueFrom),
+    closesAt: s?.closesAt != null ? new Date(s.closesAt).toISOString() : null,
+    prequeueCount,
+  };
 }
