@@ -72,7 +72,9 @@ export class RoomDirectory {
 
   /** The concert as the registry has it now, re-reading it first when the concert is not (yet) known. */
   async lookup(concertId: number): Promise<RegisteredConcert | undefined> {
-    if (!this.concerts.has(concertId)) await this.fresh(100);
+    // (a concert made a moment ago through another instance: always read again; concurrent reads
+    // share one HGETALL, and the issue route's rate limits bound how often a client can ask)
+    if (!this.concerts.has(concertId)) await this.refresh();
     return this.concerts.get(concertId);
   }
 
@@ -187,7 +189,7 @@ export class Rooms {
    * null when there is no such room.
    */
   async roomOfToken(concertId: number): Promise<Room | null> {
-    if (!this.directory.get(concertId)?.room) await this.directory.fresh(100);
+    if (!this.directory.get(concertId)?.room) await this.directory.refresh();
     return this.room(concertId);
   }
 
