@@ -12,6 +12,7 @@ import express, { type Express } from "express";
 import type { Cluster, Redis } from "ioredis";
 import Redlock from "redlock";
 import { apiRoutes } from "./api/routes";
+import { internalRoutes } from "./api/internal-routes";
 import { healthRoutes } from "./api/health";
 import { digestBody, passportOnce, requirePassport } from "./api/passport";
 import type { Db } from "./db/client";
@@ -20,6 +21,10 @@ import { PaymentsRepository } from "./db/payments.repository";
 import { PointsRepository } from "./db/points.repository";
 import { RefundsRepository } from "./db/refunds.repository";
 import { ReservationsRepository } from "./db/reservations.repository";
+import { RoomsRepository } from "./db/rooms.repository";
+import { RoomRegistry } from "./rooms/room-registry";
+import { RoomInventory } from "./inventory/room-inventory";
+import { SeatChanges } from "./seat-changes";
 import { TicketsRepository } from "./db/tickets.repository";
 import { dbClock } from "./db/seat-sql";
 import { publishInventory } from "./concerts/inventory";
@@ -37,6 +42,8 @@ export interface BookingAppConfig {
   cancelDeadlineSec: number;
   /** prefix of booking's Redis keys (seat gates, locks, used passports); default `booking:<queueName>` */
   redisKeyPrefix: string;
+  /** QUEUE_NAME: names the room registry the gateways read (default "main") */
+  queueName?: string;
   /** GET /metrics needs `Authorization: Bearer <metricsToken>` when set */
   metricsToken?: string;
   /** /metrics has a listener of its own (METRICS_PORT), so this app leaves it off */
@@ -63,6 +70,8 @@ export interface BookingApp extends Express {
   sweep: () => Promise<SweepResult>;
   /** main.ts serves them on METRICS_PORT when set */
   metrics: Metrics;
+  /** the concerts and their rooms (Postgres) and the gateways' Redis copy of them (main.ts refreshes it) */
+  rooms: { repository: RoomsRepository; registry: RoomRegistry; inventory: RoomInventory };
 }
 
 /** The booking HTTP app, without listening (main.ts listens; tests use port 0). */
@@ -70,8 +79,10 @@ export function createApp(deps: BookingDeps): BookingApp {
   const { db, redis, queueStore, logger, config } = deps;
   const clock = dbClock(deps.clock);
   const reservations = new ReservationsRepository(db, clock);
+  const inventory = new RoomInventory(db, redis, config.queueName ?? "main", logger, deps.clock);
   const gate = new SeatGate(redis, config.redisKeyPrefix);
   const seatMap = new SeatMap(db, redis, config.redisKeyPrefix, logger);
+  const seatChanges = new SeatChanges(seatMap, inventory);
   const redlock = new Redlock(deps.redlockClients?.length ? deps.redlockClients : [redis], {
     driftFactor: 0.01,
     retryCount: 40,
@@ -92,6 +103,8 @@ export function createApp(deps: BookingDeps): BookingApp {
   if (!config.metricsOwnListener) app.get(METRICS_PATH, ...metrics.handlers(config.metricsToken));
   app.use(express.json({ limit: "16kb", verify: digestBody }));
   app.use("/api", requirePassport(config.passportSecret), passportOnce(redis, config.redisKeyPrefix));
+  const rooms = { repository: new RoomsRepository(db), registry: new RoomRegistry(redis, config.queueName ?? "main"), inventory };
+  app.use(internalRoutes({ rooms: rooms.repository, registry: rooms.registry, inventory, now: deps.clock }));
   app.use(
     apiRoutes({
       concerts: new ConcertsRepository(db, clock),
@@ -104,11 +117,11 @@ export function createApp(deps: BookingDeps): BookingApp {
         logger,
         holdTtlMs: config.seatHoldTtlSec * 1000,
         maxHoldsPerUser: config.maxHoldsPerUser,
-        seatMap,
+        seatChanges,
       },
-      pay: { payments: new PaymentsRepository(db, clock), queueStore, logger, seatMap },
+      pay: { payments: new PaymentsRepository(db, clock), queueStore, logger, seatChanges },
       maxChargePoint: config.maxChargePoint,
-      cancel: { refunds: new RefundsRepository(db, config.cancelDeadlineSec, clock), gate, logger, seatMap },
+      cancel: { refunds: new RefundsRepository(db, config.cancelDeadlineSec, clock), gate, logger, seatChanges },
       tickets: new TicketsRepository(db, clock),
       seatMap,
     }),
@@ -116,9 +129,10 @@ export function createApp(deps: BookingDeps): BookingApp {
   app.use(notFoundHandler);
   app.use(errorHandler(logger, { onDependencyError: (d) => metrics.dependencyErrors.inc({ dependency: d }) }));
   app.metrics = metrics;
+  app.rooms = rooms;
   const concerts = new ConcertsRepository(db, clock);
   app.sweep = async () => {
-    const result = await sweepExpiredHolds({ reservations, gate, logger, seatMap });
+    const result = await sweepExpiredHolds({ reservations, gate, logger, seatChanges });
     onSweep(result);
     // then the operators' inventory snapshot (every instance renews it; the newest count wins)
     await publishInventory(concerts, redis, inventoryKey(config.redisKeyPrefix)).catch((err: Error) =>

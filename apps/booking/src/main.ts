@@ -2,6 +2,7 @@ import type { AddressInfo } from "node:net";
 import {
   ConfigError,
   QueueTokens,
+  ROOM_REGISTRY_REFRESH_MS,
   connectRedis,
   seatGatePrefix,
   createHttpServer,
@@ -15,6 +16,7 @@ import { createApp } from "./app";
 import { loadConfig } from "./config";
 import { createDb } from "./db/client";
 import { startSweeper } from "./reservations/sweeper";
+import { startRegistryRefresh } from "./rooms/room-registry";
 
 /** Reads config, builds the app, listens; on SIGTERM/SIGINT stops accepting, drains, closes. */
 async function main(): Promise<void> {
@@ -45,11 +47,19 @@ async function main(): Promise<void> {
       maxChargePoint: config.MAX_CHARGE_POINT,
       cancelDeadlineSec: config.CANCEL_DEADLINE_SEC,
       redisKeyPrefix: seatGatePrefix(config.QUEUE_NAME),
+      queueName: config.QUEUE_NAME,
       metricsToken: config.METRICS_TOKEN,
       metricsOwnListener: config.METRICS_PORT !== undefined,
     },
   });
   const stopSweeper = startSweeper(app.sweep, logger, config.SWEEP_INTERVAL_MS);
+  const stopRegistry = startRegistryRefresh(
+    app.rooms.repository,
+    app.rooms.registry,
+    logger,
+    ROOM_REGISTRY_REFRESH_MS,
+    app.rooms.inventory,
+  );
 
   const server = createHttpServer(app, config).listen(config.PORT, config.HOST, () => {
     const address = server.address() as AddressInfo;
@@ -68,6 +78,7 @@ async function main(): Promise<void> {
     afterClose: async () => {
       metricsServer?.close();
       await stopSweeper();
+      await stopRegistry();
       await Promise.allSettled([db.$disconnect(), redis.quit(), ...redlockClients.filter((c) => c !== redis).map((c) => c.quit())]);
     },
   });

@@ -22,9 +22,11 @@ import { queueHandlers } from "./api/queue-routes";
 import { clientIpResolver, compileTrust, type ClientRateLimiter, type TrustProxy } from "./api/rate-limit";
 import { streamHandlers } from "./api/stream-routes";
 import { webPage } from "./api/web-page";
+import type { ConcertOf } from "./forward/concert-of";
 import type { Forwarder } from "./forward/forwarder";
 import type { SeatMapReader } from "./forward/seat-map-reader";
 import { SeatSingleFlight } from "./forward/seat-single-flight";
+import { roomView, type Rooms } from "./queue/rooms";
 import type { QueueService } from "./queue/queue-service";
 import type { QueueStreams } from "./queue/queue-streams";
 
@@ -51,6 +53,8 @@ export interface GatewayDeps {
   holdCaps?: HoldCaps;
   /** counts tokens we issued that Redis does not know (queue_tokens_lost_total) on the forwarded routes */
   onLostToken?: () => void;
+  /** the concert rooms, and where the concert of a performance or reservation is learnt */
+  rooms?: { rooms: Rooms; concertOf: ConcertOf };
   /** operator routes (/admin/*) are mounted only with a token */
   admin?: Omit<AdminDeps, "store">;
   /** GET /metrics: behind this bearer token when set; left off this app when it has a listener of its own (METRICS_PORT) */
@@ -94,6 +98,13 @@ export function createApp(deps: GatewayDeps, singleFlight = new SeatSingleFlight
       {
         ...queueHandlers(deps.queue, issueLimits(deps)),
         ...streamHandlers(deps.streams, clientIpResolver(deps.trustProxy ?? compileTrust())),
+        rooms: [
+          async (_req, res) => {
+            const rooms = deps.rooms?.rooms;
+            if (rooms) await rooms.directory.fresh();
+            res.json(ok({ rooms: rooms ? await Promise.all(rooms.all().map((r) => roomView(r, Date.now()))) : [] }));
+          },
+        ],
       },
       forwardHandlers({
         store: deps.store,
@@ -102,6 +113,7 @@ export function createApp(deps: GatewayDeps, singleFlight = new SeatSingleFlight
         seatGate: deps.seatGate && { ...deps.seatGate, redis: deps.redis },
         holdCaps: deps.holdCaps,
         singleFlight,
+        rooms: deps.rooms,
       }),
       identityStep(deps.identity ?? TRUST_CLIENT),
     ),
@@ -125,7 +137,10 @@ export function createApp(deps: GatewayDeps, singleFlight = new SeatSingleFlight
   // the OpenAPI router, whose own OPTIONS answer is Express's plain-text one
   app.use(methodNotAllowed([...routesOf(app.router), ...routesOf(openApi)]));
   app.use(openApi);
-  if (deps.admin) app.use(adminRoutes({ store: deps.store, ...deps.admin }));
+  if (deps.admin) {
+    const rooms = deps.rooms && { rooms: deps.rooms.rooms, forwarder: deps.forwarder };
+    app.use(adminRoutes({ store: deps.store, ...deps.admin, rooms }));
+  }
 
   app.use(webPage(deps.webRoot, deps.logger));
   app.use(notFoundHandler);
@@ -151,6 +166,7 @@ export function createHandler(
     metrics: deps.metrics,
     onDependencyError: (d) => deps.metrics.dependencyErrors.inc({ dependency: d }),
     store: deps.store,
+    rooms: deps.rooms,
     onLostToken: deps.onLostToken,
     seatMap: deps.seatMap,
     seatGate: deps.seatGate && { ...deps.seatGate, redis: deps.redis },

@@ -1,6 +1,7 @@
 import type { RequestListener } from "node:http";
 import type { Express } from "express";
 import {
+  DEFAULT_ADMIT_PER_FREE_SEAT,
   QueueStore,
   createLogger,
   createRedis,
@@ -29,6 +30,9 @@ import { Forwarder } from "./forward/forwarder";
 import { SeatMapReader } from "./forward/seat-map-reader";
 import { SeatSingleFlight } from "./forward/seat-single-flight";
 import { AdmissionTicker } from "./queue/admission";
+import { ConcertOf } from "./forward/concert-of";
+import { RoomTicker } from "./queue/room-ticker";
+import { RoomDirectory, Rooms } from "./queue/rooms";
 import { QueueService } from "./queue/queue-service";
 import { ReplicaAcks } from "./queue/replica-acks";
 import { gatewayMetrics } from "./metrics";
@@ -44,6 +48,9 @@ export interface Gateway {
   ticker: AdmissionTicker;
   /** the console's charts (sampled only when ADMIN_TOKEN is set) */
   history: History;
+  /** the concert rooms this instance serves, and their one admission loop (main.ts starts it with `ticker`) */
+  rooms: Rooms;
+  roomTicker: RoomTicker;
   /** the open SSE streams of this instance (main.ts ends them before closing the server) */
   streams: QueueStreams;
   logger: Logger;
@@ -117,13 +124,40 @@ export async function buildGateway(
     metrics.dependencyErrors.inc({ dependency: dependencyOf(err) ?? "redis" });
   });
   const acked = await acknowledgedIssues(config, storeOptions);
-  const queue = new QueueService(store, { settings: () => ticker.effective, acknowledged: acked?.issues, onLostToken });
+  // the concert rooms: booking's registry (Redis), one store and queue service per room, one loop ticking them all
+  const directory = new RoomDirectory(redis, config.QUEUE_NAME, logger);
+  await directory
+    .refresh()
+    .catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, "room registry not read yet"));
+  const rooms: Rooms = new Rooms(redis, directory, {
+    storeOptions,
+    defaults: { ...settings, activeTtlSec: config.ACTIVE_TOKEN_TTL_SEC, admitPerFreeSeat: DEFAULT_ADMIT_PER_FREE_SEAT },
+    service: (roomStore, roomSettings, schedule) =>
+      new QueueService(roomStore, {
+        settings: roomSettings,
+        schedule,
+        onLostToken,
+        onIssued: () => rooms.issued(roomStore.concertId as number),
+        // REDIS_MIN_REPLICAS_ACK: the room's issues on the acknowledged connection too (issues read no active TTL)
+        acknowledged: acked && {
+          store: new QueueStore(acked.redis, { ...storeOptions, concertId: roomStore.concertId as number }),
+          acks: acked.issues.acks,
+        },
+      }),
+  });
+  const queue = new QueueService(store, { settings: () => ticker.effective, acknowledged: acked?.issues, onLostToken, rooms });
   // SSE fan-out: one PUBLISH per tick that ran, heard on a separate subscriber connection.
   const subscriber = createRedis(config.REDIS_URL);
   await connectRedis(subscriber, config.REDIS_URL);
   const tickEvents = new TickEvents(redis, subscriber, ticksChannel(store.keys.prefix), logger);
   await tickEvents.start();
   ticker.afterTick((result) => tickEvents.publish(result));
+  const roomTicker = new RoomTicker(
+    rooms,
+    logger,
+    (_concertId, result) => void tickEvents.publish(result),
+    (err) => metrics.dependencyErrors.inc({ dependency: dependencyOf(err) ?? "redis" }),
+  );
   const maxStreams = streamCap(config.SSE_MAX_STREAMS, config.SSE_FD_RESERVE);
   if (maxStreams < config.SSE_MAX_STREAMS) {
     logger.warn(
@@ -175,6 +209,7 @@ export async function buildGateway(
           estimateWait: (rank: number, perSec: number | null) => queue.estimateWait(rank, perSec),
         }
       : undefined,
+    rooms: { rooms, concertOf: new ConcertOf(forwarder) },
     tokenRateLimit: new ClientRateLimiter(
       redis,
       { limit: config.TOKEN_RATE_LIMIT, windowSec: config.TOKEN_RATE_WINDOW_SEC, prefix: `rl:${config.QUEUE_NAME}:token` },
@@ -223,12 +258,15 @@ export async function buildGateway(
     store,
     ticker,
     history,
+    rooms,
+    roomTicker,
     streams,
     logger,
     metrics,
     async close() {
       await ticker.stop();
       await history.stop();
+      await roomTicker.stop();
       streams.close();
       await tickEvents.close();
       await forwarder.close();
@@ -248,6 +286,7 @@ async function acknowledgedIssues(config: GatewayConfig, storeOptions: QueueStor
   await connectRedis(redis, config.REDIS_URL);
   const acks = new ReplicaAcks(redis, { minReplicas: config.REDIS_MIN_REPLICAS_ACK, timeoutMs: config.REDIS_REPLICA_ACK_TIMEOUT_MS });
   return {
+    redis,
     issues: { store: new QueueStore(redis, storeOptions), acks },
     close: () =>
       redis.quit().then(

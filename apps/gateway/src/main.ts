@@ -19,7 +19,10 @@ async function main(): Promise<void> {
     );
   const server: Server = createHttpServer(gateway.handler, config).listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => server.once("listening", resolve).once("error", reject));
-  if (config.ADMISSION_ENABLED) gateway.ticker.start();
+  if (config.ADMISSION_ENABLED) {
+    gateway.ticker.start();
+    gateway.roomTicker.start();
+  }
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.PORT;
   gateway.logger.info({ port, booking: config.BOOKING_URL, queue: config.QUEUE_NAME }, `gateway listening on http://127.0.0.1:${port}`);
@@ -37,6 +40,7 @@ async function main(): Promise<void> {
     logger: gateway.logger,
     beforeClose: async () => {
       await gateway.ticker.stop();
+      await gateway.roomTicker.stop();
       gateway.streams.close(); // SSE clients reconnect (to another instance) by themselves
     },
     afterClose: async () => {

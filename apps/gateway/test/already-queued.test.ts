@@ -70,7 +70,13 @@ describe("issue for a user who already holds a live token", () => {
     await gw.gateway.ticker.runOnce();
     expect((await issue(gw.url, 61)).body.error.code).toBe("ALREADY_QUEUED");
     const again = await issue(gw.url, 61, { token: mine.body.result.token });
-    expect(again.body.result).toEqual({ token: mine.body.result.token, status: "IN_PROGRESS", rank: null, estimatedWaitSec: 0 });
+    expect(again.body.result).toEqual({
+      token: mine.body.result.token,
+      status: "IN_PROGRESS",
+      rank: null,
+      estimatedWaitSec: 0,
+      concertId: null,
+    });
   });
 
   it("gives a user whose token finished a new place at the back, without proof", async () => {

@@ -66,7 +66,10 @@ describe("hot queue routes (plain node:http in front of Express)", () => {
     expect((await gw.gateway.store.counts()).waiting).toBe(1);
     // and a poll of a waiting user is a real answer, not an error
     const me = await call(gw.url, "GET", "/api/users/7001/token", { headers: { token } });
-    expect(me.body).toEqual({ result: { token, status: "WAITING", rank: 1, estimatedWaitSec: expect.any(Number) }, error: null });
+    expect(me.body).toEqual({
+      result: { token, status: "WAITING", rank: 1, estimatedWaitSec: expect.any(Number), concertId: null },
+      error: null,
+    });
     expect(me.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
   });
 

@@ -53,9 +53,18 @@ describe("queue API on real Redis", () => {
     gw = await startGateway({ QUEUE_ADMIT_BATCH: "5", QUEUE_TICK_MS: "1000" });
     let last = await call(gw.url, "POST", "/api/users/token", { body: { userId: 1 } });
     for (let u = 2; u <= 12; u++) last = await call(gw.url, "POST", "/api/users/token", { body: { userId: u } });
-    expect(last.body).toEqual({ result: { token: expect.any(String), status: "WAITING", rank: 12, estimatedWaitSec: 3 }, error: null });
+    expect(last.body).toEqual({
+      result: { token: expect.any(String), status: "WAITING", rank: 12, estimatedWaitSec: 3, concertId: null },
+      error: null,
+    });
     const polled = await call(gw.url, "GET", "/api/users/12/token", { headers: { token: last.body.result.token } });
-    expect(polled.body.result).toEqual({ token: last.body.result.token, status: "WAITING", rank: 12, estimatedWaitSec: 3 });
+    expect(polled.body.result).toEqual({
+      token: last.body.result.token,
+      status: "WAITING",
+      rank: 12,
+      estimatedWaitSec: 3,
+      concertId: null,
+    });
   });
 
   it("moves a token from WAITING to IN_PROGRESS on admission, batch by batch, and never beyond max active", async () => {
@@ -73,7 +82,7 @@ describe("queue API on real Redis", () => {
     await gw.gateway.ticker.runOnce();
     const after = await statuses();
     expect(after.map((s) => s.status)).toEqual(["IN_PROGRESS", "IN_PROGRESS", "IN_PROGRESS", "WAITING", "WAITING"]);
-    expect(after[0]).toEqual({ token: tokens[0], status: "IN_PROGRESS", rank: null, estimatedWaitSec: 0 });
+    expect(after[0]).toEqual({ token: tokens[0], status: "IN_PROGRESS", rank: null, estimatedWaitSec: 0, concertId: null });
     expect(after.slice(3).map((s) => s.rank)).toEqual([1, 2]);
   });
 

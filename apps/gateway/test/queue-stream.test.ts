@@ -120,7 +120,10 @@ describe("GET /api/queue/stream (Server-Sent Events)", () => {
     expect(s.status).toBe(200);
     expect(s.headers.get("cache-control")).toContain("no-cache");
     const first = await s.next();
-    expect(first).toEqual({ event: "message", data: { status: "WAITING", rank: me.rank, estimatedWaitSec: expect.any(Number) } });
+    expect(first).toEqual({
+      event: "message",
+      data: { status: "WAITING", rank: me.rank, estimatedWaitSec: expect.any(Number), concertId: null },
+    });
 
     // admit everyone ahead, one per tick; every frame is a change and ranks only fall
     const ranks = [first!.data.rank];
@@ -129,7 +132,7 @@ describe("GET /api/queue/stream (Server-Sent Events)", () => {
       const e = await s.next();
       expect(e!.event).toBe("message");
       if (e!.data.status !== "WAITING") {
-        expect(e!.data).toEqual({ status: "IN_PROGRESS", rank: null, estimatedWaitSec: 0 });
+        expect(e!.data).toEqual({ status: "IN_PROGRESS", rank: null, estimatedWaitSec: 0, concertId: null });
         break;
       }
       expect(e!.data.rank).toBeLessThan(ranks[ranks.length - 1]);
@@ -201,7 +204,7 @@ describe("two gateway instances on one queue", () => {
 
       clock.advance(tickMs);
       expect((await a.gateway.ticker.runOnce())!.ran).toBe(true); // only instance A ticks
-      expect((await s.next())!.data).toEqual({ status: "WAITING", rank: 1, estimatedWaitSec: expect.any(Number) });
+      expect((await s.next())!.data).toEqual({ status: "WAITING", rank: 1, estimatedWaitSec: expect.any(Number), concertId: null });
       expect(published).toHaveLength(1);
       expect(JSON.parse(published[0])).toEqual({ admitted: 1, expired: 0, evicted: 0 });
       expect(first.rank).toBe(1);

@@ -10,12 +10,13 @@ import type {
   ReservationView,
   QueueStreamEvent,
   PerformanceList,
+  RoomView,
   TicketList,
   TokenView,
 } from "@concert/shared";
 import { pathOf } from "./shared";
 
-export type { TokenView };
+export type { RoomView, TokenView };
 export type QueueUpdate = QueueStreamEvent;
 export type Performances = PerformanceList;
 export type Hold = HoldView;
@@ -46,6 +47,8 @@ interface CallOptions {
   body?: unknown;
   token?: string;
   headers?: Record<string, string>;
+  /** no bearer of the embedding site (a public listing) */
+  anonymous?: true;
 }
 
 /**
@@ -80,7 +83,9 @@ async function authorization(): Promise<Record<string, string>> {
 }
 
 export async function call<T>(method: string, path: string, options: CallOptions = {}): Promise<Answer<T>> {
-  const headers: Record<string, string> = { accept: "application/json", ...options.headers, ...(await authorization()) };
+  // a public listing names no user: the site's bearer is not asked for (nor spent) for it
+  const bearer = options.anonymous ? {} : await authorization();
+  const headers: Record<string, string> = { accept: "application/json", ...options.headers, ...bearer };
   if (options.token) headers.token = options.token;
   if (options.body !== undefined) headers["content-type"] = "application/json";
   let res: Response;
@@ -105,7 +110,9 @@ export async function call<T>(method: string, path: string, options: CallOptions
 
 export const api = {
   /** `token`: the one this tab had for the user, the proof that gets a live place back (else 409 ALREADY_QUEUED) */
-  join: (userId: number, token?: string) => call<TokenView>("POST", pathOf("issueToken"), { body: { userId }, token }),
+  join: (userId: number, token?: string, concertId?: number) =>
+    call<TokenView>("POST", pathOf("issueToken"), { body: concertId === undefined ? { userId } : { userId, concertId }, token }),
+  rooms: () => call<{ rooms: RoomView[] }>("GET", pathOf("rooms"), { anonymous: true }),
   poll: (userId: number, token: string) => call<TokenView>("GET", pathOf("pollToken", { userId }), { token }),
   dates: (concertId: number, token: string) => call<Performances>("GET", pathOf("concertDates", { concertId }), { token }),
   freeSeats: (concertDetailId: number, token: string) => call<number[]>("GET", pathOf("freeSeats", { concertDetailId }), { token }),

@@ -36,6 +36,7 @@ export const dom = {
   userId: byId("user-id", HTMLInputElement),
   joinButton: byId("join-button", HTMLButtonElement),
   joinTickets: byId("join-tickets", HTMLButtonElement),
+  roomList: byId("room-list"),
 
   // waiting
   rank: byId("rank"),
@@ -43,6 +44,7 @@ export const dom = {
   progress: byId("progress"),
   progressFill: byId("progress-fill"),
   transport: byId("transport"),
+  opening: byId("opening"),
 
   // dates
   concertName: byId("concert-name"),

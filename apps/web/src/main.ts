@@ -4,6 +4,7 @@ import { act, handleRefusalsWith } from "./actions";
 import { dom, showStep } from "./dom";
 import { clearMessages } from "./messages";
 import { handleRefusal } from "./refusals";
+import { loadRooms } from "./rooms";
 import { page, visitorOf } from "./state";
 import { loadDates } from "./steps/dates";
 import { charge, chooseOtherSeat, holdPicked, pay } from "./steps/hold";
@@ -65,7 +66,10 @@ dom.ticketsBook.addEventListener("click", () => {
 const remembered = rememberedUserId(new URLSearchParams(location.search));
 if (remembered) dom.userId.value = remembered;
 showStep("join", false);
-document.body.dataset.ready = "true";
-// a reload mid-session: back to the same place (the tab presents its token), not to the form
-const resumable = resumableUserId();
-if (resumable !== null) void act(dom.joinButton, () => join(resumable));
+// the concert rooms first: which room a join goes to depends on them
+void loadRooms().then(() => {
+  document.body.dataset.ready = "true";
+  // a reload mid-session: back to the same place (the tab presents its token), not to the form
+  const resumable = resumableUserId();
+  if (resumable !== null) void act(dom.joinButton, () => join(resumable));
+});

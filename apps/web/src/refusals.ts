@@ -31,6 +31,15 @@ export function handleRefusal(e: ApiError): void {
       );
       break;
     }
+    case "SOLD_OUT":
+      alertUser("Sold out: every seat of this concert has been sold.", e.code);
+      break;
+    case "SALE_CLOSED":
+      alertUser("The sale of this concert has closed.", e.code);
+      break;
+    case "SALE_NOT_OPEN":
+      alertUser(`The queue for this concert is not open yet. The sale opens ${fmtDate(String(e.details.opensAt))}.`, e.code);
+      break;
     case "AUTH_REQUIRED":
     case "AUTH_INVALID":
       stopWatching();

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ownRoomSettings } from "./admission";
 import { AppError } from "./errors";
 
 import { DEFAULT_MAX_HOLDS_PER_USER, MAX_ID, MAX_SEATS_PER_HOLD, RESERVATION_PAGE, SEATS_PER_PERFORMANCE } from "./limits";
@@ -26,17 +27,35 @@ export const TokenStatus = z.enum(["WAITING", "IN_PROGRESS", "FINISHED"]);
 export type TokenStatus = z.infer<typeof TokenStatus>;
 
 // ---- gateway: queue ----
-export const issueTokenBody = z.strictObject({ userId: id });
+/** `concertId`: join that concert's own room (absent: the general room, whose token works for every concert without one). */
+export const issueTokenBody = z.strictObject({
+  userId: id,
+  concertId: id.optional().describe("join this concert's own room; a concert without one is served by the general room"),
+});
 /** Asking again while queued: the live token goes back only to a caller presenting it (else 409 ALREADY_QUEUED). */
 export const issueTokenHeaders = z.object({
   token: z.string().optional().describe("the user's live queue token, to resume its place (a missing or malformed one is no proof)"),
 });
 export const userIdPath = z.strictObject({ userId: idParam });
+/** Why a token is FINISHED. */
+export const FinishedReason = z.enum(["PAID", "EXPIRED", "EVICTED", "SOLD_OUT", "CLOSED"]);
+export type FinishedReason = z.infer<typeof FinishedReason>;
 export const tokenView = z.object({
   token: uuid,
   status: TokenStatus,
   rank: z.number().int().min(1).nullable(),
   estimatedWaitSec: z.number().int().min(0).nullable(),
+  /** the concert whose own room the token is of; null: the general room */
+  concertId: id.nullable().describe("the concert whose own room this token is of; null for the general room"),
+  reason: FinishedReason.optional().describe("FINISHED only: why"),
+  opensAt: z.string().optional().describe("in a scheduled room's pre-queue (rank null): when the sale opens and the order is drawn"),
+  prequeueCount: z.number().int().min(0).optional().describe("in the pre-queue: how many are in it"),
+  seatsHeld: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe("WAITING in a concert room when no seat is free now: how many seats are held (they may come back when a hold lapses)"),
 });
 export type TokenView = z.infer<typeof tokenView>;
 /**
@@ -214,3 +233,65 @@ export type RefundView = z.infer<typeof refundView>;
 export type CancelView = z.infer<typeof cancelView>;
 export type TicketView = z.infer<typeof ticketView>;
 export type TicketList = z.infer<typeof ticketList>;
+
+/** GET /rooms: a concert's own waiting room as the page shows it. */
+export const RoomStatus = z.enum(["SCHEDULED", "PREQUEUE", "OPEN", "SOLD_OUT", "CLOSED"]);
+export const roomView = z.object({
+  concertId: id,
+  name: z.string(),
+  status: RoomStatus.describe("SCHEDULED: before the pre-queue; PREQUEUE: joinable, no ranks yet; OPEN; SOLD_OUT; CLOSED"),
+  opensAt: z.string().nullable().describe("ISO 8601: the opening (its lottery); null when the sale has no scheduled opening"),
+  prequeueOpensAt: z.string().nullable(),
+  closesAt: z.string().nullable(),
+  prequeueCount: z.number().int().min(0),
+});
+export const roomList = z.object({ rooms: z.array(roomView) });
+export type RoomView = z.infer<typeof roomView>;
+
+// ---- operators: concerts and their rooms (gateway /admin, forwarded to booking's internal routes) ----
+const isoDateTime = z.iso.datetime({ offset: true }).describe("ISO 8601 date-time");
+/**
+ * A room's settings as an operator gives them: any of them (the rest stay as they were, or the
+ * gateway's configured values); `saleClosesAt: null` removes the close.
+ */
+export const roomSettingsPatch = z
+  .strictObject(ownRoomSettings.shape)
+  .refine((r) => !r.saleOpensAt || !r.saleClosesAt || Date.parse(r.saleClosesAt) > Date.parse(r.saleOpensAt), {
+    message: "saleClosesAt must be after saleOpensAt",
+    path: ["saleClosesAt"],
+  });
+/** POST /admin/concerts: a concert, its dates (SEATS_PER_PERFORMANCE seats each) and, optionally, a room of its own. */
+export const createConcertBody = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  seatPrice: z.number().int().min(0).max(100_000_000),
+  dates: z
+    .array(isoDateTime)
+    .min(1)
+    .max(100)
+    .refine((d) => new Set(d.map((x) => Date.parse(x))).size === d.length, { message: "dates must be distinct" }),
+  room: roomSettingsPatch.optional(),
+});
+export type CreateConcertBody = z.infer<typeof createConcertBody>;
+export const createdConcert = z.object({ concertId: id, concertDetailIds: z.array(id) });
+export type CreatedConcert = z.infer<typeof createdConcert>;
+
+/**
+ * Booking's internal routes, called only by the gateway with an operator passport (`operator: true`):
+ * never forwarded from a client (the gateway forwards only the public table's booking routes).
+ */
+export const INTERNAL_PATHS = {
+  createConcert: "/api/internal/concerts",
+  concertRoom: "/api/internal/concerts/:concertId/room",
+  /** `?details=1,2&reservations=3`: the concert each performance and reservation belongs to */
+  concertOf: "/api/internal/concert-of",
+} as const;
+const idList = z
+  .string()
+  .regex(/^[1-9][0-9]{0,9}(,[1-9][0-9]{0,9}){0,49}$/, "comma-separated ids (at most 50)")
+  .transform((s) => s.split(",").map(Number))
+  .pipe(z.array(id))
+  .optional();
+export const concertOfQuery = z.strictObject({ details: idList, reservations: idList });
+/** id → concertId; ids that do not exist are left out */
+export const concertOfView = z.object({ details: z.record(z.string(), id), reservations: z.record(z.string(), id) });
+export type ConcertOfView = z.infer<typeof concertOfView>;

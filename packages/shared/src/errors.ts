@@ -14,6 +14,8 @@ export const ErrorCodes = {
   USER_MISMATCH: 403,
   TOKEN_USER_MISMATCH: 403,
   TOKEN_NOT_ACTIVE: 403,
+  /** the queue token is of another room: a concert room's token works only for its concert, a general one only for concerts without a room */
+  TOKEN_WRONG_CONCERT: 403,
   NOT_OWNER: 403,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
@@ -27,6 +29,12 @@ export const ErrorCodes = {
   BALANCE_LIMIT: 409,
   IDEMPOTENCY_CONFLICT: 409,
   ALREADY_QUEUED: 409,
+  /** a concert room before its pre-queue window: details.opensAt */
+  SALE_NOT_OPEN: 409,
+  /** a concert room after saleClosesAt */
+  SALE_CLOSED: 409,
+  /** a concert room whose future dates have no seat free nor held */
+  SOLD_OUT: 409,
   /** cancel: the reservation is already CANCELLED (a retry with the same Idempotency-Key gets the first answer instead) */
   ALREADY_CANCELLED: 409,
   /** cancel: the reservation was never paid (HELD: release it instead; EXPIRED: nothing to give back) */

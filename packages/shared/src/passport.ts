@@ -23,6 +23,11 @@ export interface PassportBinding {
 export interface Passport extends PassportBinding {
   /** the user the gateway vouches for; every user id the request names must be this one */
   userId: number;
+  /**
+   * an operator's request (booking's internal routes, INTERNAL_PATHS, accept only these); its
+   * userId is {@link OPERATOR_USER_ID}, no user's
+   */
+  operator?: true;
   /** the queue token the request was authorised with (token routes) */
   queueToken?: string;
   /** true when the token was already finished by its payment (payment replay window) */
@@ -44,6 +49,8 @@ export interface Passport extends PassportBinding {
 }
 
 export const PASSPORT_HEADER = "x-queue-passport";
+/** the userId of an operator passport (the field is required): the largest id, meant as no user */
+export const OPERATOR_USER_ID = 2_147_483_647;
 // v2: the payload names the request it was made for (v1 passports are refused as malformed)
 const VERSION = "v2";
 // node refuses a request whose headers pass 16 KiB, so no genuine passport is longer

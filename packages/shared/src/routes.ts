@@ -48,6 +48,7 @@ export const ROUTES = {
   cancelReservation: { ...ROUTE_PATHS.cancelReservation, params: reservationIdPath, headers: cancelHeaders, body: cancelBody },
   myReservations: { ...ROUTE_PATHS.myReservations, params: userIdPath, query: myReservationsQuery },
   releaseHold: { ...ROUTE_PATHS.releaseHold, params: reservationIdPath },
+  rooms: { ...ROUTE_PATHS.rooms },
 } as const satisfies Record<RouteName, RouteContract>;
 
 export { ROUTE_PATHS, pathOf, type RouteName };

@@ -1,6 +1,6 @@
 import { AppError, type Logger, type QueueTokens } from "@concert/shared";
 import type { PaymentsRepository } from "../db/payments.repository";
-import type { SeatMap } from "../seat-map/seat-map";
+import type { SeatChanges } from "../seat-changes";
 import { UniqueViolation } from "../db/postgres-errors";
 import { paymentRequest, replayOrConflict, settled, type PayInput, type PaymentRequest, type PaymentResult } from "./decide-payment";
 
@@ -10,8 +10,8 @@ export interface PayDeps {
   payments: PaymentsRepository;
   queueStore: QueueTokens;
   logger: Logger;
-  /** the seat-availability read model (seat-map/), written after every committed change */
-  seatMap?: SeatMap;
+  /** every read model of seat state (seat-changes.ts), told once after every committed change */
+  seatChanges?: SeatChanges;
 }
 
 export type PaymentView = Omit<PaymentResult, "replayed" | "sold">;
@@ -29,7 +29,7 @@ export async function payReservations(
   const { replayed, sold, ...result } = request.replayOnly
     ? await replayOnly(deps, request)
     : await payOrReplay(deps, request, input.deadline);
-  if (sold) await deps.seatMap?.changed(sold.map((s) => ({ ...s, to: { state: "SOLD" } })));
+  if (sold) await deps.seatChanges?.changed(sold.map((s) => ({ ...s, to: { state: "SOLD" } })));
   if (input.queueToken) {
     await deps.queueStore.finish(input.queueToken, "paid").catch((err: unknown) => {
       deps.logger.warn({ err, paymentId: result.paymentId }, "payment committed, but finishing the queue token failed");

@@ -2,15 +2,15 @@ import type { CancelView, Logger } from "@concert/shared";
 import { UniqueViolation } from "../db/postgres-errors";
 import type { Cancelled, RefundsRepository } from "../db/refunds.repository";
 import { reservationValue, type SeatGate } from "../reservations/seat-gate";
-import type { SeatMap } from "../seat-map/seat-map";
+import type { SeatChanges } from "../seat-changes";
 import { keyConflict, type CancelInput } from "./decide-cancel";
 
 export interface CancelDeps {
   refunds: RefundsRepository;
   gate: SeatGate;
   logger: Logger;
-  /** the seat-availability read model (seat-map/), written after every committed change */
-  seatMap?: SeatMap;
+  /** every read model of seat state (seat-changes.ts), told once after every committed change */
+  seatChanges?: SeatChanges;
 }
 
 /**
@@ -24,7 +24,7 @@ export async function cancelReservation(deps: CancelDeps, input: CancelInput & {
   await deps.gate.release(concertDetailId, seatNo, reservationValue(view.reservationId)).catch((err: unknown) => {
     deps.logger.warn({ err, reservationId: view.reservationId }, "cancel committed, but clearing the seat gate failed");
   });
-  await deps.seatMap?.changed([{ concertDetailId, seatNo, reservationId: view.reservationId, to: { state: "ENDED" } }]);
+  await deps.seatChanges?.changed([{ concertDetailId, seatNo, reservationId: view.reservationId, to: { state: "ENDED" } }]);
   return view;
 }
 

@@ -3,7 +3,7 @@ import type Redlock from "redlock";
 import { timeLeft } from "../db/deadline";
 import { UniqueViolation } from "../db/postgres-errors";
 import type { HeldReservation, HoldRefusal, ReservationsRepository } from "../db/reservations.repository";
-import type { SeatMap } from "../seat-map/seat-map";
+import type { SeatChanges } from "../seat-changes";
 import type { SeatGate } from "./seat-gate";
 
 export interface HoldSeatDeps {
@@ -14,8 +14,8 @@ export interface HoldSeatDeps {
   logger: Logger;
   holdTtlMs: number;
   maxHoldsPerUser: number;
-  /** the seat-availability read model (seat-map/), written after every committed change */
-  seatMap?: SeatMap;
+  /** every read model of seat state (seat-changes.ts), told once after every committed change */
+  seatChanges?: SeatChanges;
 }
 
 export interface HoldSeatInput {
@@ -101,7 +101,7 @@ async function holdSeats(deps: HoldSeatDeps, input: HoldSeatInput): Promise<Hold
   }
 
   await confirmGates(deps, input, owner, held);
-  await deps.seatMap?.changed(
+  await deps.seatChanges?.changed(
     held.map((h) => ({
       concertDetailId,
       seatNo: h.seatNo,

@@ -1,15 +1,15 @@
 import { AppError, type Logger, type ReservationView } from "@concert/shared";
 import { timeLeft } from "../db/deadline";
 import type { ReleaseOutcome, ReservationsRepository } from "../db/reservations.repository";
-import type { SeatMap } from "../seat-map/seat-map";
+import type { SeatChanges } from "../seat-changes";
 import { reservationValue, type SeatGate } from "./seat-gate";
 
 export interface ReleaseHoldDeps {
   reservations: ReservationsRepository;
   gate: SeatGate;
   logger: Logger;
-  /** the seat-availability read model (seat-map/), written after every committed change */
-  seatMap?: SeatMap;
+  /** every read model of seat state (seat-changes.ts), told once after every committed change */
+  seatChanges?: SeatChanges;
 }
 
 export interface ReleaseHoldInput {
@@ -34,7 +34,7 @@ export async function releaseHold(deps: ReleaseHoldDeps, input: ReleaseHoldInput
   await deps.gate.release(r.concertDetailId, r.seatNo, reservationValue(r.reservationId)).catch((err: unknown) => {
     deps.logger.warn({ err, reservationId: r.reservationId }, "hold released, but its seat gate key stays until it expires");
   });
-  await deps.seatMap?.changed([
+  await deps.seatChanges?.changed([
     { concertDetailId: r.concertDetailId, seatNo: r.seatNo, reservationId: r.reservationId, to: { state: "ENDED" } },
   ]);
   return {

@@ -1,14 +1,14 @@
 import type { Logger } from "@concert/shared";
 import type { ReservationsRepository } from "../db/reservations.repository";
-import type { SeatMap } from "../seat-map/seat-map";
+import type { SeatChanges } from "../seat-changes";
 import { reservationValue, type SeatGate } from "./seat-gate";
 
 export interface SweepDeps {
   reservations: ReservationsRepository;
   gate: SeatGate;
   logger: Logger;
-  /** the seat-availability read model (seat-map/), written after every committed change */
-  seatMap?: SeatMap;
+  /** every read model of seat state (seat-changes.ts), told once after every committed change */
+  seatChanges?: SeatChanges;
 }
 
 export interface SweepResult {
@@ -32,7 +32,7 @@ export async function sweepExpiredHolds(deps: SweepDeps): Promise<SweepResult> {
     await Promise.all(
       batch.map((h) => deps.gate.release(h.concertDetailId, h.seatNo, reservationValue(h.reservationId)).catch(() => false)),
     );
-    await deps.seatMap?.changed(batch.map((h) => ({ ...h, to: { state: "ENDED" } })));
+    await deps.seatChanges?.changed(batch.map((h) => ({ ...h, to: { state: "ENDED" } })));
     if (batch.length < BATCH) break;
   }
   for (;;) {

@@ -1,4 +1,4 @@
-import { Router, type Request, type RequestHandler } from "express";
+import { Router, type Request, type RequestHandler, type Response } from "express";
 import { z } from "zod";
 import {
   AUDIT_PAGE,
@@ -14,6 +14,9 @@ import {
 import { operatorOf, type AuditLog } from "../console/audit-log";
 import type { BookingHealth } from "../console/booking-health";
 import type { History } from "../console/history";
+import type { Forwarder } from "../forward/forwarder";
+import type { Rooms } from "../queue/rooms";
+import { roomAdminRoutes } from "./room-admin-routes";
 
 const settingsBody = z
   .strictObject(admissionSettings.partial().shape)
@@ -35,15 +38,22 @@ export const AUDITED = Symbol("audited");
  * it in the audit log (who, when, what, the room's controls before → after, applied or refused),
  * so a write route added here is audited by being added, with no audit code of its own.
  */
-interface AdminWrite {
+export interface AdminWrite {
   method: "post" | "patch" | "delete";
   path: string;
   /** the audit log's `action` */
   action: string;
-  /** the room acted on (null: the general room) */
+  /** the room acted on (null: the general room, or a concert not made yet) */
   room(req: Request): number | null;
-  /** changes the room (throws an AppError to refuse, changing nothing); returns the parsed request body, if any */
-  apply(req: Request): Promise<unknown>;
+  /**
+   * what the action changes, read just before and just after it (the audit's before → after);
+   * after, `result` is what `apply` returned. Default: the general room's controls.
+   */
+  controls?(req: Request, result?: unknown): Promise<unknown>;
+  /** changes it (throws an AppError to refuse, changing nothing); returns the parsed request body and a result for the answer */
+  apply(req: Request): Promise<{ request?: unknown; result?: unknown } | void>;
+  /** the answer (default: the general room's figures) */
+  answer?(req: Request, res: Response, result: unknown): Promise<void>;
 }
 
 export interface AdminDeps {
@@ -57,6 +67,8 @@ export interface AdminDeps {
   bookingHealth?: BookingHealth;
   /** the queue's wait estimate for a rank (the same one users are told) */
   estimateWait?: (rank: number, measuredPerSec: number | null) => number;
+  /** the concert rooms' operator routes (api/room-admin-routes.ts) */
+  rooms?: { rooms: Rooms; forwarder: Forwarder };
 }
 
 /**
@@ -64,7 +76,7 @@ export interface AdminDeps {
  * live batch / tick / max-active overrides, the audit log of every one of those actions and the
  * console's history. Mounted only when ADMIN_TOKEN is set.
  */
-export function adminRoutes({ store, token, configured, audit, history, inventory, bookingHealth, estimateWait }: AdminDeps): Router {
+export function adminRoutes({ store, token, configured, audit, history, inventory, bookingHealth, estimateWait, rooms }: AdminDeps): Router {
   const router = Router();
   router.use("/admin", requireBearer(token, "ADMIN_TOKEN", "Operator routes"));
 
@@ -95,7 +107,13 @@ export function adminRoutes({ store, token, configured, audit, history, inventor
   const general = () => null;
 
   const writes: AdminWrite[] = [
-    { method: "post", path: "/admin/queue/pause", action: "queue.pause", room: general, apply: () => store.setOverrides({ paused: true }) },
+    {
+      method: "post",
+      path: "/admin/queue/pause",
+      action: "queue.pause",
+      room: general,
+      apply: () => store.setOverrides({ paused: true }),
+    },
     {
       method: "post",
       path: "/admin/queue/resume",
@@ -111,21 +129,24 @@ export function adminRoutes({ store, token, configured, audit, history, inventor
       apply: async (req) => {
         const body = parseOr400(settingsBody, req.body);
         await store.setOverrides(body);
-        return body;
+        return { request: body };
       },
     },
     { method: "delete", path: "/admin/queue/settings", action: "queue.settings.reset", room: general, apply: () => store.clearOverrides() },
   ];
+  const roomRoutes = rooms && roomAdminRoutes(rooms.rooms, rooms.forwarder);
+  if (roomRoutes) writes.push(...roomRoutes.writes);
 
   for (const w of writes) {
     const handler: RequestHandler = async (req, res) => {
       const operator = operatorOf(req); // a bad X-Operator refuses the action before anything is read or changed
       const concertId = w.room(req);
-      const before = await controls();
+      const snapshot = w.controls ?? controls;
+      const before = await snapshot(req);
       const entry = { operator, action: w.action, method: req.method, path: req.path, concertId, requestId: req.id as string | undefined };
-      let request: unknown;
+      let applied: { request?: unknown; result?: unknown } | void;
       try {
-        request = await w.apply(req);
+        applied = await w.apply(req);
       } catch (err) {
         // a refusal changed nothing: recorded with its code (a dependency failure is not an action)
         if (err instanceof AppError && err.status < 500) {
@@ -133,13 +154,16 @@ export function adminRoutes({ store, token, configured, audit, history, inventor
         }
         throw err;
       }
-      const after = await controls();
+      const after = await snapshot(req, applied?.result);
+      const request = applied?.request;
       await audit.append({ ...entry, ...(request === undefined ? {} : { request }), outcome: "applied", before, after });
-      res.json(ok(await view()));
+      if (w.answer) await w.answer(req, res, applied?.result);
+      else res.json(ok(await view()));
     };
     router[w.method](w.path, Object.assign(handler, { [AUDITED]: w.action }));
   }
 
+  if (roomRoutes) router.use(roomRoutes.reads);
   router.get("/admin/queue", async (_req, res) => {
     res.json(ok(await view()));
   });

@@ -12,10 +12,13 @@ import {
   reserveBody,
   seatsOfHold,
   type AuthResult,
+  tokenConcertId,
   type QueueStore,
   type SeatGateKeys,
 } from "@concert/shared";
 import type { ClientHolds, HoldOutcome } from "../forward/client-holds";
+import { concertsOfRequest, wrongConcert, type ConcertOf } from "../forward/concert-of";
+import type { Rooms } from "../queue/rooms";
 import type { ForwardedReply, Forwarder } from "../forward/forwarder";
 import type { ClientRateLimiter } from "./rate-limit";
 import { SeatSingleFlight } from "../forward/seat-single-flight";
@@ -50,6 +53,11 @@ export interface ForwardDeps {
   holdCaps?: HoldCaps;
   /** this instance's holds in flight per seat (shared with the hot path's seat-gate refusals) */
   singleFlight?: SeatSingleFlight;
+  /**
+   * the concert rooms: a room token is authorised in its room's store, and while any concert has
+   * a room of its own every token route checks that the token's room serves the request's concert
+   */
+  rooms?: RoomChecks;
 }
 
 /** The answer's result (inside the envelope), or undefined when the body is not JSON. */
@@ -116,6 +124,40 @@ export function assertNamedUser(body: unknown, userId: number): void {
     if (typeof body.userId === "number" && body.userId !== userId) {
       throw new AppError("TOKEN_USER_MISMATCH", "userId does not match the queue token's user");
     }
+  }
+}
+
+/** The concert rooms as the token routes check them (Express's forward and the hot path alike). */
+export interface RoomChecks {
+  rooms: Rooms;
+  concertOf: ConcertOf;
+}
+
+/** The store of the room the token is of: the general room's, or its concert room's (unknown room: 401 as for any unknown token). */
+export async function storeOfToken(
+  general: QueueStore,
+  rooms: RoomChecks | undefined,
+  token: string,
+): Promise<{ store: QueueStore; room: number | null }> {
+  const room = tokenConcertId(token);
+  if (room === null || !rooms) return { store: general, room: null };
+  const own = await rooms.rooms.roomOfToken(room);
+  if (!own) throw new AppError("TOKEN_INVALID", "Unknown queue token");
+  return { store: own.store, room };
+}
+
+/** 403 TOKEN_WRONG_CONCERT unless the token's room is the one serving every concert the request is about. */
+export async function checkTokenRoom(
+  checks: RoomChecks | undefined,
+  route: GatewayRoute,
+  req: Pick<Request, "params" | "body">,
+  tokenRoom: number | null,
+): Promise<void> {
+  if (!checks || (tokenRoom === null && !checks.rooms.directory.hasRooms)) return;
+  const { rooms, concertOf } = checks;
+  for (const concertId of await concertsOfRequest(route.name, req, concertOf)) {
+    const serving = rooms.directory.get(concertId)?.room ? concertId : null;
+    if (serving !== tokenRoom) throw wrongConcert(tokenRoom, concertId);
   }
 }
 
@@ -191,6 +233,17 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
     return caps.live.enabled ? caps.live.reserve(caps.clientIp(req), seats) : undefined;
   };
 
+  /** Keeps the concert of each hold booking made (so its payment or release needs no lookup). */
+  const learnHolds = (reply: ForwardedReply) => {
+    if (!deps.rooms || reply.status !== 201) return;
+    const result = resultOf(reply);
+    const one = holdView.safeParse(result);
+    for (const h of one.success ? [one.data] : (multiHoldView.safeParse(result).data?.reservations ?? [])) {
+      const concertId = deps.rooms.concertOf.knownDetail(h.concertDetailId);
+      if (concertId !== undefined) deps.rooms.concertOf.learnReservation(h.reservationId, concertId);
+    }
+  };
+
   const withToken = (route: GatewayRoute): RequestHandler => {
     const gate = route.seatGate ? seatGate : undefined;
     const caps = route.clientHoldCaps ? holdCaps : undefined;
@@ -198,9 +251,11 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
     return async (req: Request, res: Response) => {
       const token = tokenHeader(req.headers.token);
       const verified = res.locals.verifiedUserId as number | undefined; // AUTH_MODE=jwt (auth/identity.ts)
-      const auth = await authorizeToken(store, route, token, verified, deps.onLostToken);
+      const { store: tokenStore, room } = await storeOfToken(store, deps.rooms, token);
+      const auth = await authorizeToken(tokenStore, route, token, verified, deps.onLostToken);
       res.locals.userId = auth.userId;
       assertNamedUser(req.body, auth.userId);
+      await checkTokenRoom(deps.rooms, route, req, room);
       // A retry under an Idempotency-Key must reach booking, which answers it with the hold it made.
       const answered = gate && req.headers["idempotency-key"] === undefined ? await claimSeats(gate, req) : undefined;
       try {
@@ -211,6 +266,7 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
         try {
           const reply = await forwarder.forward(req, res, { userId: auth.userId, queueToken: token, replay: auth.replay || undefined });
           if (settle) made = madeHolds(reply);
+          if (route.clientHoldCaps) learnHolds(reply);
           const released = releases?.live.enabled ? releasedHold(reply) : null;
           if (released !== null) await releases?.live.forget(releases.clientIp(req), released);
         } finally {

@@ -18,7 +18,15 @@ import type { SeatMapReader } from "../forward/seat-map-reader";
 import type { SeatSingleFlight } from "../forward/seat-single-flight";
 import type { QueueService } from "../queue/queue-service";
 import type { QueueStore } from "@concert/shared";
-import { assertNamedUser, authorizeToken, claimedSeats, type EarlySeatRefusal } from "./forward-routes";
+import {
+  assertNamedUser,
+  authorizeToken,
+  checkTokenRoom,
+  claimedSeats,
+  storeOfToken,
+  type EarlySeatRefusal,
+  type RoomChecks,
+} from "./forward-routes";
 import type { ClientRateLimiter } from "./rate-limit";
 import { issueProof, tokenHeader } from "./queue-routes";
 import { ROUTE_TABLE, type GatewayRoute } from "./route-table";
@@ -34,6 +42,8 @@ export interface HotRouteDeps {
   onDependencyError: (dependency: string) => void;
   /** the token checks of the read-model routes (as forward-routes.ts makes them) */
   store?: QueueStore;
+  /** the concert rooms: a room token's store, and TOKEN_WRONG_CONCERT (as forward-routes.ts checks them) */
+  rooms?: RoomChecks;
   onLostToken?: () => void;
   /** booking's seat-availability read model; without it the read-model routes are forwarded */
   seatMap?: SeatMapReader;
@@ -69,16 +79,35 @@ interface HotImpl {
   work: (deps: HotRouteDeps, req: IncomingMessage, ids: RegExpExecArray | null, record: HotRecord, route: GatewayRoute) => Promise<unknown>;
 }
 
+/**
+ * The forward's token checks (forward-routes.ts), in its order: the token in its room's store, the
+ * verified user, then whether the token's room serves the concert the request is about.
+ */
+async function checkToken(
+  deps: HotRouteDeps & { store: QueueStore },
+  req: IncomingMessage,
+  route: GatewayRoute,
+  verified: number | undefined,
+  about: { params: Record<string, string>; body: unknown },
+) {
+  const token = tokenHeader(req.headers.token);
+  const { store, room } = await storeOfToken(deps.store, deps.rooms, token);
+  const auth = await authorizeToken(store, route, token, verified, deps.onLostToken);
+  return { auth, checkRoom: () => checkTokenRoom(deps.rooms, route, about, room) };
+}
+
 /** A read-model route: the forward's token checks, then the model's answer, or MISS (forwarded) while it is not built. */
-function readModelImpl(read: (reader: SeatMapReader, id: number) => Promise<unknown>): HotImpl {
+function readModelImpl(param: string, read: (reader: SeatMapReader, id: number) => Promise<unknown>): HotImpl {
   return {
     accepts: hasNoBody,
     async work(deps, req, ids, record, route) {
-      if (!deps.seatMap || !deps.store || !deps.fallback) return MISS;
+      const { seatMap, store } = deps;
+      if (!seatMap || !store || !deps.fallback) return MISS;
       const verified = await deps.identity.verifiedUser(req);
-      const auth = await authorizeToken(deps.store, route, tokenHeader(req.headers.token), verified, deps.onLostToken);
+      const { auth, checkRoom } = await checkToken({ ...deps, store }, req, route, verified, { params: { [param]: ids![1] }, body: {} });
       record.userId = auth.userId;
-      const answer = await read(deps.seatMap, Number(ids![1]));
+      await checkRoom();
+      const answer = await read(seatMap, Number(ids![1]));
       return answer ?? MISS;
     },
   };
@@ -97,12 +126,14 @@ const seatGateImpl: HotImpl = {
   async work(deps, req, _ids, record, route) {
     const body = await readJson(req);
     (req as IncomingMessage & { body?: unknown }).body = body;
-    if (!deps.seatGate || !deps.store || !deps.fallback || req.headers["idempotency-key"] !== undefined) return MISS;
+    const { store } = deps;
+    if (!deps.seatGate || !store || !deps.fallback || req.headers["idempotency-key"] !== undefined) return MISS;
     const verified = await deps.identity.verifiedUser(req);
     bindUser(route, verified, { body });
-    const auth = await authorizeToken(deps.store, route, tokenHeader(req.headers.token), verified, deps.onLostToken);
+    const { auth, checkRoom } = await checkToken({ ...deps, store }, req, route, verified, { params: {}, body });
     record.userId = auth.userId;
     assertNamedUser(body, auth.userId);
+    await checkRoom();
     const claimed = await claimedSeats(deps.seatGate, body, deps.singleFlight);
     if (claimed?.refusal) throw claimed.refusal;
     return MISS;
@@ -112,8 +143,8 @@ const seatGateImpl: HotImpl = {
 // (`me` in a path, AUTH_MODE=jwt, is no id: the matcher leaves it to Express, which serves the alias)
 const HOT_IMPLS: Partial<Record<RouteName, HotImpl>> = {
   holdSeat: seatGateImpl,
-  freeSeats: readModelImpl((reader, concertDetailId) => reader.freeSeats(concertDetailId)),
-  concertDates: readModelImpl((reader, concertId) => reader.dates(concertId)),
+  freeSeats: readModelImpl("concertDetailId", (reader, concertDetailId) => reader.freeSeats(concertDetailId)),
+  concertDates: readModelImpl("concertId", (reader, concertId) => reader.dates(concertId)),
   pollToken: {
     async work(deps, req, ids, record, route) {
       bindUser(route, await deps.identity.verifiedUser(req), { params: { userId: ids![1] } });
@@ -130,9 +161,9 @@ const HOT_IMPLS: Partial<Record<RouteName, HotImpl>> = {
       bindUser(route, verified, { body });
       await deps.limiter.consume(req);
       if (verified !== undefined) await deps.userLimiter?.consumeKey(String(verified));
-      const { userId } = parseOr400(ROUTES.issueToken.body, body);
+      const { userId, concertId } = parseOr400(ROUTES.issueToken.body, body);
       record.userId = userId;
-      return deps.queue.issueToken(userId, issueProof(req.headers, verified));
+      return deps.queue.issueToken(userId, issueProof(req.headers, verified), concertId);
     },
   },
 };

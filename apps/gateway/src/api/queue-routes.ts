@@ -31,9 +31,9 @@ export function issueProof(headers: IncomingHttpHeaders, verifiedUserId: number 
  */
 export function queueHandlers(queue: QueueService, issueLimits: RequestHandler[]): ExpressHandlers {
   const issueToken: RequestHandler = async (req, res) => {
-    const { userId } = parseOr400(ROUTES.issueToken.body, req.body);
+    const { userId, concertId } = parseOr400(ROUTES.issueToken.body, req.body);
     res.locals.userId = userId;
-    res.json(ok(await queue.issueToken(userId, issueProof(req.headers, res.locals.verifiedUserId as number | undefined))));
+    res.json(ok(await queue.issueToken(userId, issueProof(req.headers, res.locals.verifiedUserId as number | undefined), concertId)));
   };
   const pollToken: RequestHandler = async (req, res) => {
     const { userId } = parseOr400(ROUTES.pollToken.params, req.params, "userId");

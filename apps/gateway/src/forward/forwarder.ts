@@ -2,6 +2,7 @@ import type { Request, Response } from "express";
 import { BalancedPool, errors as undiciErrors } from "undici";
 import {
   DependencyError,
+  OPERATOR_USER_ID,
   PASSPORT_HEADER,
   bodyDigest,
   passportNonce,
@@ -19,6 +20,11 @@ export interface ForwarderOptions {
 
 /** What the caller vouches for: the user (always) and, on token routes, the token and its replay state. */
 export type PassportIdentity = Omit<Passport, "exp" | "requestId" | "deadline" | "nonce" | keyof PassportBinding>;
+
+export interface OperatorReply {
+  status: number;
+  envelope: { result: unknown; error: { code: string; message: string; details?: Record<string, unknown> } | null };
+}
 
 export interface ForwardedReply {
   status: number;
@@ -84,6 +90,44 @@ export class Forwarder {
     const answer = Buffer.from(await upstream.body.arrayBuffer());
     res.end(answer);
     return { status: upstream.statusCode, body: answer };
+  }
+
+  /**
+   * The gateway's own call to one of booking's internal routes (INTERNAL_PATHS), with an operator
+   * passport: the answer's status and parsed envelope.
+   */
+  async operatorCall(
+    method: "GET" | "POST" | "PATCH",
+    path: string,
+    payload?: unknown,
+    requestId = passportNonce(),
+  ): Promise<OperatorReply> {
+    const now = Date.now();
+    const body = payload === undefined ? undefined : JSON.stringify(payload);
+    const headers: Record<string, string> = {
+      "x-request-id": requestId,
+      [PASSPORT_HEADER]: signPassport(this.options.passportSecret, {
+        userId: OPERATOR_USER_ID,
+        operator: true,
+        requestId,
+        nonce: passportNonce(),
+        exp: now + this.options.passportTtlSec * 1000,
+        deadline: now + this.options.timeoutMs,
+        method,
+        path,
+        bodyDigest: bodyDigest(body),
+      }),
+    };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const upstream = await this.send(method, path, headers, body);
+    const text = Buffer.from(await upstream.body.arrayBuffer()).toString("utf8");
+    let envelope: OperatorReply["envelope"];
+    try {
+      envelope = JSON.parse(text) as OperatorReply["envelope"];
+    } catch {
+      throw new DependencyError("booking", { cause: new Error(`booking answered ${upstream.statusCode} without JSON`) });
+    }
+    return { status: upstream.statusCode, envelope };
   }
 
   private async send(method: string, path: string, headers: Record<string, string>, body: string | undefined) {

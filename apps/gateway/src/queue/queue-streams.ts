@@ -240,7 +240,16 @@ export class QueueStreams {
   }
 
   private send(s: Stream, view: TokenView): void {
-    const event: QueueStreamEvent = { status: view.status, rank: view.rank, estimatedWaitSec: view.estimatedWaitSec };
+    const event: QueueStreamEvent = {
+      status: view.status,
+      rank: view.rank,
+      estimatedWaitSec: view.estimatedWaitSec,
+      concertId: view.concertId,
+      ...(view.reason && { reason: view.reason }),
+      ...(view.opensAt && { opensAt: view.opensAt }),
+      ...(view.prequeueCount !== undefined && { prequeueCount: view.prequeueCount }),
+      ...(view.seatsHeld !== undefined && { seatsHeld: view.seatsHeld }),
+    };
     const data = JSON.stringify(event);
     if (data !== s.last) {
       s.last = data;

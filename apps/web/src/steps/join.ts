@@ -5,6 +5,7 @@ import { MAX_ID } from "../shared";
 import { alertUser, clearMessages } from "../messages";
 import type { Visitor } from "../state";
 import { stopCountdown } from "./hold";
+import { joinedRoom } from "../rooms";
 import { admitted, startWaiting, stopWatching } from "./waiting";
 
 /** The user id typed in the form, or null (with the field marked and an alert) when it is not one. */
@@ -46,7 +47,7 @@ export async function join(userId: number): Promise<void> {
   clearMessages();
   stopWatching();
   stopCountdown();
-  const { result } = await api.join(userId, rememberedToken(userId));
+  const { result } = await api.join(userId, rememberedToken(userId), joinedRoom());
   const visitor: Visitor = { userId, token: result.token };
   sessionStorage.setItem(USER_KEY, String(userId));
   sessionStorage.setItem(TOKEN_KEY, `${userId} ${result.token}`);

@@ -13,6 +13,9 @@ export const REFUSAL = {
   TOKEN_USED: -4,
   SESSION_OVER: -5,
   ALREADY_QUEUED: -6,
+  SALE_NOT_OPEN: -7,
+  SALE_CLOSED: -8,
+  SOLD_OUT: -9,
 } as const;
 
 export type Refusal = keyof typeof REFUSAL;
@@ -23,12 +26,16 @@ export class QueueRefusal extends AppError {
     readonly refusal: Refusal,
     code: ErrorCode,
     message: string,
+    details?: Record<string, unknown>,
   ) {
-    super(code, message);
+    super(code, message, details);
   }
 }
 
 const REFUSAL_ERRORS: Record<Refusal, [ErrorCode, string]> = {
+  SALE_NOT_OPEN: ["SALE_NOT_OPEN", "This concert's sale has not opened yet: its waiting room opens prequeueSec before opensAt"],
+  SALE_CLOSED: ["SALE_CLOSED", "This concert's sale is closed"],
+  SOLD_OUT: ["SOLD_OUT", "This concert is sold out: every seat of its future dates is sold"],
   UNKNOWN_TOKEN: ["TOKEN_INVALID", "Unknown queue token"],
   OTHER_USER: ["TOKEN_USER_MISMATCH", "This token belongs to another user"],
   STILL_WAITING: ["TOKEN_NOT_ACTIVE", "This token is still waiting in the queue"],
@@ -46,10 +53,11 @@ const REFUSAL_ERRORS: Record<Refusal, [ErrorCode, string]> = {
 const BY_CODE = new Map<number, Refusal>(Object.entries(REFUSAL).map(([name, code]) => [code, name as Refusal]));
 
 /** The AppError of a refusal code; a code no script should return is a bug, not a refusal. */
-export function refusalError(code: number): AppError {
+export function refusalError(code: number, details?: Record<string, unknown>): AppError {
   const name = BY_CODE.get(code);
   if (!name) throw new Error(`a queue script returned unknown code ${code}`);
-  return new QueueRefusal(name, ...REFUSAL_ERRORS[name]);
+  const [errorCode, message] = REFUSAL_ERRORS[name];
+  return new QueueRefusal(name, errorCode, message, details);
 }
 
 /** Some refusals by name, for a script's `codes`. */

@@ -2,10 +2,12 @@ import type { Cluster, Redis } from "ioredis";
 import { defineScripts, runScript } from "../lua/loader";
 import { redisCall } from "../redis";
 import { QueueRefusal } from "./codes";
-import { newQueueToken, queueKeys, tokenUserId, type QueueKeys } from "./keys";
+import { newQueueToken, queueKeys, roomQueueName, tokenConcertId, tokenUserId, type QueueKeys } from "./keys";
+import { drawLottery, type LotteryRecord } from "./lottery";
 import {
   QUEUE_SCRIPTS,
   authorizeScript,
+  drawScript,
   extendScript,
   withdrawScript,
   finishScript,
@@ -17,11 +19,13 @@ import {
   type IssueProof,
   type IssueResult,
   type PollResult,
+  type SaleSchedule,
   type TickResult,
 } from "./scripts";
 
-export { newQueueToken, queueKeys, tokenUserId, type QueueKeys } from "./keys";
-export type { AdmissionSettings, AuthResult, IssueProof, IssueResult, PollResult, SlotWait, TickResult } from "./scripts";
+export { isMalformedRoomToken, newQueueToken, queueKeys, roomQueueName, tokenConcertId, tokenUserId, type QueueKeys } from "./keys";
+export type { AdmissionSettings, AuthResult, IssueProof, IssueResult, PollResult, SaleSchedule, SlotWait, TickResult } from "./scripts";
+export { LOTTERY_ALGORITHM, SeededRandom, drawLottery, drawOrder, sha256Hex, verifyLottery, type LotteryRecord } from "./lottery";
 
 export { QueueRefusal } from "./codes";
 
@@ -40,8 +44,13 @@ export function isLostToken(err: unknown, token: string, userId?: number): boole
 export type FinishReason = "paid" | "expired" | "evicted" | "cancelled";
 
 export interface QueueTokensOptions {
-  /** queue name; keys are tagged `{q:<name>}` */
+  /** queue name; keys are tagged `{q:<name>}` (a concert's own room: `{q:<name>:c<concertId>}`) */
   name?: string;
+  /**
+   * a concert's own room: this store's tokens are that room's (the name is then the deployment's
+   * QUEUE_NAME, and the keys are the room's); absent: the general room
+   */
+  concertId?: number;
   /** a token finished by its payment still passes POST /api/payment this long */
   paymentReplaySec: number;
   /** a finished token stays answerable (FINISHED) at least this long */
@@ -88,33 +97,58 @@ export const DEFAULT_SESSION_MAX_SEC = 900;
  */
 export class QueueTokens {
   readonly keys: QueueKeys;
+  /** the concert whose own room this store serves; null: the general room */
+  readonly concertId: number | null;
   protected readonly retentionMs: number;
   protected readonly clock?: () => number;
+  private readonly baseName: string;
+  private readonly roomKeys = new Map<number, QueueKeys>();
 
   constructor(
     protected readonly redis: Redis | Cluster,
     options: QueueTokensOptions,
   ) {
     defineScripts(redis, [extendScript, finishScript]);
-    this.keys = queueKeys(options.name ?? "main");
+    this.baseName = options.name ?? "main";
+    this.concertId = options.concertId ?? null;
+    this.keys = queueKeys(this.concertId === null ? this.baseName : roomQueueName(this.baseName, this.concertId));
     this.retentionMs = Math.max(options.finishedRetentionSec ?? DEFAULT_FINISHED_RETENTION_SEC, options.paymentReplaySec) * 1000;
     this.clock = options.clock;
   }
 
   /** Keeps an active token alive at least until `untilMs` (Redis clock, ms). False if not active. */
   async extendActive(token: string, untilMs: number): Promise<boolean> {
-    return runScript(this.redis, extendScript, this.keys, { prefix: this.keys.prefix, token, untilMs: Math.ceil(untilMs) });
+    const keys = this.keysOf(token);
+    return runScript(this.redis, extendScript, keys, { prefix: keys.prefix, token, untilMs: Math.ceil(untilMs) });
   }
 
   /** Ends a token, admitted or still waiting (after payment: reason "paid"). False if it was unknown or already finished. */
   async finish(token: string, reason: FinishReason): Promise<boolean> {
-    return runScript(this.redis, finishScript, this.keys, {
-      prefix: this.keys.prefix,
+    const keys = this.keysOf(token);
+    return runScript(this.redis, finishScript, keys, {
+      prefix: keys.prefix,
       token,
       reason,
       retentionMs: this.retentionMs,
       clock: this.now(),
     });
+  }
+
+  /**
+   * The keys of the room the token is of: the general room's tokens go to the general room's keys,
+   * a concert room's to that room's (booking holds one QueueTokens for every room). A store built
+   * for one concert's room answers only for its own tokens: another room's are unknown to it.
+   */
+  protected keysOf(token: string): QueueKeys {
+    const concertId = tokenConcertId(token);
+    if (concertId === this.concertId || this.concertId !== null) return this.keys;
+    let keys = this.roomKeys.get(concertId as number);
+    if (!keys) {
+      if (this.roomKeys.size > 10_000) this.roomKeys.clear();
+      keys = queueKeys(roomQueueName(this.baseName, concertId as number));
+      this.roomKeys.set(concertId as number, keys);
+    }
+    return keys;
   }
 
   /** The injected clock for a script's `clock` ARGV, or '' (the script reads Redis TIME). */
@@ -149,15 +183,18 @@ export class QueueStore extends QueueTokens {
    * proof that it is theirs (AppError ALREADY_QUEUED to anyone else); given the admission limit in
    * force, a waiting answer also says what a full active set adds to the wait.
    */
-  async issue(userId: number, maxActive?: number, proof: IssueProof = {}): Promise<IssueResult> {
+  async issue(userId: number, maxActive?: number, proof: IssueProof = {}, schedule?: SaleSchedule): Promise<IssueResult> {
     return runScript(this.redis, issueScript, this.keys, {
       prefix: this.keys.prefix,
       userId,
-      newToken: newQueueToken(userId),
+      newToken: newQueueToken(userId, this.concertId),
       presentedToken: proof.presentedToken ?? "",
       verified: proof.verified ? "1" : "",
       maxActive: maxActive ?? "",
       retentionMs: this.retentionMs,
+      opensAt: schedule ? schedule.opensAt : "",
+      prequeueFrom: schedule ? schedule.prequeueFrom : "",
+      closesAt: schedule?.closesAt ?? "",
       clock: this.now(),
     });
   }
@@ -205,7 +242,7 @@ export class QueueStore extends QueueTokens {
   }
 
   /** Runs one admission tick (a no-op if another instance already ran this slot). */
-  async tick(settings: AdmissionSettings): Promise<TickResult> {
+  async tick(settings: AdmissionSettings & { admitPerFreeSeat?: number }, schedule?: SaleSchedule): Promise<TickResult> {
     return runScript(this.redis, tickScript, this.keys, {
       prefix: this.keys.prefix,
       defaultTickMs: settings.tickMs,
@@ -216,8 +253,57 @@ export class QueueStore extends QueueTokens {
       idleTtlMs: this.idleTtlMs,
       retentionMs: this.retentionMs,
       maxSweep: this.maxSweep,
+      opensAt: schedule ? schedule.opensAt : "",
+      closesAt: schedule?.closesAt ?? "",
+      admitPerFreeSeat: settings.admitPerFreeSeat ?? "",
       clock: this.now(),
     });
+  }
+
+  /** A concert room's inventory as booking last wrote it (free, held, sold seats of its future dates), or null. */
+  async inventory(): Promise<{ free: number; held: number; sold: number } | null> {
+    const raw = await redisCall(this.redis.hgetall(this.keys.inv));
+    if (raw.free === undefined) return null;
+    return { free: Number(raw.free), held: Number(raw.held ?? 0), sold: Number(raw.sold ?? 0) };
+  }
+
+  /**
+   * The opening's lottery (lottery.ts), once across all instances: whoever claims the room's draw
+   * lock reads the pre-queue, draws its order from a fresh CSPRNG seed and applies it with a script
+   * that moves the pre-queue into the queue only if no draw was made yet. The record (seed,
+   * participants, hashes) is kept in the room's `draw` hash for the audit. Returns the record when
+   * this call drew, null when another instance holds the lock, the draw was made, or it is not
+   * yet opensAt on the Redis clock.
+   */
+  async drawLottery(opensAt: number, drawnBy: string): Promise<LotteryRecord | null> {
+    const k = this.keys;
+    const claimed = await redisCall(this.redis.set(k.drawLock, drawnBy, "PX", 30_000, "NX"));
+    if (claimed === null) return null;
+    try {
+      if ((await redisCall(this.redis.exists(k.draw))) === 1) return null;
+      const participants = (await redisCall(this.redis.zrange(k.pre, 0, -1))).map(Number);
+      const { order, record } = drawLottery(participants, drawnBy, new Date(this.clock ? this.clock() : Date.now()));
+      const outcome = await runScript(this.redis, drawScript, k, {
+        order: order.join(","),
+        opensAt,
+        record: JSON.stringify(record),
+        clock: this.now(),
+      });
+      return outcome.drawn ? record : null;
+    } finally {
+      await redisCall(this.redis.del(k.drawLock)).catch(() => 0);
+    }
+  }
+
+  /** The opening's lottery record, or null before the draw. */
+  async lottery(): Promise<LotteryRecord | null> {
+    const raw = await redisCall(this.redis.hget(this.keys.draw, "record"));
+    return raw ? (JSON.parse(raw) as LotteryRecord) : null;
+  }
+
+  /** How many are in the pre-queue now. */
+  async prequeued(): Promise<number> {
+    return redisCall(this.redis.zcard(this.keys.pre));
   }
 
   /** Counts for operators and metrics. */

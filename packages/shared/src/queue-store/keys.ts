@@ -26,14 +26,25 @@ import { MAX_ID } from "../api";
  *   {q:main}:rate          string  admitted per second over the last minute
  *   {q:main}:cfg           hash    live admission settings set by operators
  *   {q:main}:stats         hash    running totals
+ *   {q:main}:pre           zset    a concert room with a scheduled opening, before it: userId -> join
+ *                                  time (ms) of the pre-queue (no rank: the order is drawn at the opening)
+ *   {q:main}:draw          hash    the opening's lottery record (its existence: the draw is done)
+ *   {q:main}:drawlock      string  the instance drawing the lottery (SET NX: one draws)
+ *   {q:main}:inv           hash    a concert room's inventory, written by booking (free, held, sold, at):
+ *                                  admission stays within admitPerFreeSeat × free; nothing free or held: SOLD_OUT
  *
  * A user's token states: WAITING = in `waiting` with `users[userId]` = token (no `t:` hash);
  * IN_PROGRESS = `t:<token>` st=A and in `active`; FINISHED = `t:<token>` st=F (for the retention).
  *
  * Queue tokens are RFC 9562 UUIDv8, lowercase: `xxxxxxxx-xxxx-8xxx-yxxx-rrrruuuuuuuu`, where
  * `8` is the version, y ∈ 8..b carries the RFC variant bits, the last 8 hex digits `uuuuuuuu`
- * are the user id (1 .. 2^31-1, hex) and every other bit is random (90 random bits). A token that
- * is not shaped so names no user (an unknown token).
+ * are the user id (1 .. 2^31-1, hex) and every other bit is random. A token that is not shaped so
+ * names no user (an unknown token). The bit after the variant says which room the token is of:
+ * - y ∈ 8, 9: the general room (the queue `<name>`); 89 random bits;
+ * - y ∈ a, b: a concert's own room (the queue `<name>:c<concertId>`, {@link roomQueueName}), the
+ *   first 8 hex digits being the concert id; 57 random bits (the token is also bound to its user
+ *   and checked against Redis on every use, and issues are rate-limited).
+ * So every script and app goes from a token to its room's keys without a lookup.
  */
 export interface QueueKeys {
   prefix: string;
@@ -47,6 +58,10 @@ export interface QueueKeys {
   rate: string;
   cfg: string;
   stats: string;
+  pre: string;
+  draw: string;
+  drawLock: string;
+  inv: string;
 }
 
 export function queueKeys(name: string): QueueKeys {
@@ -63,6 +78,10 @@ export function queueKeys(name: string): QueueKeys {
     rate: `${prefix}rate`,
     cfg: `${prefix}cfg`,
     stats: `${prefix}stats`,
+    pre: `${prefix}pre`,
+    draw: `${prefix}draw`,
+    drawLock: `${prefix}drawlock`,
+    inv: `${prefix}inv`,
   };
 }
 
@@ -81,12 +100,25 @@ function random16(): Buffer {
   return pool.subarray(offset - 16, offset);
 }
 
-/** A new queue token (UUIDv8) for the user: 90 random bits, the user id in the last 8 hex digits. */
-export function newQueueToken(userId: number): string {
-  if (!Number.isInteger(userId) || userId < 1 || userId > MAX_ID) throw new RangeError(`not a user id: ${userId}`);
+/** The queue name of a concert's own room: its keys are tagged `{q:<name>:c<concertId>}`. */
+export function roomQueueName(name: string, concertId: number): string {
+  return `${name}:c${concertId}`;
+}
+
+const isId = (n: number) => Number.isInteger(n) && n >= 1 && n <= MAX_ID;
+
+/**
+ * A new queue token (UUIDv8) for the user: the user id in the last 8 hex digits; of the general
+ * room (`concertId` null or absent), or of that concert's own room (its id in the first 8 hex digits).
+ */
+export function newQueueToken(userId: number, concertId: number | null = null): string {
+  if (!isId(userId)) throw new RangeError(`not a user id: ${userId}`);
+  if (concertId !== null && !isId(concertId)) throw new RangeError(`not a concert id: ${concertId}`);
   const b = random16();
   b[6] = (b[6] & 0x0f) | 0x80; // version 8
-  b[8] = (b[8] & 0x3f) | 0x80; // RFC 9562 variant (10xx)
+  // RFC 9562 variant (10xx), then the room bit: 0 general, 1 a concert's own room
+  b[8] = (b[8] & 0x1f) | (concertId === null ? 0x80 : 0xa0);
+  if (concertId !== null) b.writeUInt32BE(concertId, 0);
   b.writeUInt32BE(userId, 12);
   const h = b.toString("hex");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
@@ -97,4 +129,19 @@ export function tokenUserId(token: string): number | null {
   if (!V8_TOKEN.test(token)) return null;
   const userId = parseInt(token.slice(28), 16);
   return userId >= 1 && userId <= MAX_ID ? userId : null;
+}
+
+/**
+ * The concert whose own room a queue token is of, or null for the general room's tokens (and for
+ * anything that is not a queue token: those name no room and are unknown wherever they are looked up).
+ */
+export function tokenConcertId(token: string): number | null {
+  if (!V8_TOKEN.test(token) || token[19] < "a") return null;
+  const concertId = parseInt(token.slice(0, 8), 16);
+  return isId(concertId) ? concertId : null;
+}
+
+/** Whether a token is shaped as one of a concert's own room, yet names no valid concert (never issued by us). */
+export function isMalformedRoomToken(token: string): boolean {
+  return V8_TOKEN.test(token) && token[19] >= "a" && tokenConcertId(token) === null;
 }

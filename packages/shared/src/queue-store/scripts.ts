@@ -30,7 +30,8 @@ export interface SlotWait {
 }
 
 export type PollResult =
-  | { status: "WAITING"; rank: number; ratePerSec: number | null; blocked?: SlotWait }
+  | { status: "WAITING"; rank: number; ratePerSec: number | null; blocked?: SlotWait; seatsHeld?: number }
+  | { status: "PREQUEUED"; prequeueCount: number }
   | { status: "IN_PROGRESS"; expiresAt: number }
   | { status: "FINISHED"; reason: string };
 
@@ -43,12 +44,24 @@ export interface TickResult {
   evicted: number;
   /** the admission settings in force (configuration, or live overrides from operators) */
   settings: AdmissionSettings & { paused: boolean };
+  /** how many wait and how many are active after the tick (a room with neither is idle) */
+  waiting: number;
+  active: number;
+}
+
+/** A scheduled room's opening (ms on the Redis clock): the pre-queue opens at prequeueFrom, the draw at opensAt. */
+export interface SaleSchedule {
+  opensAt: number;
+  prequeueFrom: number;
+  closesAt: number | null;
 }
 
 export interface IssueResult {
   token: string;
-  status: "WAITING" | "IN_PROGRESS";
+  status: "WAITING" | "IN_PROGRESS" | "PREQUEUED";
   rank: number | null;
+  /** PREQUEUED: how many are in the pre-queue */
+  prequeueCount?: number;
   /** this issue made the place (else it handed back the caller's live one) */
   created: boolean;
   blocked?: SlotWait;
@@ -70,11 +83,18 @@ export interface IssueProof {
   verified?: boolean;
 }
 
-const ISSUE = { WAITING: 1, ACTIVE: 2, QUEUED: 3, ...refusals("ALREADY_QUEUED") } as const;
+const ISSUE = {
+  WAITING: 1,
+  ACTIVE: 2,
+  QUEUED: 3,
+  PREQUEUED: 4,
+  PREWAITING: 5,
+  ...refusals("ALREADY_QUEUED", "SALE_NOT_OPEN", "SALE_CLOSED", "SOLD_OUT"),
+} as const;
 export const issueScript = luaScript({
   name: "qIssueToken",
-  file: join(LUA_DIR, "issue-token-5.lua"),
-  keys: ["seq", "waiting", "seen", "active", "users"],
+  file: join(LUA_DIR, "issue-token-8.lua"),
+  keys: ["seq", "waiting", "seen", "active", "users", "pre", "draw", "inv"],
   // maxActive: the admission limit in force ('' = do not look at the active set)
   // presentedToken: the caller's `token` header ('' = none); verified: '1' when the gateway verified the caller
   argv: {
@@ -85,36 +105,52 @@ export const issueScript = luaScript({
     verified: "string",
     maxActive: "string",
     retentionMs: "number",
+    opensAt: "string",
+    prequeueFrom: "string",
+    closesAt: "string",
     clock: "string",
   },
   codes: ISSUE,
   constants,
   decode(reply): IssueResult {
     const [code, token, rank, slotInMs, slotsAfter] = reply as [number, string, number, number?, number?];
-    if (code === ISSUE.ALREADY_QUEUED) throw refusalError(code);
+    if (code < 0) throw refusalError(code);
     if (code === ISSUE.ACTIVE) return { token, status: "IN_PROGRESS", rank: null, created: false };
+    if (code === ISSUE.PREQUEUED || code === ISSUE.PREWAITING) {
+      return { token, status: "PREQUEUED", rank: null, prequeueCount: Number(rank), created: code === ISSUE.PREQUEUED };
+    }
     const blocked = slotWait(slotInMs, slotsAfter);
     return { token, status: "WAITING", rank: Number(rank), created: code === ISSUE.QUEUED, ...(blocked && { blocked }) };
   },
 });
 
-const POLL = { WAITING: 1, ADMITTED: 2, FINISHED: 3, ...refusals("UNKNOWN_TOKEN", "OTHER_USER") } as const;
+const POLL = { WAITING: 1, ADMITTED: 2, FINISHED: 3, PREQUEUED: 4, ...refusals("UNKNOWN_TOKEN", "OTHER_USER") } as const;
 export const pollScript = luaScript({
   name: "qPoll",
-  file: join(LUA_DIR, "poll-5.lua"),
-  keys: ["waiting", "seen", "active", "rate", "users"],
+  file: join(LUA_DIR, "poll-7.lua"),
+  keys: ["waiting", "seen", "active", "rate", "users", "pre", "inv"],
   // maxActive: the admission limit in force ('' = do not look at the active set)
   argv: { prefix: "string", token: "string", userId: "string", maxActive: "string", retentionMs: "number", clock: "string" },
   codes: POLL,
   constants,
   decode(reply): PollResult {
-    const [code, value, rate, slotInMs, slotsAfter] = reply as [number, number | string, string | undefined, number?, number?];
+    const [code, value, rate, slotInMs, slotsAfter, heldIfNoneFree] = reply as [
+      number,
+      number | string,
+      string | undefined,
+      number?,
+      number?,
+      number?,
+    ];
     switch (code) {
       case POLL.WAITING: {
         const ratePerSec = rate === "" || rate === undefined ? null : Number(rate);
         const blocked = slotWait(slotInMs, slotsAfter);
-        return { status: "WAITING", rank: Number(value), ratePerSec, ...(blocked && { blocked }) };
+        const held = Number(heldIfNoneFree ?? -1);
+        return { status: "WAITING", rank: Number(value), ratePerSec, ...(blocked && { blocked }), ...(held >= 0 && { seatsHeld: held }) };
       }
+      case POLL.PREQUEUED:
+        return { status: "PREQUEUED", prequeueCount: Number(value) };
       case POLL.ADMITTED:
         return { status: "IN_PROGRESS", expiresAt: Number(value) };
       case POLL.FINISHED:
@@ -159,8 +195,8 @@ export const authorizeScript = luaScript({
 const TICK = { SKIPPED: 0, RAN: 1 } as const;
 export const tickScript = luaScript({
   name: "qTick",
-  file: join(LUA_DIR, "tick-9.lua"),
-  keys: ["tick", "waiting", "seen", "active", "admits", "rate", "cfg", "stats", "users"],
+  file: join(LUA_DIR, "tick-12.lua"),
+  keys: ["tick", "waiting", "seen", "active", "admits", "rate", "cfg", "stats", "users", "pre", "draw", "inv"],
   argv: {
     prefix: "string",
     // the configured settings; operators' live overrides in `cfg` win over them
@@ -172,13 +208,42 @@ export const tickScript = luaScript({
     idleTtlMs: "number",
     retentionMs: "number",
     maxSweep: "number",
+    opensAt: "string",
+    closesAt: "string",
+    admitPerFreeSeat: "string",
     clock: "string",
   },
   codes: TICK,
   constants,
   decode(reply): TickResult {
-    const [code, admitted, expired, evicted, tickMs, batch, maxActive, paused] = (reply as (number | string)[]).map(Number);
-    return { ran: code === TICK.RAN, admitted, expired, evicted, settings: { tickMs, batch, maxActive, paused: paused === 1 } };
+    const [code, admitted, expired, evicted, tickMs, batch, maxActive, paused, waiting, active] = (reply as (number | string)[]).map(
+      Number,
+    );
+    return {
+      ran: code === TICK.RAN,
+      admitted,
+      expired,
+      evicted,
+      settings: { tickMs, batch, maxActive, paused: paused === 1 },
+      waiting,
+      active,
+    };
+  },
+});
+
+const DRAW = { DRAWN: 1, ALREADY: 2, NOT_YET: 3 } as const;
+export type DrawOutcome = { drawn: true; moved: number; leftovers: number } | { drawn: false; why: "ALREADY" | "NOT_YET" };
+export const drawScript = luaScript({
+  name: "qDraw",
+  file: join(LUA_DIR, "draw-3.lua"),
+  keys: ["waiting", "pre", "draw"],
+  argv: { order: "string", opensAt: "number", record: "string", clock: "string" },
+  codes: DRAW,
+  constants,
+  decode(reply): DrawOutcome {
+    const [code, moved, leftovers] = (reply as number[]).map(Number);
+    if (code === DRAW.DRAWN) return { drawn: true, moved, leftovers };
+    return { drawn: false, why: code === DRAW.ALREADY ? "ALREADY" : "NOT_YET" };
   },
 });
 
@@ -216,4 +281,4 @@ export const finishScript = luaScript({
 });
 
 /** Every queue script (the protocol test reads each one's Lua against its codes). */
-export const QUEUE_SCRIPTS = [issueScript, withdrawScript, pollScript, authorizeScript, tickScript, extendScript, finishScript];
+export const QUEUE_SCRIPTS = [issueScript, withdrawScript, pollScript, authorizeScript, tickScript, drawScript, extendScript, finishScript];
