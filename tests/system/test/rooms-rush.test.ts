@@ -46,19 +46,17 @@ describe("system: a rush into two concert rooms next to the general room", () =>
     const runs = await Promise.all(
       concerts.map((c) =>
         Promise.all(
-          sys
-            .userIds(perConcert)
-            .map((u) =>
-              journey(u, {
-                gateways,
-                concertId: c.concertId,
-                detailIds: c.detailIds,
-                tally,
-                price: 1000,
-                room: c.room,
-                deadlineMs: 60_000,
-              }),
-            ),
+          sys.userIds(perConcert).map((u) =>
+            journey(u, {
+              gateways,
+              concertId: c.concertId,
+              detailIds: c.detailIds,
+              tally,
+              price: 1000,
+              room: c.room,
+              deadlineMs: 60_000,
+            }),
+          ),
         ),
       ),
     );
