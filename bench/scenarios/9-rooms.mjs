@@ -1,11 +1,11 @@
-// Scenario 8 (issue 14): 100 concert rooms with 10,000 waiting each (--quick: 1,000) next to one
+// Scenario 9 (issue 14): 100 concert rooms with 10,000 waiting each (--quick: 1,000) next to one
 // room alone with as many. The admission tick's cost per room and for all 100 (as one gateway's
 // room loop runs them: all at once), the same for 100 idle rooms, and the rank poll's p50 in one
 // of the 100 rooms against the room alone: directly on the poll script and over HTTP through a
 // gateway, in the same run.
 import { httpClient, load, median, percentile } from "../lib.mjs";
 
-export const id = 8;
+export const id = 9;
 export const title = "Concert rooms: 100 rooms x 10,000 waiting";
 
 const fmt = (n) => n.toLocaleString("en-US");
