@@ -173,6 +173,7 @@ async function main() {
     await import("./scenarios/6-points.mjs"),
     await import("./scenarios/7-replica-ack.mjs"),
     await import("./scenarios/8-admitted-routes.mjs"),
+    await import("./scenarios/9-rooms.mjs"),
   ];
   const results = [];
   const shared3 = {}; // scenario 2 hands its 1M queue to scenario 3

@@ -3,6 +3,7 @@ import express, { type Express, type RequestHandler } from "express";
 import type { Cluster, Redis } from "ioredis";
 import {
   METRICS_PATH,
+  ROOMS_PATH,
   errorHandler,
   notFoundHandler,
   observeRequests,
@@ -98,13 +99,6 @@ export function createApp(deps: GatewayDeps, singleFlight = new SeatSingleFlight
       {
         ...queueHandlers(deps.queue, issueLimits(deps)),
         ...streamHandlers(deps.streams, clientIpResolver(deps.trustProxy ?? compileTrust())),
-        rooms: [
-          async (_req, res) => {
-            const rooms = deps.rooms?.rooms;
-            if (rooms) await rooms.directory.fresh();
-            res.json(ok({ rooms: rooms ? await Promise.all(rooms.all().map((r) => roomView(r, Date.now()))) : [] }));
-          },
-        ],
       },
       forwardHandlers({
         store: deps.store,
@@ -119,6 +113,12 @@ export function createApp(deps: GatewayDeps, singleFlight = new SeatSingleFlight
     ),
   );
 
+  // the concerts with a room of their own, for the page (issue 14; public, like /health)
+  app.get(ROOMS_PATH, async (_req, res) => {
+    const rooms = deps.rooms?.rooms;
+    if (rooms) await rooms.directory.fresh();
+    res.json(ok({ rooms: rooms ? await Promise.all(rooms.all().map((r) => roomView(r, Date.now()))) : [] }));
+  });
   app.get("/health", (_req, res) => {
     res.json(ok({ status: "ok" }));
   });

@@ -14,7 +14,7 @@ import type {
   TicketList,
   TokenView,
 } from "@concert/shared";
-import { pathOf } from "./shared";
+import { ROOMS_PATH, pathOf } from "./shared";
 
 export type { RoomView, TokenView };
 export type QueueUpdate = QueueStreamEvent;
@@ -112,7 +112,7 @@ export const api = {
   /** `token`: the one this tab had for the user, the proof that gets a live place back (else 409 ALREADY_QUEUED) */
   join: (userId: number, token?: string, concertId?: number) =>
     call<TokenView>("POST", pathOf("issueToken"), { body: concertId === undefined ? { userId } : { userId, concertId }, token }),
-  rooms: () => call<{ rooms: RoomView[] }>("GET", pathOf("rooms"), { anonymous: true }),
+  rooms: () => call<{ rooms: RoomView[] }>("GET", ROOMS_PATH, { anonymous: true }),
   poll: (userId: number, token: string) => call<TokenView>("GET", pathOf("pollToken", { userId }), { token }),
   dates: (concertId: number, token: string) => call<Performances>("GET", pathOf("concertDates", { concertId }), { token }),
   freeSeats: (concertDetailId: number, token: string) => call<number[]>("GET", pathOf("freeSeats", { concertDetailId }), { token }),

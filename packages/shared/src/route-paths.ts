@@ -16,12 +16,16 @@ export const ROUTE_PATHS = {
   cancelReservation: { method: "post", path: "/api/reservations/:reservationId/cancel" },
   myReservations: { method: "get", path: "/api/users/:userId/reservations" },
   releaseHold: { method: "delete", path: "/api/reservations/:reservationId" },
-  // issue 14: the concerts with a waiting room of their own, for the page (a public listing like
-  // /health, outside /api: it names no user and needs neither a token nor, in jwt mode, a bearer)
-  rooms: { method: "get", path: "/rooms" },
 } as const;
 
 export type RouteName = keyof typeof ROUTE_PATHS;
+
+/**
+ * GET: the concerts with a waiting room of their own, for the page (issue 14). A public listing
+ * like /health, outside /api and the route table: it names no user and needs neither a token nor,
+ * in jwt mode, a bearer.
+ */
+export const ROOMS_PATH = "/rooms";
 
 /** A route's path with its `:param` segments filled in (URL-encoded), e.g. pathOf("pollToken", { userId: 7 }). */
 export function pathOf(name: RouteName, params: Record<string, string | number> = {}): string {

@@ -17,7 +17,7 @@ import {
   parseOr400,
   userIdPath,
 } from "./api";
-import { ROUTE_PATHS, pathOf, type RouteName } from "./route-paths";
+import { ROOMS_PATH, ROUTE_PATHS, pathOf, type RouteName } from "./route-paths";
 
 /**
  * What both apps (and any client) must agree on about one public route: its method, its path in
@@ -48,10 +48,9 @@ export const ROUTES = {
   cancelReservation: { ...ROUTE_PATHS.cancelReservation, params: reservationIdPath, headers: cancelHeaders, body: cancelBody },
   myReservations: { ...ROUTE_PATHS.myReservations, params: userIdPath, query: myReservationsQuery },
   releaseHold: { ...ROUTE_PATHS.releaseHold, params: reservationIdPath },
-  rooms: { ...ROUTE_PATHS.rooms },
 } as const satisfies Record<RouteName, RouteContract>;
 
-export { ROUTE_PATHS, pathOf, type RouteName };
+export { ROOMS_PATH, ROUTE_PATHS, pathOf, type RouteName };
 
 /** The parts of a request a route's schemas read (Express's `req` has them). */
 export interface RouteRequest {

@@ -49,11 +49,11 @@ export interface AdminWrite {
    * what the action changes, read just before and just after it (the audit's before → after);
    * after, `result` is what `apply` returned. Default: the general room's controls.
    */
-  controls?(req: Request, result?: unknown): Promise<unknown>;
+  controls?: (req: Request, result?: unknown) => Promise<unknown>;
   /** changes it (throws an AppError to refuse, changing nothing); returns the parsed request body and a result for the answer */
   apply(req: Request): Promise<{ request?: unknown; result?: unknown } | void>;
   /** the answer (default: the general room's figures) */
-  answer?(req: Request, res: Response, result: unknown): Promise<void>;
+  answer?: (req: Request, res: Response, result: unknown) => Promise<void> | void;
 }
 
 export interface AdminDeps {
@@ -76,7 +76,17 @@ export interface AdminDeps {
  * live batch / tick / max-active overrides, the audit log of every one of those actions and the
  * console's history. Mounted only when ADMIN_TOKEN is set.
  */
-export function adminRoutes({ store, token, configured, audit, history, inventory, bookingHealth, estimateWait, rooms }: AdminDeps): Router {
+export function adminRoutes({
+  store,
+  token,
+  configured,
+  audit,
+  history,
+  inventory,
+  bookingHealth,
+  estimateWait,
+  rooms,
+}: AdminDeps): Router {
   const router = Router();
   router.use("/admin", requireBearer(token, "ADMIN_TOKEN", "Operator routes"));
 

@@ -95,7 +95,7 @@ export function roomAdminRoutes(rooms: Rooms, forwarder: Forwarder): { writes: A
       action: "concert.create",
       room: () => null,
       // nothing before; after, the concert made (its id and dates)
-      controls: async (_req, result) => result ?? null,
+      controls: (_req, result) => Promise.resolve(result ?? null),
       apply: async (req) => {
         const body = parseOr400(createConcertBody, req.body);
         const created = createdConcert.parse(
@@ -104,7 +104,7 @@ export function roomAdminRoutes(rooms: Rooms, forwarder: Forwarder): { writes: A
         await directory.refresh();
         return { request: body, result: created };
       },
-      answer: async (_req, res, created) => void res.status(201).json(ok(created)),
+      answer: (_req, res, created) => void res.status(201).json(ok(created)),
     },
     {
       method: "patch",
@@ -121,20 +121,18 @@ export function roomAdminRoutes(rooms: Rooms, forwarder: Forwarder): { writes: A
       },
       answer: async (req, res) => void res.json(ok(await view(await roomOf(req.params)))),
     },
-    ...(["pause", "resume"] as const).map(
-      (action): AdminWrite => ({
-        method: "post",
-        path: `/admin/rooms/:concertId/${action}`,
-        action: `room.${action}`,
-        room: idOrNull,
-        controls: roomControls,
-        apply: async (req) => {
-          const room = await roomOf(req.params);
-          await room.store.setOverrides({ paused: action === "pause" });
-        },
-        answer: async (req, res) => void res.json(ok(await view(await roomOf(req.params)))),
-      }),
-    ),
+    ...(["pause", "resume"] as const).map((action): AdminWrite => ({
+      method: "post",
+      path: `/admin/rooms/:concertId/${action}`,
+      action: `room.${action}`,
+      room: idOrNull,
+      controls: roomControls,
+      apply: async (req) => {
+        const room = await roomOf(req.params);
+        await room.store.setOverrides({ paused: action === "pause" });
+      },
+      answer: async (req, res) => void res.json(ok(await view(await roomOf(req.params)))),
+    })),
   ];
 
   router.get("/admin/rooms", async (_req, res) => {

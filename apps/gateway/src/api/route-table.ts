@@ -9,7 +9,6 @@ import {
   reservationView,
   pointView,
   performanceList,
-  roomList,
   seatList,
   tokenView,
   type RouteContract,
@@ -239,18 +238,6 @@ export const ROUTE_TABLE: readonly GatewayRoute[] = [
       ok: ticketList,
       okDescription: "One page; pass nextCursor as `before` for the next",
       errors: [400],
-    },
-  }),
-  // issue 14: the page lists the concerts on sale
-  route("rooms", {
-    access: "open",
-    served: "express",
-    successLog: "info",
-    doc: {
-      summary: "The concerts with a waiting room of their own: name, status, opening and close, pre-queue size",
-      ok: roomList,
-      okDescription: "Every concert room; status SCHEDULED, PREQUEUE, OPEN, SOLD_OUT or CLOSED",
-      errors: [],
     },
   }),
   route("releaseHold", {

@@ -39,6 +39,8 @@ export interface JourneyOptions {
   price?: number;
   /** called once, when the user first got a token */
   onQueued?: () => void;
+  /** queue in the concert's own room (the issue names `concertId`) instead of the general room */
+  room?: true;
 }
 
 const retriable = (r: Reply) => r.status === 0 || r.status === 503 || r.status === 502;
@@ -87,7 +89,8 @@ export async function journey(userId: number, o: JourneyOptions): Promise<Journe
     for (;;) {
       const issuedAt = Date.now();
       // presenting the token it last had: a place it still holds comes back, a finished one is replaced
-      const issued = await req("POST", "/api/users/token", { body: { userId }, token: j.token });
+      const body = o.room ? { userId, concertId: o.concertId } : { userId };
+      const issued = await req("POST", "/api/users/token", { body, token: j.token });
       if (issued.status !== 200) return issued;
       j.token = issued.body.result.token;
       if (j.initialRank === undefined && j.requeues === 0) {
