@@ -76,7 +76,17 @@ export interface AdminDeps {
  * live batch / tick / max-active overrides, the audit log of every one of those actions and the
  * console's history. Mounted only when ADMIN_TOKEN is set.
  */
-export function adminRoutes({ store, token, configured, audit, history, inventory, bookingHealth, estimateWait, rooms }: AdminDeps): Router {
+export function adminRoutes({
+  store,
+  token,
+  configured,
+  audit,
+  history,
+  inventory,
+  bookingHealth,
+  estimateWait,
+  rooms,
+}: AdminDeps): Router {
   const router = Router();
   router.use("/admin", requireBearer(token, "ADMIN_TOKEN", "Operator routes"));
 
@@ -141,7 +151,7 @@ export function adminRoutes({ store, token, configured, audit, history, inventor
     const handler: RequestHandler = async (req, res) => {
       const operator = operatorOf(req); // a bad X-Operator refuses the action before anything is read or changed
       const concertId = w.room(req);
-      const snapshot = w.controls ?? controls;
+      const snapshot = (r: Request, result?: unknown) => (w.controls ? w.controls(r, result) : controls());
       const before = await snapshot(req);
       const entry = { operator, action: w.action, method: req.method, path: req.path, concertId, requestId: req.id as string | undefined };
       let applied: { request?: unknown; result?: unknown } | void;

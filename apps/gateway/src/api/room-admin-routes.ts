@@ -37,12 +37,13 @@ export function roomAdminRoutes(rooms: Rooms, forwarder: Forwarder): { writes: A
 
   /** A room's figures; with `full`, the lottery record with every participant's id (the audit's input). */
   const view = async (room: Room, full = false) => {
-    const [stats, overrides, prequeued, lottery, seats] = await Promise.all([
+    const [stats, overrides, prequeued, lottery, seats, rate] = await Promise.all([
       room.store.stats(),
       room.store.getOverrides(),
       room.store.prequeued(),
       room.store.lottery(),
       room.store.inventory(),
+      room.store.measuredRate(),
     ]);
     const { participantIds, ...summary } = lottery ?? { participantIds: [] as number[] };
     const schedule = {
@@ -57,6 +58,8 @@ export function roomAdminRoutes(rooms: Rooms, forwarder: Forwarder): { writes: A
       paused: overrides.paused,
       prequeued,
       ...stats,
+      // the last in line: the estimate they are told (none while paused: nobody moves), as for the general room
+      lastWaitSec: stats.waiting === 0 ? 0 : overrides.paused ? null : room.service.estimateWait(stats.waiting, rate),
       seats,
       lottery: lottery ? (full ? { ...summary, participantIds } : summary) : null,
     };
@@ -95,7 +98,7 @@ export function roomAdminRoutes(rooms: Rooms, forwarder: Forwarder): { writes: A
       action: "concert.create",
       room: () => null,
       // nothing before; after, the concert made (its id and dates)
-      controls: async (_req, result) => result ?? null,
+      controls: (_req, result) => Promise.resolve(result ?? null),
       apply: async (req) => {
         const body = parseOr400(createConcertBody, req.body);
         const created = createdConcert.parse(
@@ -104,7 +107,7 @@ export function roomAdminRoutes(rooms: Rooms, forwarder: Forwarder): { writes: A
         await directory.refresh();
         return { request: body, result: created };
       },
-      answer: async (_req, res, created) => void res.status(201).json(ok(created)),
+      answer: (_req, res, created) => Promise.resolve(void res.status(201).json(ok(created))),
     },
     {
       method: "patch",
@@ -121,20 +124,18 @@ export function roomAdminRoutes(rooms: Rooms, forwarder: Forwarder): { writes: A
       },
       answer: async (req, res) => void res.json(ok(await view(await roomOf(req.params)))),
     },
-    ...(["pause", "resume"] as const).map(
-      (action): AdminWrite => ({
-        method: "post",
-        path: `/admin/rooms/:concertId/${action}`,
-        action: `room.${action}`,
-        room: idOrNull,
-        controls: roomControls,
-        apply: async (req) => {
-          const room = await roomOf(req.params);
-          await room.store.setOverrides({ paused: action === "pause" });
-        },
-        answer: async (req, res) => void res.json(ok(await view(await roomOf(req.params)))),
-      }),
-    ),
+    ...(["pause", "resume"] as const).map((action): AdminWrite => ({
+      method: "post",
+      path: `/admin/rooms/:concertId/${action}`,
+      action: `room.${action}`,
+      room: idOrNull,
+      controls: roomControls,
+      apply: async (req) => {
+        const room = await roomOf(req.params);
+        await room.store.setOverrides({ paused: action === "pause" });
+      },
+      answer: async (req, res) => void res.json(ok(await view(await roomOf(req.params)))),
+    })),
   ];
 
   router.get("/admin/rooms", async (_req, res) => {
