@@ -74,7 +74,7 @@ it("lists a concert room with its own figures and steers its sale from the conso
   await page.waitForSelector(`[data-room="${concertId}"] [data-seats] tr[data-date="${detailId}"]`, { timeout: 10_000 });
   expect(await page.locator(`[data-room="general"] [data-seats] tr[data-date="${detailId}"]`).count()).toBe(0);
   expect(await card.locator('[data-fig="seatsLeft"]').textContent()).toBe("50 · 0 · 0");
-  expect(await card.locator("[data-no-history]").count()).toBe(1);
+  expect(await card.locator("[data-chart]").count()).toBe(4); // its own history (GET /admin/history?concertId=)
   await shot(page, "01-prequeue");
 
   const confirm = async (expected: string) => {
@@ -152,6 +152,14 @@ it("lists a concert room with its own figures and steers its sale from the conso
   const late = await http(gw, "POST", "/api/users/token", { userId: 9199, concertId });
   expect([late.status, late.body.error.code]).toEqual([409, "SALE_CLOSED"]);
   await shot(page, "03-closed");
+
+  // its charts draw its own samples (one per 10-s slot, the first within a slot of its making)
+  await page.waitForFunction(
+    (id) => /^\(now \d+\)$/.test(document.querySelector(`[data-room="${id}"] [data-chart="waiting"] .chart-last`)!.textContent),
+    concertId,
+    { timeout: 15_000 },
+  );
+  expect(await card.locator('[data-chart="sold"] .chart-last').textContent()).toMatch(/^\(now \d+\)$/);
 
   // 7. the audit log: every action, by Bob Ops, on this concert, newest first
   await page.waitForFunction(() => document.querySelectorAll('#audit-rows tr[data-action^="room."]').length >= 6, undefined, {

@@ -73,7 +73,7 @@ export interface Room {
   /** booking's health: one figure for every room (booking serves them all) */
   booking: BookingHealth | null;
   /** the admin routes that steer this room (null: the room has no such route) */
-  routes: { pause: string; resume: string; settings: string; reset: string | null; history: string | null };
+  routes: { pause: string; resume: string; settings: string; reset: string | null; history: string };
 }
 
 export interface HistorySample {
@@ -242,7 +242,13 @@ export async function listRooms(creds: Credentials): Promise<Room[]> {
           sale: { opensAt: r.settings.saleOpensAt, closesAt: r.settings.saleClosesAt, prequeueSec: r.settings.prequeueSec },
           lottery: r.lottery,
           booking: q.booking,
-          routes: { pause: `${base}/pause`, resume: `${base}/resume`, settings: base, reset: null, history: null },
+          routes: {
+            pause: `${base}/pause`,
+            resume: `${base}/resume`,
+            settings: base,
+            reset: null,
+            history: `/admin/history?concertId=${r.concertId}`,
+          },
         };
       }),
   ];

@@ -173,16 +173,7 @@ function roomCard(room: Room): HTMLElement {
       ),
     );
   }
-  card.append(
-    el("h3", {}, "Last 30 minutes"),
-    room.routes.history
-      ? charts
-      : el(
-          "p",
-          { class: "hint", "data-no-history": "" },
-          "History charts are kept for the general room only; this room shows its live figures.",
-        ),
-  );
+  card.append(el("h3", {}, "Last 30 minutes"), charts);
 
   card.append(
     el("h3", {}, "Seats per date"),
@@ -496,9 +487,7 @@ async function refresh(): Promise<void> {
   const c = creds;
   try {
     const [rooms, audit] = await Promise.all([listRooms(c), readAudit(c)]);
-    const histories = await Promise.all(
-      rooms.map((r) => (r.routes.history ? readHistory(c, r.routes.history).catch(() => null) : Promise.resolve(null))),
-    );
+    const histories = await Promise.all(rooms.map((r) => readHistory(c, r.routes.history).catch(() => null)));
     const host = $("rooms");
     // a room no longer listed (its concert lost its room) goes
     const listed = new Set(rooms.map((r) => r.id));
