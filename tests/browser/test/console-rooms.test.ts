@@ -3,7 +3,7 @@
 // with a scheduled sale is listed next to the general room with its own figures (its pre-queue, its
 // seats per date); from the console an operator sets its opening time, pauses it, opens the sale
 // now (the pre-queue turns into ranks 1..n), resumes it (its admitted-per-minute moves), changes its
-// batch and closes the sale; the audit log shows each action with the operator's name.
+// batch, closes the sale and opens it again; the audit log shows each action with the operator's name.
 // Screenshots go to test-artifacts/browser/console-rooms-*.png.
 import { join } from "node:path";
 import type { Page } from "playwright-core";
@@ -186,6 +186,15 @@ it("lists a concert room with its own figures and steers its sale from the conso
   expect(changes[5]).toMatch(/^saleOpensAt: "\d{4}-.*Z" → "\d{4}-.*Z"$/);
   // and the concert made straight through the admin API (no X-Operator): what was made
   expect(rows[6].slice(1)).toEqual(["(not named)", "concert.create", `concertId: ${concertId}, concertDetailIds: [${detailId}]`]);
+
+  // 8. opening a closed sale again removes its close: new arrivals queue once more (behind nobody: FIFO)
+  await card.getByRole("button", { name: "Open the sale now" }).click();
+  await confirm("This also removes the close.");
+  await page.waitForSelector(`[data-room="${concertId}"][data-sale="open"]`);
+  expect((await room()).settings.saleClosesAt).toBeNull();
+  const again = await http(gw, "POST", "/api/users/token", { userId: 9199, concertId });
+  expect([again.status, again.body.result.status]).toEqual([200, "WAITING"]);
+
   await card.scrollIntoViewIfNeeded();
   await page.setViewportSize({ width: 390, height: 844 });
   await shot(page, "04-phone");
