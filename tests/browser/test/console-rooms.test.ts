@@ -67,6 +67,7 @@ it("lists a concert room with its own figures and steers its sale from the conso
   ]);
   expect(await card.locator("h2").textContent()).toContain("Console night");
   expect(await fig("waiting")).toBe(0);
+  expect(await card.locator('[data-fig="lastWait"]').textContent()).toBe("–"); // no ranks before the draw: no estimate
   expect(await card.locator('[data-fig="sale"]').textContent()).toMatch(/^pre-queue; opens .* \(in (59|60) min\)$/);
   expect(await card.locator('[data-control="open-now"]').isEnabled()).toBe(true);
   expect(await card.locator('[data-control="close-now"]').isDisabled()).toBe(true);

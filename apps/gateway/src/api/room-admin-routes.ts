@@ -58,8 +58,10 @@ export function roomAdminRoutes(rooms: Rooms, forwarder: Forwarder): { writes: A
       paused: overrides.paused,
       prequeued,
       ...stats,
-      // the last in line: the estimate they are told (none while paused: nobody moves), as for the general room
-      lastWaitSec: stats.waiting === 0 ? 0 : overrides.paused ? null : room.service.estimateWait(stats.waiting, rate),
+      // the last in line: the estimate they are told, as for the general room (none while paused: nobody
+      // moves; none while only a pre-queue waits: nobody has a rank before the opening's draw)
+      lastWaitSec:
+        stats.waiting === 0 ? (prequeued > 0 ? null : 0) : overrides.paused ? null : room.service.estimateWait(stats.waiting, rate),
       seats,
       lottery: lottery ? (full ? { ...summary, participantIds } : summary) : null,
     };
