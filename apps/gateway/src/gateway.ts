@@ -179,8 +179,27 @@ export async function buildGateway(
     redis,
     config.QUEUE_NAME,
     async () => {
-      const [stats, seats] = await Promise.all([store.stats(), inventory()]);
-      return { waiting: stats.waiting, active: stats.active, admittedLastMinute: stats.admittedLastMinute, sold: soldSeats(seats) };
+      // every room at once: the general room's figures (its sold seats: the dates of concerts without a room of their own)
+      // and each concert room's (its own counts and booking's live inventory of its dates)
+      await directory.fresh();
+      const [stats, seats, roomFigures] = await Promise.all([
+        store.stats(),
+        inventory(),
+        Promise.all(
+          rooms.all().map(async (room) => {
+            const [s, inv] = await Promise.all([room.store.stats(), room.store.inventory()]);
+            const figures = { waiting: s.waiting, active: s.active, admittedLastMinute: s.admittedLastMinute, sold: inv?.sold ?? null };
+            return [String(room.concertId), figures] as const;
+          }),
+        ),
+      ]);
+      return {
+        waiting: stats.waiting,
+        active: stats.active,
+        admittedLastMinute: stats.admittedLastMinute,
+        sold: soldSeats(seats, (d) => !directory.get(d.concertId)?.room),
+        rooms: Object.fromEntries(roomFigures),
+      };
     },
     options.history,
     { everySlot: () => bookingHealth.push() },

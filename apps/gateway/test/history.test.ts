@@ -1,5 +1,7 @@
 // The console's history: one sample per slot across instances (claimed once), the same on every
-// instance, bounded to the window; read at GET /admin/history.
+// instance, bounded to the window; read at GET /admin/history (a concert room's with ?concertId=).
+import Redis from "ioredis";
+import { DEFAULT_REDIS_URL, inventoryKey, roomRegistryKey, seatGatePrefix } from "@concert/shared";
 import { testClock } from "@concert/test-support";
 import { call, startGateway, type RunningGateway } from "./helpers";
 
@@ -11,8 +13,10 @@ describe("history for the console's charts", () => {
   const clock = testClock(Math.ceil(Date.now() / SLOT) * SLOT);
   let a: RunningGateway;
   let b: RunningGateway;
+  const queueName = `hist-${process.pid}-${Date.now()}`;
+  const redis = new Redis(process.env.REDIS_URL ?? DEFAULT_REDIS_URL);
   beforeAll(async () => {
-    const env = { ADMIN_TOKEN: ADMIN, QUEUE_NAME: `hist-${process.pid}-${Date.now()}` };
+    const env = { ADMIN_TOKEN: ADMIN, QUEUE_NAME: queueName };
     const history = { slotMs: SLOT, windowMs: 4 * SLOT, now: clock.now };
     a = await startGateway(env, { clock, history });
     b = await startGateway(env, { clock, history });
@@ -22,8 +26,10 @@ describe("history for the console's charts", () => {
   afterAll(async () => {
     await a.close();
     await b.close();
+    await redis.del(roomRegistryKey(queueName), inventoryKey(seatGatePrefix(queueName)));
+    redis.disconnect();
   });
-  const read = async (g: RunningGateway) => (await call(g.url, "GET", "/admin/history", { headers: auth })).body.result;
+  const read = async (g: RunningGateway, query = "") => (await call(g.url, "GET", `/admin/history${query}`, { headers: auth })).body.result;
 
   it("takes each slot's sample once across two instances racing for it, with the queue's figures", async () => {
     for (let u = 1; u <= 3; u++) await call(a.url, "POST", "/api/users/token", { body: { userId: u } });
@@ -51,5 +57,38 @@ describe("history for the console's charts", () => {
     expect(ats[0]).toBeGreaterThan(clock.now() - 4 * SLOT);
     expect(ats.length).toBeLessThanOrEqual(4);
     expect([h.slotMs, h.windowMs]).toEqual([SLOT, 4 * SLOT]);
+  });
+
+  it("keeps each concert room's figures in the same sample: ?concertId= reads that room's series, the general one stays its own", async () => {
+    // a concert with a room of its own, as booking registers it (no booking runs here)
+    await redis.hset(roomRegistryKey(queueName), "77", JSON.stringify({ name: "History night", room: { batch: 1 } }));
+    for (const userId of [501, 502]) {
+      const r = await call(a.url, "POST", "/api/users/token", { body: { userId, concertId: 77 } });
+      expect(r.body.result).toMatchObject({ status: "WAITING", concertId: 77 });
+    }
+    // booking's seats per date: the general room's chart counts only the dates of concerts without a room of their own
+    const date = (concertId: number, concertDetailId: number, sold: number) => ({
+      concertId,
+      concertDetailId,
+      startsAt: new Date(clock.now() + 86_400_000).toISOString(),
+      free: 50 - sold,
+      held: 0,
+      sold,
+    });
+    const snapshot = { at: new Date(clock.now()).toISOString(), dates: [date(1, 11, 2), date(77, 771, 5)] };
+    await redis.set(inventoryKey(seatGatePrefix(queueName)), JSON.stringify(snapshot), "EX", 60);
+    clock.advance(SLOT);
+    const took = await Promise.all([a.gateway.history.sampleOnce(), b.gateway.history.sampleOnce()]);
+    expect(took.filter(Boolean)).toHaveLength(1);
+    const room = await read(b, "?concertId=77");
+    // the room's slots only: before it existed it has none
+    expect(room.samples).toEqual([{ at: clock.now(), waiting: 2, active: 0, admittedLastMinute: 0, sold: null }]);
+    const general = (await read(a)).samples.at(-1);
+    expect(general).toEqual({ at: clock.now(), waiting: 3, active: 0, admittedLastMinute: 0, sold: 2 });
+    expect((await read(a, "?concertId=78")).samples).toEqual([]);
+    const bad = await call(a.url, "GET", "/admin/history?concertId=x", { headers: auth });
+    expect([bad.status, bad.body.error.code]).toEqual([400, "VALIDATION_FAILED"]);
+    const unknown = await call(a.url, "GET", "/admin/history?room=77", { headers: auth });
+    expect(unknown.status).toBe(400);
   });
 });

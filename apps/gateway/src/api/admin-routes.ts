@@ -4,6 +4,7 @@ import {
   AUDIT_PAGE,
   AppError,
   admissionSettings,
+  concertIdPath,
   ok,
   parseOr400,
   requireBearer,
@@ -21,6 +22,9 @@ import { roomAdminRoutes } from "./room-admin-routes";
 const settingsBody = z
   .strictObject(admissionSettings.partial().shape)
   .refine((b) => Object.keys(b).length > 0, { message: `give at least one of ${admissionSettings.keyof().options.join(", ")}` });
+
+/** GET /admin/history: the general room's, or `?concertId=` a concert room's */
+const historyQuery = z.strictObject({ concertId: concertIdPath.shape.concertId.optional() });
 
 const auditQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(AUDIT_PAGE.max).default(AUDIT_PAGE.default),
@@ -151,7 +155,7 @@ export function adminRoutes({
     const handler: RequestHandler = async (req, res) => {
       const operator = operatorOf(req); // a bad X-Operator refuses the action before anything is read or changed
       const concertId = w.room(req);
-      const snapshot = w.controls ?? controls;
+      const snapshot = (r: Request, result?: unknown) => (w.controls ? w.controls(r, result) : controls());
       const before = await snapshot(req);
       const entry = { operator, action: w.action, method: req.method, path: req.path, concertId, requestId: req.id as string | undefined };
       let applied: { request?: unknown; result?: unknown } | void;
@@ -182,8 +186,9 @@ export function adminRoutes({
     res.json(ok(await audit.page(q.limit, q.before)));
   });
   if (history) {
-    router.get("/admin/history", async (_req, res) => {
-      res.json(ok(await history.read()));
+    router.get("/admin/history", async (req, res) => {
+      const { concertId } = parseOr400(historyQuery, req.query, "query");
+      res.json(ok(await history.read(concertId)));
     });
   }
   return router;

@@ -37,12 +37,13 @@ export function roomAdminRoutes(rooms: Rooms, forwarder: Forwarder): { writes: A
 
   /** A room's figures; with `full`, the lottery record with every participant's id (the audit's input). */
   const view = async (room: Room, full = false) => {
-    const [stats, overrides, prequeued, lottery, seats] = await Promise.all([
+    const [stats, overrides, prequeued, lottery, seats, rate] = await Promise.all([
       room.store.stats(),
       room.store.getOverrides(),
       room.store.prequeued(),
       room.store.lottery(),
       room.store.inventory(),
+      room.store.measuredRate(),
     ]);
     const { participantIds, ...summary } = lottery ?? { participantIds: [] as number[] };
     const schedule = {
@@ -57,6 +58,10 @@ export function roomAdminRoutes(rooms: Rooms, forwarder: Forwarder): { writes: A
       paused: overrides.paused,
       prequeued,
       ...stats,
+      // the last in line: the estimate they are told, as for the general room (none while paused: nobody
+      // moves; none while only a pre-queue waits: nobody has a rank before the opening's draw)
+      lastWaitSec:
+        stats.waiting === 0 ? (prequeued > 0 ? null : 0) : overrides.paused ? null : room.service.estimateWait(stats.waiting, rate),
       seats,
       lottery: lottery ? (full ? { ...summary, participantIds } : summary) : null,
     };

@@ -13,6 +13,12 @@ export interface HistorySample {
   sold: number | null;
 }
 
+/** A room's figures in a sample (the general room's at the top level, each concert room's under `rooms`). */
+export type RoomFigures = Omit<HistorySample, "at">;
+
+/** What one measurement gives: the general room's figures and each concert room's, by concert id. */
+export type Measured = RoomFigures & { rooms?: Record<string, RoomFigures> };
+
 export interface HistoryOptions {
   slotMs?: number;
   windowMs?: number;
@@ -49,7 +55,7 @@ export class History {
   constructor(
     private readonly redis: Redis | Cluster,
     queueName: string,
-    private readonly measure: () => Promise<Omit<HistorySample, "at">>,
+    private readonly measure: () => Promise<Measured>,
     options: HistoryOptions = {},
     private readonly hooks: HistoryHooks = {},
   ) {
@@ -69,7 +75,7 @@ export class History {
     const claimed = await redisCall(this.redis.set(this.keys.claim(slot), "1", "PX", this.slotMs * 2, "NX"));
     if (claimed === null) return false;
     const at = slot * this.slotMs;
-    const sample: HistorySample = { at, ...(await this.measure()) };
+    const sample: Measured & { at: number } = { at, ...(await this.measure()) };
     await redisCall(
       Promise.all([
         this.redis.zadd(this.keys.samples, at, JSON.stringify(sample)),
@@ -79,11 +85,20 @@ export class History {
     return true;
   }
 
-  /** The window's samples, oldest first. */
-  async read(): Promise<{ slotMs: number; windowMs: number; samples: HistorySample[] }> {
+  /**
+   * The window's samples, oldest first: the general room's, or with `concertId` that concert
+   * room's (the slots it had a room in; each sample measured every room at once).
+   */
+  async read(concertId?: number): Promise<{ slotMs: number; windowMs: number; samples: HistorySample[] }> {
     const from = this.now() - this.windowMs;
     const rows = await redisCall(this.redis.zrangebyscore(this.keys.samples, `(${from}`, "+inf"));
-    return { slotMs: this.slotMs, windowMs: this.windowMs, samples: rows.map((r) => JSON.parse(r) as HistorySample) };
+    const samples = rows.flatMap((r): HistorySample[] => {
+      const { rooms, ...general } = JSON.parse(r) as Measured & { at: number };
+      if (concertId === undefined) return [general];
+      const room = rooms?.[String(concertId)];
+      return room ? [{ at: general.at, ...room }] : [];
+    });
+    return { slotMs: this.slotMs, windowMs: this.windowMs, samples };
   }
 
   /** Tries every fifth of a slot (a slot is taken early in it whichever instance is first). */

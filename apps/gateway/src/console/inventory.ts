@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from "ioredis";
-import { redisCall, type InventorySnapshot } from "@concert/shared";
+import { redisCall, type InventorySnapshot, type PerformanceSeats } from "@concert/shared";
 
 /**
  * Booking's latest inventory snapshot (free / held / sold seats per future date), which every
@@ -13,5 +13,6 @@ export function inventoryReader(redis: Redis | Cluster, key: string): () => Prom
   };
 }
 
-/** Seats sold over the snapshot's dates (the charts' figure). */
-export const soldSeats = (s: InventorySnapshot | null): number | null => (s === null ? null : s.dates.reduce((n, d) => n + d.sold, 0));
+/** Seats sold over the snapshot's dates (those `keep` keeps: the general room's chart counts the dates of concerts without a room of their own). */
+export const soldSeats = (s: InventorySnapshot | null, keep: (d: PerformanceSeats) => boolean = () => true): number | null =>
+  s === null ? null : s.dates.filter(keep).reduce((n, d) => n + d.sold, 0);

@@ -13,6 +13,7 @@ import {
   type Credentials,
   type HistorySample,
   type Room,
+  type Sale,
   type Settings,
 } from "./api";
 import { drawChart } from "./chart";
@@ -120,7 +121,7 @@ async function act(room: Room, question: string, method: string, path: string, b
   if (!creds || !(await confirmAction(question))) return;
   try {
     await admin(creds, method, path, body);
-    notice(`Done: ${question.replace(/\?$/, "")}.`);
+    notice(`Done: ${question.split("?")[0]}.`); // the question, without what follows it
     alertShown(null);
   } catch (err) {
     alertShown(`Refused: ${(err as Error).message}`);
@@ -148,6 +149,9 @@ function roomCard(room: Room): HTMLElement {
       figure("admittedLastMinute", "Admitted, last minute"),
       figure("lastWait", "Wait of the last in line"),
       figure("oldestWait", "Oldest wait"),
+      ...(room.sale
+        ? [figure("sale", "Sale"), figure("seatsLeft", "Seats free · held · sold"), figure("lottery", "Opening's lottery")]
+        : []),
       figure("bookingErrors", "Booking errors (1 min)"),
       figure("bookingP99", "Booking p99 (1 min)"),
     ),
@@ -228,7 +232,7 @@ function roomCard(room: Room): HTMLElement {
   }
   const apply = el("button", { type: "submit" }, "Apply settings");
   const reset = el("button", { type: "button", class: "secondary", "data-control": "reset" }, "Back to configured");
-  form.append(el("div", { class: "actions" }, apply, reset));
+  form.append(el("div", { class: "actions" }, apply, ...(room.routes.reset ? [reset] : [])));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     const r = current.get(room.id) ?? room;
@@ -250,31 +254,107 @@ function roomCard(room: Room): HTMLElement {
   reset.addEventListener("click", () => {
     const r = current.get(room.id) ?? room;
     const c = r.configured;
+    if (!r.routes.reset) return;
     void act(
       r,
       `Set the ${r.name} back to its configuration (batch ${c.batch}, tick ${c.tickMs} ms, max active ${c.maxActive})?`,
       "DELETE",
-      r.routes.settings,
+      r.routes.reset,
     ).then(() => {
       for (const input of form.querySelectorAll("input")) input.dataset.dirty = "";
     });
   });
-  card.append(
-    el("h3", {}, "Controls"),
-    el("div", { class: "actions" }, toggle),
-    form,
-    el(
-      "fieldset",
-      { class: "sale", disabled: "" },
-      el("legend", {}, "Sale"),
-      el("button", { type: "button" }, "Open now"),
-      el("button", { type: "button" }, "Close the sale"),
-      el("button", { type: "button" }, "Set opening time"),
-      el("p", { class: "hint" }, "Opening and closing a sale come with per-concert rooms; the general room is always open."),
-    ),
-  );
+  card.append(el("h3", {}, "Controls"), el("div", { class: "actions" }, toggle), form, saleControls(room));
   return card;
 }
+
+/** What a concert room's sale is doing now (by this tab's clock). */
+function saleState(sale: Sale, now = Date.now()): { state: "scheduled" | "prequeue" | "open" | "closed"; text: string } {
+  const at = (iso: string) => new Date(iso).toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "medium" });
+  const opens = sale.opensAt === null ? null : Date.parse(sale.opensAt);
+  const closes = sale.closesAt === null ? null : Date.parse(sale.closesAt);
+  if (closes !== null && closes <= now) return { state: "closed", text: `closed ${at(sale.closesAt!)}` };
+  const until = closes === null ? "" : `, closes ${at(sale.closesAt!)}`;
+  if (opens === null || opens <= now) return { state: "open", text: `open${until}` };
+  const prequeueFrom = opens - (sale.prequeueSec ?? 0) * 1000;
+  return {
+    state: prequeueFrom <= now ? "prequeue" : "scheduled",
+    text: `${prequeueFrom <= now ? "pre-queue; opens" : "opens"} ${at(sale.opensAt!)} (in ${fmtSec(Math.ceil((opens - now) / 1000))})${until}`,
+  };
+}
+
+/**
+ * Open now (saleOpensAt = now: the pre-queue's lottery is drawn at once), close now (saleClosesAt
+ * = now) and set the opening time: each a PATCH of the room's settings, confirmed first. The
+ * general room has no schedule: always open.
+ */
+function saleControls(room: Room): HTMLElement {
+  const box = el("fieldset", { class: "sale", "data-control": "sale" }, el("legend", {}, "Sale"));
+  if (!room.sale) {
+    box.setAttribute("disabled", "");
+    box.append(el("p", { class: "hint" }, "The general room has no scheduled sale: it is always open. Concert rooms have these controls."));
+    return box;
+  }
+  const openNow = el("button", { type: "button", "data-control": "open-now" }, "Open the sale now");
+  const closeNow = el("button", { type: "button", "data-control": "close-now" }, "Close the sale now");
+  openNow.addEventListener("click", () => {
+    const r = current.get(room.id) ?? room;
+    const now = new Date().toISOString();
+    const closed = r.sale?.closesAt != null && Date.parse(r.sale.closesAt) <= Date.now();
+    const pre = r.prequeued ? ` The ${fmtNum(r.prequeued)} in the pre-queue are drawn into a random order at once;` : "";
+    void act(
+      r,
+      `Open the sale of ${r.name} now?${pre} everyone who comes later queues behind them.${closed ? " This also removes the close." : ""}`,
+      "PATCH",
+      r.routes.settings,
+      closed ? { saleOpensAt: now, saleClosesAt: null } : { saleOpensAt: now },
+    );
+  });
+  closeNow.addEventListener("click", () => {
+    const r = current.get(room.id) ?? room;
+    void act(
+      r,
+      `Close the sale of ${r.name} now? Nobody new can join, and the ${fmtNum(r.waiting)} waiting are told the sale is closed.`,
+      "PATCH",
+      r.routes.settings,
+      { saleClosesAt: new Date().toISOString() },
+    );
+  });
+  const id = `room-${room.id}-opens-at`;
+  const schedule = el(
+    "form",
+    { class: "settings", "data-control": "opening", novalidate: "" },
+    el(
+      "div",
+      {},
+      el("label", { for: id }, "Opening time (your time zone)"),
+      el("input", { id, name: "opensAt", type: "datetime-local", step: "1", required: "" }),
+    ),
+    el("div", { class: "actions" }, el("button", { type: "submit", "data-control": "set-opening" }, "Set the opening time")),
+    el("p", { class: "hint" }, "The opening time can be changed until the sale opens (its lottery is drawn once, at the opening)."),
+  );
+  schedule.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const r = current.get(room.id) ?? room;
+    const input = schedule.elements.namedItem("opensAt") as HTMLInputElement;
+    const at = input.value ? new Date(input.value) : null;
+    if (!at || Number.isNaN(at.getTime())) return alertShown("Opening time: choose a date and a time.");
+    const when = at.toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "medium" });
+    const past = at.getTime() <= Date.now() ? " That time has passed: the sale opens at once." : "";
+    void act(r, `Set the opening of ${r.name} to ${when} (${at.toISOString()})?${past}`, "PATCH", r.routes.settings, {
+      saleOpensAt: at.toISOString(),
+    }).then(() => (input.dataset.dirty = ""));
+  });
+  schedule.querySelector("input")!.addEventListener("input", (ev) => ((ev.target as HTMLInputElement).dataset.dirty = "1"));
+  box.append(el("div", { class: "actions" }, openNow, closeNow), schedule);
+  return box;
+}
+
+/** A Date as a datetime-local input's value (local time, seconds). */
+const localInput = (d: Date) => {
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+};
 
 const current = new Map<string, Room>();
 
@@ -300,6 +380,29 @@ function fill(card: HTMLElement, room: Room, history: HistorySample[] | null, wi
   toggle.textContent = room.paused ? "Resume admission" : "Pause admission";
   for (const input of card.querySelectorAll<HTMLInputElement>(".settings input")) {
     if (input.dataset.dirty !== "1" && document.activeElement !== input) input.value = String(room.settings[input.name as keyof Settings]);
+  }
+
+  if (room.sale) {
+    const sale = saleState(room.sale);
+    set("sale", sale.text);
+    card.dataset.sale = sale.state;
+    const inv = room.inventory;
+    set("seatsLeft", inv ? `${fmtNum(inv.free)} · ${fmtNum(inv.held)} · ${fmtNum(inv.sold)}` : "not counted yet", inv?.free);
+    const l = room.lottery;
+    set(
+      "lottery",
+      l ? `drawn ${new Date(l.drawnAt).toLocaleTimeString("en-GB")} among ${fmtNum(l.participants)}` : "not drawn",
+      l?.participants,
+    );
+    card.querySelector<HTMLButtonElement>('[data-control="open-now"]')!.disabled = sale.state === "open";
+    card.querySelector<HTMLButtonElement>('[data-control="close-now"]')!.disabled = sale.state !== "open";
+    const opensAt = card.querySelector<HTMLInputElement>('[data-control="opening"] input')!;
+    const beforeOpening = sale.state === "scheduled" || sale.state === "prequeue";
+    opensAt.disabled = !beforeOpening;
+    card.querySelector<HTMLButtonElement>('[data-control="set-opening"]')!.disabled = !beforeOpening;
+    if (opensAt.dataset.dirty !== "1" && document.activeElement !== opensAt) {
+      opensAt.value = room.sale.opensAt ? localInput(new Date(room.sale.opensAt)) : "";
+    }
   }
 
   const rows = card.querySelector("[data-seats]")!;
@@ -351,6 +454,11 @@ function changeOf(e: AuditEntry): string {
     return out;
   };
   const [b, a] = [flat(e.before), flat(e.after)];
+  // nothing before (a concert made): what was made
+  if (e.before === null || e.before === undefined) {
+    const made = Object.entries(a).filter(([k]) => k !== "");
+    return made.length ? made.map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(", ") : "no change";
+  }
   const diffs = [...new Set([...Object.keys(b), ...Object.keys(a)])]
     .filter((k) => k !== "overridden" && JSON.stringify(b[k]) !== JSON.stringify(a[k]))
     .map((k) => `${k.replace(/^settings\./, "")}: ${JSON.stringify(b[k])} → ${JSON.stringify(a[k])}`);
@@ -379,8 +487,16 @@ async function refresh(): Promise<void> {
   const c = creds;
   try {
     const [rooms, audit] = await Promise.all([listRooms(c), readAudit(c)]);
-    const histories = await Promise.all(rooms.map((r) => readHistory(c, r).catch(() => null)));
+    const histories = await Promise.all(rooms.map((r) => readHistory(c, r.routes.history).catch(() => null)));
     const host = $("rooms");
+    // a room no longer listed (its concert lost its room) goes
+    const listed = new Set(rooms.map((r) => r.id));
+    for (const card of host.querySelectorAll<HTMLElement>("[data-room]")) {
+      if (!listed.has(card.dataset.room!)) {
+        card.remove();
+        current.delete(card.dataset.room!);
+      }
+    }
     rooms.forEach((room, i) => {
       current.set(room.id, room);
       let card = host.querySelector<HTMLElement>(`[data-room="${room.id}"]`);
