@@ -114,10 +114,16 @@ export async function buildGateway(
     timeoutMs: config.BOOKING_TIMEOUT_MS,
   });
   // (the gauge reads `streams` at scrape time, after it exists)
-  const { metrics, onTick, onHoldRefused, onStreamRefused, onLostToken } = gatewayMetrics(
+  const { metrics, onTick, onRoomTick, onHoldRefused, onStreamRefused, onLostToken } = gatewayMetrics(
     store,
     () => streams.size,
     () => ticker.effective,
+    () =>
+      rooms.all().map((r) => ({
+        room: String(r.concertId),
+        store: r.store,
+        admission: () => ({ ...r.effective, admitPerFreeSeat: r.settings.admitPerFreeSeat }),
+      })),
   );
   metrics.dependencyUp({ redis: () => redis.ping() });
   const ticker = new AdmissionTicker(store, settings, logger, onTick, (err) => {
@@ -155,7 +161,10 @@ export async function buildGateway(
   const roomTicker = new RoomTicker(
     rooms,
     logger,
-    (_concertId, result) => void tickEvents.publish(result),
+    (concertId, result) => {
+      onRoomTick(concertId, result);
+      void tickEvents.publish(result);
+    },
     (err) => metrics.dependencyErrors.inc({ dependency: dependencyOf(err) ?? "redis" }),
   );
   const maxStreams = streamCap(config.SSE_MAX_STREAMS, config.SSE_FD_RESERVE);

@@ -1,26 +1,57 @@
 import { Metrics, type QueueStore, type TickResult } from "@concert/shared";
 import type { StreamCap } from "./queue/queue-streams";
 
-/** The gateway's Prometheus metrics: HTTP and dependency errors (shared), plus the queue's. */
+/** What the queue gauges read of one room: the general room's store, or a concert room's. */
+export interface MeteredRoom {
+  /** the `room` label: "general", or the concert's id */
+  room: string;
+  store: QueueStore;
+  /** the settings in force (maxActive, paused, and a concert room's admitPerFreeSeat) */
+  admission: () => { maxActive: number; paused: boolean; admitPerFreeSeat?: number } | undefined;
+}
+
+/**
+ * The gateway's Prometheus metrics: HTTP and dependency errors (shared), plus the queue's. The
+ * queue gauges have one series per room (`room`: "general" or a concert id), read from Redis at
+ * scrape time, so an alert can tell which on-sale stalled.
+ */
 export function gatewayMetrics(
   store: QueueStore,
   openStreams: () => number = () => 0,
   /** the admission settings in force (the ticker's, read at scrape time) */
   admission: () => { maxActive: number; paused: boolean } | undefined = () => undefined,
+  /** the concert rooms this instance serves (read at scrape time) */
+  concertRooms: () => MeteredRoom[] = () => [],
 ) {
   const metrics = new Metrics("gateway");
-  metrics.gauge("queue_paused", "1 while operators have paused admission", [], async function () {
-    this.set((await store.getOverrides()).paused ? 1 : 0);
+  const rooms = (): MeteredRoom[] => [{ room: "general", store, admission }, ...concertRooms()];
+  metrics.gauge("queue_paused", "1 while operators have paused the room's admission", ["room"], async function () {
+    for (const r of rooms()) this.set({ room: r.room }, (await r.store.getOverrides()).paused ? 1 : 0);
   });
-  metrics.gauge("queue_max_active", "The max-active setting in force (admission stops at it)", [], function () {
-    const a = admission();
-    if (a) this.set(a.maxActive);
+  metrics.gauge("queue_max_active", "The room's max-active setting in force", ["room"], function () {
+    for (const r of rooms()) {
+      const a = r.admission();
+      if (a) this.set({ room: r.room }, a.maxActive);
+    }
   });
-  metrics.gauge("queue_waiting", "Tokens waiting in the queue", [], async function () {
-    this.set((await store.counts()).waiting);
+  metrics.gauge(
+    "queue_admission_cap",
+    "How many active tokens the room's admission allows now: max active, and for a concert room at most admitPerFreeSeat × its free seats",
+    ["room"],
+    async function () {
+      for (const r of rooms()) {
+        const a = r.admission();
+        if (!a) continue;
+        const seats = a.admitPerFreeSeat === undefined ? null : await r.store.inventory();
+        this.set({ room: r.room }, seats ? Math.min(a.maxActive, a.admitPerFreeSeat! * seats.free) : a.maxActive);
+      }
+    },
+  );
+  metrics.gauge("queue_waiting", "Tokens waiting in the room's queue (ranked; a pre-queue is not counted)", ["room"], async function () {
+    for (const r of rooms()) this.set({ room: r.room }, (await r.store.counts()).waiting);
   });
-  metrics.gauge("queue_active", "Admitted tokens currently active", [], async function () {
-    this.set((await store.counts()).active);
+  metrics.gauge("queue_active", "Admitted tokens of the room currently active", ["room"], async function () {
+    for (const r of rooms()) this.set({ room: r.room }, (await r.store.counts()).active);
   });
   metrics.gauge("queue_sse_streams", "Open GET /api/queue/stream connections on this instance", [], function () {
     this.set(openStreams());
@@ -30,7 +61,7 @@ export function gatewayMetrics(
     "holds_refused_at_gateway_total",
     "Holds of already-claimed seats refused before reaching booking",
   );
-  const admitted = metrics.counter("queue_admitted_total", "Tokens admitted by ticks this instance ran");
+  const admitted = metrics.counter("queue_admitted_total", "Tokens admitted by ticks this instance ran, per room", ["room"]);
   const expired = metrics.counter("queue_tokens_expired_total", "Active tokens expired by ticks this instance ran");
   const evicted = metrics.counter("queue_tokens_evicted_total", "Idle waiting tokens dropped by ticks this instance ran");
   const lost = metrics.counter(
@@ -49,8 +80,12 @@ export function gatewayMetrics(
     onHoldRefused: () => holdsRefusedAtEdge.inc(),
     onStreamRefused: (cap: StreamCap) => streamsRefused.inc({ cap }),
     onLostToken: () => lost.inc(),
+    /** a concert room's tick (the room loop's) */
+    onRoomTick: (concertId: number, result: TickResult): void => {
+      admitted.inc({ room: String(concertId) }, result.admitted);
+    },
     onTick: (result: TickResult, ms: number): void => {
-      admitted.inc(result.admitted);
+      admitted.inc({ room: "general" }, result.admitted);
       expired.inc(result.expired);
       evicted.inc(result.evicted);
       perTick.observe(result.admitted);
