@@ -47,7 +47,7 @@ async function nextRefresh(page: Page): Promise<void> {
 /** tokens the second instance's own ticks admitted (its queue_admitted_total) */
 async function admittedBySecond(): Promise<number> {
   const text = await (await fetch(`${second.url}/metrics`)).text();
-  const m = /^queue_admitted_total\{[^}]*\} (\d+)/m.exec(text);
+  const m = /^queue_admitted_total\{[^}]*room="general"[^}]*\} (\d+)/m.exec(text);
   return m ? Number(m[1]) : 0;
 }
 const queueUsers = (from: number, count: number) =>

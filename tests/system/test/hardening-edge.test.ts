@@ -55,7 +55,7 @@ describe("system: hardening (edge)", () => {
     await sideBooking.start();
     const own: string[] = [];
     for (const [app, port, sample] of [
-      [side, metricsPort, 'queue_waiting{app="gateway"}'],
+      [side, metricsPort, 'queue_waiting{room="general",app="gateway"}'],
       [sideBooking, bookingMetricsPort, 'holds_created_total{app="booking"}'],
     ] as const) {
       const url = `http://127.0.0.1:${port}`;
