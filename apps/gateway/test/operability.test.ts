@@ -76,9 +76,9 @@ describe("metrics", () => {
       expect(text).toMatch(
         /http_request_duration_seconds_count\{app="gateway",method="GET",route="\/api\/users\/:userId\/token",status="401"\} 1/,
       );
-      expect(text).toMatch(/queue_waiting\{app="gateway"\} 1/);
-      expect(text).toMatch(/queue_active\{app="gateway"\} 2/);
-      expect(text).toMatch(/queue_admitted_total\{app="gateway"\} 2/);
+      expect(text).toMatch(/queue_waiting\{room="general",app="gateway"\} 1/);
+      expect(text).toMatch(/queue_active\{room="general",app="gateway"\} 2/);
+      expect(text).toMatch(/queue_admitted_total\{room="general",app="gateway"\} 2/);
       expect(text).toMatch(/queue_tick_duration_seconds_count\{app="gateway"\} 1/);
       expect(text).toMatch(/process_cpu_seconds_total/);
     } finally {
