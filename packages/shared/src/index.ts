@@ -7,6 +7,7 @@ export * from "./logger";
 export * from "./redis";
 export * from "./api";
 export * from "./limits";
+export * from "./console";
 export * from "./console-limits";
 export * from "./queue-store";
 export * from "./admission";

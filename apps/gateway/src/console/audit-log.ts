@@ -1,29 +1,6 @@
 import type { Request } from "express";
 import type { Cluster, Redis } from "ioredis";
-import { AUDIT_LOG_MAX_ENTRIES, AppError, OPERATOR_NAME_MAX, OPERATOR_NAME_PATTERN, redisCall } from "@concert/shared";
-
-/** One operator action as the audit log keeps it. */
-export interface AuditEntry {
-  /** the Redis stream id: `<ms>-<seq>`, unique and ordered across every instance */
-  id: string;
-  /** when the action was applied (ISO 8601, the gateway instance's clock) */
-  at: string;
-  /** the `X-Operator` name, or null when the request named none */
-  operator: string | null;
-  /** what: the route's action name (`queue.pause`, `queue.settings.update`, …) */
-  action: string;
-  method: string;
-  path: string;
-  /** the room acted on: null for the general room (a concert id once rooms exist) */
-  concertId: number | null;
-  /** the body the operator sent (PATCH), as parsed */
-  request?: unknown;
-  /** "applied", or the error code the action was refused with (nothing changed then) */
-  outcome: string;
-  before: unknown;
-  after: unknown;
-  requestId?: string;
-}
+import { AUDIT_LOG_MAX_ENTRIES, AppError, OPERATOR_NAME_MAX, OPERATOR_NAME_PATTERN, redisCall, type AuditEntry } from "@concert/shared";
 
 export type NewAuditEntry = Omit<AuditEntry, "id" | "at">;
 

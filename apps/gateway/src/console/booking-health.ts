@@ -1,20 +1,5 @@
 import type { Cluster, Redis } from "ioredis";
-import { HISTORY_SLOT_MS, redisCall, type Metrics } from "@concert/shared";
-
-/** Booking as the gateway's users meet it, over the last minute, summed over every gateway instance. */
-export interface BookingHealthView {
-  /** forwarded booking requests answered */
-  requests: number;
-  /** of those, answered 5xx (booking's own errors, and 502/503 when it could not be reached) */
-  errors: number;
-  /** errors / requests (null without requests) */
-  errorRate: number | null;
-  /** the upper bound (s) of the latency bucket holding the 99th percentile (null without requests) */
-  p99Sec: number | null;
-  /** true when the 99th percentile is beyond the largest bucket (p99Sec is then that bucket's bound) */
-  p99AboveMax: boolean;
-  windowSec: number;
-}
+import { HISTORY_SLOT_MS, redisCall, type BookingHealthView, type Metrics } from "@concert/shared";
 
 const WINDOW_MS = 60_000;
 

@@ -1,17 +1,5 @@
 import type { Cluster, Redis } from "ioredis";
-import { HISTORY_SLOT_MS, HISTORY_WINDOW_MS, redisCall, type Logger } from "@concert/shared";
-
-/** One point of the console's charts: a room's figures at the start of a slot. */
-export interface HistorySample {
-  /** the slot's start (ms since the epoch) */
-  at: number;
-  waiting: number;
-  active: number;
-  /** admitted over the minute before `at` */
-  admittedLastMinute: number;
-  /** seats sold over the room's dates (null when booking's figures were not available) */
-  sold: number | null;
-}
+import { HISTORY_SLOT_MS, HISTORY_WINDOW_MS, redisCall, type HistorySample, type Logger } from "@concert/shared";
 
 /** A room's figures in a sample (the general room's at the top level, each concert room's under `rooms`). */
 export type RoomFigures = Omit<HistorySample, "at">;

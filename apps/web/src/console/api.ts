@@ -1,24 +1,10 @@
 // The admin API as the console uses it. Every request carries the operator credential and the
 // operator's name (X-Operator: the audit log's "who"); both live only in this tab's sessionStorage.
 
-/** Booking's seat counts for one date (GET /admin/queue `seats.dates`). */
-export interface DateSeats {
-  concertId: number;
-  concertDetailId: number;
-  startsAt: string;
-  free: number;
-  held: number;
-  sold: number;
-}
+// Answer shapes come from @concert/shared (type-only: nothing of it reaches the browser bundle).
+import type { AuditEntry, BookingHealthView as BookingHealth, HistorySample, PerformanceSeats as DateSeats } from "@concert/shared";
 
-export interface BookingHealth {
-  requests: number;
-  errors: number;
-  errorRate: number | null;
-  p99Sec: number | null;
-  p99AboveMax: boolean;
-  windowSec: number;
-}
+export type { AuditEntry, BookingHealth, DateSeats, HistorySample };
 
 export interface Settings {
   batch: number;
@@ -74,28 +60,6 @@ export interface Room {
   booking: BookingHealth | null;
   /** the admin routes that steer this room (null: the room has no such route) */
   routes: { pause: string; resume: string; settings: string; reset: string | null; history: string };
-}
-
-export interface HistorySample {
-  at: number;
-  waiting: number;
-  active: number;
-  admittedLastMinute: number;
-  sold: number | null;
-}
-
-export interface AuditEntry {
-  id: string;
-  at: string;
-  operator: string | null;
-  action: string;
-  method: string;
-  path: string;
-  concertId: number | null;
-  request?: unknown;
-  outcome: string;
-  before: unknown;
-  after: unknown;
 }
 
 export class AdminError extends Error {
