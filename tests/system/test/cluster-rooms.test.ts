@@ -3,6 +3,7 @@ import type { Cluster } from "ioredis";
 import { call, sleep } from "./support/client";
 import { pool } from "./support/flows";
 import { report, startSystem, type System } from "./support/harness";
+import { operator } from "./support/operator";
 import { startRedisCluster, type RedisCluster } from "./support/redis-server";
 
 // Issue 14 on a 3-master Redis Cluster: each concert room's keys share their own hash tag
@@ -27,8 +28,7 @@ describe("system: concert rooms on a 3-master Redis Cluster", () => {
     await cluster?.stop();
   }, 60_000);
 
-  const admin = (method: string, path: string, body?: unknown) =>
-    call(sys.gateways[0].url, method, path, { body, headers: { authorization: `Bearer ${adminToken}` } });
+  const { admin, createConcert } = operator(() => sys, adminToken);
 
   /** The port of the master serving a key's slot. */
   const masterOf = async (key: string): Promise<number> => {
@@ -44,14 +44,7 @@ describe("system: concert rooms on a 3-master Redis Cluster", () => {
     const batches = [3, 5, 7];
     for (let i = 0; i < 30 && rooms.length < 3; i++) {
       const batch = batches[rooms.length];
-      const r = await admin("POST", "/admin/concerts", {
-        name: `Cluster ${i}`,
-        seatPrice: 1000,
-        dates: [new Date(Date.now() + 7 * 86_400_000).toISOString()],
-        room: { batch, tickMs: 1000, maxActive: 1000 },
-      });
-      expect(r.status).toBe(201);
-      const concertId = r.body.result.concertId as number;
+      const { concertId } = await createConcert({ name: `Cluster ${i}`, room: { batch, tickMs: 1000, maxActive: 1000 } });
       const master = await masterOf(`{q:${sys.queueName}:c${concertId}}:waiting`);
       if (rooms.some((x) => x.master === master)) continue; // another master wanted
       rooms.push({ concertId, batch, master });

@@ -3,6 +3,7 @@ import { verifyLottery, type LotteryRecord } from "@concert/shared";
 import { call, sleep } from "./support/client";
 import { pool } from "./support/flows";
 import { report, startSystem, type System } from "./support/harness";
+import { operator } from "./support/operator";
 import { timeUntil } from "./support/scenario";
 
 /** Pearson correlation of two equally long series. */
@@ -28,18 +29,8 @@ describe("system: scheduled opening and its lottery", () => {
   const adminToken = randomBytes(16).toString("hex");
   let sys: System;
   const gw = (i = 0) => sys.gateways[i % sys.gateways.length].url;
-  const admin = (method: string, path: string, body?: unknown) =>
-    call(gw(), method, path, { body, headers: { authorization: `Bearer ${adminToken}` } });
-  const concert = async (room: Record<string, unknown>) => {
-    const r = await admin("POST", "/admin/concerts", {
-      name: "On-sale",
-      seatPrice: 1000,
-      dates: [new Date(Date.now() + 7 * 86_400_000).toISOString()],
-      room,
-    });
-    expect(r.status).toBe(201);
-    return r.body.result.concertId as number;
-  };
+  const { admin, createConcert } = operator(() => sys, adminToken);
+  const concert = async (room: Record<string, unknown>) => (await createConcert({ name: "On-sale", room })).concertId;
 
   beforeAll(async () => {
     sys = await startSystem({ tag: "lottery", bookings: 1, gateways: 2, gatewayEnv: { ADMIN_TOKEN: adminToken, QUEUE_TICK_MS: "200" } });

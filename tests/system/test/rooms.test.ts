@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { call, sleep, type Reply } from "./support/client";
 import { report, startSystem, type System } from "./support/harness";
+import { operator } from "./support/operator";
 import { timeUntil } from "./support/scenario";
 
 // Issue 14, rooms: concerts made by operators, each with a waiting room of its own (its own keys,
@@ -10,21 +11,12 @@ describe("system: rooms per concert", () => {
   const adminToken = randomBytes(16).toString("hex");
   let sys: System;
   const gw = (i = 0) => sys.gateways[i % sys.gateways.length].url;
-  const admin = (method: string, path: string, body?: unknown, i = 0) =>
-    call(gw(i), method, path, { body, headers: { authorization: `Bearer ${adminToken}` } });
+  const { admin, createConcert: create } = operator(() => sys, adminToken);
   const inFuture = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
   const roomKey = (concertId: number, key: string) => `{q:${sys.queueName}:c${concertId}}:${key}`;
 
-  const createConcert = async (room?: Record<string, unknown>, dates = 1): Promise<{ concertId: number; concertDetailIds: number[] }> => {
-    const r = await admin("POST", "/admin/concerts", {
-      name: `Room ${randomBytes(2).toString("hex")}`,
-      seatPrice: 1000,
-      dates: Array.from({ length: dates }, (_, i) => inFuture(7 + i)),
-      ...(room && { room }),
-    });
-    expect(r.status).toBe(201);
-    return r.body.result;
-  };
+  const createConcert = (room?: Record<string, unknown>, dates = 1) =>
+    create({ name: `Room ${randomBytes(2).toString("hex")}`, room, dates });
   const issue = (userId: number, concertId?: number, i = 0, token?: string): Promise<Reply> =>
     call(gw(i), "POST", "/api/users/token", { body: concertId === undefined ? { userId } : { userId, concertId }, token });
   const poll = (userId: number, token: string, i = 0) => call(gw(i), "GET", `/api/users/${userId}/token`, { token });

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { call } from "./support/client";
 import { pool } from "./support/flows";
 import { report, startSystem, type System } from "./support/harness";
+import { operator } from "./support/operator";
 import { timeUntil } from "./support/scenario";
 
 // Issue 14, sold out: booking keeps each room's inventory in Redis on every hold, payment (and
@@ -11,8 +12,7 @@ describe("system: a concert room sells out", () => {
   const adminToken = randomBytes(16).toString("hex");
   let sys: System;
   const gw = (i = 0) => sys.gateways[i % sys.gateways.length].url;
-  const admin = (method: string, path: string, body?: unknown) =>
-    call(gw(), method, path, { body, headers: { authorization: `Bearer ${adminToken}` } });
+  const { admin, createConcert } = operator(() => sys, adminToken);
 
   beforeAll(async () => {
     sys = await startSystem({
@@ -28,14 +28,7 @@ describe("system: a concert room sells out", () => {
   }, 60_000);
 
   it("admits 0.2 x 50 free seats, shows the held seats while none is free, and turns the waiting to SOLD_OUT when all 50 are sold", async () => {
-    const created = await admin("POST", "/admin/concerts", {
-      name: "Small hall",
-      seatPrice: 1000,
-      dates: [new Date(Date.now() + 7 * 86_400_000).toISOString()],
-      room: { batch: 100, admitPerFreeSeat: 0.2 },
-    });
-    expect(created.status).toBe(201);
-    const { concertId, concertDetailIds } = created.body.result as { concertId: number; concertDetailIds: number[] };
+    const { concertId, concertDetailIds } = await createConcert({ name: "Small hall", room: { batch: 100, admitPerFreeSeat: 0.2 } });
     const detail = concertDetailIds[0];
     const users = sys.userIds(30);
     const tokens = new Map<number, string>();
