@@ -1,5 +1,6 @@
 import type { Logger } from "@concert/shared";
 import type { AdmissionSettings, QueueStore, TickResult } from "@concert/shared";
+import { TickLoop } from "./tick-loop";
 
 /**
  * Runs the admission tick on this instance. Every instance runs one; the tick script does the
@@ -7,9 +8,10 @@ import type { AdmissionSettings, QueueStore, TickResult } from "@concert/shared"
  * admits twice.
  */
 export class AdmissionTicker {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<unknown> | null = null;
-  private stopped = true;
+  private readonly loop = new TickLoop(
+    () => this.runOnce(),
+    () => Math.max(5, Math.floor(this.effective.tickMs / 2)),
+  );
   /** the admission settings in force, as the last tick reported them (live overrides included) */
   effective: AdmissionSettings & { paused: boolean };
   private readonly ranListeners: ((r: TickResult) => Promise<void> | void)[] = [];
@@ -30,26 +32,11 @@ export class AdmissionTicker {
   }
 
   start(): void {
-    this.stopped = false;
-    this.schedule(0);
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running;
-  }
-
-  private schedule(delay: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.runOnce().finally(() => {
-        this.running = null;
-        this.schedule(Math.max(5, Math.floor(this.effective.tickMs / 2)));
-      });
-    }, delay);
-    this.timer.unref();
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   async runOnce(): Promise<TickResult | null> {

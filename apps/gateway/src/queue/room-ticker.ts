@@ -1,5 +1,6 @@
 import type { Logger, TickResult } from "@concert/shared";
 import type { Rooms } from "./rooms";
+import { TickLoop } from "./tick-loop";
 
 /** A room where nobody waits and nobody is active is looked at again only this often (or when this instance queues someone in it). */
 export const IDLE_ROOM_RECHECK_MS = 1_000;
@@ -13,9 +14,10 @@ export const IDLE_ROOM_RECHECK_MS = 1_000;
  * this instance queues someone in it.
  */
 export class RoomTicker {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<unknown> | null = null;
-  private stopped = true;
+  private readonly loop = new TickLoop(
+    () => this.runOnce(),
+    () => this.nextDelay(),
+  );
   private readonly due = new Map<number, number>();
 
   constructor(
@@ -31,34 +33,17 @@ export class RoomTicker {
   }
 
   start(): void {
-    this.stopped = false;
-    this.schedule(0);
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** The room's tick is due now (someone was queued in it). */
   wake(concertId: number): void {
     this.due.set(concertId, 0);
-    if (!this.stopped && !this.running) this.schedule(0);
-  }
-
-  private schedule(delay: number): void {
-    if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.running = this.runOnce().finally(() => {
-        this.running = null;
-        this.schedule(this.nextDelay());
-      });
-    }, delay);
-    this.timer.unref();
+    this.loop.wake();
   }
 
   private nextDelay(): number {
