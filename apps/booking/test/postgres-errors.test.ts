@@ -71,6 +71,9 @@ describe("createDb marks failures where they arise", () => {
         () => down.$queryRaw`SELECT 1`,
         () => down.$executeRaw`SELECT 1`,
         () => down.$transaction(async (tx) => tx.$queryRaw`SELECT 1`),
+        // plain pg on the same pool (db/sql.ts)
+        () => down.sql.query("SELECT 1"),
+        () => down.sql.transaction({ timeoutMs: 1000 }, (query) => query("SELECT 1")),
       ];
       for (const attempt of attempts) await expect(attempt()).rejects.toMatchObject({ name: "DependencyError", dependency: "postgres" });
     } finally {
@@ -87,6 +90,39 @@ describe("createDb marks failures where they arise", () => {
         await tx.$executeRaw`INSERT INTO users (id) VALUES (${id})`;
       });
       await expect(twice).rejects.toBeInstanceOf(UniqueViolation);
+    } finally {
+      await db.$disconnect();
+    }
+  });
+
+  it("plain pg: a unique violation comes out as UniqueViolation, and the transaction rolled back all of it", async () => {
+    const db = createDb(testDatabaseUrl(), { poolSize: 1 });
+    try {
+      const [id, other] = [nextId(), nextId()];
+      const twice = db.sql.transaction({ timeoutMs: 5000 }, async (query) => {
+        await query("INSERT INTO users (id) VALUES ($1)", [other]);
+        await query("INSERT INTO users (id) VALUES ($1)", [id]);
+        await query("INSERT INTO users (id) VALUES ($1)", [id]);
+      });
+      await expect(twice).rejects.toBeInstanceOf(UniqueViolation);
+      expect(await db.sql.query("SELECT id FROM users WHERE id = ANY($1::int[])", [[id, other]])).toEqual([]);
+      // the one connection went back to the pool in a usable state
+      expect(await db.sql.query<{ n: number }>("SELECT 1 AS n")).toEqual([{ n: 1 }]);
+    } finally {
+      await db.$disconnect();
+    }
+  });
+
+  it("plain pg: a statement past the transaction's timeout is cut (57014) and nothing of it commits", async () => {
+    const db = createDb(testDatabaseUrl(), { poolSize: 1 });
+    try {
+      const id = nextId();
+      const slow = db.sql.transaction({ timeoutMs: 50 }, async (query) => {
+        await query("INSERT INTO users (id) VALUES ($1)", [id]);
+        await query("SELECT pg_sleep(1)");
+      });
+      await expect(slow).rejects.toMatchObject({ code: "57014" });
+      expect(await db.sql.query("SELECT id FROM users WHERE id = $1", [id])).toEqual([]);
     } finally {
       await db.$disconnect();
     }

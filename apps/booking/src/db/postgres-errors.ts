@@ -76,7 +76,8 @@ function meansPostgresIsDown(err: unknown, depth = 0): boolean {
 function isUniqueViolation(err: unknown): boolean {
   const e = err as DriverError;
   const cause = adapterCause(e);
-  return e.code === "P2002" || cause?.kind === "UniqueConstraintViolation" || cause?.originalCode === "23505";
+  // Prisma's code, the driver adapter's kind, or plain pg's DatabaseError (db/sql.ts) with the SQLSTATE
+  return e.code === "P2002" || cause?.kind === "UniqueConstraintViolation" || cause?.originalCode === "23505" || e.code === "23505";
 }
 
 /**
