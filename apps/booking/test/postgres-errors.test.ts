@@ -1,5 +1,6 @@
 import { DependencyError } from "@concert/shared";
 import { createDb } from "../src/db/client";
+import { Prisma } from "../src/generated/prisma/client";
 import { UniqueViolation, postgresFailure } from "../src/db/postgres-errors";
 import { Client } from "pg";
 import { holdAsNewUser, newConcert, nextId, reserveIdBlock, startBooking, testDatabaseUrl, until, type Booking } from "./support/booking";
@@ -72,8 +73,8 @@ describe("createDb marks failures where they arise", () => {
         () => down.$executeRaw`SELECT 1`,
         () => down.$transaction(async (tx) => tx.$queryRaw`SELECT 1`),
         // plain pg on the same pool (db/sql.ts)
-        () => down.sql.query("SELECT 1"),
-        () => down.sql.transaction({ timeoutMs: 1000 }, (query) => query("SELECT 1")),
+        () => down.sql.query(Prisma.sql`SELECT 1`),
+        () => down.sql.transaction({ timeoutMs: 1000 }, (query) => query(Prisma.sql`SELECT 1`)),
       ];
       for (const attempt of attempts) await expect(attempt()).rejects.toMatchObject({ name: "DependencyError", dependency: "postgres" });
     } finally {
@@ -100,14 +101,14 @@ describe("createDb marks failures where they arise", () => {
     try {
       const [id, other] = [nextId(), nextId()];
       const twice = db.sql.transaction({ timeoutMs: 5000 }, async (query) => {
-        await query("INSERT INTO users (id) VALUES ($1)", [other]);
-        await query("INSERT INTO users (id) VALUES ($1)", [id]);
-        await query("INSERT INTO users (id) VALUES ($1)", [id]);
+        await query(Prisma.sql`INSERT INTO users (id) VALUES (${other})`);
+        await query(Prisma.sql`INSERT INTO users (id) VALUES (${id})`);
+        await query(Prisma.sql`INSERT INTO users (id) VALUES (${id})`);
       });
       await expect(twice).rejects.toBeInstanceOf(UniqueViolation);
-      expect(await db.sql.query("SELECT id FROM users WHERE id = ANY($1::int[])", [[id, other]])).toEqual([]);
+      expect(await db.sql.query(Prisma.sql`SELECT id FROM users WHERE id = ANY(${[id, other]}::int[])`)).toEqual([]);
       // the one connection went back to the pool in a usable state
-      expect(await db.sql.query<{ n: number }>("SELECT 1 AS n")).toEqual([{ n: 1 }]);
+      expect(await db.sql.query<{ n: number }>(Prisma.sql`SELECT 1 AS n`)).toEqual([{ n: 1 }]);
     } finally {
       await db.$disconnect();
     }
@@ -118,11 +119,30 @@ describe("createDb marks failures where they arise", () => {
     try {
       const id = nextId();
       const slow = db.sql.transaction({ timeoutMs: 50 }, async (query) => {
-        await query("INSERT INTO users (id) VALUES ($1)", [id]);
-        await query("SELECT pg_sleep(1)");
+        await query(Prisma.sql`INSERT INTO users (id) VALUES (${id})`);
+        await query(Prisma.sql`SELECT pg_sleep(1)`);
       });
       await expect(slow).rejects.toMatchObject({ code: "57014" });
-      expect(await db.sql.query("SELECT id FROM users WHERE id = $1", [id])).toEqual([]);
+      expect(await db.sql.query(Prisma.sql`SELECT id FROM users WHERE id = ${id}`)).toEqual([]);
+    } finally {
+      await db.$disconnect();
+    }
+  });
+
+  it("plain pg: with every connection busy, a transaction that may wait only so long gives up with its own error", async () => {
+    const db = createDb(testDatabaseUrl(), { poolSize: 1 });
+    try {
+      let release!: () => void;
+      const busy = db.sql.transaction({ timeoutMs: 5000 }, () => new Promise<void>((r) => (release = r)));
+      const late = db.sql.transaction(
+        { timeoutMs: 5000, connectWithinMs: 30, onConnectTimeout: () => new Error("no connection in time") },
+        (query) => query(Prisma.sql`SELECT 1`),
+      );
+      await expect(late).rejects.toThrow("no connection in time");
+      release();
+      await busy;
+      // the connection it would have had came back to the pool: the next transaction gets it
+      expect(await db.sql.transaction({ timeoutMs: 1000 }, (query) => query<{ n: number }>(Prisma.sql`SELECT 2 AS n`))).toEqual([{ n: 2 }]);
     } finally {
       await db.$disconnect();
     }

@@ -47,5 +47,5 @@ export function createDb(databaseUrl: string, options: DbOptions = {}): Db {
   return Object.assign(client, { sql: new Sql(pool) }) as unknown as Db;
 }
 
-/** Postgres integer columns come back as number, bigint columns as bigint; amounts fit 2^53. */
-export const toNumber = (v: bigint | number): number => (typeof v === "bigint" ? Number(v) : v);
+/** Postgres integer columns come back as number, bigint columns as bigint (Prisma) or string (plain pg); amounts fit 2^53. */
+export const toNumber = (v: bigint | number | string): number => (typeof v === "number" ? v : Number(v));

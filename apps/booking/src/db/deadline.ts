@@ -1,7 +1,7 @@
 import { AppError } from "@concert/shared";
-import { Prisma } from "../generated/prisma/client";
-import type { Db, Tx } from "./client";
+import type { Db } from "./client";
 import { isStatementTimeout } from "./postgres-errors";
+import type { Query } from "./sql";
 
 /** Kept back from a deadline so that the answer reaches the caller before it gives up. */
 const ANSWER_MARGIN_MS = 200;
@@ -20,22 +20,28 @@ export function timeLeft(deadline: number, now = Date.now()): number {
   return left;
 }
 
+/** A transaction without a caller's deadline (tests, operator paths) is still cut after this long. */
+const NO_DEADLINE_TX_MS = 15_000;
+
 /**
- * Runs `work` in one READ COMMITTED interactive transaction that cannot commit after `deadline`:
- * every statement and every lock wait in it is cut at the time that was left when it began
- * (SET LOCAL statement_timeout / lock_timeout), and Prisma's transaction timeout bounds the
- * whole, so work its caller has given up on rolls back instead of committing later.
+ * Runs `work` in one READ COMMITTED transaction (plain pg, db/sql.ts) that cannot commit after
+ * `deadline` (without one, each statement is cut after NO_DEADLINE_TX_MS): the wait for a pool connection is bounded by the time left, every statement and
+ * every lock wait in it is cut at the time that was left once it had one (SET LOCAL
+ * statement_timeout / lock_timeout), and COMMIT is not sent once no time is left, so work its
+ * caller has given up on rolls back instead of committing later.
  */
-export async function transactionBefore<T>(db: Db, deadline: number, work: (tx: Tx) => Promise<T>): Promise<T> {
+export async function transactionBefore<T>(db: Db, deadline: number | undefined, work: (query: Query) => Promise<T>): Promise<T> {
+  if (deadline === undefined) return db.sql.transaction({ timeoutMs: NO_DEADLINE_TX_MS }, work);
   const budget = timeLeft(deadline);
   try {
-    return await db.$transaction(
-      async (tx) => {
-        const left = String(timeLeft(deadline));
-        await tx.$queryRaw`SELECT set_config('statement_timeout', ${left}, true), set_config('lock_timeout', ${left}, true)`;
-        return work(tx);
+    return await db.sql.transaction(
+      {
+        connectWithinMs: budget,
+        onConnectTimeout: deadlinePassed,
+        timeoutMs: () => timeLeft(deadline),
+        beforeCommit: () => void timeLeft(deadline),
       },
-      { isolationLevel: Prisma.TransactionIsolationLevel.ReadCommitted, maxWait: budget, timeout: budget },
+      work,
     );
   } catch (err) {
     if (isStatementTimeout(err)) throw deadlinePassed();

@@ -10,19 +10,14 @@ import {
   type PaymentRequest,
   type PaymentResult,
 } from "../payments/decide-payment";
-import type { Db, Tx } from "./client";
+import type { Db } from "./client";
 import { toNumber } from "./client";
 import { transactionBefore } from "./deadline";
 import { dbClock, type DbClock } from "./seat-sql";
-
-const TX_OPTIONS = {
-  isolationLevel: Prisma.TransactionIsolationLevel.ReadCommitted,
-  maxWait: 10_000,
-  timeout: 15_000,
-};
+import type { Query } from "./sql";
 
 /**
- * A payment in ONE interactive transaction: this reads and locks the rows, decidePayment decides,
+ * A payment in ONE transaction (plain pg, db/sql.ts: the purchase's busiest statements): this reads and locks the rows, decidePayment decides,
  * this writes the plan. Locks are always taken in the order seat → reservation → user (ids
  * ascending within each), the order every other writer uses too, so concurrent payments, holds
  * and sweeps cannot deadlock. Row locks are FOR NO KEY UPDATE, which does not block the
@@ -39,46 +34,45 @@ export class PaymentsRepository {
    * UniqueViolation. With the caller's `deadline` (ms since epoch) the transaction cannot commit after it.
    */
   async pay(request: PaymentRequest, deadline?: number): Promise<PaymentResult> {
-    if (deadline !== undefined) return transactionBefore(this.db, deadline, (tx) => this.payIn(tx, request));
-    return this.db.$transaction((tx) => this.payIn(tx, request), TX_OPTIONS);
+    return transactionBefore(this.db, deadline, (query) => this.payIn(query, request));
   }
 
   /** The payment stored under the user's Idempotency-Key, marked as a replay. */
   async findByKey(userId: number, key: string): Promise<PaymentResult | null> {
-    return this.findIn(this.db, userId, key);
+    return this.findIn(this.db.sql.query, userId, key);
   }
 
-  private async payIn(tx: Tx, request: PaymentRequest): Promise<PaymentResult> {
+  private async payIn(query: Query, request: PaymentRequest): Promise<PaymentResult> {
     const { userId, reservationIds: ids, idempotencyKey } = request;
-    const earlier = idempotencyKey ? await this.findIn(tx, userId, idempotencyKey) : null;
+    const earlier = idempotencyKey ? await this.findIn(query, userId, idempotencyKey) : null;
     if (earlier) return settled(replayOrConflict(request, earlier));
 
     // Ownership never changes, so it can be checked before locking.
     const owned = (
-      await tx.$queryRaw<{ id: number; user_id: number; seat_id: number }[]>`
-        SELECT id, user_id, seat_id FROM reservation WHERE id = ANY(${ids}::int[])`
+      await query<{ id: number; user_id: number; seat_id: number }>(Prisma.sql`
+        SELECT id, user_id, seat_id FROM reservation WHERE id = ANY(${ids}::int[])`)
     ).map((r) => ({ id: r.id, userId: r.user_id, seatId: r.seat_id }));
     const notYours = decideOwnership(request, owned);
     if (notYours) throw notYours;
 
-    const decision = decidePayment(request, await this.lock(tx, request, seatIdsOf(owned)));
+    const decision = decidePayment(request, await this.lock(query, request, seatIdsOf(owned)));
     if (!("plan" in decision)) return settled(decision);
-    return this.write(tx, decision.plan);
+    return this.write(query, decision.plan);
   }
 
   /** Lock order: seats, then reservations, then the user. */
-  private async lock(tx: Tx, request: PaymentRequest, seatIds: number[]): Promise<LockedRows> {
+  private async lock(query: Query, request: PaymentRequest, seatIds: number[]): Promise<LockedRows> {
     const { userId, reservationIds: ids, idempotencyKey } = request;
-    const seats = await tx.$queryRaw<{ id: number; status: string; reservation_id: number | null }[]>`
-      SELECT id, status::text, reservation_id FROM seat WHERE id = ANY(${seatIds}::int[]) ORDER BY id FOR NO KEY UPDATE`;
+    const seats = await query<{ id: number; status: string; reservation_id: number | null }>(Prisma.sql`
+      SELECT id, status::text, reservation_id FROM seat WHERE id = ANY(${seatIds}::int[]) ORDER BY id FOR NO KEY UPDATE`);
     // the hold's expiry is judged as the statement runs (after waiting for the seat locks)
-    const reservations = await tx.$queryRaw<{ id: number; seat_id: number; status: string; price: number; expired: boolean }[]>`
+    const reservations = await query<{ id: number; seat_id: number; status: string; price: number; expired: boolean }>(Prisma.sql`
       SELECT id, seat_id, status::text, price, expires_at <= ${this.clock.current()} AS expired
-        FROM reservation WHERE id = ANY(${ids}::int[]) ORDER BY id FOR NO KEY UPDATE`;
+        FROM reservation WHERE id = ANY(${ids}::int[]) ORDER BY id FOR NO KEY UPDATE`);
     // A request with the same key may have committed while we waited for the locks.
-    const earlier = idempotencyKey ? await this.findIn(tx, userId, idempotencyKey) : null;
-    const [user] = await tx.$queryRaw<{ point: bigint }[]>`
-      SELECT point FROM users WHERE id = ${userId} FOR NO KEY UPDATE`;
+    const earlier = idempotencyKey ? await this.findIn(query, userId, idempotencyKey) : null;
+    const [user] = await query<{ point: string }>(Prisma.sql`
+      SELECT point FROM users WHERE id = ${userId} FOR NO KEY UPDATE`);
     return {
       earlier,
       seats: seats.map((s) => ({ id: s.id, status: s.status, reservationId: s.reservation_id })),
@@ -87,9 +81,9 @@ export class PaymentsRepository {
     };
   }
 
-  private async write(tx: Tx, plan: PaymentPlan): Promise<PaymentResult> {
+  private async write(query: Query, plan: PaymentPlan): Promise<PaymentResult> {
     const { userId, amount, reservationIds, seatIds } = plan;
-    const [payment] = await tx.$queryRaw<{ id: number; balance_after: bigint }[]>`
+    const [payment] = await query<{ id: number; balance_after: string }>(Prisma.sql`
       WITH debited AS (
         UPDATE users SET point = point - ${BigInt(amount)} WHERE id = ${userId} RETURNING point
       ), p AS (
@@ -100,12 +94,12 @@ export class PaymentsRepository {
         INSERT INTO point_ledger (user_id, type, amount, balance_after, payment_id)
         SELECT ${userId}, 'USE', ${BigInt(amount)}, balance_after, id FROM p WHERE ${BigInt(amount)} > 0
       )
-      SELECT id, balance_after FROM p`;
-    await tx.$executeRaw`
-      UPDATE reservation SET status = 'CONFIRMED', payment_id = ${payment.id} WHERE id = ANY(${reservationIds}::int[])`;
-    const sold = await tx.$queryRaw<{ concert_detail_id: number; seat_no: number; reservation_id: number }[]>`
+      SELECT id, balance_after FROM p`);
+    await query(Prisma.sql`
+      UPDATE reservation SET status = 'CONFIRMED', payment_id = ${payment.id} WHERE id = ANY(${reservationIds}::int[])`);
+    const sold = await query<{ concert_detail_id: number; seat_no: number; reservation_id: number }>(Prisma.sql`
       UPDATE seat SET status = 'SOLD', hold_until = NULL WHERE id = ANY(${seatIds}::int[])
-      RETURNING concert_detail_id, seat_no, reservation_id`;
+      RETURNING concert_detail_id, seat_no, reservation_id`);
 
     return {
       paymentId: payment.id,
@@ -118,17 +112,17 @@ export class PaymentsRepository {
     };
   }
 
-  private async findIn(db: Db | Tx, userId: number, key: string): Promise<PaymentResult | null> {
-    const payment = await db.payment.findUnique({
-      where: { userId_idempotencyKey: { userId, idempotencyKey: key } },
-      select: { id: true, amount: true, balanceAfter: true, reservations: { select: { id: true }, orderBy: { id: "asc" } } },
-    });
+  private async findIn(query: Query, userId: number, key: string): Promise<PaymentResult | null> {
+    const [payment] = await query<{ id: number; amount: string; balance_after: string; reservation_ids: number[] }>(Prisma.sql`
+      SELECT p.id, p.amount, p.balance_after,
+             ARRAY(SELECT r.id FROM reservation r WHERE r.payment_id = p.id ORDER BY r.id) AS reservation_ids
+        FROM payment p WHERE p.user_id = ${userId} AND p.idempotency_key = ${key}`);
     if (!payment) return null;
     return {
       paymentId: payment.id,
-      reservationIds: payment.reservations.map((r) => r.id),
+      reservationIds: payment.reservation_ids,
       amount: toNumber(payment.amount),
-      balance: toNumber(payment.balanceAfter),
+      balance: toNumber(payment.balance_after),
       status: "PAID",
       replayed: true,
     };

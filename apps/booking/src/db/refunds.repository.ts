@@ -8,17 +8,12 @@ import {
   type LockedCancel,
   type RefundPlan,
 } from "../refunds/decide-cancel";
-import type { Db, Tx } from "./client";
+import type { Db } from "./client";
 import { toNumber } from "./client";
 import { transactionBefore } from "./deadline";
 import { MAX_BALANCE } from "./points.repository";
 import { dbClock, type DbClock } from "./seat-sql";
-
-const TX_OPTIONS = {
-  isolationLevel: Prisma.TransactionIsolationLevel.ReadCommitted,
-  maxWait: 10_000,
-  timeout: 15_000,
-};
+import type { Query } from "./sql";
 
 /** A cancelled reservation, as answered (the first time and on every replay). */
 export interface Cancelled extends CancelView {
@@ -38,13 +33,14 @@ interface CancelledRow {
   seat_no: number;
   cancelled_at: Date;
   ledger_id: number;
-  amount: bigint;
+  /** bigint columns: strings from plain pg */
+  amount: string;
   payment_id: number;
-  balance_after: bigint;
+  balance_after: string;
 }
 
 /** A REFUND row as answered (the cancel's answer and "my tickets" alike). */
-export function refundView(r: { ledger_id: number; amount: bigint; payment_id: number; cancelled_at: Date }): RefundView {
+export function refundView(r: { ledger_id: number; amount: bigint | string; payment_id: number; cancelled_at: Date }): RefundView {
   return { amount: toNumber(r.amount), paymentId: r.payment_id, ledgerId: r.ledger_id, refundedAt: r.cancelled_at.toISOString() };
 }
 
@@ -75,63 +71,60 @@ export class RefundsRepository {
 
   /** Cancels and refunds, replays or refuses (AppError). With `deadline` (ms since epoch) nothing commits after it. */
   async cancel(input: CancelInput, deadline?: number): Promise<Cancelled> {
-    if (deadline !== undefined) return transactionBefore(this.db, deadline, (tx) => this.cancelIn(tx, input));
-    return this.db.$transaction((tx) => this.cancelIn(tx, input), TX_OPTIONS);
+    return transactionBefore(this.db, deadline, (query) => this.cancelIn(query, input));
   }
 
   /** The reservation this user cancelled under `key`, or null. */
   async findByKey(userId: number, key: string): Promise<Cancelled | null> {
-    const [r] = await this.db.$queryRaw<CancelledRow[]>(
+    const [r] = await this.db.sql.query<CancelledRow>(
       cancelledSql(Prisma.sql`r.user_id = ${userId} AND r.cancel_idempotency_key = ${key}`),
     );
     return r ? cancelledView(r) : null;
   }
 
-  private async cancelIn(tx: Tx, input: CancelInput): Promise<Cancelled> {
-    const [owned] = await tx.$queryRaw<{ user_id: number; seat_id: number }[]>`
-      SELECT user_id, seat_id FROM reservation WHERE id = ${input.reservationId}`;
+  private async cancelIn(query: Query, input: CancelInput): Promise<Cancelled> {
+    const [owned] = await query<{ user_id: number; seat_id: number }>(Prisma.sql`
+      SELECT user_id, seat_id FROM reservation WHERE id = ${input.reservationId}`);
     const notYours = decideCancelOwner(input, owned?.user_id ?? null);
     if (notYours) throw notYours;
     if (input.idempotencyKey) {
-      const [used] = await tx.$queryRaw<{ id: number }[]>`
-        SELECT id FROM reservation WHERE user_id = ${input.userId} AND cancel_idempotency_key = ${input.idempotencyKey}`;
+      const [used] = await query<{ id: number }>(Prisma.sql`
+        SELECT id FROM reservation WHERE user_id = ${input.userId} AND cancel_idempotency_key = ${input.idempotencyKey}`);
       const conflict = keyConflict(input, used?.id ?? null);
       if (conflict) throw conflict;
     }
-    const decision = decideCancel(input, await this.lock(tx, input, owned.seat_id));
+    const decision = decideCancel(input, await this.lock(query, input, owned.seat_id));
     if ("refusal" in decision) throw decision.refusal;
     if ("replay" in decision) return decision.replay;
-    return this.write(tx, decision.plan);
+    return this.write(query, decision.plan);
   }
 
   /** Lock order: the seat, then the reservation, then the user. */
-  private async lock(tx: Tx, input: CancelInput, seatId: number): Promise<LockedCancel<Cancelled>> {
-    await tx.$queryRaw`SELECT id FROM seat WHERE id = ${seatId} FOR NO KEY UPDATE`;
+  private async lock(query: Query, input: CancelInput, seatId: number): Promise<LockedCancel<Cancelled>> {
+    await query(Prisma.sql`SELECT id FROM seat WHERE id = ${seatId} FOR NO KEY UPDATE`);
     const now = this.clock.current();
-    const [r] = await tx.$queryRaw<
-      {
-        id: number;
-        user_id: number;
-        seat_id: number;
-        status: string;
-        price: number;
-        payment_id: number | null;
-        cancel_idempotency_key: string | null;
-        cancel_deadline: Date;
-        deadline_passed: boolean;
-      }[]
-    >`
+    const [r] = await query<{
+      id: number;
+      user_id: number;
+      seat_id: number;
+      status: string;
+      price: number;
+      payment_id: number | null;
+      cancel_idempotency_key: string | null;
+      cancel_deadline: Date;
+      deadline_passed: boolean;
+    }>(Prisma.sql`
       SELECT r.id, r.user_id, r.seat_id, r.status::text, r.price, r.payment_id, r.cancel_idempotency_key,
              d.starts_at - ${this.cancelDeadlineSec}::int * interval '1 second' AS cancel_deadline,
              d.starts_at - ${this.cancelDeadlineSec}::int * interval '1 second' <= ${now} AS deadline_passed
         FROM reservation r JOIN concert_detail d ON d.id = r.concert_detail_id
        WHERE r.id = ${input.reservationId}
-         FOR NO KEY UPDATE OF r`;
-    const [payment] = await tx.$queryRaw<{ amount: bigint; refunded: bigint }[]>`
+         FOR NO KEY UPDATE OF r`);
+    const [payment] = await query<{ amount: string; refunded: string }>(Prisma.sql`
       SELECT p.amount, (SELECT coalesce(sum(l.amount), 0) FROM point_ledger l WHERE l.payment_id = p.id AND l.type = 'REFUND')::bigint AS refunded
-        FROM payment p WHERE p.id = ${r.payment_id}`;
-    const [earlier] = await tx.$queryRaw<CancelledRow[]>(cancelledSql(Prisma.sql`r.id = ${r.id}`));
-    const [user] = await tx.$queryRaw<{ point: bigint }[]>`SELECT point FROM users WHERE id = ${input.userId} FOR NO KEY UPDATE`;
+        FROM payment p WHERE p.id = ${r.payment_id}`);
+    const [earlier] = await query<CancelledRow>(cancelledSql(Prisma.sql`r.id = ${r.id}`));
+    const [user] = await query<{ point: string }>(Prisma.sql`SELECT point FROM users WHERE id = ${input.userId} FOR NO KEY UPDATE`);
     return {
       reservation: {
         id: r.id,
@@ -152,21 +145,21 @@ export class RefundsRepository {
   }
 
   /** Cancels the reservation, frees its seat (only if the seat is still this reservation's) and credits the refund. */
-  private async write(tx: Tx, plan: RefundPlan): Promise<Cancelled> {
+  private async write(query: Query, plan: RefundPlan): Promise<Cancelled> {
     const now = this.clock.current();
-    await tx.$executeRaw`
+    await query(Prisma.sql`
       UPDATE reservation SET status = 'CANCELLED', cancelled_at = ${now}, cancel_idempotency_key = ${plan.idempotencyKey ?? null}
-       WHERE id = ${plan.reservationId}`;
-    await tx.$executeRaw`
+       WHERE id = ${plan.reservationId}`);
+    await query(Prisma.sql`
       UPDATE seat SET status = 'FREE', reservation_id = NULL, hold_until = NULL
-       WHERE id = ${plan.seatId} AND reservation_id = ${plan.reservationId}`;
-    await tx.$executeRaw`
+       WHERE id = ${plan.seatId} AND reservation_id = ${plan.reservationId}`);
+    await query(Prisma.sql`
       WITH credited AS (
         UPDATE users SET point = point + ${BigInt(plan.amount)} WHERE id = ${plan.userId} RETURNING point
       )
       INSERT INTO point_ledger (user_id, type, amount, balance_after, payment_id, reservation_id)
-      SELECT ${plan.userId}, 'REFUND', ${BigInt(plan.amount)}, point, ${plan.paymentId}, ${plan.reservationId} FROM credited`;
-    const [r] = await tx.$queryRaw<CancelledRow[]>(cancelledSql(Prisma.sql`r.id = ${plan.reservationId}`));
+      SELECT ${plan.userId}, 'REFUND', ${BigInt(plan.amount)}, point, ${plan.paymentId}, ${plan.reservationId} FROM credited`);
+    const [r] = await query<CancelledRow>(cancelledSql(Prisma.sql`r.id = ${plan.reservationId}`));
     return cancelledView(r);
   }
 }

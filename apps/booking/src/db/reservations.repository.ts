@@ -1,5 +1,7 @@
-import type { Db, Tx } from "./client";
+import { Prisma } from "../generated/prisma/client";
+import type { Db } from "./client";
 import { transactionBefore } from "./deadline";
+import type { Query } from "./sql";
 import { dbClock, liveHoldCount, seatHoldExpired, seatIsFree, type DbClock } from "./seat-sql";
 
 export interface HeldReservation {
@@ -68,12 +70,12 @@ export class ReservationsRepository {
     const { userId, concertDetailId, seatNos, ttlMs, maxHolds } = input;
     const now = this.clock.now();
     const wanted = [...seatNos];
-    return transactionBefore(this.db, input.deadline, async (tx) => {
+    return transactionBefore(this.db, input.deadline, async (query) => {
       if (wanted.length > 1) {
-        await tx.$queryRaw`
-          SELECT id FROM seat WHERE concert_detail_id = ${concertDetailId} AND seat_no = ANY(${wanted}::int[]) ORDER BY id FOR NO KEY UPDATE`;
+        await query(Prisma.sql`
+          SELECT id FROM seat WHERE concert_detail_id = ${concertDetailId} AND seat_no = ANY(${wanted}::int[]) ORDER BY id FOR NO KEY UPDATE`);
       }
-      const seats = await tx.$queryRaw<{ id: number; seat_no: number; reservation_id: number; hold_until: Date; seat_price: number }[]>`
+      const seats = await query<{ id: number; seat_no: number; reservation_id: number; hold_until: Date; seat_price: number }>(Prisma.sql`
         UPDATE seat s
            SET status = 'HELD',
                hold_until = ${now} + ${ttlMs}::int * interval '1 millisecond',
@@ -82,21 +84,21 @@ export class ReservationsRepository {
          WHERE s.concert_detail_id = ${concertDetailId} AND s.seat_no = ANY(${wanted}::int[])
            AND d.id = s.concert_detail_id AND d.starts_at > ${now}
            AND ${seatIsFree(now)}
-        RETURNING s.id, s.seat_no, s.reservation_id, s.hold_until, d.seat_price`;
+        RETURNING s.id, s.seat_no, s.reservation_id, s.hold_until, d.seat_price`);
       if (seats.length < wanted.length) throw new HoldRefused(); // rolls back the seats it got
       seats.sort((a, b) => a.seat_no - b.seat_no);
       const first = seats[0];
       const group = seats.length > 1 ? first.reservation_id : null;
-      await tx.$executeRaw`INSERT INTO users (id) VALUES (${userId}) ON CONFLICT (id) DO NOTHING`;
-      await tx.$queryRaw`SELECT id FROM users WHERE id = ${userId} FOR NO KEY UPDATE`;
-      const rows = await tx.$queryRaw<{ id: number; seat_no: number; price: number; expires_at: Date; db_now: Date }[]>`
+      await query(Prisma.sql`INSERT INTO users (id) VALUES (${userId}) ON CONFLICT (id) DO NOTHING`);
+      await query(Prisma.sql`SELECT id FROM users WHERE id = ${userId} FOR NO KEY UPDATE`);
+      const rows = await query<{ id: number; seat_no: number; price: number; expires_at: Date; db_now: Date }>(Prisma.sql`
         INSERT INTO reservation (id, user_id, concert_detail_id, seat_id, seat_no, price, status, expires_at, idempotency_key, hold_group_id)
         SELECT v.id, ${userId}, ${concertDetailId}, v.seat_id, v.seat_no, ${first.seat_price}, 'HELD', ${first.hold_until},
                CASE WHEN v.id = ${first.reservation_id} THEN ${input.idempotencyKey ?? null} END, ${group}::int
           FROM unnest(${seats.map((x) => x.reservation_id)}::int[], ${seats.map((x) => x.id)}::int[], ${seats.map((x) => x.seat_no)}::int[])
                AS v(id, seat_id, seat_no)
          WHERE ${liveHoldCount(userId, now)} + ${seats.length}::int <= ${maxHolds}
-        RETURNING id, seat_no, price, expires_at, ${now} AS db_now`;
+        RETURNING id, seat_no, price, expires_at, ${now} AS db_now`);
       if (rows.length === 0) throw new HoldRefused(); // the limit: rolls the seats back
       return rows
         .map((r) => ({ reservationId: r.id, concertDetailId, seatNo: r.seat_no, price: r.price, expiresAt: r.expires_at, dbNow: r.db_now }))
@@ -109,13 +111,18 @@ export class ReservationsRepository {
 
   /** The hold the user made under `key` (Idempotency-Key), every seat of it, whatever has become of them since. */
   async findByKey(userId: number, key: string): Promise<HeldReservation[] | null> {
-    const rows = await this.db.$queryRaw<
-      { id: number; concert_detail_id: number; seat_no: number; price: number; expires_at: Date; created_at: Date }[]
-    >`
+    const rows = await this.db.sql.query<{
+      id: number;
+      concert_detail_id: number;
+      seat_no: number;
+      price: number;
+      expires_at: Date;
+      created_at: Date;
+    }>(Prisma.sql`
       SELECT r.id, r.concert_detail_id, r.seat_no, r.price, r.expires_at, r.created_at
         FROM reservation k JOIN reservation r ON r.id = k.id OR r.hold_group_id = k.hold_group_id
        WHERE k.user_id = ${userId} AND k.idempotency_key = ${key}
-       ORDER BY r.seat_no`;
+       ORDER BY r.seat_no`);
     if (rows.length === 0) return null;
     return rows.map((r) => ({
       reservationId: r.id,
@@ -160,23 +167,29 @@ export class ReservationsRepository {
    */
   async release(input: { userId: number; reservationId: number; deadline?: number }): Promise<ReleaseOutcome> {
     const now = this.clock.now();
-    const [owned] = await this.db.$queryRaw<{ user_id: number; seat_id: number }[]>`
-      SELECT user_id, seat_id FROM reservation WHERE id = ${input.reservationId}`;
+    const [owned] = await this.db.sql.query<{ user_id: number; seat_id: number }>(Prisma.sql`
+      SELECT user_id, seat_id FROM reservation WHERE id = ${input.reservationId}`);
     if (!owned) return { refused: "NOT_FOUND" };
     if (owned.user_id !== input.userId) return { refused: "NOT_OWNER" };
-    const work = async (tx: Tx): Promise<ReleaseOutcome> => {
-      await tx.$queryRaw`SELECT id FROM seat WHERE id = ${owned.seat_id} FOR NO KEY UPDATE`;
-      const [r] = await tx.$queryRaw<{ status: ReservationStatus; live: boolean }[]>`
-        SELECT status::text AS status, expires_at > ${now} AS live FROM reservation WHERE id = ${input.reservationId} FOR NO KEY UPDATE`;
+    const work = async (query: Query): Promise<ReleaseOutcome> => {
+      await query(Prisma.sql`SELECT id FROM seat WHERE id = ${owned.seat_id} FOR NO KEY UPDATE`);
+      const [r] = await query<{ status: ReservationStatus; live: boolean }>(Prisma.sql`
+        SELECT status::text AS status, expires_at > ${now} AS live FROM reservation WHERE id = ${input.reservationId} FOR NO KEY UPDATE`);
       if (r.status === "CONFIRMED") return { refused: "ALREADY_PAID", status: r.status };
       if (r.status !== "HELD" || !r.live) return { refused: "NOT_HELD", status: r.status === "HELD" ? "EXPIRED" : r.status };
-      const [released] = await tx.$queryRaw<{ id: number; concert_detail_id: number; seat_no: number; price: number; expires_at: Date }[]>`
+      const [released] = await query<{
+        id: number;
+        concert_detail_id: number;
+        seat_no: number;
+        price: number;
+        expires_at: Date;
+      }>(Prisma.sql`
         UPDATE reservation SET status = 'EXPIRED', expires_at = ${now}
          WHERE id = ${input.reservationId}
-        RETURNING id, concert_detail_id, seat_no, price, expires_at`;
-      await tx.$executeRaw`
+        RETURNING id, concert_detail_id, seat_no, price, expires_at`);
+      await query(Prisma.sql`
         UPDATE seat SET status = 'FREE', hold_until = NULL, reservation_id = NULL
-         WHERE id = ${owned.seat_id} AND reservation_id = ${input.reservationId}`;
+         WHERE id = ${owned.seat_id} AND reservation_id = ${input.reservationId}`);
       return {
         released: {
           reservationId: released.id,
@@ -188,7 +201,7 @@ export class ReservationsRepository {
         },
       };
     };
-    return input.deadline === undefined ? this.db.$transaction(work) : transactionBefore(this.db, input.deadline, work);
+    return transactionBefore(this.db, input.deadline, work);
   }
 
   /**
