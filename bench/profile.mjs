@@ -1,7 +1,8 @@
 // `node bench/profile.mjs <what> [seconds]`: runs one hot path under `node --cpu-prof` (own
 // redis-server, a throwaway database for booking), then prints self time by package and the top
 // functions. <what> is <side>-<route>: side gateway or booking (the process profiled; the other
-// runs unprofiled), route poll, issue, charge, balance, seats, dates. The .cpuprofile files stay
+// runs unprofiled), route poll, issue, charge, balance, seats, dates, hold (distinct free seats,
+// 1,000 admitted users). The .cpuprofile files stay
 // in bench/out/profiles/.
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
@@ -75,22 +76,23 @@ try {
   const client = httpClient(`http://127.0.0.1:${port}`, { maxSockets: 50 });
   const issued = (await client.request("POST", "/api/users/token", { body: { userId: 1 } })).json.result.token;
   let n = 10;
+  // hold: 1,000 more users with tokens, each holding distinct free seats of 80 dates
+  const holders = [];
   if (needsBooking) {
     // user 1 admitted (one tick, straight on the queue store), concert 1 with two dates
     const Redis = require("ioredis");
     const { QueueStore } = require(join(root, "packages/shared"));
     const r = new Redis(redis.url);
-    await new QueueStore(r, { name: "prof", activeTtlSec: 600, idleTtlSec: 600, paymentReplaySec: 60 }).tick({
-      tickMs: 10,
-      batch: 10,
-      maxActive: 100,
-    });
+    const store = new QueueStore(r, { name: "prof", activeTtlSec: 600, idleTtlSec: 600, paymentReplaySec: 60 });
+    if (route === "hold") for (let u = 2; u <= 1001; u++) holders.push({ userId: u, token: (await store.issue(u)).token });
+    await store.tick({ tickMs: 10, batch: 2000, maxActive: 2000 });
     r.disconnect();
     const db = new pg.Client({ connectionString: base.replace(/\/[^/]*$/, `/${dbName}`) });
     await db.connect();
     await db.query(`INSERT INTO concert (id, name) VALUES (1, 'Profile')`);
     await db.query(
-      `INSERT INTO concert_detail (concert_id, starts_at, seat_price) SELECT 1, now() + g * interval '7 days', 50000 FROM generate_series(1, 2) g`,
+      `INSERT INTO concert_detail (concert_id, starts_at, seat_price) SELECT 1, now() + g * interval '7 days', 50000 FROM generate_series(1, $1::int) g`,
+      [route === "hold" ? 82 : 2],
     );
     await db.query(`INSERT INTO seat (concert_detail_id, seat_no) SELECT d.id, s FROM concert_detail d, generate_series(1, 50) s`);
     await db.end();
@@ -102,6 +104,13 @@ try {
     balance: () => ({ path: "/api/users/1/point" }),
     seats: () => ({ path: "/api/concert/1/seat", headers: { token: issued } }),
     dates: () => ({ path: "/api/concert/1/date", headers: { token: issued } }),
+    // the k-th hold: user k mod 1,000, seat k of dates 3.. (each user holds at most 4 seats)
+    hold: () => {
+      const k = n++ - 10;
+      const { userId, token } = holders[k % holders.length];
+      const body = { userId, concertDetailId: 3 + Math.floor(k / 50), seatId: 1 + (k % 50) };
+      return { method: "POST", path: "/api/reservations", headers: { token }, body };
+    },
   }[route];
   const r = await load({ client, concurrency: 50, durationMs: seconds * 1000, next, pids: procs.map((p) => p.pid) });
   console.log(

@@ -83,7 +83,13 @@ export class PaymentsRepository {
 
   private async write(query: Query, plan: PaymentPlan): Promise<PaymentResult> {
     const { userId, amount, reservationIds, seatIds } = plan;
-    const [payment] = await query<{ id: number; balance_after: string }>(Prisma.sql`
+    // one statement (its rows are all locked already): debit, payment, ledger row, reservations
+    // confirmed, seats sold
+    const [payment] = await query<{
+      id: number;
+      balance_after: string;
+      sold: { concertDetailId: number; seatNo: number; reservationId: number }[];
+    }>(Prisma.sql`
       WITH debited AS (
         UPDATE users SET point = point - ${BigInt(amount)} WHERE id = ${userId} RETURNING point
       ), p AS (
@@ -93,14 +99,18 @@ export class PaymentsRepository {
       ), ledger AS (
         INSERT INTO point_ledger (user_id, type, amount, balance_after, payment_id)
         SELECT ${userId}, 'USE', ${BigInt(amount)}, balance_after, id FROM p WHERE ${BigInt(amount)} > 0
+      ), confirmed AS (
+        UPDATE reservation SET status = 'CONFIRMED', payment_id = (SELECT id FROM p) WHERE id = ANY(${reservationIds}::int[])
+      ), sold AS (
+        UPDATE seat SET status = 'SOLD', hold_until = NULL WHERE id = ANY(${seatIds}::int[])
+        RETURNING concert_detail_id, seat_no, reservation_id
       )
-      SELECT id, balance_after FROM p`);
-    await query(Prisma.sql`
-      UPDATE reservation SET status = 'CONFIRMED', payment_id = ${payment.id} WHERE id = ANY(${reservationIds}::int[])`);
-    const sold = await query<{ concert_detail_id: number; seat_no: number; reservation_id: number }>(Prisma.sql`
-      UPDATE seat SET status = 'SOLD', hold_until = NULL WHERE id = ANY(${seatIds}::int[])
-      RETURNING concert_detail_id, seat_no, reservation_id`);
-
+      SELECT p.id, p.balance_after,
+             (SELECT coalesce(json_agg(json_build_object('concertDetailId', concert_detail_id, 'seatNo', seat_no, 'reservationId', reservation_id)
+                                       ORDER BY reservation_id), '[]') FROM sold) AS sold
+        FROM p`);
+    // (no user row to debit: decidePayment never plans that; thrown, it rolls everything back)
+    if (!payment) throw new Error(`payment of user ${userId} not written: no user row`);
     return {
       paymentId: payment.id,
       reservationIds,
@@ -108,7 +118,7 @@ export class PaymentsRepository {
       balance: toNumber(payment.balance_after),
       status: "PAID",
       replayed: false,
-      sold: sold.map((s) => ({ concertDetailId: s.concert_detail_id, seatNo: s.seat_no, reservationId: s.reservation_id })),
+      sold: payment.sold,
     };
   }
 

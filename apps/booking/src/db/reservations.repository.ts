@@ -89,8 +89,10 @@ export class ReservationsRepository {
       seats.sort((a, b) => a.seat_no - b.seat_no);
       const first = seats[0];
       const group = seats.length > 1 ? first.reservation_id : null;
-      await query(Prisma.sql`INSERT INTO users (id) VALUES (${userId}) ON CONFLICT (id) DO NOTHING`);
-      await query(Prisma.sql`SELECT id FROM users WHERE id = ${userId} FOR NO KEY UPDATE`);
+      // the user's row, created at 0 if unknown, locked either way in one round trip: the no-op
+      // update takes the row lock a SELECT … FOR NO KEY UPDATE would (point is no key column), and
+      // a user inserted by a concurrent hold is waited for, then locked
+      await query(Prisma.sql`INSERT INTO users (id) VALUES (${userId}) ON CONFLICT (id) DO UPDATE SET point = users.point`);
       const rows = await query<{ id: number; seat_no: number; price: number; expires_at: Date; db_now: Date }>(Prisma.sql`
         INSERT INTO reservation (id, user_id, concert_detail_id, seat_id, seat_no, price, status, expires_at, idempotency_key, hold_group_id)
         SELECT v.id, ${userId}, ${concertDetailId}, v.seat_id, v.seat_no, ${first.seat_price}, 'HELD', ${first.hold_until},

@@ -29,12 +29,14 @@ export async function payReservations(
   const { replayed, sold, ...result } = request.replayOnly
     ? await replayOnly(deps, request)
     : await payOrReplay(deps, request, input.deadline);
-  if (sold) await deps.seatChanges?.changed(sold.map((s) => ({ ...s, to: { state: "SOLD" } })));
-  if (input.queueToken) {
-    await deps.queueStore.finish(input.queueToken, "paid").catch((err: unknown) => {
-      deps.logger.warn({ err, paymentId: result.paymentId }, "payment committed, but finishing the queue token failed");
-    });
-  }
+  // both at once: their Redis commands share one round trip (auto-pipelining)
+  await Promise.all([
+    sold && deps.seatChanges?.changed(sold.map((s) => ({ ...s, to: { state: "SOLD" } }))),
+    input.queueToken &&
+      deps.queueStore.finish(input.queueToken, "paid").catch((err: unknown) => {
+        deps.logger.warn({ err, paymentId: result.paymentId }, "payment committed, but finishing the queue token failed");
+      }),
+  ]);
   if (replayed) deps.logger.info({ paymentId: result.paymentId }, "idempotent payment replayed");
   return result;
 }

@@ -1,5 +1,6 @@
 import { AppError, DependencyError, type HoldView, type Logger, type MultiHoldView, type QueueTokens } from "@concert/shared";
 import type Redlock from "redlock";
+import type { Lock } from "redlock";
 import { timeLeft } from "../db/deadline";
 import { UniqueViolation } from "../db/postgres-errors";
 import type { HeldReservation, HoldRefusal, ReservationsRepository } from "../db/reservations.repository";
@@ -73,25 +74,27 @@ async function holdSeats(deps: HoldSeatDeps, input: HoldSeatInput): Promise<Hold
   if ("taken" in claim) throw seatUnavailable(concertDetailId, claim.taken);
   const { owner } = claim;
 
+  // The lease and the pending gate keys are given back together with the next step's Redis work
+  // (auto-pipelining puts concurrent commands in one round trip).
+  let lock: Lock | undefined;
+  const releaseLock = async () => {
+    await lock?.release().catch(() => {}); // a failed release does not fail the hold: the lease runs out
+  };
+  const giveBack = () => Promise.all([releaseLock(), deps.gate.releaseAll(concertDetailId, seatNos, owner).catch(() => {})]);
   let held;
   try {
-    held = await withLock(deps.redlock, deps.gate.keys.userHoldsLock(userId), (leaseEnd) =>
-      deps.reservations.holdSeats({
-        userId,
-        concertDetailId,
-        seatNos,
-        ttlMs: deps.holdTtlMs,
-        maxHolds: deps.maxHoldsPerUser,
-        deadline: Math.min(leaseEnd, input.deadline ?? leaseEnd),
-        idempotencyKey,
-      }),
-    );
-    if (!held) {
-      const why = await deps.reservations.explainRefusal({ userId, concertDetailId, seatNos, maxHolds: deps.maxHoldsPerUser });
-      throw refusal(why, input, deps.maxHoldsPerUser);
-    }
+    lock = await acquireUserLock(deps.redlock, deps.gate.keys.userHoldsLock(userId));
+    held = await deps.reservations.holdSeats({
+      userId,
+      concertDetailId,
+      seatNos,
+      ttlMs: deps.holdTtlMs,
+      maxHolds: deps.maxHoldsPerUser,
+      deadline: Math.min(lock.expiration, input.deadline ?? lock.expiration),
+      idempotencyKey,
+    });
   } catch (err) {
-    await deps.gate.releaseAll(concertDetailId, seatNos, owner).catch(() => {});
+    await giveBack();
     // Two requests with one key at once: the loser trips the unique index; the winner's hold is the answer.
     if (idempotencyKey && err instanceof UniqueViolation) {
       const earlier = await deps.reservations.findByKey(userId, idempotencyKey);
@@ -99,16 +102,24 @@ async function holdSeats(deps: HoldSeatDeps, input: HoldSeatInput): Promise<Hold
     }
     throw err;
   }
+  if (!held) {
+    await giveBack();
+    const why = await deps.reservations.explainRefusal({ userId, concertDetailId, seatNos, maxHolds: deps.maxHoldsPerUser });
+    throw refusal(why, input, deps.maxHoldsPerUser);
+  }
 
-  await confirmGates(deps, input, owner, held);
-  await deps.seatChanges?.changed(
-    held.map((h) => ({
-      concertDetailId,
-      seatNo: h.seatNo,
-      reservationId: h.reservationId,
-      to: { state: "HELD", untilMs: h.expiresAt.getTime() },
-    })),
-  );
+  await Promise.all([
+    releaseLock(),
+    confirmGates(deps, input, owner, held),
+    deps.seatChanges?.changed(
+      held.map((h) => ({
+        concertDetailId,
+        seatNo: h.seatNo,
+        reservationId: h.reservationId,
+        to: { state: "HELD", untilMs: h.expiresAt.getTime() },
+      })),
+    ),
+  ]);
   return held.map(holdView);
 }
 
@@ -155,22 +166,13 @@ function replayOrConflict(earlier: HeldReservation[], input: HoldSeatInput, logg
 }
 
 /**
- * Runs `routine` under a Redlock lease and releases it in `finally`, like `redlock.using`, except
- * that a failed release does not fail the call: once the routine has committed (the hold is in
- * Postgres), losing Redis must not turn it into an error that makes the client hold another seat
- * while this one stays held. The lease then simply runs out.
+ * Takes the user's lease. Redlock gives up (ExecutionError) when no quorum of its Redis nodes
+ * answered within the retry window: to the client that is Redis being unavailable.
  */
-async function withLock<T>(redlock: Redlock, resource: string, routine: (leaseEnd: number) => Promise<T>): Promise<T> {
-  // Redlock gives up (ExecutionError) when no quorum of its Redis nodes answered within the retry
-  // window: to the client that is Redis being unavailable.
-  const lock = await redlock.acquire([resource], USER_LOCK_MS, USER_LOCK_SETTINGS).catch((err: unknown) => {
+async function acquireUserLock(redlock: Redlock, resource: string): Promise<Lock> {
+  return redlock.acquire([resource], USER_LOCK_MS, USER_LOCK_SETTINGS).catch((err: unknown) => {
     throw new DependencyError("redis", { cause: err });
   });
-  try {
-    return await routine(lock.expiration);
-  } finally {
-    await lock.release().catch(() => {});
-  }
 }
 
 function seatUnavailable(concertDetailId: number, seatNos: readonly number[]): AppError {
