@@ -2,7 +2,7 @@
 // redis-server, a throwaway database for booking), then prints self time by package and the top
 // functions. <what> is <side>-<route>: side gateway or booking (the process profiled; the other
 // runs unprofiled), route poll, issue, charge, balance, seats, dates, hold (distinct free seats,
-// 1,000 admitted users). The .cpuprofile files stay
+// 1,000 admitted users), taken (holds of one seat: the first wins, every other is refused 409). The .cpuprofile files stay
 // in bench/out/profiles/.
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
@@ -84,7 +84,8 @@ try {
     const { QueueStore } = require(join(root, "packages/shared"));
     const r = new Redis(redis.url);
     const store = new QueueStore(r, { name: "prof", activeTtlSec: 600, idleTtlSec: 600, paymentReplaySec: 60 });
-    if (route === "hold") for (let u = 2; u <= 1001; u++) holders.push({ userId: u, token: (await store.issue(u)).token });
+    if (route === "hold" || route === "taken")
+      for (let u = 2; u <= 1001; u++) holders.push({ userId: u, token: (await store.issue(u)).token });
     await store.tick({ tickMs: 10, batch: 2000, maxActive: 2000 });
     r.disconnect();
     const db = new pg.Client({ connectionString: base.replace(/\/[^/]*$/, `/${dbName}`) });
@@ -110,6 +111,10 @@ try {
       const { userId, token } = holders[k % holders.length];
       const body = { userId, concertDetailId: 3 + Math.floor(k / 50), seatId: 1 + (k % 50) };
       return { method: "POST", path: "/api/reservations", headers: { token }, body };
+    },
+    taken: () => {
+      const { userId, token } = holders[n++ % holders.length];
+      return { method: "POST", path: "/api/reservations", headers: { token }, body: { userId, concertDetailId: 1, seatId: 7 } };
     },
   }[route];
   const r = await load({ client, concurrency: 50, durationMs: seconds * 1000, next, pids: procs.map((p) => p.pid) });

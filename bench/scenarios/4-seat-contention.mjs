@@ -28,6 +28,7 @@ export async function run(ctx) {
       await Promise.all(Array.from({ length: users }, () => client.request("GET", "/health")));
       // the same seat for everyone: the routes need an active token
       const cpu0 = cpuOf(pids);
+      const client0 = process.cpuUsage();
       const t0 = performance.now();
       const rs = await Promise.all(
         tokens.map((token, i) =>
@@ -36,6 +37,8 @@ export async function run(ctx) {
       );
       const wallMs = performance.now() - t0;
       const cpu = cpuOf(pids) - cpu0;
+      const clientUsage = process.cpuUsage(client0);
+      const clientMs = (clientUsage.user + clientUsage.system) / 1000;
       const won = rs.filter((r) => r.status === 201).length;
       const lost409 = rs.filter((r) => r.status === 409).length;
       const codes = {};
@@ -56,6 +59,7 @@ export async function run(ctx) {
         max: lat[lat.length - 1],
         wallMs,
         cpuUs: (cpu * 1e6) / users,
+        clientMs,
         dbRows: rows[0].n,
       });
     }
@@ -75,7 +79,10 @@ export async function run(ctx) {
         cpuDetail: "gw + booking + redis",
         result:
           results
-            .map((r) => `${r.won} winner, ${r.lost409} × 409, ${r.dbRows} DB reservation, burst ${r.wallMs.toFixed(0)} ms`)
+            .map(
+              (r) =>
+                `${r.won} winner, ${r.lost409} × 409, ${r.dbRows} DB reservation, burst ${r.wallMs.toFixed(0)} ms (bench client ${r.clientMs.toFixed(0)} ms CPU)`,
+            )
             .join("; ") + (ok ? "" : ` (answers: ${JSON.stringify(results.map((r) => r.codes))})`),
         target: "exactly 1 winner, every loser 409; p99 far below ~1 s",
         met: ok && p99 < 500,
