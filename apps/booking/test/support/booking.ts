@@ -1,5 +1,5 @@
 import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import { httpCall, signPassportFor, toHeaders, type PassportClaims } from "@concert/test-support";
 import {
   DEFAULT_REDIS_URL,
@@ -105,7 +105,8 @@ export async function startBooking(options: BookingOptions = {}): Promise<Bookin
   };
   const app = createApp({ db, redis, queueStore, logger: createLogger("booking-test", "silent"), config, clock: clock.now });
   const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, "127.0.0.1", () => resolve(s));
+    // as main.ts serves it: the hot /api routes first, then Express
+    const s = createServer(app.listener).listen(0, "127.0.0.1", () => resolve(s));
   });
   const { port } = server.address() as AddressInfo;
   return {
