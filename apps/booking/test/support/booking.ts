@@ -106,7 +106,14 @@ export async function startBooking(options: BookingOptions = {}): Promise<Bookin
     redisKeyPrefix: `booking:test:${RUN}`,
     ...options,
   };
-  const app = createApp({ db, redis, queueStore, logger: options.logger ?? createLogger("booking-test", "silent"), config, clock: clock.now });
+  const app = createApp({
+    db,
+    redis,
+    queueStore,
+    logger: options.logger ?? createLogger("booking-test", "silent"),
+    config,
+    clock: clock.now,
+  });
   const server: Server = await new Promise((resolve) => {
     // as main.ts serves it: the hot /api routes first, then Express
     const s = createServer(app.listener).listen(0, "127.0.0.1", () => resolve(s));
