@@ -55,7 +55,7 @@ interface HotMatcher {
   handler: ApiHandler;
 }
 
-// Express labels a request refused before the router matched it (its body, its passport) so
+// the label Express gives a request refused before its router matched (a bad body, a bad passport)
 const UNMATCHED = "unmatched";
 
 function compile(handlers: ApiHandlers): Map<string, HotMatcher[]> {
