@@ -1,4 +1,5 @@
 import {
+  JSON_BODY_LIMIT,
   METRICS_PATH,
   errorHandler,
   inventoryKey,
@@ -8,10 +9,12 @@ import {
   type Metrics,
   type QueueTokens,
 } from "@concert/shared";
+import type { RequestListener } from "node:http";
 import express, { type Express } from "express";
 import type { Cluster, Redis } from "ioredis";
 import Redlock from "redlock";
-import { apiRoutes } from "./api/routes";
+import { apiHandlers, apiRoutes } from "./api/routes";
+import { hotApiRoutes, type HotApi } from "./api/hot-api";
 import { internalRoutes } from "./api/internal-routes";
 import { healthRoutes } from "./api/health";
 import { digestBody, passportOnce, requirePassport } from "./api/passport";
@@ -72,6 +75,10 @@ export interface BookingApp extends Express {
   metrics: Metrics;
   /** the concerts and their rooms (Postgres) and the gateways' Redis copy of them (main.ts refreshes it) */
   rooms: { repository: RoomsRepository; registry: RoomRegistry; inventory: RoomInventory };
+  /** the canonical forms of the public /api routes on plain node:http (api/hot-api.ts); false: for Express */
+  hotApi: HotApi;
+  /** what the server serves (main.ts, tests): `hotApi` first, then this Express app for everything else */
+  listener: RequestListener;
 }
 
 /** The booking HTTP app, without listening (main.ts listens; tests use port 0). */
@@ -93,42 +100,56 @@ export function createApp(deps: BookingDeps): BookingApp {
 
   const app = express() as unknown as BookingApp;
   app.disable("x-powered-by");
+  app.set("etag", false); // nobody revalidates an API answer; hashing every one costs CPU
   app.set("query parser", "simple");
-  const { metrics, outcomes, onSweep } = bookingMetrics();
+  const { metrics, outcomes, countOutcome, onSweep } = bookingMetrics();
+  const onDependencyError = (d: string) => metrics.dependencyErrors.inc({ dependency: d });
   metrics.dependencyUp({ postgres: () => db.$queryRaw`SELECT 1`, redis: () => redis.ping() });
   const quiet = new Set(["/health", "/ready", METRICS_PATH]);
   app.use(observeRequests(logger, metrics, { quiet: (req) => quiet.has(req.path) }));
   app.use(outcomes);
   app.use(healthRoutes(db, redis));
   if (!config.metricsOwnListener) app.get(METRICS_PATH, ...metrics.handlers(config.metricsToken));
-  app.use(express.json({ limit: "16kb", verify: digestBody }));
+  app.use(express.json({ limit: JSON_BODY_LIMIT, verify: digestBody }));
   app.use("/api", requirePassport(config.passportSecret), passportOnce(redis, config.redisKeyPrefix));
   const rooms = { repository: new RoomsRepository(db), registry: new RoomRegistry(redis, config.queueName ?? "main"), inventory };
   app.use(internalRoutes({ rooms: rooms.repository, registry: rooms.registry, inventory, now: deps.clock }));
-  app.use(
-    apiRoutes({
-      concerts: new ConcertsRepository(db, clock),
-      points: new PointsRepository(db),
-      hold: {
-        reservations,
-        gate,
-        redlock,
-        queueStore,
-        logger,
-        holdTtlMs: config.seatHoldTtlSec * 1000,
-        maxHoldsPerUser: config.maxHoldsPerUser,
-        seatChanges,
-      },
-      pay: { payments: new PaymentsRepository(db, clock), queueStore, logger, seatChanges },
-      maxChargePoint: config.maxChargePoint,
-      cancel: { refunds: new RefundsRepository(db, config.cancelDeadlineSec, clock), gate, logger, seatChanges },
-      tickets: new TicketsRepository(db, clock),
-      seatMap,
-    }),
-  );
+  const handlers = apiHandlers({
+    concerts: new ConcertsRepository(db, clock),
+    points: new PointsRepository(db),
+    hold: {
+      reservations,
+      gate,
+      redlock,
+      queueStore,
+      logger,
+      holdTtlMs: config.seatHoldTtlSec * 1000,
+      maxHoldsPerUser: config.maxHoldsPerUser,
+      seatChanges,
+    },
+    pay: { payments: new PaymentsRepository(db, clock), queueStore, logger, seatChanges },
+    maxChargePoint: config.maxChargePoint,
+    cancel: { refunds: new RefundsRepository(db, config.cancelDeadlineSec, clock), gate, logger, seatChanges },
+    tickets: new TicketsRepository(db, clock),
+    seatMap,
+  });
+  app.use(apiRoutes(handlers));
   app.use(notFoundHandler);
-  app.use(errorHandler(logger, { onDependencyError: (d) => metrics.dependencyErrors.inc({ dependency: d }) }));
+  app.use(errorHandler(logger, { onDependencyError }));
   app.metrics = metrics;
+  app.hotApi = hotApiRoutes({
+    handlers,
+    passportSecret: config.passportSecret,
+    redis,
+    redisKeyPrefix: config.redisKeyPrefix,
+    logger,
+    metrics,
+    countOutcome,
+    onDependencyError,
+  });
+  app.listener = (req, res) => {
+    if (!app.hotApi(req, res)) app(req, res);
+  };
   app.rooms = rooms;
   const concerts = new ConcertsRepository(db, clock);
   app.sweep = async () => {

@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     app.rooms.inventory,
   );
 
-  const server = createHttpServer(app, config).listen(config.PORT, config.HOST, () => {
+  const server = createHttpServer(app.listener, config).listen(config.PORT, config.HOST, () => {
     const address = server.address() as AddressInfo;
     logger.info({ host: address.address, port: address.port }, "booking listening");
   });

@@ -12,6 +12,8 @@ export interface BookingMetrics {
   metrics: Metrics;
   /** middleware: counts hold and payment outcomes when the answer is sent */
   outcomes: RequestHandler;
+  /** counts one answered request's outcome (the hot dispatch calls it; `outcomes` for Express) */
+  countOutcome: (route: BookingRouteName | undefined, status: number, errorCode: string) => void;
   onSweep: (result: SweepResult) => void;
 }
 
@@ -22,17 +24,18 @@ export function bookingMetrics(): BookingMetrics {
   const holdsExpired = metrics.counter("holds_expired_total", "Holds the sweeper marked EXPIRED on this instance");
   const payments = metrics.counter("payments_total", "Payment requests by outcome (PAID or the error code)", ["outcome"]);
 
+  const countOutcome = (route: BookingRouteName | undefined, status: number, code: string): void => {
+    if (route === "holdSeat") {
+      if (status === 201) holdsCreated.inc();
+      else holdsRefused.inc({ code: code || String(status) });
+    } else if (route === "pay") {
+      payments.inc({ outcome: status < 300 ? "PAID" : code || String(status) });
+    }
+  };
   const outcomes: RequestHandler = (_req, res, next) => {
     res.once("finish", () => {
       // the route's name, set by the router (api/routes.ts) once it matched
-      const route = res.locals.routeName as BookingRouteName | undefined;
-      const code = String(res.locals.errorCode ?? "");
-      if (route === "holdSeat") {
-        if (res.statusCode === 201) holdsCreated.inc();
-        else holdsRefused.inc({ code: code || String(res.statusCode) });
-      } else if (route === "pay") {
-        payments.inc({ outcome: res.statusCode < 300 ? "PAID" : code || String(res.statusCode) });
-      }
+      countOutcome(res.locals.routeName as BookingRouteName | undefined, res.statusCode, String(res.locals.errorCode ?? ""));
     });
     next();
   };
@@ -40,6 +43,7 @@ export function bookingMetrics(): BookingMetrics {
   return {
     metrics,
     outcomes,
+    countOutcome,
     onSweep: (result: SweepResult): void => {
       holdsExpired.inc(result.expired);
     },

@@ -13,6 +13,7 @@ export * from "./queue-store";
 export * from "./admission";
 export * from "./metrics";
 export * from "./http";
+export * from "./hot-http";
 export * from "./openapi";
 export * from "./server";
 export * from "./seat-gate-keys";

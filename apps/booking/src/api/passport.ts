@@ -22,12 +22,16 @@ export function digestBody(req: IncomingMessage, _res: unknown, bytes: Buffer): 
  */
 export function requirePassport(secret: string): RequestHandler {
   return (req, res, next) => {
-    const request = { method: req.method, path: req.originalUrl, bodyDigest: bodyDigests.get(req) ?? NO_BODY };
-    const passport = verifyPassport(secret, req.header(PASSPORT_HEADER), request);
+    const passport = checkPassport(secret, req.header(PASSPORT_HEADER), req.method, req.originalUrl, bodyDigests.get(req) ?? NO_BODY);
     res.locals.passport = passport;
     res.locals.userId = passport.userId;
     next();
   };
+}
+
+/** The passport of a request with this method, URL (path and query) and body digest, or 401 PASSPORT_INVALID. */
+export function checkPassport(secret: string, header: unknown, method: string, url: string, digest: string = NO_BODY): Passport {
+  return verifyPassport(secret, header, { method, path: url, bodyDigest: digest });
 }
 
 const READS = new Set(["GET", "HEAD"]);
@@ -40,13 +44,24 @@ const READS = new Set(["GET", "HEAD"]);
  */
 export function passportOnce(redis: Redis | Cluster, keyPrefix: string, now: () => number = Date.now): RequestHandler {
   return async (req, res, next) => {
-    if (READS.has(req.method)) return next();
-    const passport = passportOf(res);
-    const ttlMs = Math.max(1, passport.exp - now());
-    const first = await redisCall(redis.set(`${keyPrefix}:passport:${passport.nonce}`, "1", "PX", ttlMs, "NX"));
-    if (first === null) throw new AppError("PASSPORT_INVALID", "Missing or invalid passport: already used");
+    if (!isRead(req.method)) await markPassportUsed(redis, keyPrefix, passportOf(res), now);
     next();
   };
+}
+
+/** Whether a request of this method only reads (its passport may be used again). */
+export const isRead = (method: string): boolean => READS.has(method);
+
+/** Marks a write's passport used, or 401 PASSPORT_INVALID when it already was (see {@link passportOnce}). */
+export async function markPassportUsed(
+  redis: Redis | Cluster,
+  keyPrefix: string,
+  passport: Passport,
+  now: () => number = Date.now,
+): Promise<void> {
+  const ttlMs = Math.max(1, passport.exp - now());
+  const first = await redisCall(redis.set(`${keyPrefix}:passport:${passport.nonce}`, "1", "PX", ttlMs, "NX"));
+  if (first === null) throw new AppError("PASSPORT_INVALID", "Missing or invalid passport: already used");
 }
 
 export function passportOf(res: Response): Passport {

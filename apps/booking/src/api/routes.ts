@@ -1,5 +1,16 @@
-import { AppError, ROUTES, idempotencyKey, ok, parseOr400, requestUserIds, seatsOfHold, type RouteName } from "@concert/shared";
-import { Router, type Request, type RequestHandler } from "express";
+import type { IncomingHttpHeaders } from "node:http";
+import {
+  AppError,
+  ROUTES,
+  idempotencyKey,
+  ok,
+  parseOr400,
+  requestUserIds,
+  seatsOfHold,
+  type Passport,
+  type RouteName,
+} from "@concert/shared";
+import { Router, type Request, type Response } from "express";
 import { listBookablePerformances, listFreeSeats } from "../concerts/list-performances";
 import type { ConcertsRepository } from "../db/concerts.repository";
 import type { PointsRepository } from "../db/points.repository";
@@ -37,42 +48,63 @@ export type BookingRouteName =
   | "cancelReservation"
   | "myReservations";
 
+/** What a route's handler reads of a request, the same whether Express or the hot dispatch (hot-api.ts) serves it. */
+export interface ApiRequest {
+  /** the path's `:param` values */
+  params: Record<string, string>;
+  /** the query string, parsed as Express's "simple" parser parses it (node:querystring) */
+  query: unknown;
+  /** the parsed JSON body (undefined when the request had none) */
+  body: unknown;
+  headers: IncomingHttpHeaders;
+  /** the passport booking verified for this very request */
+  passport: Passport;
+}
+
+/** A route's answer: its status and the envelope's result. Refusals are thrown (AppError). */
+export interface ApiAnswer {
+  status: number;
+  result: unknown;
+}
+
+export type ApiHandler = (req: ApiRequest) => Promise<ApiAnswer>;
+export type ApiHandlers = Record<BookingRouteName, ApiHandler>;
+
+const answer = (result: unknown, status = 200): ApiAnswer => ({ status, result });
+
 /**
- * Routes only adapt HTTP: parse with the shared schema, call one use case, send the envelope.
- * Each is registered at its shared entry's method and path, names itself in
- * `res.locals.routeName` (the metrics count outcomes by name), and refuses a request naming a
- * user (path or body) other than the passport's before its handler runs.
+ * Routes only adapt HTTP: parse with the shared schema, call one use case, return the result.
+ * Each refuses a request naming a user (path or body) other than the passport's before its own
+ * work runs. Express (apiRoutes) and booking's hot dispatch (hot-api.ts) both serve these.
  */
-export function apiRoutes(deps: ApiDeps): Router {
-  const r = Router();
-  const on = (name: BookingRouteName, handler: RequestHandler) => {
+export function apiHandlers(deps: ApiDeps): ApiHandlers {
+  const handlers: Partial<ApiHandlers> = {};
+  const on = (name: BookingRouteName, handler: ApiHandler) => {
     const route = ROUTES[name];
-    const named: RequestHandler = (req, res, next) => {
-      res.locals.routeName = name satisfies RouteName;
-      assertPassportUsers(passportOf(res), requestUserIds(route, req));
-      next();
+    handlers[name] = (req) => {
+      assertPassportUsers(req.passport, requestUserIds(route, req));
+      return handler(req);
     };
-    r[route.method](route.path, named, handler);
   };
 
-  on("concertDates", async (req, res) => {
+  on("concertDates", async (req) => {
     const { concertId } = parseOr400(ROUTES.concertDates.params, req.params, "path");
-    const answer = await listBookablePerformances(deps.concerts, concertId);
+    const dates = await listBookablePerformances(deps.concerts, concertId);
     // (the gateway answers from the model once it is built; it forwards only while it is not)
     await deps.seatMap?.rebuildQuietly({ concertId });
-    res.json(ok(answer));
+    return answer(dates);
   });
 
-  on("freeSeats", async (req, res) => {
+  on("freeSeats", async (req) => {
     const { concertDetailId } = parseOr400(ROUTES.freeSeats.params, req.params, "path");
-    const answer = await listFreeSeats(deps.concerts, concertDetailId);
+    const seats = await listFreeSeats(deps.concerts, concertDetailId);
     await deps.seatMap?.rebuildQuietly({ concertDetailId });
-    res.json(ok(answer));
+    return answer(seats);
   });
 
-  on("holdSeat", async (req, res) => {
+  on("holdSeat", async (req) => {
     const body = parseOr400(ROUTES.holdSeat.body, req.body);
-    const passport = passportOf(res);
+    const { passport } = req;
     assertLiveToken(passport);
     const input = {
       userId: body.userId,
@@ -84,30 +116,30 @@ export function apiRoutes(deps: ApiDeps): Router {
     };
     // `seatId` keeps the seed's one-hold answer; `seatIds` is answered with the list
     const hold = body.seatIds ? await holdSeatGroup(deps.hold, input) : await holdSeat(deps.hold, input);
-    res.status(201).json(ok(hold));
+    return answer(hold, 201);
   });
 
-  on("releaseHold", async (req, res) => {
+  on("releaseHold", async (req) => {
     const { reservationId } = parseOr400(ROUTES.releaseHold.params, req.params, "path");
-    const passport = passportOf(res);
+    const { passport } = req;
     assertLiveToken(passport);
-    res.json(ok(await releaseHold(deps.hold, { userId: passport.userId, reservationId, deadline: passport.deadline })));
+    return answer(await releaseHold(deps.hold, { userId: passport.userId, reservationId, deadline: passport.deadline }));
   });
 
-  on("chargePoints", async (req, res) => {
+  on("chargePoints", async (req) => {
     const body = parseOr400(ROUTES.chargePoints.body, req.body);
-    res.json(ok(await chargePoints(deps.points, deps.maxChargePoint, body)));
+    return answer(await chargePoints(deps.points, deps.maxChargePoint, body));
   });
 
-  on("readPoints", async (req, res) => {
+  on("readPoints", async (req) => {
     const { userId } = parseOr400(ROUTES.readPoints.params, req.params, "path");
-    res.json(ok(await getBalance(deps.points, userId)));
+    return answer(await getBalance(deps.points, userId));
   });
 
-  on("pay", async (req, res) => {
+  on("pay", async (req) => {
     const body = parseOr400(ROUTES.pay.body, req.body);
     const key = idempotencyKeyOf(req);
-    const passport = passportOf(res);
+    const { passport } = req;
     const reservationIds = body.reservationIds ?? [body.reservationId as number];
     const paid = await payReservations(deps.pay, {
       userId: body.userId,
@@ -118,27 +150,46 @@ export function apiRoutes(deps: ApiDeps): Router {
       queueToken: passport.queueToken,
       deadline: passport.deadline,
     });
-    res.json(ok(paid));
+    return answer(paid);
   });
 
   // issue 15: cancel and refund, my tickets (no queue token: people cancel days later)
-  on("cancelReservation", async (req, res) => {
+  on("cancelReservation", async (req) => {
     const { reservationId } = parseOr400(ROUTES.cancelReservation.params, req.params, "path");
     const body = parseOr400(ROUTES.cancelReservation.body, req.body);
     const cancelled = await cancelReservation(deps.cancel, {
       userId: body.userId,
       reservationId,
       idempotencyKey: idempotencyKeyOf(req),
-      deadline: passportOf(res).deadline,
+      deadline: req.passport.deadline,
     });
-    res.json(ok(cancelled));
+    return answer(cancelled);
   });
 
-  on("myReservations", async (req, res) => {
+  on("myReservations", async (req) => {
     const { userId } = parseOr400(ROUTES.myReservations.params, req.params, "path");
     const page = parseOr400(ROUTES.myReservations.query, req.query, "query");
-    res.json(ok(await deps.tickets.list(userId, page)));
+    return answer(await deps.tickets.list(userId, page));
   });
+
+  return handlers as ApiHandlers;
+}
+
+/**
+ * The handlers on Express, each at its shared entry's method and path (every form of the
+ * request the hot dispatch leaves to Express). A route names itself in `res.locals.routeName`
+ * (the metrics count outcomes by name) once it matched.
+ */
+export function apiRoutes(handlers: ApiHandlers): Router {
+  const r = Router();
+  for (const name of Object.keys(handlers) as BookingRouteName[]) {
+    const route = ROUTES[name];
+    r[route.method](route.path, async (req: Request, res: Response) => {
+      res.locals.routeName = name satisfies RouteName;
+      const { status, result } = await handlers[name](apiRequestOf(req, res));
+      res.status(status).json(ok(result));
+    });
+  }
 
   r.all("/api/{*any}", (req) => {
     throw new AppError("NOT_FOUND", `No route for ${req.method} ${req.path}`);
@@ -146,8 +197,18 @@ export function apiRoutes(deps: ApiDeps): Router {
   return r;
 }
 
+function apiRequestOf(req: Request, res: Response): ApiRequest {
+  return {
+    params: req.params as Record<string, string>,
+    query: req.query,
+    body: req.body,
+    headers: req.headers,
+    passport: passportOf(res),
+  };
+}
+
 /** The request's Idempotency-Key (the shared rules), or 400 naming it. */
-function idempotencyKeyOf(req: Request): string | undefined {
-  const header = req.header("idempotency-key");
+function idempotencyKeyOf(req: ApiRequest): string | undefined {
+  const header = req.headers["idempotency-key"];
   return header === undefined ? undefined : parseOr400(idempotencyKey, header, "Idempotency-Key");
 }

@@ -1,5 +1,5 @@
 import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import { httpCall, signPassportFor, toHeaders, type PassportClaims } from "@concert/test-support";
 import {
   DEFAULT_REDIS_URL,
@@ -10,6 +10,7 @@ import {
   createLogger,
   createRedis,
   seatGateKeys,
+  type Logger,
 } from "@concert/shared";
 import type { Redis } from "ioredis";
 import { createApp, type BookingApp, type BookingAppConfig } from "../../src/app";
@@ -80,6 +81,8 @@ export interface BookingOptions extends Partial<BookingAppConfig> {
   redisUrl?: string;
   /** do not wait for Redis (tests of a Redis that is down) */
   noConnect?: boolean;
+  /** the app's logger (default: silent) */
+  logger?: Logger;
 }
 
 /** A booking instance on port 0 with its own (or given) Postgres and Redis clients. */
@@ -103,9 +106,17 @@ export async function startBooking(options: BookingOptions = {}): Promise<Bookin
     redisKeyPrefix: `booking:test:${RUN}`,
     ...options,
   };
-  const app = createApp({ db, redis, queueStore, logger: createLogger("booking-test", "silent"), config, clock: clock.now });
+  const app = createApp({
+    db,
+    redis,
+    queueStore,
+    logger: options.logger ?? createLogger("booking-test", "silent"),
+    config,
+    clock: clock.now,
+  });
   const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, "127.0.0.1", () => resolve(s));
+    // as main.ts serves it: the hot /api routes first, then Express
+    const s = createServer(app.listener).listen(0, "127.0.0.1", () => resolve(s));
   });
   const { port } = server.address() as AddressInfo;
   return {
@@ -162,7 +173,7 @@ export async function call<T = any>(
   const { body, auth = passport({ userId: namedUser(path, body) }) } = options;
   if (auth !== false)
     headers[PASSPORT_HEADER] = typeof auth === "string" ? auth : signPassportFor(auth.secret, { method, path, body }, auth.claims);
-  if (body !== undefined) headers["content-type"] = "application/json";
+  if (body !== undefined) headers["content-type"] ??= "application/json";
   // a string body is sent as it is (malformed JSON on purpose)
   const r = await httpCall(base, method, path, { ...(typeof body === "string" ? { raw: body } : { body }), headers, asFetch: true });
   return { status: r.status, body: r.body as Reply<T>["body"], headers: toHeaders(r.headers) };

@@ -1,14 +1,17 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
-  ID_DIGITS,
-  MAX_ID,
   ROUTES,
-  bodyError,
   errorAnswer,
+  hasNoBody,
+  idsInRange,
+  isPlainJson,
   ok,
   parseOr400,
+  pathPattern,
+  readJson,
   recordRequest,
   requestId,
+  sendJson,
   type Logger,
   type Metrics,
   type RouteName,
@@ -58,9 +61,8 @@ export interface HotRouteDeps {
 /** What a hot form's work returns when it cannot answer after all: the request goes on to `fallback`. */
 const MISS = Symbol("miss");
 
-/** Largest JSON body, bytes: here and in express.json on the Express side. */
-export const JSON_BODY_LIMIT = 16 * 1024;
-const JSON_TYPE = /^application\/json\s*(;\s*charset="?utf-8"?\s*)?$/i;
+// the canonical body forms and their reading are shared with booking's hot routes
+export { JSON_BODY_LIMIT, pathPattern } from "@concert/shared";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => boolean;
 
@@ -176,14 +178,6 @@ interface HotMatcher {
   impl: HotImpl;
 }
 
-const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-
-/** An Express path with `:param` ids as an anchored RegExp (every path param of the table is an id). */
-export function pathPattern(expressPath: string): RegExp {
-  const parts = expressPath.split(/:\w+/);
-  return new RegExp(`^${parts.map(escapeRegExp).join(`(${ID_DIGITS})`)}$`);
-}
-
 /** Served on the hot path: the queue routes, the read-model reads and the seat-gate refusals of holds. */
 export const isHot = (route: GatewayRoute): boolean => route.served === "hot" || route.readModel !== undefined || route.seatGate === true;
 
@@ -201,12 +195,6 @@ export function compileHotRoutes(table: readonly GatewayRoute[] = ROUTE_TABLE): 
     byMethod.set(method, list);
   }
   return byMethod;
-}
-
-/** Every id the path match captured is a database id (larger ones are Express's 400 to answer). */
-function idsInRange(m: RegExpExecArray): boolean {
-  for (let i = 1; i < m.length; i++) if (Number(m[i]) > MAX_ID) return false;
-  return true;
 }
 
 /**
@@ -253,12 +241,7 @@ function serve(deps: HotRouteDeps, req: IncomingMessage, res: ServerResponse, h:
   const reqId = requestId(req);
   const record: HotRecord = { userId: undefined };
   const finish = (status: number, body: unknown, retryAfterSec?: number, headers?: Record<string, string>) => {
-    const json = JSON.stringify(body);
-    res.setHeader("x-request-id", reqId);
-    if (retryAfterSec !== undefined) res.setHeader("Retry-After", String(retryAfterSec));
-    for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value);
-    res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(json) });
-    res.end(json);
+    sendJson(res, status, body, reqId, retryAfterSec, headers);
     recordRequest(
       deps.logger,
       deps.metrics,
@@ -274,41 +257,4 @@ function serve(deps: HotRouteDeps, req: IncomingMessage, res: ServerResponse, h:
       finish(answer.status, answer.body, answer.retryAfterSec, answer.headers);
     },
   );
-}
-
-/** A GET as browsers send it: no body to read (Express serves any other form). */
-function hasNoBody(req: IncomingMessage): boolean {
-  const h = req.headers;
-  return h["transfer-encoding"] === undefined && (h["content-length"] === undefined || h["content-length"] === "0");
-}
-
-function isPlainJson(req: IncomingMessage): boolean {
-  const h = req.headers;
-  const length = h["content-length"];
-  return (
-    JSON_TYPE.test(h["content-type"] ?? "") &&
-    (h["content-encoding"] === undefined || h["content-encoding"] === "identity") &&
-    h["transfer-encoding"] === undefined &&
-    length !== undefined &&
-    Number(length) <= JSON_BODY_LIMIT
-  );
-}
-
-/** The body as express.json({ strict: true }) reads it: an object or array, {} when empty. */
-function readJson(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("error", reject);
-    req.on("end", () => {
-      const text = (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString("utf8").trim();
-      if (text === "") return resolve({});
-      if (text[0] !== "{" && text[0] !== "[") return reject(bodyError("entity.parse.failed"));
-      try {
-        resolve(JSON.parse(text));
-      } catch {
-        reject(bodyError("entity.parse.failed"));
-      }
-    });
-  });
 }
