@@ -1,4 +1,5 @@
-import type { Request, Response } from "express";
+import type { IncomingHttpHeaders, ServerResponse } from "node:http";
+import type { Readable } from "node:stream";
 import { BalancedPool, errors as undiciErrors } from "undici";
 import {
   DependencyError,
@@ -24,6 +25,18 @@ export type PassportIdentity = Omit<Passport, "exp" | "requestId" | "deadline" |
 export interface OperatorReply {
   status: number;
   envelope: { result: unknown; error: { code: string; message: string; details?: Record<string, unknown> } | null };
+}
+
+/** What the forward reads of a client's request (Express's and the hot path's alike, api/forward-routes.ts). */
+export interface OutgoingRequest {
+  method: string;
+  /** path and query string, exactly as sent to booking (and bound into the passport) */
+  url: string;
+  headers: IncomingHttpHeaders;
+  /** the parsed JSON body; undefined when the request has none */
+  body: unknown;
+  /** x-request-id */
+  id: string;
 }
 
 export interface ForwardedReply {
@@ -55,8 +68,8 @@ export class Forwarder {
   }
 
   /** Sends the request on and booking's answer back to the client; returns that answer's status and body too. */
-  async forward(req: Request, res: Response, identity: PassportIdentity): Promise<ForwardedReply> {
-    const requestId = String(req.id);
+  async forward(req: OutgoingRequest, res: ServerResponse, identity: PassportIdentity): Promise<ForwardedReply> {
+    const requestId = req.id;
     const now = Date.now();
     const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.body !== undefined;
     const body = hasBody ? JSON.stringify(req.body) : undefined;
@@ -71,7 +84,7 @@ export class Forwarder {
         deadline: now + this.options.timeoutMs,
         // good for this request only: exactly what send() below puts on the wire
         method: req.method,
-        path: req.originalUrl,
+        path: req.url,
         bodyDigest: bodyDigest(body),
       }),
     };
@@ -81,13 +94,14 @@ export class Forwarder {
     }
     if (body !== undefined) headers["content-type"] = "application/json";
 
-    const upstream = await this.send(req.method, req.originalUrl, headers, body);
-    res.status(upstream.statusCode);
+    const upstream = await this.send(req.method, req.url, headers, body);
+    // plain node:http (Express's res is one too): no Express helpers on the forward's hot path
+    res.statusCode = upstream.statusCode;
     for (const name of RESPONSE_HEADERS) {
       const v = upstream.headers[name];
       if (typeof v === "string") res.setHeader(name, v);
     }
-    const answer = Buffer.from(await upstream.body.arrayBuffer());
+    const answer = await bodyOf(upstream.body);
     res.end(answer);
     return { status: upstream.statusCode, body: answer };
   }
@@ -120,7 +134,7 @@ export class Forwarder {
     };
     if (body !== undefined) headers["content-type"] = "application/json";
     const upstream = await this.send(method, path, headers, body);
-    const text = Buffer.from(await upstream.body.arrayBuffer()).toString("utf8");
+    const text = (await bodyOf(upstream.body)).toString("utf8");
     let envelope: OperatorReply["envelope"];
     try {
       envelope = JSON.parse(text) as OperatorReply["envelope"];
@@ -150,4 +164,14 @@ export class Forwarder {
   async close(): Promise<void> {
     await this.pool.close();
   }
+}
+
+/** An answer's bytes as they came (booking's answers are a chunk or a few: no ArrayBuffer round trip, a single chunk is not copied). */
+function bodyOf(body: Readable): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    body.on("data", (chunk: Buffer) => chunks.push(chunk));
+    body.once("error", reject);
+    body.once("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+  });
 }
