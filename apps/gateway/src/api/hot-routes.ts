@@ -229,16 +229,19 @@ function idsInRange(m: RegExpExecArray): boolean {
  * route table's "hot" entries: the poll `GET /api/users/{id}/token` and the issue
  * `POST /api/users/token`). They are served here, on plain node:http in front of Express,
  * because Express's per-request machinery alone costs more CPU than the whole poll (see
- * docs/BENCHMARKS.md, scenario 1). Admitted users' busiest requests are served here too (issue
- * 16): the seat map and the dates from booking's read model (the table's `readModel` entries),
- * and the refusal of a hold of a seat already claimed (its `seatGate` entries); whatever of those
- * the hot path cannot answer (a model not built, a hold that goes on to booking) it hands to
- * Express (`fallback`) after all. Only the canonical form of each request is taken: a numeric
- * user id, a JSON body with a Content-Length within the limit and no Content-Encoding. Anything
- * else (returns false) goes on to Express, which serves the same routes with the same
- * QueueService and answers every odd form (405s, encodings, chunked bodies) as before. Answers
- * are the same as Express's: envelope, status, x-request-id, Retry-After, the log line (at the
- * table's level) and the latency histogram (under the table's path).
+ * docs/BENCHMARKS.md, scenario 1). Admitted users' requests are served here too (issue 16):
+ * the seat map and the dates from booking's read model (the table's `readModel` entries; a
+ * model not built yet is handed to Express, `fallback`), and every other "booking" route,
+ * forwarded by the same logic Express's forward handler runs (forward-routes.ts, the seat gate's
+ * refusals and the hold caps included), the Forwarder writing booking's answer. Only the
+ * canonical form of each request is taken: numeric ids in range (no `me`), and for a route with
+ * a body a JSON one with a non-zero Content-Length within the limit and no Content-Encoding,
+ * for one without none at all. Anything else (returns false) goes on to Express, which serves
+ * the same routes with the same handlers and answers every odd form (405s, HEAD, encodings,
+ * chunked bodies, the `me` alias) as before. Answers are the same as Express's: envelope,
+ * status, x-request-id, Retry-After, Location, the log line (at the table's level, with the
+ * token's user as Express logs it) and the latency histogram (under the table's path, with the
+ * status written).
  */
 export function hotQueueRoutes(given: HotRouteDeps, table: readonly GatewayRoute[] = ROUTE_TABLE): Handler {
   const byMethod = compileHotRoutes(table);
