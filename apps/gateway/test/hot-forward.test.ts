@@ -301,3 +301,53 @@ describe("AUTH_MODE=jwt: forwarded routes on the hot path", () => {
     ]);
   });
 });
+
+describe("the Forwarder's copy of booking's answer", () => {
+  /** A booking stand-in that answers every request with `write` (status, headers, body in pieces). */
+  async function rawBooking(write: (res: ServerResponse) => void) {
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => write(res));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: () => {
+        server.closeAllConnections();
+        return new Promise((r) => server.close(r));
+      },
+    };
+  }
+
+  it("passes on an answer that came in several chunks whole, with its status, Location and Retry-After", async () => {
+    const booking = await rawBooking((res) => {
+      res.writeHead(201, { "content-type": "application/json", location: "/api/reservations/9", "retry-after": "3", "x-other": "no" });
+      res.write('{"result":{"reservationId":');
+      setImmediate(() => res.end('9},"error":null}'));
+    });
+    const gw = await startGateway({ BOOKING_URL: booking.url });
+    try {
+      const r = await call(gw.url, "PATCH", "/api/users/point", { body: { userId: 1, point: 5 } });
+      expect([r.status, r.body]).toEqual([201, { result: { reservationId: 9 }, error: null }]);
+      expect(["location", "retry-after", "x-other"].map((h) => r.headers.get(h))).toEqual(["/api/reservations/9", "3", null]);
+    } finally {
+      await gw.close();
+      await booking.close();
+    }
+  });
+
+  it("answers 503 with Retry-After when booking stops in the middle of its answer", async () => {
+    const booking = await rawBooking((res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write('{"result":'); // and nothing more
+    });
+    const gw = await startGateway({ BOOKING_URL: booking.url, BOOKING_TIMEOUT_MS: "200" });
+    try {
+      const r = await call(gw.url, "GET", "/api/users/1/point", {});
+      expect([r.status, r.body.error.code, r.headers.get("retry-after")]).toEqual([503, "SERVICE_UNAVAILABLE", "2"]);
+    } finally {
+      await gw.close();
+      await booking.close();
+    }
+  });
+});

@@ -1,6 +1,5 @@
 import type { IncomingHttpHeaders, ServerResponse } from "node:http";
-import type { Readable } from "node:stream";
-import { BalancedPool, errors as undiciErrors } from "undici";
+import { BalancedPool, errors as undiciErrors, type Dispatcher } from "undici";
 import {
   DependencyError,
   OPERATOR_USER_ID,
@@ -101,9 +100,8 @@ export class Forwarder {
       const v = upstream.headers[name];
       if (typeof v === "string") res.setHeader(name, v);
     }
-    const answer = await bodyOf(upstream.body);
-    res.end(answer);
-    return { status: upstream.statusCode, body: answer };
+    res.end(upstream.body);
+    return { status: upstream.statusCode, body: upstream.body };
   }
 
   /**
@@ -134,7 +132,7 @@ export class Forwarder {
     };
     if (body !== undefined) headers["content-type"] = "application/json";
     const upstream = await this.send(method, path, headers, body);
-    const text = (await bodyOf(upstream.body)).toString("utf8");
+    const text = upstream.body.toString("utf8");
     let envelope: OperatorReply["envelope"];
     try {
       envelope = JSON.parse(text) as OperatorReply["envelope"];
@@ -149,7 +147,7 @@ export class Forwarder {
     const attempts = this.options.urls.length * 2 + 2;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.pool.request({ method: method, path, headers, body });
+        return await exchange(this.pool, { method, path, headers, body });
       } catch (err) {
         const code = (err as { code?: string }).code ?? "";
         if (NOT_DELIVERED.has(code) && attempt < attempts) continue;
@@ -166,12 +164,40 @@ export class Forwarder {
   }
 }
 
-/** An answer's bytes as they came (booking's answers are a chunk or a few: no ArrayBuffer round trip, a single chunk is not copied). */
-function bodyOf(body: Readable): Promise<Buffer> {
+/** Booking's answer: status, headers and the body's bytes. */
+interface Exchanged {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/**
+ * One request and its answer through the pool's dispatch, the answer's chunks kept as they
+ * arrive: undici's request() would make a response stream per answer only for us to read it
+ * whole (booking's answers are small JSON). Errors (timeouts, refused connections) are undici's own.
+ */
+function exchange(pool: Dispatcher, options: Dispatcher.DispatchOptions): Promise<Exchanged> {
   return new Promise((resolve, reject) => {
+    let statusCode = 0;
+    let headers: IncomingHttpHeaders = {};
     const chunks: Buffer[] = [];
-    body.on("data", (chunk: Buffer) => chunks.push(chunk));
-    body.once("error", reject);
-    body.once("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+    pool.dispatch(options, {
+      // (undici takes a handler without it for one of its deprecated kind)
+      onRequestStart() {},
+      onResponseStart(_controller, status, answerHeaders) {
+        if (status < 200) return; // an informational answer: the real one follows
+        statusCode = status;
+        headers = answerHeaders;
+      },
+      onResponseData(_controller, chunk) {
+        chunks.push(chunk);
+      },
+      onResponseEnd() {
+        resolve({ statusCode, headers, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks) });
+      },
+      onResponseError(_controller, err) {
+        reject(err);
+      },
+    });
   });
 }
