@@ -51,7 +51,7 @@ export interface ForwardDeps {
   forwarder: Forwarder;
   seatGate?: EarlySeatRefusal;
   holdCaps?: HoldCaps;
-  /** this instance's holds in flight per seat (shared with the hot path's seat-gate refusals) */
+  /** this instance's holds in flight per seat (one for the hot path's forwards and Express's) */
   singleFlight?: SeatSingleFlight;
   /**
    * the concert rooms: a room token is authorised in its room's store, and while any concert has
@@ -117,7 +117,7 @@ function seatsRefusal(gate: EarlySeatRefusal, concertDetailId: number, taken: nu
  * body) and, when one of them is already claimed in booking's gate (one EXISTS each), the 409 to
  * answer it with.
  */
-export async function claimedSeats(
+async function claimedSeats(
   gate: EarlySeatRefusal,
   rawBody: unknown,
 ): Promise<{ concertDetailId: number; seats: number[]; keys: string[]; refusal?: AppError } | null> {
@@ -199,16 +199,17 @@ export async function authorizeToken(
 }
 
 /**
- * The handlers of the booking routes, each built from its table entry. Routes with access
- * "token" need an active token whose user matches any userId in the request and, in
- * AUTH_MODE=jwt, the verified user (the identity step in front of them checked the bearer and the
- * named user first); "open" routes go
- * through without one, as the seed says, vouching for the verified user (jwt) or the user the request
- * names (none). A token already used for a payment is refused except on
- * routes allowed in the replay window. On a route that goes through the seat gate, a hold of a
- * seat whose booking gate key exists (held, or being held) is refused here with the same 409
- * booking would give, so the losers of a rush for one seat never cross to booking, and this
- * instance sends at most one hold per seat at a time (forward/seat-single-flight.ts).
+ * The forward of each booking route, built from its table entry: the one copy of its logic, run
+ * by the hot path (hot-routes.ts) for a canonical request and by Express (forwardHandlers) for
+ * every other form. Routes with access "token" need an active token whose user matches any
+ * userId in the request and, in AUTH_MODE=jwt, the verified user (the identity step in front of
+ * them checked the bearer and the named user first); "open" routes go through without one, as
+ * the seed says, vouching for the verified user (jwt) or the user the request names (none). A
+ * token already used for a payment is refused except on routes allowed in the replay window. On
+ * a route that goes through the seat gate, a hold of a seat whose booking gate key exists (held,
+ * or being held) is refused here with the same 409 booking would give, so the losers of a rush
+ * for one seat never cross to booking, and this instance sends at most one hold per seat at a
+ * time (forward/seat-single-flight.ts).
  */
 export function forwardRoutes(deps: ForwardDeps): (route: GatewayRoute) => ForwardRoute {
   const { store, forwarder, seatGate, holdCaps } = deps;
