@@ -15,7 +15,7 @@ import {
 } from "@concert/shared";
 import { adminRoutes, type AdminDeps } from "./api/admin-routes";
 import { TRUST_CLIENT, identityStep, type Identity } from "./auth/identity";
-import { forwardHandlers, type EarlySeatRefusal, type HoldCaps } from "./api/forward-routes";
+import { forwardHandlers, forwardRoutes, type EarlySeatRefusal, type ForwardDeps, type HoldCaps } from "./api/forward-routes";
 import { JSON_BODY_LIMIT, hotQueueRoutes } from "./api/hot-routes";
 import { openApiRoutes } from "./api/openapi";
 import { methodNotAllowed, publicRoutes, routesOf, successLevelOf } from "./api/public-routes";
@@ -77,6 +77,19 @@ function issueLimits(deps: GatewayDeps): RequestHandler[] {
   return [deps.tokenRateLimit.middleware(), userLimit];
 }
 
+/** What the forward of the booking routes needs: Express's handlers and the hot path build theirs from the same. */
+function forwardDeps(deps: GatewayDeps, singleFlight: SeatSingleFlight): ForwardDeps {
+  return {
+    store: deps.store,
+    onLostToken: deps.onLostToken,
+    forwarder: deps.forwarder,
+    seatGate: deps.seatGate && { ...deps.seatGate, redis: deps.redis },
+    holdCaps: deps.holdCaps,
+    singleFlight,
+    rooms: deps.rooms,
+  };
+}
+
 /** The gateway's Express app, without listening (tests and main.ts both use it). */
 export function createApp(deps: GatewayDeps, singleFlight = new SeatSingleFlight()): Express {
   const app = express();
@@ -100,15 +113,7 @@ export function createApp(deps: GatewayDeps, singleFlight = new SeatSingleFlight
         ...queueHandlers(deps.queue, issueLimits(deps)),
         ...streamHandlers(deps.streams, clientIpResolver(deps.trustProxy ?? compileTrust())),
       },
-      forwardHandlers({
-        store: deps.store,
-        onLostToken: deps.onLostToken,
-        forwarder: deps.forwarder,
-        seatGate: deps.seatGate && { ...deps.seatGate, redis: deps.redis },
-        holdCaps: deps.holdCaps,
-        singleFlight,
-        rooms: deps.rooms,
-      }),
+      forwardHandlers(forwardDeps(deps, singleFlight)),
       identityStep(deps.identity ?? TRUST_CLIENT),
     ),
   );
@@ -169,8 +174,7 @@ export function createHandler(
     rooms: deps.rooms,
     onLostToken: deps.onLostToken,
     seatMap: deps.seatMap,
-    seatGate: deps.seatGate && { ...deps.seatGate, redis: deps.redis },
-    singleFlight,
+    forward: forwardRoutes(forwardDeps(deps, singleFlight)),
     fallback: app,
   });
   return (req: IncomingMessage, res: ServerResponse) => {

@@ -276,7 +276,7 @@ export async function buildGateway(
       clientIp: clientIpResolver(config.TRUST_PROXY),
     },
   };
-  // one per instance: the hot path's seat-gate refusals wait on the holds Express sends
+  // one per instance: the holds the hot path forwards and those Express forwards wait on each other
   const singleFlight = new SeatSingleFlight();
   const app = createApp(deps, singleFlight);
   if (config.ADMIN_TOKEN) history.start(logger);

@@ -27,13 +27,14 @@ describe("the gateway's route table", () => {
     }
   });
 
-  it("puts exactly its hot entries on the node:http hot path", () => {
+  it("puts exactly its hot entries and every forwarded one on the node:http hot path (only the SSE stream is Express's alone)", () => {
     const hot = [...compileHotRoutes().values()].flat().map((h) => key(h.route));
     expect(hot.sort()).toEqual(
-      ROUTE_TABLE.filter((r) => r.served === "hot" || r.readModel !== undefined || r.seatGate)
+      ROUTE_TABLE.filter((r) => r.served === "hot" || r.served === "booking")
         .map(key)
         .sort(),
     );
+    expect(ROUTE_TABLE.filter((r) => !hot.includes(key(r))).map((r) => r.name)).toEqual(["queueStream"]);
   });
 
   it("is exactly what the OpenAPI document describes, with each route's path parameters, query and body", () => {

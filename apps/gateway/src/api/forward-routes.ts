@@ -1,5 +1,5 @@
-import type { IncomingMessage } from "node:http";
-import type { Request, RequestHandler, Response } from "express";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Request, RequestHandler } from "express";
 import type { Cluster, Redis } from "ioredis";
 import {
   AppError,
@@ -19,7 +19,7 @@ import {
 import type { ClientHolds, HoldOutcome } from "../forward/client-holds";
 import { concertsOfRequest, wrongConcert, type ConcertOf } from "../forward/concert-of";
 import type { Rooms } from "../queue/rooms";
-import type { ForwardedReply, Forwarder } from "../forward/forwarder";
+import type { ForwardedReply, Forwarder, OutgoingRequest } from "../forward/forwarder";
 import type { ClientRateLimiter } from "./rate-limit";
 import { SeatSingleFlight } from "../forward/seat-single-flight";
 import { tokenHeader } from "./queue-routes";
@@ -51,7 +51,7 @@ export interface ForwardDeps {
   forwarder: Forwarder;
   seatGate?: EarlySeatRefusal;
   holdCaps?: HoldCaps;
-  /** this instance's holds in flight per seat (shared with the hot path's seat-gate refusals) */
+  /** this instance's holds in flight per seat (one for the hot path's forwards and Express's) */
   singleFlight?: SeatSingleFlight;
   /**
    * the concert rooms: a room token is authorised in its room's store, and while any concert has
@@ -59,6 +59,24 @@ export interface ForwardDeps {
    */
   rooms?: RoomChecks;
 }
+
+/**
+ * A request to a booking route as the forward's logic reads it: what Express's handler
+ * (forwardHandlers) and the hot path (hot-routes.ts) both give, so the logic exists once.
+ */
+export interface ForwardRequest extends OutgoingRequest {
+  /** the path's `:param` values (ids), by name */
+  params: Record<string, string>;
+  /** AUTH_MODE=jwt: the user the identity step verified (it already bound the named user to it) */
+  verifiedUserId?: number;
+  /** the client's own request: its address for the hold caps (X-Forwarded-For under TRUST_PROXY, as everywhere) */
+  incoming: IncomingMessage;
+  /** what the request's log line records: the token's user once known (Express: res.locals) */
+  record: { userId?: unknown };
+}
+
+/** The forward of one route: booking's answer is written to `res` by the Forwarder; whatever it throws is the answer instead. */
+export type ForwardRoute = (req: ForwardRequest, res: ServerResponse) => Promise<void>;
 
 /** The answer's result (inside the envelope), or undefined when the body is not JSON. */
 function resultOf(reply: ForwardedReply): unknown {
@@ -99,11 +117,9 @@ function seatsRefusal(gate: EarlySeatRefusal, concertDetailId: number, taken: nu
  * body) and, when one of them is already claimed in booking's gate (one EXISTS each), the 409 to
  * answer it with.
  */
-export async function claimedSeats(
+async function claimedSeats(
   gate: EarlySeatRefusal,
   rawBody: unknown,
-  /** also wait for this instance's holds in flight of the seats: one that won refuses this one too */
-  inFlight?: SeatSingleFlight,
 ): Promise<{ concertDetailId: number; seats: number[]; keys: string[]; refusal?: AppError } | null> {
   const body = reserveBody.safeParse(rawBody);
   if (!body.success) return null; // booking answers 400, naming the field
@@ -112,9 +128,6 @@ export async function claimedSeats(
   const keys = seats.map((seatNo) => gate.keys.seat(concertDetailId, seatNo));
   const exists = await redisCall(Promise.all(keys.map((key) => gate.redis.exists(key))));
   const taken = seats.filter((_, i) => exists[i] === 1);
-  if (taken.length === 0 && inFlight) {
-    for (const [i, key] of keys.entries()) if (await inFlight.wonWhileWaiting(key)) taken.push(seats[i]);
-  }
   return { concertDetailId, seats, keys, refusal: taken.length > 0 ? seatsRefusal(gate, concertDetailId, taken) : undefined };
 }
 
@@ -150,7 +163,7 @@ export async function storeOfToken(
 export async function checkTokenRoom(
   checks: RoomChecks | undefined,
   route: GatewayRoute,
-  req: Pick<Request, "params" | "body">,
+  req: Pick<ForwardRequest, "params" | "body">,
   tokenRoom: number | null,
 ): Promise<void> {
   if (!checks || (tokenRoom === null && !checks.rooms.directory.hasRooms)) return;
@@ -186,18 +199,19 @@ export async function authorizeToken(
 }
 
 /**
- * The handlers of the booking routes, each built from its table entry. Routes with access
- * "token" need an active token whose user matches any userId in the request and, in
- * AUTH_MODE=jwt, the verified user (the identity step in front of them checked the bearer and the
- * named user first); "open" routes go
- * through without one, as the seed says, vouching for the verified user (jwt) or the user the request
- * names (none). A token already used for a payment is refused except on
- * routes allowed in the replay window. On a route that goes through the seat gate, a hold of a
- * seat whose booking gate key exists (held, or being held) is refused here with the same 409
- * booking would give, so the losers of a rush for one seat never cross to booking, and this
- * instance sends at most one hold per seat at a time (forward/seat-single-flight.ts).
+ * The forward of each booking route, built from its table entry: the one copy of its logic, run
+ * by the hot path (hot-routes.ts) for a canonical request and by Express (forwardHandlers) for
+ * every other form. Routes with access "token" need an active token whose user matches any
+ * userId in the request and, in AUTH_MODE=jwt, the verified user (the identity step in front of
+ * them checked the bearer and the named user first); "open" routes go through without one, as
+ * the seed says, vouching for the verified user (jwt) or the user the request names (none). A
+ * token already used for a payment is refused except on routes allowed in the replay window. On
+ * a route that goes through the seat gate, a hold of a seat whose booking gate key exists (held,
+ * or being held) is refused here with the same 409 booking would give, so the losers of a rush
+ * for one seat never cross to booking, and this instance sends at most one hold per seat at a
+ * time (forward/seat-single-flight.ts).
  */
-export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => RequestHandler {
+export function forwardRoutes(deps: ForwardDeps): (route: GatewayRoute) => ForwardRoute {
   const { store, forwarder, seatGate, holdCaps } = deps;
   const singleFlight = deps.singleFlight ?? new SeatSingleFlight();
 
@@ -207,7 +221,7 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
    * seat order, so overlapping holds cannot wait on each other in a ring) and returns what to
    * call with its answer status.
    */
-  const claimSeats = async (gate: EarlySeatRefusal, req: Request): Promise<((status: number) => void) | undefined> => {
+  const claimSeats = async (gate: EarlySeatRefusal, req: ForwardRequest): Promise<((status: number) => void) | undefined> => {
     const claimed = await claimedSeats(gate, req.body);
     if (claimed === null) return undefined;
     const { concertDetailId, seats, keys } = claimed;
@@ -226,11 +240,11 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
   };
 
   /** Counts the hold against its address's rate and takes a live place per seat; the result records booking's answer. */
-  const takeHoldPlaces = async (caps: HoldCaps, req: Request): Promise<((made: HoldOutcome[]) => Promise<void>) | undefined> => {
-    await caps.rate.consume(req);
+  const takeHoldPlaces = async (caps: HoldCaps, req: ForwardRequest): Promise<((made: HoldOutcome[]) => Promise<void>) | undefined> => {
+    await caps.rate.consume(req.incoming);
     const body = reserveBody.safeParse(req.body);
     const seats = body.success ? seatsOfHold(body.data).length : 1;
-    return caps.live.enabled ? caps.live.reserve(caps.clientIp(req), seats) : undefined;
+    return caps.live.enabled ? caps.live.reserve(caps.clientIp(req.incoming), seats) : undefined;
   };
 
   /** Keeps the concert of each hold booking made (so its payment or release needs no lookup). */
@@ -244,16 +258,15 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
     }
   };
 
-  const withToken = (route: GatewayRoute): RequestHandler => {
+  const withToken = (route: GatewayRoute): ForwardRoute => {
     const gate = route.seatGate ? seatGate : undefined;
     const caps = route.clientHoldCaps ? holdCaps : undefined;
     const releases = route.releasesHold ? holdCaps : undefined;
-    return async (req: Request, res: Response) => {
+    return async (req, res) => {
       const token = tokenHeader(req.headers.token);
-      const verified = res.locals.verifiedUserId as number | undefined; // AUTH_MODE=jwt (auth/identity.ts)
       const { store: tokenStore, room } = await storeOfToken(store, deps.rooms, token);
-      const auth = await authorizeToken(tokenStore, route, token, verified, deps.onLostToken);
-      res.locals.userId = auth.userId;
+      const auth = await authorizeToken(tokenStore, route, token, req.verifiedUserId, deps.onLostToken);
+      req.record.userId = auth.userId;
       assertNamedUser(req.body, auth.userId);
       await checkTokenRoom(deps.rooms, route, req, room);
       // A retry under an Idempotency-Key must reach booking, which answers it with the hold it made.
@@ -268,7 +281,7 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
           if (settle) made = madeHolds(reply);
           if (route.clientHoldCaps) learnHolds(reply);
           const released = releases?.live.enabled ? releasedHold(reply) : null;
-          if (released !== null) await releases?.live.forget(releases.clientIp(req), released);
+          if (released !== null) await releases?.live.forget(releases.clientIp(req.incoming), released);
         } finally {
           await settle?.(made);
         }
@@ -280,13 +293,36 @@ export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => Req
 
   /** No queue token: the passport vouches for the request's user (booking checks every id against it). */
   const open =
-    (route: GatewayRoute): RequestHandler =>
+    (route: GatewayRoute): ForwardRoute =>
     async (req, res) => {
       // jwt: the verified user (the identity step checked any named one against it); none: the named user
-      const userId = (res.locals.verifiedUserId as number | undefined) ?? requestUserIds(route, req)[0];
+      const userId = req.verifiedUserId ?? requestUserIds(route, req)[0];
       if (userId === undefined) throw new AppError("VALIDATION_FAILED", `${route.name} names no user`);
       await forwarder.forward(req, res, { userId });
     };
 
   return (route) => (route.access === "token" ? withToken(route) : open(route));
+}
+
+/** The forward handlers as Express handlers: the request after express.json and the identity step, in the forward's shape. */
+export function forwardHandlers(deps: ForwardDeps): (route: GatewayRoute) => RequestHandler {
+  const forwardOf = forwardRoutes(deps);
+  return (route) => {
+    const forward = forwardOf(route);
+    return (req: Request, res) =>
+      forward(
+        {
+          method: req.method,
+          url: req.originalUrl, // the identity step rewrote a `me` alias here
+          headers: req.headers,
+          params: req.params as Record<string, string>,
+          body: req.body,
+          id: String(req.id),
+          verifiedUserId: res.locals.verifiedUserId as number | undefined,
+          incoming: req,
+          record: res.locals,
+        },
+        res,
+      );
+  };
 }

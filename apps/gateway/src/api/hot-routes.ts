@@ -18,18 +18,9 @@ import {
 } from "@concert/shared";
 import { bindUser, type Identity } from "../auth/identity";
 import type { SeatMapReader } from "../forward/seat-map-reader";
-import type { SeatSingleFlight } from "../forward/seat-single-flight";
 import type { QueueService } from "../queue/queue-service";
 import type { QueueStore } from "@concert/shared";
-import {
-  assertNamedUser,
-  authorizeToken,
-  checkTokenRoom,
-  claimedSeats,
-  storeOfToken,
-  type EarlySeatRefusal,
-  type RoomChecks,
-} from "./forward-routes";
+import { authorizeToken, checkTokenRoom, storeOfToken, type ForwardRoute, type RoomChecks } from "./forward-routes";
 import type { ClientRateLimiter } from "./rate-limit";
 import { issueProof, tokenHeader } from "./queue-routes";
 import { ROUTE_TABLE, type GatewayRoute } from "./route-table";
@@ -50,16 +41,19 @@ export interface HotRouteDeps {
   onLostToken?: () => void;
   /** booking's seat-availability read model; without it the read-model routes are forwarded */
   seatMap?: SeatMapReader;
-  /** the seat gate: a hold of a seat already claimed is refused here, every other one goes on to Express */
-  seatGate?: EarlySeatRefusal;
-  /** this instance's holds in flight per seat (forward-routes.ts claims them): one that won refuses the holds waiting on it here */
-  singleFlight?: SeatSingleFlight;
+  /**
+   * the forward of each booking route (forward-routes.ts, the same logic Express's handlers run,
+   * sharing its seat single flight); without it booking routes are left to Express
+   */
+  forward?: (route: GatewayRoute) => ForwardRoute;
   /** serves a request the hot path gave up on after starting it (a read model not built yet): Express */
   fallback?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 /** What a hot form's work returns when it cannot answer after all: the request goes on to `fallback`. */
 const MISS = Symbol("miss");
+/** What a hot form's work returns when it wrote the answer itself (a forward: the Forwarder writes booking's). */
+const ANSWERED = Symbol("answered");
 
 // the canonical body forms and their reading are shared with booking's hot routes
 export { JSON_BODY_LIMIT, pathPattern } from "@concert/shared";
@@ -68,7 +62,8 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 /** What the log line and the work of one hot request share; the work fills in the user id. */
 interface HotRecord {
-  userId?: number;
+  reqId: string;
+  userId?: unknown;
 }
 
 /**
@@ -78,7 +73,14 @@ interface HotRecord {
  */
 interface HotImpl {
   accepts?: (req: IncomingMessage) => boolean;
-  work: (deps: HotRouteDeps, req: IncomingMessage, ids: RegExpExecArray | null, record: HotRecord, route: GatewayRoute) => Promise<unknown>;
+  work: (
+    deps: HotRouteDeps,
+    req: IncomingMessage,
+    ids: RegExpExecArray | null,
+    record: HotRecord,
+    route: GatewayRoute,
+    res: ServerResponse,
+  ) => Promise<unknown>;
 }
 
 /**
@@ -115,36 +117,49 @@ function readModelImpl(param: string, read: (reader: SeatMapReader, id: number) 
   };
 }
 
+/** The `:param` names of an Express path, in order (the path match's groups, see pathPattern). */
+const paramNames = (expressPath: string): string[] => [...expressPath.matchAll(/:(\w+)/g)].map((m) => m[1]);
+
 /**
- * A hold (the table's seatGate routes): in a rush for a seat almost every hold is of a seat
- * already claimed, refused here after the forward's checks, in their order (the body, the bearer,
- * the token, the named user, then the gate) with the 409 Express would give. Any other hold (a
- * free seat, a retry under an Idempotency-Key, a body booking must refuse) goes on to Express
- * with the body already read (body-parser leaves a read request's `req.body` alone), which makes
- * the whole forward as before: single flight, hold caps, booking.
+ * Any booking route of the table (but the read models' answers, above): what Express's identity
+ * step does (the bearer, then the named user bound to the verified one), then the very forward
+ * Express's handler runs (forward-routes.ts: the token, the room, the seat gate and single
+ * flight, the hold caps, the Forwarder), which writes booking's answer itself. A hold of a seat
+ * already claimed is refused there, before booking, as before. Routes with a body take a plain
+ * JSON one of some bytes (an empty one, which the identity step completes in jwt, is Express's),
+ * the others none at all.
  */
-const seatGateImpl: HotImpl = {
-  accepts: (req) => isPlainJson(req) && req.headers["content-length"] !== "0",
-  async work(deps, req, _ids, record, route) {
-    const body = await readJson(req);
-    (req as IncomingMessage & { body?: unknown }).body = body;
-    const { store } = deps;
-    if (!deps.seatGate || !store || !deps.fallback || req.headers["idempotency-key"] !== undefined) return MISS;
-    const verified = await deps.identity.verifiedUser(req);
-    bindUser(route, verified, { body });
-    const { auth, checkRoom } = await checkToken({ ...deps, store }, req, route, verified, { params: {}, body });
-    record.userId = auth.userId;
-    assertNamedUser(body, auth.userId);
-    await checkRoom();
-    const claimed = await claimedSeats(deps.seatGate, body, deps.singleFlight);
-    if (claimed?.refusal) throw claimed.refusal;
-    return MISS;
-  },
-};
+function forwardImpl(route: GatewayRoute): HotImpl {
+  const names = paramNames(route.path);
+  const hasBody = route.body !== undefined;
+  return {
+    accepts: hasBody
+      ? (req) => isPlainJson(req) && req.headers["content-length"] !== "0"
+      : // a DELETE with a Content-Length: express.json would read a JSON one and the forward send it on
+        (req) => hasNoBody(req) && (route.method === "get" || req.headers["content-length"] === undefined),
+    async work(deps, req, ids, record, _route, res) {
+      if (!deps.forward) return MISS;
+      let body = hasBody ? await readJson(req) : undefined;
+      const params: Record<string, string> = {};
+      for (let i = 0; i < names.length; i++) params[names[i]] = ids![i + 1];
+      let verified: number | undefined;
+      if (deps.identity.mode === "jwt" && route.verifiedUser) {
+        verified = await deps.identity.verifiedUser(req);
+        if (route.userAt === "body" && body === undefined) body = {}; // a bodyless request names nobody: the verified user
+        bindUser(route, verified, { params, body });
+      }
+      const { method = "", url = "", headers } = req;
+      await deps.forward(route)(
+        { method, url, headers, params, body, id: record.reqId, verifiedUserId: verified, incoming: req, record },
+        res,
+      );
+      return ANSWERED;
+    },
+  };
+}
 
 // (`me` in a path, AUTH_MODE=jwt, is no id: the matcher leaves it to Express, which serves the alias)
 const HOT_IMPLS: Partial<Record<RouteName, HotImpl>> = {
-  holdSeat: seatGateImpl,
   freeSeats: readModelImpl("concertDetailId", (reader, concertDetailId) => reader.freeSeats(concertDetailId)),
   concertDates: readModelImpl("concertId", (reader, concertId) => reader.dates(concertId)),
   pollToken: {
@@ -178,15 +193,15 @@ interface HotMatcher {
   impl: HotImpl;
 }
 
-/** Served on the hot path: the queue routes, the read-model reads and the seat-gate refusals of holds. */
-export const isHot = (route: GatewayRoute): boolean => route.served === "hot" || route.readModel !== undefined || route.seatGate === true;
+/** Served on the hot path: the queue routes and, in their canonical forms, every booking route (the read models' answered here). */
+export const isHot = (route: GatewayRoute): boolean => route.served === "hot" || route.served === "booking";
 
 /** The table's "hot" routes by HTTP method. Throws at start if a hot route has no hot form here. */
 export function compileHotRoutes(table: readonly GatewayRoute[] = ROUTE_TABLE): Map<string, HotMatcher[]> {
   const byMethod = new Map<string, HotMatcher[]>();
   for (const route of table) {
     if (!isHot(route)) continue;
-    const impl = HOT_IMPLS[route.name];
+    const impl = HOT_IMPLS[route.name] ?? (route.served === "booking" ? forwardImpl(route) : undefined);
     if (!impl) throw new Error(`route ${route.name} is served "hot" but hot-routes.ts has no hot form of it`);
     const hasParams = route.path.includes(":");
     const method = route.method.toUpperCase();
@@ -202,19 +217,33 @@ export function compileHotRoutes(table: readonly GatewayRoute[] = ROUTE_TABLE): 
  * route table's "hot" entries: the poll `GET /api/users/{id}/token` and the issue
  * `POST /api/users/token`). They are served here, on plain node:http in front of Express,
  * because Express's per-request machinery alone costs more CPU than the whole poll (see
- * docs/BENCHMARKS.md, scenario 1). Admitted users' busiest requests are served here too (issue
- * 16): the seat map and the dates from booking's read model (the table's `readModel` entries),
- * and the refusal of a hold of a seat already claimed (its `seatGate` entries); whatever of those
- * the hot path cannot answer (a model not built, a hold that goes on to booking) it hands to
- * Express (`fallback`) after all. Only the canonical form of each request is taken: a numeric
- * user id, a JSON body with a Content-Length within the limit and no Content-Encoding. Anything
- * else (returns false) goes on to Express, which serves the same routes with the same
- * QueueService and answers every odd form (405s, encodings, chunked bodies) as before. Answers
- * are the same as Express's: envelope, status, x-request-id, Retry-After, the log line (at the
- * table's level) and the latency histogram (under the table's path).
+ * docs/BENCHMARKS.md, scenario 1). Admitted users' requests are served here too (issue 16):
+ * the seat map and the dates from booking's read model (the table's `readModel` entries; a
+ * model not built yet is handed to Express, `fallback`), and every other "booking" route,
+ * forwarded by the same logic Express's forward handler runs (forward-routes.ts, the seat gate's
+ * refusals and the hold caps included), the Forwarder writing booking's answer. Only the
+ * canonical form of each request is taken: numeric ids in range (no `me`), and for a route with
+ * a body a JSON one with a non-zero Content-Length within the limit and no Content-Encoding,
+ * for one without none at all. Anything else (returns false) goes on to Express, which serves
+ * the same routes with the same handlers and answers every odd form (405s, HEAD, encodings,
+ * chunked bodies, the `me` alias) as before. Answers are the same as Express's: envelope,
+ * status, x-request-id, Retry-After, Location, the log line (at the table's level, with the
+ * token's user as Express logs it) and the latency histogram (under the table's path, with the
+ * status written).
  */
-export function hotQueueRoutes(deps: HotRouteDeps, table: readonly GatewayRoute[] = ROUTE_TABLE): Handler {
+export function hotQueueRoutes(given: HotRouteDeps, table: readonly GatewayRoute[] = ROUTE_TABLE): Handler {
   const byMethod = compileHotRoutes(table);
+  // each route's forward built once, not per request
+  const forwards = new Map<GatewayRoute, ForwardRoute>();
+  const forwardOf = given.forward;
+  const forward =
+    forwardOf &&
+    ((route: GatewayRoute) => {
+      let f = forwards.get(route);
+      if (f === undefined) forwards.set(route, (f = forwardOf(route)));
+      return f;
+    });
+  const deps: HotRouteDeps = { ...given, forward };
   return (req, res) => {
     const matchers = byMethod.get(req.method ?? "");
     if (matchers === undefined) return false;
@@ -239,20 +268,35 @@ export function hotQueueRoutes(deps: HotRouteDeps, table: readonly GatewayRoute[
 function serve(deps: HotRouteDeps, req: IncomingMessage, res: ServerResponse, h: HotMatcher, ids: RegExpExecArray | null): void {
   const started = process.hrtime.bigint();
   const reqId = requestId(req);
-  const record: HotRecord = { userId: undefined };
-  const finish = (status: number, body: unknown, retryAfterSec?: number, headers?: Record<string, string>) => {
-    sendJson(res, status, body, reqId, retryAfterSec, headers);
+  const record: HotRecord = { reqId, userId: undefined };
+  // before any work, as Express's observeRequests: a forward's answer is written by the Forwarder
+  res.setHeader("x-request-id", reqId);
+  const recordAs = (status: number) =>
     recordRequest(
       deps.logger,
       deps.metrics,
       { reqId, method: req.method, route: h.route.path, url: req.url ?? "", status, started, userId: record.userId },
       h.route.successLog,
     );
+  const finish = (status: number, body: unknown, retryAfterSec?: number, headers?: Record<string, string>) => {
+    sendJson(res, status, body, reqId, retryAfterSec, headers);
+    recordAs(status);
   };
-  h.impl.work(deps, req, ids, record, h.route).then(
-    (result) => (result === MISS ? deps.fallback!(req, res) : finish(200, ok(result))),
+  h.impl.work(deps, req, ids, record, h.route, res).then(
+    (result) => {
+      if (result === MISS) deps.fallback!(req, res);
+      else if (result === ANSWERED) recordAs(res.statusCode);
+      else finish(200, ok(result));
+    },
     (err) => {
-      if (res.headersSent || res.destroyed) return;
+      if (res.headersSent) {
+        // failed after booking's answer went out (e.g. Redis, settling a hold's places): as
+        // Express's errorHandler, end the connection; the answer is logged if it got out whole
+        req.socket.destroy();
+        if (res.writableFinished) recordAs(res.statusCode);
+        return;
+      }
+      if (res.destroyed) return;
       const answer = errorAnswer(err, deps.logger, reqId, { onDependencyError: deps.onDependencyError });
       finish(answer.status, answer.body, answer.retryAfterSec, answer.headers);
     },

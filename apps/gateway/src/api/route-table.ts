@@ -29,7 +29,9 @@ export type Access = "open" | "token";
  * - "hot": on plain node:http ahead of Express in its canonical form (api/hot-routes.ts), every
  *   other form by the Express handler of the same name;
  * - "express": by the gateway's Express handler of the same name;
- * - "booking": forwarded to booking with a passport (api/forward-routes.ts).
+ * - "booking": forwarded to booking with a passport (api/forward-routes.ts), on the hot path too
+ *   in its canonical form (a `readModel` route answered there from the model), every other form
+ *   through Express; both run the same forward.
  */
 export type Served = "hot" | "express" | "booking";
 
@@ -52,7 +54,7 @@ export interface GatewayRoute extends RouteContract {
   successLog: "info" | "debug";
   /** a token already used for a payment may still call this route (a retry of that payment) */
   replayWindow?: true;
-  /** holds refused at the edge, on the hot path, when booking's Redis seat gate already has the seat (and single-flight per seat) */
+  /** holds refused at the edge, before booking (the forward, on either path), when booking's Redis seat gate already has the seat (and single-flight per seat) */
   seatGate?: true;
   /** makes a seat hold: counted against the client address's hold rate and live holds (forward/client-holds.ts) */
   clientHoldCaps?: true;

@@ -1,5 +1,4 @@
 import { AppError, DependencyError, INTERNAL_PATHS, concertOfView, type RouteName } from "@concert/shared";
-import type { Request } from "express";
 import type { Forwarder } from "./forwarder";
 
 /** Most ids kept (a performance or reservation never changes concert, so entries never go stale; only the bound matters). */
@@ -63,7 +62,11 @@ const idParamOf = (v: unknown): number | undefined => (typeof v === "string" && 
  * itself; a seat list's or a hold's performance; a payment's or a release's reservations. Ids
  * that do not parse are left to booking's 400.
  */
-export async function concertsOfRequest(name: RouteName, req: Pick<Request, "params" | "body">, concertOf: ConcertOf): Promise<number[]> {
+export async function concertsOfRequest(
+  name: RouteName,
+  req: { params: Record<string, string>; body: unknown },
+  concertOf: ConcertOf,
+): Promise<number[]> {
   const body = (req.body ?? {}) as Record<string, unknown>;
   switch (name) {
     case "concertDates": {

@@ -1,5 +1,5 @@
-import type { Request, Response } from "express";
-import { BalancedPool, errors as undiciErrors } from "undici";
+import type { IncomingHttpHeaders, ServerResponse } from "node:http";
+import { BalancedPool, errors as undiciErrors, type Dispatcher } from "undici";
 import {
   DependencyError,
   OPERATOR_USER_ID,
@@ -24,6 +24,18 @@ export type PassportIdentity = Omit<Passport, "exp" | "requestId" | "deadline" |
 export interface OperatorReply {
   status: number;
   envelope: { result: unknown; error: { code: string; message: string; details?: Record<string, unknown> } | null };
+}
+
+/** What the forward reads of a client's request (Express's and the hot path's alike, api/forward-routes.ts). */
+export interface OutgoingRequest {
+  method: string;
+  /** path and query string, exactly as sent to booking (and bound into the passport) */
+  url: string;
+  headers: IncomingHttpHeaders;
+  /** the parsed JSON body; undefined when the request has none */
+  body: unknown;
+  /** x-request-id */
+  id: string;
 }
 
 export interface ForwardedReply {
@@ -55,8 +67,8 @@ export class Forwarder {
   }
 
   /** Sends the request on and booking's answer back to the client; returns that answer's status and body too. */
-  async forward(req: Request, res: Response, identity: PassportIdentity): Promise<ForwardedReply> {
-    const requestId = String(req.id);
+  async forward(req: OutgoingRequest, res: ServerResponse, identity: PassportIdentity): Promise<ForwardedReply> {
+    const requestId = req.id;
     const now = Date.now();
     const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.body !== undefined;
     const body = hasBody ? JSON.stringify(req.body) : undefined;
@@ -71,7 +83,7 @@ export class Forwarder {
         deadline: now + this.options.timeoutMs,
         // good for this request only: exactly what send() below puts on the wire
         method: req.method,
-        path: req.originalUrl,
+        path: req.url,
         bodyDigest: bodyDigest(body),
       }),
     };
@@ -81,15 +93,15 @@ export class Forwarder {
     }
     if (body !== undefined) headers["content-type"] = "application/json";
 
-    const upstream = await this.send(req.method, req.originalUrl, headers, body);
-    res.status(upstream.statusCode);
+    const upstream = await this.send(req.method, req.url, headers, body);
+    // plain node:http (Express's res is one too): no Express helpers on the forward's hot path
+    res.statusCode = upstream.statusCode;
     for (const name of RESPONSE_HEADERS) {
       const v = upstream.headers[name];
       if (typeof v === "string") res.setHeader(name, v);
     }
-    const answer = Buffer.from(await upstream.body.arrayBuffer());
-    res.end(answer);
-    return { status: upstream.statusCode, body: answer };
+    res.end(upstream.body);
+    return { status: upstream.statusCode, body: upstream.body };
   }
 
   /**
@@ -120,7 +132,7 @@ export class Forwarder {
     };
     if (body !== undefined) headers["content-type"] = "application/json";
     const upstream = await this.send(method, path, headers, body);
-    const text = Buffer.from(await upstream.body.arrayBuffer()).toString("utf8");
+    const text = upstream.body.toString("utf8");
     let envelope: OperatorReply["envelope"];
     try {
       envelope = JSON.parse(text) as OperatorReply["envelope"];
@@ -135,7 +147,7 @@ export class Forwarder {
     const attempts = this.options.urls.length * 2 + 2;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.pool.request({ method: method, path, headers, body });
+        return await exchange(this.pool, { method, path, headers, body });
       } catch (err) {
         const code = (err as { code?: string }).code ?? "";
         if (NOT_DELIVERED.has(code) && attempt < attempts) continue;
@@ -150,4 +162,42 @@ export class Forwarder {
   async close(): Promise<void> {
     await this.pool.close();
   }
+}
+
+/** Booking's answer: status, headers and the body's bytes. */
+interface Exchanged {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/**
+ * One request and its answer through the pool's dispatch, the answer's chunks kept as they
+ * arrive: undici's request() would make a response stream per answer only for us to read it
+ * whole (booking's answers are small JSON). Errors (timeouts, refused connections) are undici's own.
+ */
+function exchange(pool: Dispatcher, options: Dispatcher.DispatchOptions): Promise<Exchanged> {
+  return new Promise((resolve, reject) => {
+    let statusCode = 0;
+    let headers: IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    pool.dispatch(options, {
+      // (undici takes a handler without it for one of its deprecated kind)
+      onRequestStart() {},
+      onResponseStart(_controller, status, answerHeaders) {
+        if (status < 200) return; // an informational answer: the real one follows
+        statusCode = status;
+        headers = answerHeaders;
+      },
+      onResponseData(_controller, chunk) {
+        chunks.push(chunk);
+      },
+      onResponseEnd() {
+        resolve({ statusCode, headers, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks) });
+      },
+      onResponseError(_controller, err) {
+        reject(err);
+      },
+    });
+  });
 }

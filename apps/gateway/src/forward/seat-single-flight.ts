@@ -30,17 +30,6 @@ export class SeatSingleFlight {
     };
   }
 
-  /**
-   * Waits for every hold of `key` in flight without becoming one: true when one of them won (the
-   * hot path then refuses the hold; otherwise Express claims the seat as above).
-   */
-  async wonWhileWaiting(key: string): Promise<boolean> {
-    for (let sending = this.inFlight.get(key); sending; sending = this.inFlight.get(key)) {
-      if ((await sending) === SeatSingleFlight.WON) return true;
-    }
-    return false;
-  }
-
   /** Seats with a hold in flight (tests). */
   get size(): number {
     return this.inFlight.size;
