@@ -6,6 +6,7 @@ import {
   seatIdsOf,
   settled,
   type LockedRows,
+  type OwnedReservation,
   type PaymentPlan,
   type PaymentRequest,
   type PaymentResult,
@@ -15,6 +16,31 @@ import { toNumber } from "./client";
 import { transactionBefore } from "./deadline";
 import { dbClock, type DbClock } from "./seat-sql";
 import type { Query } from "./sql";
+
+/** A payment as stored, from {@link paymentUnderKey}. */
+interface StoredPayment {
+  paymentId: number;
+  amount: number;
+  balance: number;
+  reservationIds: number[];
+}
+
+/**
+ * The payment the user made under `key` as one JSON value (null: none, or no key), for a
+ * statement's select list: so it is read in the statement that needs it anyway, not in one of
+ * its own. Amounts are at most 2^53 - 1, exact as JSON numbers.
+ */
+const paymentUnderKey = (userId: number, key: string | undefined): Prisma.Sql =>
+  key === undefined
+    ? Prisma.sql`NULL::json`
+    : Prisma.sql`(
+        SELECT json_build_object('paymentId', p.id, 'amount', p.amount, 'balance', p.balance_after,
+                                 'reservationIds', ARRAY(SELECT r.id FROM reservation r WHERE r.payment_id = p.id ORDER BY r.id))
+          FROM payment p WHERE p.user_id = ${userId} AND p.idempotency_key = ${key})`;
+
+/** A stored payment, answered again as a replay (the first answer's fields, in its order). */
+const replayOf = (p: StoredPayment | null): PaymentResult | null =>
+  p && { paymentId: p.paymentId, reservationIds: p.reservationIds, amount: p.amount, balance: p.balance, status: "PAID", replayed: true };
 
 /**
  * A payment in ONE transaction (plain pg, db/sql.ts: the purchase's busiest statements): this reads and locks the rows, decidePayment decides,
@@ -39,23 +65,24 @@ export class PaymentsRepository {
 
   /** The payment stored under the user's Idempotency-Key, marked as a replay. */
   async findByKey(userId: number, key: string): Promise<PaymentResult | null> {
-    return this.findIn(this.db.sql.query, userId, key);
+    const [row] = await this.db.sql.query<{ earlier: StoredPayment | null }>(Prisma.sql`SELECT ${paymentUnderKey(userId, key)} AS earlier`);
+    return replayOf(row.earlier);
   }
 
   private async payIn(query: Query, request: PaymentRequest): Promise<PaymentResult> {
     const { userId, reservationIds: ids, idempotencyKey } = request;
-    const earlier = idempotencyKey ? await this.findIn(query, userId, idempotencyKey) : null;
+    // Before any lock, in one statement: a payment already made under the key, and who owns the
+    // reservations (ownership never changes, so it can be checked before locking).
+    const [first] = await query<{ earlier: StoredPayment | null; owned: OwnedReservation[] }>(Prisma.sql`
+      SELECT ${paymentUnderKey(userId, idempotencyKey)} AS earlier,
+             (SELECT coalesce(json_agg(json_build_object('id', id, 'userId', user_id, 'seatId', seat_id)), '[]')
+                FROM reservation WHERE id = ANY(${ids}::int[])) AS owned`);
+    const earlier = replayOf(first.earlier);
     if (earlier) return settled(replayOrConflict(request, earlier));
-
-    // Ownership never changes, so it can be checked before locking.
-    const owned = (
-      await query<{ id: number; user_id: number; seat_id: number }>(Prisma.sql`
-        SELECT id, user_id, seat_id FROM reservation WHERE id = ANY(${ids}::int[])`)
-    ).map((r) => ({ id: r.id, userId: r.user_id, seatId: r.seat_id }));
-    const notYours = decideOwnership(request, owned);
+    const notYours = decideOwnership(request, first.owned);
     if (notYours) throw notYours;
 
-    const decision = decidePayment(request, await this.lock(query, request, seatIdsOf(owned)));
+    const decision = decidePayment(request, await this.lock(query, request, seatIdsOf(first.owned)));
     if (!("plan" in decision)) return settled(decision);
     return this.write(query, decision.plan);
   }
@@ -69,12 +96,15 @@ export class PaymentsRepository {
     const reservations = await query<{ id: number; seat_id: number; status: string; price: number; expired: boolean }>(Prisma.sql`
       SELECT id, seat_id, status::text, price, expires_at <= ${this.clock.current()} AS expired
         FROM reservation WHERE id = ANY(${ids}::int[]) ORDER BY id FOR NO KEY UPDATE`);
-    // A request with the same key may have committed while we waited for the locks.
-    const earlier = idempotencyKey ? await this.findIn(query, userId, idempotencyKey) : null;
-    const [user] = await query<{ point: string }>(Prisma.sql`
-      SELECT point FROM users WHERE id = ${userId} FOR NO KEY UPDATE`);
+    // The user's row, and again a payment under the key: its statement starts after the seat and
+    // reservation locks, so a request with the same key for these reservations that committed
+    // while we waited is seen; one for other reservations, which only shares the user's lock,
+    // trips the key's unique index instead (payReservations answers it as a replay). No user
+    // row: balance 0, and no payment of theirs can exist.
+    const [user] = await query<{ point: string; earlier: StoredPayment | null }>(Prisma.sql`
+      SELECT point, ${paymentUnderKey(userId, idempotencyKey)} AS earlier FROM users WHERE id = ${userId} FOR NO KEY UPDATE`);
     return {
-      earlier,
+      earlier: user ? replayOf(user.earlier) : null,
       seats: seats.map((s) => ({ id: s.id, status: s.status, reservationId: s.reservation_id })),
       reservations: reservations.map((r) => ({ id: r.id, seatId: r.seat_id, status: r.status, price: r.price, expired: r.expired })),
       balance: user ? toNumber(user.point) : 0,
@@ -119,22 +149,6 @@ export class PaymentsRepository {
       status: "PAID",
       replayed: false,
       sold: payment.sold,
-    };
-  }
-
-  private async findIn(query: Query, userId: number, key: string): Promise<PaymentResult | null> {
-    const [payment] = await query<{ id: number; amount: string; balance_after: string; reservation_ids: number[] }>(Prisma.sql`
-      SELECT p.id, p.amount, p.balance_after,
-             ARRAY(SELECT r.id FROM reservation r WHERE r.payment_id = p.id ORDER BY r.id) AS reservation_ids
-        FROM payment p WHERE p.user_id = ${userId} AND p.idempotency_key = ${key}`);
-    if (!payment) return null;
-    return {
-      paymentId: payment.id,
-      reservationIds: payment.reservation_ids,
-      amount: toNumber(payment.amount),
-      balance: toNumber(payment.balance_after),
-      status: "PAID",
-      replayed: true,
     };
   }
 }
