@@ -41,6 +41,28 @@ describe("holdSeat when Redlock cannot get the user's lock", () => {
   });
 });
 
+describe("holdSeat asks for the seat's gate and the user's lease at once", () => {
+  it("a seat already claimed in the gate is 409, touches no row, and gives the lease it got back", async () => {
+    const events: string[] = [];
+    const gate = {
+      keys: { userHoldsLock: (userId: number) => `lock:${userId}` },
+      claim: () => Promise.resolve({ taken: [3] }),
+      releaseAll: () => Promise.reject(new Error("no gate key of ours to release")),
+    } as unknown as SeatGate;
+    const reservations = { holdSeats: () => Promise.reject(new Error("must not be reached")) } as unknown as ReservationsRepository;
+    const redlock = {
+      acquire: () => {
+        events.push("acquired");
+        return Promise.resolve({ expiration: Date.now() + 8_000, release: () => (events.push("released"), Promise.resolve()) });
+      },
+    } as unknown as Redlock;
+
+    const attempt = holdSeat(holdDeps(gate, reservations, redlock), { userId: 1, concertDetailId: 2, seatNos: [3] });
+    await expect(attempt).rejects.toMatchObject({ code: "SEAT_UNAVAILABLE", status: 409 });
+    expect(events).toEqual(["acquired", "released"]);
+  });
+});
+
 describe("holdSeat's transaction and the Redlock lease", () => {
   const gate = {
     keys: { userHoldsLock: (userId: number) => `lock:${userId}` },

@@ -70,20 +70,28 @@ async function holdSeats(deps: HoldSeatDeps, input: HoldSeatInput): Promise<Hold
     const earlier = await deps.reservations.findByKey(userId, idempotencyKey);
     if (earlier) return replayOrConflict(earlier, input, deps.logger);
   }
-  const claim = await deps.gate.claim(concertDetailId, seatNos);
-  if ("taken" in claim) throw seatUnavailable(concertDetailId, claim.taken);
-  const { owner } = claim;
-
-  // The lease and the pending gate keys are given back together with the next step's Redis work
-  // (auto-pipelining puts concurrent commands in one round trip).
-  let lock: Lock | undefined;
+  // The seats' gate keys and the user's lease are asked for at once (auto-pipelining: one round
+  // trip); whichever was had is given back when the other was not.
+  const [claimed, leased] = await Promise.allSettled([
+    deps.gate.claim(concertDetailId, seatNos),
+    acquireUserLock(deps.redlock, deps.gate.keys.userHoldsLock(userId)),
+  ]);
+  const lock = leased.status === "fulfilled" ? leased.value : undefined;
+  const owner = claimed.status === "fulfilled" && "owner" in claimed.value ? claimed.value.owner : undefined;
   const releaseLock = async () => {
     await lock?.release().catch(() => {}); // a failed release does not fail the hold: the lease runs out
   };
-  const giveBack = () => Promise.all([releaseLock(), deps.gate.releaseAll(concertDetailId, seatNos, owner).catch(() => {})]);
+  // the lease and the pending gate keys go back together (one round trip)
+  const giveBack = () =>
+    Promise.all([releaseLock(), owner !== undefined && deps.gate.releaseAll(concertDetailId, seatNos, owner).catch(() => {})]);
+  if (claimed.status === "rejected" || leased.status === "rejected" || owner === undefined || lock === undefined) {
+    await giveBack();
+    if (claimed.status === "rejected") throw claimed.reason;
+    if ("taken" in claimed.value) throw seatUnavailable(concertDetailId, claimed.value.taken);
+    throw (leased as PromiseRejectedResult).reason;
+  }
   let held;
   try {
-    lock = await acquireUserLock(deps.redlock, deps.gate.keys.userHoldsLock(userId));
     held = await deps.reservations.holdSeats({
       userId,
       concertDetailId,
