@@ -87,6 +87,29 @@ describe("forwarding to booking with a signed passport", () => {
     }
   });
 
+  it("judges the token (and the named user) before the seat gate, though it reads both at once: no seat refusal counted for them", async () => {
+    const token = await admittedToken(9);
+    const { seatGateKeys, seatGatePrefix } = await import("@concert/shared");
+    const redis = (gw.gateway.store as unknown as { redis: Redis }).redis;
+    const queueName = gw.gateway.store.keys.prefix.slice(3, -2);
+    const key = seatGateKeys(seatGatePrefix(queueName)).seat(1, 11);
+    await redis.set(key, "r:124", "PX", 5000);
+    try {
+      const body = { concertDetailId: 1, userId: 9, seatId: 11 };
+      const unknown = await call(gw.url, "POST", "/api/reservations", { body, headers: { token: "00000000-0000-4000-8000-000000000000" } });
+      expect([unknown.status, unknown.body.error.code]).toEqual([401, "TOKEN_INVALID"]);
+      const other = await call(gw.url, "POST", "/api/reservations", { body: { ...body, userId: 10 }, headers: { token } });
+      expect([other.status, other.body.error.code]).toEqual([403, "TOKEN_USER_MISMATCH"]);
+      expect(await (await fetch(`${gw.url}/metrics`)).text()).toMatch(/holds_refused_at_gateway_total\{app="gateway"\} 0/);
+      const refused = await call(gw.url, "POST", "/api/reservations", { body, headers: { token } });
+      expect([refused.status, refused.body.error.code]).toEqual([409, "SEAT_UNAVAILABLE"]);
+      expect(await (await fetch(`${gw.url}/metrics`)).text()).toMatch(/holds_refused_at_gateway_total\{app="gateway"\} 1/);
+      expect(booking.seen).toHaveLength(0);
+    } finally {
+      await redis.del(key);
+    }
+  });
+
   it("refuses a several-seat hold when any of its seats is claimed in booking's gate, naming those seats, before booking", async () => {
     const token = await admittedToken(8);
     const { seatGateKeys, seatGatePrefix } = await import("@concert/shared");

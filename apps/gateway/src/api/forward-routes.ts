@@ -114,21 +114,19 @@ function seatsRefusal(gate: EarlySeatRefusal, concertDetailId: number, taken: nu
 
 /**
  * The seats of a hold (its parsed body, or null when booking must answer it: not a valid hold
- * body) and, when one of them is already claimed in booking's gate (one EXISTS each), the 409 to
- * answer it with.
+ * body) and those of them already claimed in booking's gate (one EXISTS each).
  */
 async function claimedSeats(
   gate: EarlySeatRefusal,
   rawBody: unknown,
-): Promise<{ concertDetailId: number; seats: number[]; keys: string[]; refusal?: AppError } | null> {
+): Promise<{ concertDetailId: number; seats: number[]; keys: string[]; taken: number[] } | null> {
   const body = reserveBody.safeParse(rawBody);
   if (!body.success) return null; // booking answers 400, naming the field
   const { concertDetailId } = body.data;
   const seats = seatsOfHold(body.data);
   const keys = seats.map((seatNo) => gate.keys.seat(concertDetailId, seatNo));
   const exists = await redisCall(Promise.all(keys.map((key) => gate.redis.exists(key))));
-  const taken = seats.filter((_, i) => exists[i] === 1);
-  return { concertDetailId, seats, keys, refusal: taken.length > 0 ? seatsRefusal(gate, concertDetailId, taken) : undefined };
+  return { concertDetailId, seats, keys, taken: seats.filter((_, i) => exists[i] === 1) };
 }
 
 /** The user ids a hold body names that are not the token's (403 TOKEN_USER_MISMATCH, before the seat gate). */
@@ -221,11 +219,14 @@ export function forwardRoutes(deps: ForwardDeps): (route: GatewayRoute) => Forwa
    * seat order, so overlapping holds cannot wait on each other in a ring) and returns what to
    * call with its answer status.
    */
-  const claimSeats = async (gate: EarlySeatRefusal, req: ForwardRequest): Promise<((status: number) => void) | undefined> => {
-    const claimed = await claimedSeats(gate, req.body);
+  const claimSeats = async (
+    gate: EarlySeatRefusal,
+    lookup: ReturnType<typeof claimedSeats>,
+  ): Promise<((status: number) => void) | undefined> => {
+    const claimed = await lookup;
     if (claimed === null) return undefined;
-    const { concertDetailId, seats, keys } = claimed;
-    if (claimed.refusal) throw claimed.refusal;
+    const { concertDetailId, seats, keys, taken } = claimed;
+    if (taken.length > 0) throw seatsRefusal(gate, concertDetailId, taken);
     const answered: ((status: number) => void)[] = [];
     const answerAll = (status: number) => answered.forEach((answer) => answer(status));
     for (const [i, key] of keys.entries()) {
@@ -264,13 +265,18 @@ export function forwardRoutes(deps: ForwardDeps): (route: GatewayRoute) => Forwa
     const releases = route.releasesHold ? holdCaps : undefined;
     return async (req, res) => {
       const token = tokenHeader(req.headers.token);
+      // A retry under an Idempotency-Key must reach booking, which answers it with the hold it made.
+      // The gate's keys are read now, beside the token's check (one pipelined Redis round trip),
+      // and judged only after it and the other checks, in their order; a refusal before then
+      // drops the lookup, its failure too.
+      const lookup = gate && req.headers["idempotency-key"] === undefined ? claimedSeats(gate, req.body) : undefined;
+      lookup?.catch(() => {});
       const { store: tokenStore, room } = await storeOfToken(store, deps.rooms, token);
       const auth = await authorizeToken(tokenStore, route, token, req.verifiedUserId, deps.onLostToken);
       req.record.userId = auth.userId;
       assertNamedUser(req.body, auth.userId);
       await checkTokenRoom(deps.rooms, route, req, room);
-      // A retry under an Idempotency-Key must reach booking, which answers it with the hold it made.
-      const answered = gate && req.headers["idempotency-key"] === undefined ? await claimSeats(gate, req) : undefined;
+      const answered = gate && lookup ? await claimSeats(gate, lookup) : undefined;
       try {
         // after the seat gate: the losers of a rush for a taken seat are refused without the
         // per-address bookkeeping (they create no hold, so they count against nothing)
