@@ -89,7 +89,7 @@ export async function run(ctx) {
         limits:
           ok && p99 < 500
             ? undefined
-            : "gateway CPU: every loser is refused at the gateway (seat-gate key already claimed, or this instance's hold of the seat in flight won) and never crosses to booking, but still costs the gateway ≈ 0.4–0.5 ms CPU (Express, token script, EXISTS, the 409, a log line), and the bench client shares the 2 cores; a cold first burst also pays JIT warm-up",
+            : "gateway CPU: every loser is refused at the gateway (seat-gate key already claimed, or this instance's hold of the seat in flight won) and never crosses to booking, but still costs the gateway CPU (on its hot path: the token script and the gate read in one pipelined round trip, the 409, a log line; see bench/issue-16.md), and the bench client shares the 2 cores; a cold first burst also pays JIT warm-up",
       },
     ],
     notes: [

@@ -172,7 +172,7 @@ export async function run(ctx) {
         limits:
           completed === users && fiveXX.length === 0 && unexpected.length === 0 && broken.length === 0
             ? undefined
-            : `booking saturated: ${(((appCpu + redisCpu) * 1e6) / Math.max(1, lat.length) / 1000).toFixed(1)} ms of app CPU per request (Prisma client + pg + Express, see 4), 2 bookings + 2 gateways + Postgres on 2 shared cores. ` +
+            : `booking saturated: ${(((appCpu + redisCpu) * 1e6) / Math.max(1, lat.length) / 1000).toFixed(1)} ms of app CPU per request (mostly socket round trips: bench/issue-16.md), 2 bookings + 2 gateways + Postgres on 2 shared cores. ` +
               `5xx by dependency: ${uniq(fiveXX.map((f) => f.split(" ").pop()))} ('postgres' = a request waited > 3 s for one of the 10 pool connections, 'booking' = forward past BOOKING_TIMEOUT_MS). Nothing limits concurrency or sheds load before the pool`,
       },
     ],

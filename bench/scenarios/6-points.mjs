@@ -43,7 +43,7 @@ export async function run(ctx) {
       [next],
     );
     const okMany = many.statuses[200] ?? 0;
-    const limits = `one charge = one INSERT … ON CONFLICT statement, but gw + booking spend ${(many.cpuUsPerReq / 1000).toFixed(1)}–${(one.cpuUsPerReq / 1000).toFixed(1)} ms CPU per charge (Prisma client, pg, Express, node http) and Postgres shares the 2 cores; on one user the charges also queue on the user's row lock`;
+    const limits = `one charge = one INSERT … ON CONFLICT statement, but gw + booking spend ${(many.cpuUsPerReq / 1000).toFixed(1)}–${(one.cpuUsPerReq / 1000).toFixed(1)} ms CPU per charge (3 socket round trips in booking: the gateway, the passport nonce in Redis, Postgres; see bench/issue-16.md) and Postgres shares the 2 cores; on one user the charges also queue on the user's row lock`;
     const row = (name, r, result, met) => ({
       name,
       rps: r.rps,
