@@ -81,7 +81,7 @@ ${records()}
 ## Running it
 
 \`\`\`sh
-pnpm bench          # builds, runs all eight scenarios (~6 minutes here), rewrites docs/BENCHMARKS.md and docs/rank-poll-latency.svg
+pnpm bench          # builds, runs all nine scenarios (~7 minutes here), rewrites docs/BENCHMARKS.md and docs/rank-poll-latency.svg
 pnpm bench --quick  # the same scenarios, smaller and shorter (< 2 minutes); writes bench/out/ instead
 node bench/run.mjs --only=2,3 --quick   # some scenarios only (after pnpm build)
 \`\`\`
