@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage } from "node:http";
 import { join } from "node:path";
+import { Writable } from "node:stream";
+import pino from "pino";
 import express from "express";
 import {
   closedPort,
@@ -115,3 +117,16 @@ export async function startRedisServer(port?: number): Promise<RedisServer & { s
 }
 
 export const GATEWAY_MAIN = join(__dirname, "..", "dist", "main.js");
+
+/** A gateway logger at debug whose JSON lines land in `lines` (to compare what two paths log). */
+export function capturedLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split("\n")) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const logger = pino({ name: "gateway", level: "debug", base: { app: "gateway" }, timestamp: pino.stdTimeFunctions.isoTime }, sink);
+  return { logger, lines };
+}

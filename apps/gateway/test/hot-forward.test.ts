@@ -1,15 +1,13 @@
 import { once } from "node:events";
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Writable } from "node:stream";
-import pino from "pino";
 import type { Redis } from "ioredis";
 import { seatGateKeys, seatGatePrefix, type RouteName } from "@concert/shared";
 import { bearer, jwtEnv, mint, startJwks, testClock, testKey, type JwksServer, type TestKey } from "@concert/test-support";
 import { ROUTE_TABLE } from "../src/api/route-table";
 import { loadConfig } from "../src/config";
 import { buildGateway, type Gateway } from "../src/gateway";
-import { call, startFakeBooking, startGateway, uniqueName, type RunningGateway } from "./helpers";
+import { call, startFakeBooking, startGateway, uniqueName, type RunningGateway, capturedLogger } from "./helpers";
 
 type Booking = Awaited<ReturnType<typeof startFakeBooking>>;
 type Options = { body?: unknown; rawBody?: string; headers?: Record<string, string> };
@@ -181,14 +179,7 @@ describe("forwarded booking routes on the hot path (plain node:http, the forward
 
 describe("forwarded routes on the hot path, observed", () => {
   it("answer and log exactly as the same request through Express alone (but for time, latency and the passport)", async () => {
-    const lines: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split("\n")) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
-    const logger = pino({ name: "gateway", level: "debug", base: { app: "gateway" }, timestamp: pino.stdTimeFunctions.isoTime }, sink);
+    const { logger, lines } = capturedLogger();
     // a hold answered 201 (the status the Forwarder wrote is the one logged and measured), a 409 of booking's
     const booking = await startFakeBooking((req) =>
       req.path === "/api/payment"

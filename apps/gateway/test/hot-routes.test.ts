@@ -1,11 +1,10 @@
 import { once } from "node:events";
 import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Writable } from "node:stream";
 import pino from "pino";
 import { loadConfig } from "../src/config";
 import { buildGateway } from "../src/gateway";
-import { call, startGateway, uniqueName, type RunningGateway } from "./helpers";
+import { call, startGateway, uniqueName, type RunningGateway, capturedLogger } from "./helpers";
 
 /** One raw HTTP/1.1 request (for bodies fetch will not send: chunked, odd types, lying lengths). */
 function raw(
@@ -159,14 +158,7 @@ describe("hot queue routes, observed", () => {
   });
 
   it("log the same line as the same request through Express (but for time and latency), at debug for a successful poll", async () => {
-    const lines: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split("\n")) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
-    const logger = pino({ name: "gateway", level: "debug", base: { app: "gateway" }, timestamp: pino.stdTimeFunctions.isoTime }, sink);
+    const { logger, lines } = capturedLogger();
     const config = loadConfig({ NODE_ENV: "test", QUEUE_NAME: uniqueName("gw-log"), PORT: "0", TOKEN_RATE_LIMIT: "0" });
     const gateway = await buildGateway(config, logger);
     // the same gateway twice: its full handler (hot routes first) and its Express app alone

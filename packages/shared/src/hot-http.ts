@@ -5,7 +5,7 @@ import { MAX_ID } from "./limits";
 
 /*
  * What the apps' hot routes on plain node:http in front of Express share (the gateway's
- * api/hot-routes.ts, booking's api/hot-api.ts): matching a route's canonical path, reading a JSON
+ * api/hot-routes.ts, booking's api/hot-api.ts): matching a route's canonical path (matchHotPath), reading a JSON
  * body as express.json reads it, and sending a JSON answer as Express's res.json sends it. They
  * take only the canonical forms below and leave every other form to Express.
  */
@@ -22,6 +22,38 @@ export function pathPattern(expressPath: string): RegExp {
 export function idsInRange(m: RegExpExecArray): boolean {
   for (let i = 1; i < m.length; i++) if (Number(m[i]) > MAX_ID) return false;
   return true;
+}
+
+/** A route's path as the hot path matches it: exactly (no params), or by its {@link pathPattern}. */
+export interface HotPath {
+  exact: string | null;
+  pattern: RegExp | null;
+}
+
+/**
+ * The route of `byMethod` (the routes by HTTP method) whose path the request's is, with the path
+ * match (`ids[1]…` its `:param` ids) and the query string; null when none is, or when an id is out
+ * of range (Express answers that 400).
+ */
+export function matchHotPath<R extends HotPath>(
+  byMethod: ReadonlyMap<string, readonly R[]>,
+  req: IncomingMessage,
+): { route: R; ids: RegExpExecArray | null; query: string } | null {
+  const routes = byMethod.get(req.method ?? "");
+  if (routes === undefined) return null;
+  const url = req.url ?? "";
+  const q = url.indexOf("?");
+  const path = q === -1 ? url : url.slice(0, q);
+  for (const route of routes) {
+    let ids: RegExpExecArray | null = null;
+    if (route.pattern !== null) {
+      ids = route.pattern.exec(path);
+      if (ids === null) continue;
+      if (!idsInRange(ids)) return null;
+    } else if (path !== route.exact) continue;
+    return { route, ids, query: q === -1 ? "" : url.slice(q + 1) };
+  }
+  return null;
 }
 
 /** Sends a JSON answer with the headers Express's res.json would (and x-request-id, Retry-After, the error's own). */

@@ -7,8 +7,8 @@ import {
   bodyDigest,
   errorAnswer,
   hasNoBody,
-  idsInRange,
   isPlainJson,
+  matchHotPath,
   ok,
   parseJsonBody,
   pathPattern,
@@ -16,6 +16,7 @@ import {
   recordRequest,
   requestId,
   sendJson,
+  type HotPath,
   type Logger,
   type Metrics,
 } from "@concert/shared";
@@ -42,12 +43,10 @@ export interface HotApiDeps {
 export type HotApi = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 /** One route, compiled once at start: an exact path, or a pattern whose groups are the `:param` ids. */
-interface HotMatcher {
+interface HotMatcher extends HotPath {
   name: BookingRouteName;
   /** the Express path: the histogram's and the log line's route label */
   path: string;
-  exact: string | null;
-  pattern: RegExp | null;
   paramNames: string[];
   /** a route with a body schema reads a JSON body; the others take requests without one */
   withBody: boolean;
@@ -101,23 +100,12 @@ function compile(handlers: ApiHandlers): Map<string, HotMatcher[]> {
 export function hotApiRoutes(deps: HotApiDeps): HotApi {
   const byMethod = compile(deps.handlers);
   return (req, res) => {
-    const matchers = byMethod.get(req.method ?? "");
-    if (matchers === undefined) return false;
-    const url = req.url ?? "";
-    const q = url.indexOf("?");
-    const path = q === -1 ? url : url.slice(0, q);
-    for (const h of matchers) {
-      let ids: RegExpExecArray | null = null;
-      if (h.pattern !== null) {
-        ids = h.pattern.exec(path);
-        if (ids === null) continue;
-        if (!idsInRange(ids)) return false; // Express answers the 400
-      } else if (path !== h.exact) continue;
-      if (!(h.withBody ? isPlainJson(req) : hasNoBody(req))) return false;
-      serve(deps, req, res, h, ids, q === -1 ? "" : url.slice(q + 1));
-      return true;
-    }
-    return false;
+    const match = matchHotPath(byMethod, req);
+    if (match === null) return false;
+    const { route: h, ids, query } = match;
+    if (!(h.withBody ? isPlainJson(req) : hasNoBody(req))) return false;
+    serve(deps, req, res, h, ids, query);
+    return true;
   };
 }
 

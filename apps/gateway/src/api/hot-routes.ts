@@ -3,8 +3,8 @@ import {
   ROUTES,
   errorAnswer,
   hasNoBody,
-  idsInRange,
   isPlainJson,
+  matchHotPath,
   ok,
   parseOr400,
   pathPattern,
@@ -12,6 +12,7 @@ import {
   recordRequest,
   requestId,
   sendJson,
+  type HotPath,
   type Logger,
   type Metrics,
   type RouteName,
@@ -186,9 +187,7 @@ const HOT_IMPLS: Partial<Record<RouteName, HotImpl>> = {
 };
 
 /** One hot route, compiled once at start: an exact path, or a pattern whose groups are the ids. */
-interface HotMatcher {
-  exact: string | null;
-  pattern: RegExp | null;
+interface HotMatcher extends HotPath {
   route: GatewayRoute;
   impl: HotImpl;
 }
@@ -245,23 +244,12 @@ export function hotQueueRoutes(given: HotRouteDeps, table: readonly GatewayRoute
     });
   const deps: HotRouteDeps = { ...given, forward };
   return (req, res) => {
-    const matchers = byMethod.get(req.method ?? "");
-    if (matchers === undefined) return false;
-    const url = req.url ?? "";
-    const q = url.indexOf("?");
-    const path = q === -1 ? url : url.slice(0, q);
-    for (const h of matchers) {
-      let ids: RegExpExecArray | null = null;
-      if (h.pattern !== null) {
-        ids = h.pattern.exec(path);
-        if (ids === null) continue;
-        if (!idsInRange(ids)) return false; // Express answers the 400
-      } else if (path !== h.exact) continue;
-      if (h.impl.accepts && !h.impl.accepts(req)) return false;
-      serve(deps, req, res, h, ids);
-      return true;
-    }
-    return false;
+    const match = matchHotPath(byMethod, req);
+    if (match === null) return false;
+    const { route: h, ids } = match;
+    if (h.impl.accepts && !h.impl.accepts(req)) return false;
+    serve(deps, req, res, h, ids);
+    return true;
   };
 }
 
