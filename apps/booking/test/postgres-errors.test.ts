@@ -129,6 +129,30 @@ describe("createDb marks failures where they arise", () => {
     }
   });
 
+  it("plain pg: a transaction's connection cut between statements fails the transaction (503), not the process", async () => {
+    const db = createDb(testDatabaseUrl(), { poolSize: 1 });
+    const admin = new Client({ connectionString: testDatabaseUrl() });
+    await admin.connect();
+    try {
+      const cut = db.sql.transaction({ timeoutMs: 5000 }, async (query) => {
+        const [{ pid }] = await query<{ pid: number }>(Prisma.sql`SELECT pg_backend_pid() AS pid`);
+        await admin.query("SELECT pg_terminate_backend($1)", [pid]);
+        await until(
+          async () => (await admin.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1", [pid])).rowCount,
+          (rows) => rows === 0,
+        );
+        await new Promise((r) => setTimeout(r, 50)); // the socket's reset reaches the idle client: its 'error' event
+        await query(Prisma.sql`SELECT 1`);
+      });
+      await expect(cut).rejects.toMatchObject({ name: "DependencyError", dependency: "postgres" });
+      // the broken connection was discarded: the pool's next transaction gets a new one
+      expect(await db.sql.transaction({ timeoutMs: 1000 }, (query) => query<{ n: number }>(Prisma.sql`SELECT 3 AS n`))).toEqual([{ n: 3 }]);
+    } finally {
+      await admin.end();
+      await db.$disconnect();
+    }
+  });
+
   it("plain pg: with every connection busy, a transaction that may wait only so long gives up with its own error", async () => {
     const db = createDb(testDatabaseUrl(), { poolSize: 1 });
     try {

@@ -49,6 +49,12 @@ export class Sql {
     const query: Query = async <R extends QueryResultRow>(statement: Prisma.Sql) =>
       (await client.query<R>(statement.text, statement.values)).rows;
     let broken: Error | undefined;
+    // a checked-out connection that breaks between statements (Postgres restarted, the network
+    // cut) emits 'error', which with no listener would end the process: it is discarded instead
+    const onError = (err: Error) => {
+      broken = err;
+    };
+    client.on("error", onError);
     try {
       const given = typeof options.timeoutMs === "function" ? options.timeoutMs() : options.timeoutMs;
       const ms = Math.max(1, Math.floor(given));
@@ -64,6 +70,7 @@ export class Sql {
       });
       throw postgresFailure(err);
     } finally {
+      client.off("error", onError);
       client.release(broken);
     }
   }
