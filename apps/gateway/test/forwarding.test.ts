@@ -3,7 +3,7 @@ import type { Redis } from "ioredis";
 import { bodyDigest } from "@concert/shared";
 import { testClock, type TestClock } from "@concert/test-support";
 import { loadConfig } from "../src/config";
-import { call, closedPort, startFakeBooking, startGateway, type RunningGateway } from "./helpers";
+import { call, closedPort, startFakeBooking, startGateway, type RunningGateway, seatGateOf } from "./helpers";
 
 describe("forwarding to booking with a signed passport", () => {
   let gw: RunningGateway;
@@ -57,10 +57,8 @@ describe("forwarding to booking with a signed passport", () => {
 
   it("refuses a hold of a seat already claimed in booking's gate with 409 SEAT_UNAVAILABLE, before booking", async () => {
     const token = await admittedToken(8);
-    const { seatGateKeys, seatGatePrefix } = await import("@concert/shared");
-    const redis = (gw.gateway.store as unknown as { redis: Redis }).redis;
-    const queueName = gw.gateway.store.keys.prefix.slice(3, -2); // "{q:<name>}:" → <name>
-    const key = seatGateKeys(seatGatePrefix(queueName)).seat(1, 9);
+    const { redis, keys } = seatGateOf(gw);
+    const key = keys.seat(1, 9);
     await redis.set(key, "r:123", "PX", 5000);
     try {
       const refused = await call(gw.url, "POST", "/api/reservations", {
@@ -89,10 +87,8 @@ describe("forwarding to booking with a signed passport", () => {
 
   it("judges the token (and the named user) before the seat gate, though it reads both at once: no seat refusal counted for them", async () => {
     const token = await admittedToken(9);
-    const { seatGateKeys, seatGatePrefix } = await import("@concert/shared");
-    const redis = (gw.gateway.store as unknown as { redis: Redis }).redis;
-    const queueName = gw.gateway.store.keys.prefix.slice(3, -2);
-    const key = seatGateKeys(seatGatePrefix(queueName)).seat(1, 11);
+    const { redis, keys } = seatGateOf(gw);
+    const key = keys.seat(1, 11);
     await redis.set(key, "r:124", "PX", 5000);
     try {
       const body = { concertDetailId: 1, userId: 9, seatId: 11 };
@@ -112,10 +108,7 @@ describe("forwarding to booking with a signed passport", () => {
 
   it("refuses a several-seat hold when any of its seats is claimed in booking's gate, naming those seats, before booking", async () => {
     const token = await admittedToken(8);
-    const { seatGateKeys, seatGatePrefix } = await import("@concert/shared");
-    const redis = (gw.gateway.store as unknown as { redis: Redis }).redis;
-    const queueName = gw.gateway.store.keys.prefix.slice(3, -2); // "{q:<name>}:" → <name>
-    const keys = seatGateKeys(seatGatePrefix(queueName));
+    const { redis, keys } = seatGateOf(gw);
     await redis.set(keys.seat(1, 12), "r:124", "PX", 5000);
     await redis.set(keys.seat(1, 14), "r:125", "PX", 5000);
     try {

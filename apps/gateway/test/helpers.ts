@@ -12,7 +12,17 @@ import {
   type RedisServer,
   type TestClock,
 } from "@concert/test-support";
-import { DEV_PASSPORT_SECRET, bodyDigest, createLogger, verifyPassport, type Passport } from "@concert/shared";
+import type { Redis } from "ioredis";
+import {
+  DEV_PASSPORT_SECRET,
+  bodyDigest,
+  createLogger,
+  seatGateKeys,
+  seatGatePrefix,
+  verifyPassport,
+  type Passport,
+  type SeatGateKeys,
+} from "@concert/shared";
 import { loadConfig } from "../src/config";
 import type { HistoryOptions } from "../src/console/history";
 import { buildGateway, type Gateway } from "../src/gateway";
@@ -23,6 +33,13 @@ export interface RunningGateway {
   url: string;
   gateway: Gateway;
   close(): Promise<void>;
+}
+
+/** The gateway's Redis client and booking's seat-gate keys of its queue: to claim a seat the way booking does. */
+export function seatGateOf(gw: RunningGateway): { redis: Redis; keys: SeatGateKeys } {
+  const redis = (gw.gateway.store as unknown as { redis: Redis }).redis;
+  const queueName = gw.gateway.store.keys.prefix.slice(3, -2); // "{q:<name>}:" → <name>
+  return { redis, keys: seatGateKeys(seatGatePrefix(queueName)) };
 }
 
 /**

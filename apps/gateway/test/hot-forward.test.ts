@@ -1,13 +1,12 @@
 import { once } from "node:events";
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Redis } from "ioredis";
-import { seatGateKeys, seatGatePrefix, type RouteName } from "@concert/shared";
+import type { RouteName } from "@concert/shared";
 import { bearer, jwtEnv, mint, startJwks, testClock, testKey, type JwksServer, type TestKey } from "@concert/test-support";
 import { ROUTE_TABLE } from "../src/api/route-table";
 import { loadConfig } from "../src/config";
 import { buildGateway, type Gateway } from "../src/gateway";
-import { call, startFakeBooking, startGateway, uniqueName, type RunningGateway, capturedLogger } from "./helpers";
+import { call, startFakeBooking, startGateway, uniqueName, type RunningGateway, capturedLogger, seatGateOf } from "./helpers";
 
 type Booking = Awaited<ReturnType<typeof startFakeBooking>>;
 type Options = { body?: unknown; rawBody?: string; headers?: Record<string, string> };
@@ -117,9 +116,8 @@ describe("forwarded booking routes on the hot path (plain node:http, the forward
     expect([notJson.status, notJson.body.error.code]).toEqual([400, "VALIDATION_FAILED"]);
     const noUser = await call(gw.url, "PATCH", "/api/users/point", { body: { point: 5 } });
     expect([noUser.status, noUser.body.error.code]).toEqual([400, "VALIDATION_FAILED"]);
-    const redis = (gw.gateway.store as unknown as { redis: Redis }).redis;
-    const queueName = gw.gateway.store.keys.prefix.slice(3, -2); // "{q:<name>}:" → <name>
-    const seat = seatGateKeys(seatGatePrefix(queueName)).seat(1, 9);
+    const { redis, keys } = seatGateOf(gw);
+    const seat = keys.seat(1, 9);
     await redis.set(seat, "r:1", "PX", 5000);
     try {
       const taken = await call(gw.url, "POST", "/api/reservations", {
