@@ -83,9 +83,10 @@ export async function run(ctx) {
   // forwarded writes: closed loop on keep-alive connections, gateway A
   const client = httpClient(gwModel.url, { maxSockets: connections });
   const timed = async (spec, name) => {
-    const r0 = cpuOf([redisPid]);
+    const [g0, b0, r0] = [gwModel.pid, booking.pid, redisPid].map((pid) => cpuOf([pid]));
     const r = await counted(name, () => load({ client, concurrency: connections, pids: [gwModel.pid, booking.pid], ...spec }));
-    return { ...r, redisUs: ((cpuOf([redisPid]) - r0) * 1e6) / Math.max(1, r.n) };
+    const perReq = (pid, c0) => ((cpuOf([pid]) - c0) * 1e6) / Math.max(1, r.n);
+    return { ...r, gwUs: perReq(gwModel.pid, g0), bookingUs: perReq(booking.pid, b0), redisUs: perReq(redisPid, r0) };
   };
   let nextUser = 8_100_000;
   const charge = await timed(
@@ -166,7 +167,7 @@ export async function run(ctx) {
     p50: r.p50,
     p99: r.p99,
     cpuUs: r.cpuUsPerReq,
-    cpuDetail: `gw + booking; redis ${r.redisUs.toFixed(0)} more`,
+    cpuDetail: `${r.gwUs.toFixed(0)} gw + ${r.bookingUs.toFixed(0)} booking; redis ${r.redisUs.toFixed(0)} more`,
     result: `${r.n} requests, ${r.bad} not 2xx; ${redisOps[name].toFixed(1)} Redis commands per request${extra ? `; ${extra}` : ""} (statuses ${JSON.stringify(r.statuses)})`,
     target: target ? `≤ ${target} µs CPU (gw + booking)` : "",
     met: target ? r.cpuUsPerReq <= target && r.bad === 0 : null,

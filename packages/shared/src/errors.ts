@@ -53,7 +53,11 @@ export const ErrorCodes = {
 
 export type ErrorCode = keyof typeof ErrorCodes;
 
-/** An error the client is meant to see: a code, a message, and the status it maps to. */
+/**
+ * An error the client is meant to see: a code, a message, and the status it maps to. A client
+ * error (4xx) is an answer, not a fault: it is never logged with a stack, so none is captured
+ * (capturing one is most of what refusing, say, a loser of a rush for one seat would cost).
+ */
 export class AppError extends Error {
   readonly status: number;
   /** when set, the answer carries `Retry-After` (seconds); 503s default to 1 */
@@ -67,9 +71,16 @@ export class AppError extends Error {
     readonly details?: Record<string, unknown>,
     status?: number,
   ) {
-    super(message);
+    const answer = status ?? ErrorCodes[code];
+    const stackTraceLimit = Error.stackTraceLimit;
+    if (answer < 500) Error.stackTraceLimit = 0;
+    try {
+      super(message);
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
     this.name = "AppError";
-    this.status = status ?? ErrorCodes[code];
+    this.status = answer;
   }
 }
 

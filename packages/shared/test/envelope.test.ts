@@ -18,3 +18,15 @@ describe("bodyError", () => {
     });
   });
 });
+
+describe("AppError", () => {
+  it("captures no stack for a client error (an answer), and keeps one for a server error", () => {
+    const limit = Error.stackTraceLimit;
+    const refusal = new AppError("SEAT_UNAVAILABLE", "Seat 7 of performance 1 is not available");
+    expect(refusal.stack).toBe("AppError: Seat 7 of performance 1 is not available");
+    expect(refusal.status).toBe(409);
+    expect(new AppError("VALIDATION_FAILED", "bad", undefined, 422).stack?.split("\n")).toHaveLength(1);
+    expect(new AppError("SERVICE_UNAVAILABLE", "down").stack?.split("\n").length).toBeGreaterThan(1);
+    expect(Error.stackTraceLimit).toBe(limit); // put back for every other error
+  });
+});
