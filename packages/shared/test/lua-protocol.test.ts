@@ -1,6 +1,7 @@
 import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Cluster } from "ioredis";
 import RedisMock from "ioredis-mock";
 import { AppError } from "../src/errors";
 import { DEFAULT_REDIS_URL } from "../src/defaults";
@@ -104,9 +105,18 @@ describe("the Lua loader", () => {
       defineScripts(redis, [script]);
       expect(await runScript(redis, script, { seat: ["{t}:1", "{t}:2", "{t}:3"] }, { tag: "x" })).toEqual([1, 3, "{t}:3", "x"]);
       expect(await runScript(redis, script, { seat: ["{t}:9"] }, { tag: "y" })).toEqual([1, 1, "{t}:9", "y"]);
+      // a single Redis has no slots: the script joins the auto-pipeline (one socket write with the
+      // commands sent beside it); only a Cluster client keeps it out (see keepOutOfAutoPipelines)
+      const both = Promise.all([runScript(redis, script, { seat: ["{t}:5"] }, { tag: "z" }), redis.get("{t}:none")]);
+      expect(redis.autoPipelineQueueSize).toBe(2);
+      expect(await both).toEqual([[1, 1, "{t}:5", "z"], null]);
+      expect(redis.options.autoPipeliningIgnoredCommands ?? []).not.toContain(spec.name);
     } finally {
       redis.disconnect();
     }
+    const cluster = new Cluster([{ host: "127.0.0.1", port: 1 }], { lazyConnect: true });
+    defineScripts(cluster, [script]);
+    expect(cluster.options.autoPipeliningIgnoredCommands).toContain(spec.name);
   });
 
   it("a store's scripts run inside an auto-pipeline that was opened before their first use (real Redis)", async () => {

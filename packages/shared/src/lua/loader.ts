@@ -126,7 +126,7 @@ export function defineScripts(redis: Redis | Cluster, scripts: readonly LuaScrip
     const lua = done.get(script.name);
     if (lua === undefined) {
       redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
-      if (script.keyList) keepOutOfAutoPipelines(redis, script.name);
+      if (script.keyList && redis.isCluster) keepOutOfAutoPipelines(redis, script.name);
       done.set(script.name, script.lua);
     } else if (lua !== script.lua) {
       throw new Error(`two Lua scripts are named ${script.name} on one client`);
@@ -140,6 +140,8 @@ export function defineScripts(redis: Redis | Cluster, scripts: readonly LuaScrip
  * pipeline of another node's slots ("All keys in the pipeline should belong to the same slots
  * allocation group"). Sent on its own, ioredis routes it by its real keys. The option is read at
  * each call, so naming the command here (before the client's users send anything) takes effect.
+ * A single Redis has no slots: there the script joins the auto-pipeline like any command (one
+ * socket write less: a hold's gate claim goes out with its lease).
  */
 function keepOutOfAutoPipelines(redis: Redis | Cluster, name: string): void {
   const options = redis.options as { autoPipeliningIgnoredCommands?: string[] };
