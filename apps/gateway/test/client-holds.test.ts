@@ -1,5 +1,7 @@
 import { testClock, type TestClock } from "@concert/test-support";
-import { call, startFakeBooking, startGateway, type RunningGateway } from "./helpers";
+import { protocolProblems } from "@concert/shared";
+import { CLIENT_HOLDS_SCRIPTS } from "../src/forward/client-holds";
+import { call, seatGateOf, startFakeBooking, startGateway, type RunningGateway } from "./helpers";
 
 /**
  * A fake booking that makes every hold it is sent (201, a fresh reservation per seat, in the
@@ -136,4 +138,27 @@ describe("holds per client address", () => {
     expect(Number(replies[3].headers.get("retry-after"))).toBeGreaterThan(0);
     expect(booking.seen).toHaveLength(3);
   });
+
+  it("a hold refused by the rate takes no live place: the places it asked for beside the rate check are given back", async () => {
+    const name = queueName();
+    const [gw] = await gatewaysOn(name, { MAX_HOLDS_PER_CLIENT: "10", HOLD_RATE_LIMIT: "3", HOLD_RATE_WINDOW_SEC: "60" });
+    const users = [5000, 5001, 5002, 5003, 5004, 5005];
+    const tokens = await admitted(gw, users);
+    const statuses = [];
+    for (const [i, user] of users.entries()) statuses.push((await hold(gw, tokens[i], user, i + 1)).status);
+    expect(statuses).toEqual([201, 201, 201, 429, 429, 429]);
+    const { redis } = seatGateOf(gw);
+    const [key] = await redis.keys(`holds:${name}:client:*`);
+    // only the three reservations count; a place left by a 429 would count until the forward timeout
+    expect((await redis.zrange(key, 0, -1)).sort()).toEqual(["r:1", "r:2", "r:3"]);
+  });
+});
+
+describe("the client-holds scripts' protocol", () => {
+  it.each(CLIENT_HOLDS_SCRIPTS.map((s) => [s.name, s] as const))(
+    "%s returns only codes it names and reads KEYS/ARGV by name",
+    (_, script) => {
+      expect(protocolProblems(script)).toEqual([]);
+    },
+  );
 });

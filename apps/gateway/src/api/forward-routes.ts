@@ -240,12 +240,24 @@ export function forwardRoutes(deps: ForwardDeps): (route: GatewayRoute) => Forwa
     return answerAll;
   };
 
-  /** Counts the hold against its address's rate and takes a live place per seat; the result records booking's answer. */
+  /**
+   * Counts the hold against its address's rate and takes a live place per seat, both at once (one
+   * Redis round trip); over the rate, the places taken are given back and the answer is the 429,
+   * as if they had never been asked for. The result records booking's answer.
+   */
   const takeHoldPlaces = async (caps: HoldCaps, req: ForwardRequest): Promise<((made: HoldOutcome[]) => Promise<void>) | undefined> => {
-    await caps.rate.consume(req.incoming);
     const body = reserveBody.safeParse(req.body);
     const seats = body.success ? seatsOfHold(body.data).length : 1;
-    return caps.live.enabled ? caps.live.reserve(caps.clientIp(req.incoming), seats) : undefined;
+    const [rated, placed] = await Promise.allSettled([
+      caps.rate.consume(req.incoming),
+      caps.live.enabled ? caps.live.reserve(caps.clientIp(req.incoming), seats) : undefined,
+    ]);
+    if (rated.status === "rejected") {
+      if (placed.status === "fulfilled") await placed.value?.([]);
+      throw rated.reason;
+    }
+    if (placed.status === "rejected") throw placed.reason;
+    return placed.value;
   };
 
   /** Keeps the concert of each hold booking made (so its payment or release needs no lookup). */
