@@ -1,7 +1,7 @@
 // Helpers for the benchmark: child processes, CPU time from /proc, autocannon runs.
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
@@ -157,6 +157,72 @@ export function cpuOf(pids) {
       return sum;
     }
   }, 0);
+}
+
+/**
+ * A burst of HTTP/1.1 requests sent at once, one per pre-opened connection, as a load generator
+ * like wrk does it: each request is a ready Buffer written straight to its socket and each answer
+ * read as bytes (status line and Content-Length), so the client's own CPU stays small beside the
+ * servers' on a shared machine. `open(n)` connects n sockets; `send(specs)` writes spec i to socket
+ * i and resolves [{status, json, ms}] in order. Every answer must carry Content-Length (ours do).
+ */
+export async function rawBurstClient(base, n) {
+  const u = new URL(base);
+  const sockets = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise((resolve, reject) => {
+          const s = connect({ host: u.hostname, port: Number(u.port), noDelay: true }, () => resolve(s));
+          s.once("error", reject);
+        }),
+    ),
+  );
+  const head = (method, path, headers, length) =>
+    `${method} ${path} HTTP/1.1\r\nhost: ${u.host}\r\n` +
+    Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join("") +
+    (length === undefined ? "" : `content-type: application/json\r\ncontent-length: ${length}\r\n`) +
+    "\r\n";
+  /** specs[i] = {method, path, headers, body}: the requests, built into bytes before any is sent */
+  function send(specs) {
+    const bytes = specs.map(({ method, path, headers = {}, body }) => {
+      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const h = Buffer.from(head(method, path, headers, payload?.length));
+      return payload ? Buffer.concat([h, payload]) : h;
+    });
+    const t0 = process.hrtime.bigint();
+    return Promise.all(
+      bytes.map(
+        (request, i) =>
+          new Promise((resolve) => {
+            const s = sockets[i];
+            let got = Buffer.alloc(0);
+            const onData = (chunk) => {
+              got = got.length ? Buffer.concat([got, chunk]) : chunk;
+              const end = got.indexOf("\r\n\r\n");
+              if (end < 0) return;
+              const headText = got.subarray(0, end).toString("latin1");
+              const length = Number(/\r\ncontent-length: *(\d+)/i.exec(headText)?.[1] ?? 0);
+              if (got.length < end + 4 + length) return;
+              s.off("data", onData);
+              const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+              let json = null;
+              try {
+                json = JSON.parse(got.subarray(end + 4, end + 4 + length).toString("utf8"));
+              } catch {
+                /* not JSON */
+              }
+              resolve({ status: Number(headText.slice(9, 12)), json, ms });
+            };
+            s.on("data", onData);
+            s.write(request);
+          }),
+      ),
+    );
+  }
+  return { send, close: () => sockets.forEach((s) => s.destroy()) };
 }
 
 /** A keep-alive HTTP client for loopback load. */
