@@ -4,6 +4,7 @@ import type { Cluster, Redis } from "ioredis";
 import {
   AppError,
   holdView,
+  type HoldView,
   isLostToken,
   multiHoldView,
   redisCall,
@@ -88,12 +89,11 @@ function resultOf(reply: ForwardedReply): unknown {
 }
 
 /** The holds booking made, from its 201 answer (one for `seatId`, one per seat for `seatIds`); none for any other answer. */
-function madeHolds(reply: ForwardedReply): HoldOutcome[] {
+function madeHolds(reply: ForwardedReply): HoldView[] {
   if (reply.status !== 201) return [];
   const result = resultOf(reply);
   const one = holdView.safeParse(result);
-  const many = one.success ? [one.data] : (multiHoldView.safeParse(result).data?.reservations ?? []);
-  return many.map((h) => ({ reservationId: h.reservationId, expiresAt: Date.parse(h.expiresAt) }));
+  return one.success ? [one.data] : (multiHoldView.safeParse(result).data?.reservations ?? []);
 }
 
 /** The reservation booking released, from its 200 answer; null for any other answer. */
@@ -261,11 +261,9 @@ export function forwardRoutes(deps: ForwardDeps): (route: GatewayRoute) => Forwa
   };
 
   /** Keeps the concert of each hold booking made (so its payment or release needs no lookup). */
-  const learnHolds = (reply: ForwardedReply) => {
-    if (!deps.rooms || reply.status !== 201) return;
-    const result = resultOf(reply);
-    const one = holdView.safeParse(result);
-    for (const h of one.success ? [one.data] : (multiHoldView.safeParse(result).data?.reservations ?? [])) {
+  const learnHolds = (made: readonly HoldView[]) => {
+    if (!deps.rooms) return;
+    for (const h of made) {
       const concertId = deps.rooms.concertOf.knownDetail(h.concertDetailId);
       if (concertId !== undefined) deps.rooms.concertOf.learnReservation(h.reservationId, concertId);
     }
@@ -296,8 +294,10 @@ export function forwardRoutes(deps: ForwardDeps): (route: GatewayRoute) => Forwa
         let made: HoldOutcome[] = [];
         try {
           const reply = await forwarder.forward(req, res, { userId: auth.userId, queueToken: token, replay: auth.replay || undefined });
-          if (settle) made = madeHolds(reply);
-          if (route.clientHoldCaps) learnHolds(reply);
+          // booking's answer read once, for both
+          const holds = route.clientHoldCaps && (settle || deps.rooms) ? madeHolds(reply) : [];
+          if (settle) made = holds.map((h) => ({ reservationId: h.reservationId, expiresAt: Date.parse(h.expiresAt) }));
+          learnHolds(holds);
           const released = releases?.live.enabled ? releasedHold(reply) : null;
           if (released !== null) await releases?.live.forget(releases.clientIp(req.incoming), released);
         } finally {
