@@ -55,12 +55,12 @@ export async function run(ctx) {
           };
         });
         const opened = await client.open();
-        const cpu0 = cpuOf(pids);
+        const cpu0 = pids.map((pid) => cpuOf([pid]));
         const client0 = process.cpuUsage();
         const t0 = performance.now();
         const rs = await opened.send(specs).finally(() => opened.close());
         const wallMs = performance.now() - t0;
-        const cpu = cpuOf(pids) - cpu0;
+        const cpu = pids.map((pid, k) => cpuOf([pid]) - cpu0[k]);
         const clientUsage = process.cpuUsage(client0);
         const clientMs = (clientUsage.user + clientUsage.system) / 1000;
         const won = rs.filter((r) => r.status === 201).length;
@@ -82,7 +82,8 @@ export async function run(ctx) {
           p99: percentile(lat, 99),
           max: lat[lat.length - 1],
           wallMs,
-          cpuUs: (cpu * 1e6) / users,
+          cpuUs: (cpu.reduce((a, b) => a + b, 0) * 1e6) / users,
+          cpuUsPerPid: cpu.map((c) => (c * 1e6) / users),
           clientMs,
           dbRows: rows[0].n,
         });
@@ -102,7 +103,7 @@ export async function run(ctx) {
       p50: median(rs.map((r) => r.p50)),
       p99,
       cpuUs: median(rs.map((r) => r.cpuUs)),
-      cpuDetail: "gw + booking + redis",
+      cpuDetail: ["gw", "booking", "redis"].map((who, k) => `${median(rs.map((r) => r.cpuUsPerPid[k])).toFixed(0)} ${who}`).join(" + "),
       result:
         rs
           .map(
