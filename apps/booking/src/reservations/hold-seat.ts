@@ -60,7 +60,7 @@ export async function holdSeatGroup(deps: HoldSeatDeps, input: HoldSeatInput): P
  * → the Redis gate keys of all the seats, all or none, in one script (most losers stop here) → Redlock on the
  * user's hold count → the hold transaction in Postgres, which has the last word and ends before
  * the caller's deadline and the lease (a refusal gives the gate keys back) → each gate key now
- * names its reservation, with the hold's expiry → the queue token is kept alive until then.
+ * names its reservation, with the hold's expiry, and the queue token is kept alive until then.
  */
 async function holdSeats(deps: HoldSeatDeps, input: HoldSeatInput): Promise<HoldView[]> {
   const { userId, concertDetailId, seatNos, idempotencyKey } = input;
@@ -133,15 +133,18 @@ async function holdSeats(deps: HoldSeatDeps, input: HoldSeatInput): Promise<Hold
 
 /**
  * Best effort once the hold is committed (Postgres is the truth): each seat's gate key names its
- * reservation until the hold's expiry, and the queue token lives until then.
+ * reservation until the hold's expiry, and the queue token lives until then. The confirms and the
+ * token's extension go out together (auto-pipelining: one round trip), each counting the hold's
+ * remaining time from its own Redis clock; the extension is sent after the confirms on the same
+ * connection, so Redis runs it after them and the token outlives every seat's key.
  */
 async function confirmGates(deps: HoldSeatDeps, input: HoldSeatInput, owner: string, held: HeldReservation[]): Promise<void> {
   const remainingMs = held[0].expiresAt.getTime() - held[0].dbNow.getTime();
   try {
-    const redisNows = await Promise.all(
-      held.map((h) => deps.gate.confirm(input.concertDetailId, h.seatNo, owner, h.reservationId, remainingMs)),
-    );
-    if (input.queueToken) await deps.queueStore.extendActive(input.queueToken, Math.min(...redisNows) + remainingMs);
+    await Promise.all([
+      ...held.map((h) => deps.gate.confirm(input.concertDetailId, h.seatNo, owner, h.reservationId, remainingMs)),
+      input.queueToken && deps.queueStore.keepActiveFor(input.queueToken, remainingMs),
+    ]);
   } catch (err) {
     deps.logger.warn({ err, reservationIds: held.map((h) => h.reservationId) }, "hold committed, but Redis bookkeeping failed");
   }
