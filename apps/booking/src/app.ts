@@ -13,7 +13,7 @@ import type { RequestListener } from "node:http";
 import express, { type Express } from "express";
 import type { Cluster, Redis } from "ioredis";
 import Redlock from "redlock";
-import { apiHandlers, apiRoutes } from "./api/routes";
+import { apiHandlers, apiRoutes, marksPassportInHandler } from "./api/routes";
 import { hotApiRoutes, type HotApi } from "./api/hot-api";
 import { internalRoutes } from "./api/internal-routes";
 import { healthRoutes } from "./api/health";
@@ -111,9 +111,7 @@ export function createApp(deps: BookingDeps): BookingApp {
   app.use(healthRoutes(db, redis));
   if (!config.metricsOwnListener) app.get(METRICS_PATH, ...metrics.handlers(config.metricsToken));
   app.use(express.json({ limit: JSON_BODY_LIMIT, verify: digestBody }));
-  app.use("/api", requirePassport(config.passportSecret), passportOnce(redis, config.redisKeyPrefix));
   const rooms = { repository: new RoomsRepository(db), registry: new RoomRegistry(redis, config.queueName ?? "main"), inventory };
-  app.use(internalRoutes({ rooms: rooms.repository, registry: rooms.registry, inventory, now: deps.clock }));
   const handlers = apiHandlers({
     concerts: new ConcertsRepository(db, clock),
     points: new PointsRepository(db),
@@ -133,6 +131,8 @@ export function createApp(deps: BookingDeps): BookingApp {
     tickets: new TicketsRepository(db, clock),
     seatMap,
   });
+  app.use("/api", requirePassport(config.passportSecret), passportOnce(redis, config.redisKeyPrefix, marksPassportInHandler(handlers)));
+  app.use(internalRoutes({ rooms: rooms.repository, registry: rooms.registry, inventory, now: deps.clock }));
   app.use(apiRoutes(handlers));
   app.use(notFoundHandler);
   app.use(errorHandler(logger, { onDependencyError }));

@@ -115,6 +115,49 @@ describe("the per-user hold limit is the database's", () => {
   });
 });
 
+describe("a user's holds, payments and cancels at once", () => {
+  const post = (userId: number, path: string, body: Record<string, unknown>) =>
+    call(a.url, "POST", path, { auth: passport({ userId }), body });
+
+  it("when a user 1 hold short of the limit holds 2 more seats at once while paying one hold and cancelling a paid one, 8 times: no deadlock, Postgres within the limit", async () => {
+    for (let round = 0; round < 8; round++) {
+      const { detailIds } = await newConcert(a.db, { seatPrice: 1_000 });
+      const detail = detailIds[0];
+      const user = nextId();
+      expect((await call(a.url, "PATCH", "/api/users/point", { body: { userId: user, point: 10_000 } })).status).toBe(200);
+      const ids: number[] = [];
+      for (const seat of [1, 2, 3, 4]) {
+        const r = await hold(user, detail, seat);
+        expect(r.status).toBe(201);
+        ids.push(r.body.result.reservationId);
+      }
+      expect((await post(user, "/api/payment", { userId: user, reservationId: ids[3], point: 1_000 })).status).toBe(200);
+      // 3 live holds of 4: seat lock(s) → user lock in each of these, and reservation rows in between for some
+      const replies = await Promise.all([
+        hold(user, detail, 5),
+        hold(user, detail, 6),
+        post(user, "/api/payment", { userId: user, reservationId: ids[0], point: 1_000 }),
+        post(user, `/api/reservations/${ids[3]}/cancel`, { userId: user }),
+      ]);
+      const [h5, h6, paid, cancelled] = replies.map((r) => [r.status, r.body.error?.code]);
+      expect([paid, cancelled]).toEqual([
+        [200, undefined],
+        [200, undefined],
+      ]);
+      for (const h of [h5, h6]) expect([201, 409]).toContain(h[0]);
+      const won = [h5, h6].filter((h) => h[0] === 201).length;
+      expect(won).toBeGreaterThanOrEqual(1); // the payment ran first: both; else one of them
+      const held = await a.db.$queryRaw<{ seat_no: number }[]>`
+        SELECT s.seat_no FROM seat s JOIN reservation r ON r.id = s.reservation_id
+         WHERE s.concert_detail_id = ${detail} AND s.status = 'HELD' AND r.status = 'HELD' AND r.user_id = ${user}
+         ORDER BY s.seat_no`;
+      expect(held).toHaveLength(await liveHolds(user));
+      expect(await liveHolds(user)).toBe(2 + won);
+      expect(await liveHolds(user)).toBeLessThanOrEqual(4);
+    }
+  });
+});
+
 describe("a hold never commits after its caller's deadline", () => {
   it("when the seat is locked past the deadline: 503 with Retry-After, and nothing commits once the lock goes", async () => {
     const { detailIds } = await newConcert(a.db);

@@ -1,14 +1,25 @@
-import { PASSPORT_HEADER } from "@concert/shared";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { PASSPORT_HEADER, seatGateKeys } from "@concert/shared";
 import { signPassportFor, type PassportClaims, type PassportRequest } from "@concert/test-support";
 import { SECRET, call, newConcert, nextId, passport, reserveIdBlock, snapshot, startBooking, type Booking } from "./support/booking";
 
 reserveIdBlock();
 
 let a: Booking;
+/** the same app served by Express alone (the path a request the hot dispatch leaves takes) */
+let expressOnly: { url: string; close: () => Promise<void> };
 beforeAll(async () => {
   a = await startBooking();
+  const server = createServer(a.app);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  expressOnly = {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+  };
 });
 afterAll(async () => {
+  await expressOnly?.close();
   await a?.close();
 });
 
@@ -101,6 +112,97 @@ describe("the gateway passport", () => {
     const read = signPassportFor(SECRET, { method: "GET", path: `/api/users/${user}/point` }, { userId: user });
     for (let i = 0; i < 2; i++) expect((await call(a.url, "GET", `/api/users/${user}/point`, { auth: read })).status).toBe(200);
   });
+
+  /** What a hold's replayed passport must leave: the user's reservations, the seat's gate key, the user's lease key. */
+  async function holdTraces(user: number, detail: number, seat: number) {
+    const keys = seatGateKeys(a.config.redisKeyPrefix);
+    const reservations = await a.db.reservation.findMany({ where: { userId: user }, select: { id: true, status: true } });
+    return { reservations, gate: await a.redis.get(keys.seat(detail, seat)), lease: await a.redis.exists(keys.userHoldsLock(user)) };
+  }
+  const served = () => [
+    ["the hot dispatch", a.url],
+    ["Express", expressOnly.url],
+  ];
+
+  it.each(["the hot dispatch", "Express"])(
+    "a hold's passport is good once (%s): sent again it is 401 PASSPORT_INVALID, one reservation, the gate key names it, no lease left",
+    async (via) => {
+      const url = served().find(([name]) => name === via)![1];
+      const user = nextId();
+      const { detailIds } = await newConcert(a.db);
+      const made: PassportRequest = {
+        method: "POST",
+        path: "/api/reservations",
+        body: { concertDetailId: detailIds[0], userId: user, seatId: 4 },
+      };
+      const captured = signPassportFor(SECRET, made, { userId: user });
+      const first = await call(url, made.method, made.path, { auth: captured, body: made.body, headers: { "idempotency-key": "hold-1" } });
+      expect(first.status).toBe(201);
+      // a retry under the hold's own Idempotency-Key too: the replayed passport is the answer
+      for (const key of [undefined, "hold-1", "hold-2"]) {
+        const again = await call(url, made.method, made.path, {
+          auth: captured,
+          body: made.body,
+          headers: key ? { "idempotency-key": key } : {},
+        });
+        expect([again.status, again.body.error?.code, again.body.error?.message]).toEqual([
+          401,
+          "PASSPORT_INVALID",
+          "Missing or invalid passport: already used",
+        ]);
+      }
+      expect(await holdTraces(user, detailIds[0], 4)).toEqual({
+        reservations: [{ id: first.body.result.reservationId, status: "HELD" }],
+        gate: `r:${first.body.result.reservationId}`,
+        lease: 0,
+      });
+    },
+  );
+
+  it.each(["the hot dispatch", "Express"])(
+    "a hold's passport replayed after its hold was released (%s) is 401 PASSPORT_INVALID and holds nothing: no reservation, no gate key, no lease",
+    async (via) => {
+      const url = served().find(([name]) => name === via)![1];
+      const user = nextId();
+      const { detailIds } = await newConcert(a.db);
+      const made: PassportRequest = {
+        method: "POST",
+        path: "/api/reservations",
+        body: { concertDetailId: detailIds[0], userId: user, seatId: 6 },
+      };
+      const captured = signPassportFor(SECRET, made, { userId: user });
+      const first = await call(url, made.method, made.path, { auth: captured, body: made.body });
+      expect(first.status).toBe(201);
+      const id = first.body.result.reservationId;
+      expect((await call(url, "DELETE", `/api/reservations/${id}`, { auth: passport({ userId: user }) })).status).toBe(200);
+      // the seat is free again: only the passport's mark stops the replay before Postgres
+      const again = await call(url, made.method, made.path, { auth: captured, body: made.body });
+      expect([again.status, again.body.error?.code]).toEqual([401, "PASSPORT_INVALID"]);
+      expect(await holdTraces(user, detailIds[0], 6)).toEqual({ reservations: [{ id, status: "EXPIRED" }], gate: null, lease: 0 });
+    },
+  );
+
+  it.each(["the hot dispatch", "Express"])(
+    "a hold's passport sent 10 times at once (%s) holds once: one 201, nine 401 PASSPORT_INVALID, one reservation, the gate key names it, no lease left",
+    async (via) => {
+      const url = served().find(([name]) => name === via)![1];
+      const user = nextId();
+      const { detailIds } = await newConcert(a.db);
+      const made: PassportRequest = {
+        method: "POST",
+        path: "/api/reservations",
+        body: { concertDetailId: detailIds[0], userId: user, seatId: 5 },
+      };
+      const captured = signPassportFor(SECRET, made, { userId: user });
+      const replies = await Promise.all(
+        Array.from({ length: 10 }, () => call(url, made.method, made.path, { auth: captured, body: made.body })),
+      );
+      const outcomes = replies.map((r) => `${r.status} ${r.body.error?.code ?? "ok"}`).sort();
+      expect(outcomes).toEqual(["201 ok", ...Array(9).fill("401 PASSPORT_INVALID")]);
+      const won = replies.find((r) => r.status === 201)!.body.result.reservationId;
+      expect(await holdTraces(user, detailIds[0], 5)).toEqual({ reservations: [{ id: won, status: "HELD" }], gate: `r:${won}`, lease: 0 });
+    },
+  );
 
   it("a passport for one user with another user in the body or path is 403 TOKEN_USER_MISMATCH on every user route, and nothing changes", async () => {
     const [me, other] = [nextId(), nextId()];

@@ -1,4 +1,15 @@
-import { call, newConcert, nextId, passport, reserveIdBlock, sleep, snapshot, startBooking, type Booking } from "./support/booking";
+import {
+  call,
+  gateKey,
+  newConcert,
+  nextId,
+  passport,
+  reserveIdBlock,
+  sleep,
+  snapshot,
+  startBooking,
+  type Booking,
+} from "./support/booking";
 
 reserveIdBlock();
 
@@ -60,6 +71,8 @@ describe("payments", () => {
     // the token now stays active at least until the hold expires
     const activeUntil = Number(await a.redis.zscore(a.queueStore.keys.active, token));
     expect(activeUntil).toBeGreaterThanOrEqual(Date.parse(hold.body.result.expiresAt) - 1_000);
+    // and outlives the seat's gate key (both counted on the Redis clock)
+    expect(activeUntil).toBeGreaterThanOrEqual(await a.redis.pexpiretime(gateKey(a, detail, 9)));
 
     await charge(a, user, 80_000);
     const r = await pay(a, user, { reservationId: hold.body.result.reservationId, point: PRICE }, undefined, token);

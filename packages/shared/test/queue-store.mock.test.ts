@@ -224,6 +224,22 @@ describe("queue store (ioredis-mock)", () => {
     expect(next.token).not.toBe(a.token);
   });
 
+  it("keeps an active token alive for a span from the script's clock (keepActiveFor), never shortening it, and not a finished one", async () => {
+    const { redis, store } = newStore({ paymentReplaySec: 60 });
+    const tokens = new QueueTokens(redis, { name: store.keys.prefix.slice(3, -2), paymentReplaySec: 60, clock: () => now });
+    const a = await store.issue(1);
+    await store.tick(settings);
+    advance(1_000);
+    const holdEnds = now + 600_000;
+    expect(await tokens.keepActiveFor(a.token, 600_000)).toBe(true);
+    expect(await store.poll(1, a.token)).toEqual({ status: "IN_PROGRESS", expiresAt: holdEnds });
+    advance(1_000);
+    expect(await tokens.keepActiveFor(a.token, 5_000)).toBe(true); // a shorter span leaves the later expiry
+    expect(await store.poll(1, a.token)).toEqual({ status: "IN_PROGRESS", expiresAt: holdEnds });
+    expect(await tokens.finish(a.token, "paid")).toBe(true);
+    expect(await tokens.keepActiveFor(a.token, 600_000)).toBe(false);
+  });
+
   it("lets booking extend and finish a token with QueueTokens, which needs only the queue name and the replay window", async () => {
     const { redis, store } = newStore({ paymentReplaySec: 60 });
     const tokens = new QueueTokens(redis, { name: store.keys.prefix.slice(3, -2), paymentReplaySec: 60, clock: () => now });

@@ -22,7 +22,7 @@ import {
 } from "@concert/shared";
 import type { BookingMetrics } from "../metrics";
 import { checkPassport, isRead, markPassportUsed } from "./passport";
-import type { ApiHandler, ApiHandlers, BookingRouteName } from "./routes";
+import { runRoute, type ApiHandlers, type ApiRoute, type BookingRouteName } from "./routes";
 
 export interface HotApiDeps {
   /** the routes' handlers, the very ones Express runs (api/routes.ts) */
@@ -51,7 +51,7 @@ interface HotMatcher extends HotPath {
   /** a route with a body schema reads a JSON body; the others take requests without one */
   withBody: boolean;
   withQuery: boolean;
-  handler: ApiHandler;
+  route: ApiRoute;
 }
 
 // the label Express gives a request refused before its router matched (a bad body, a bad passport)
@@ -72,7 +72,7 @@ function compile(handlers: ApiHandlers): Map<string, HotMatcher[]> {
       paramNames,
       withBody: "body" in route,
       withQuery: "query" in route,
-      handler: handlers[name],
+      route: handlers[name],
     });
     byMethod.set(method, list);
   }
@@ -90,8 +90,9 @@ function compile(handlers: ApiHandlers): Map<string, HotMatcher[]> {
  *
  * A request taken here goes through what Express's chain does, in its order: the body bytes are
  * read and digested (digestBody), the passport is checked against method, URL and digest
- * (requirePassport), a write's passport is marked used (passportOnce), then the route's handler,
- * the same function Express runs (api/routes.ts). The answers are Express's: envelope, status,
+ * (requirePassport), a write's passport is marked used (passportOnce: awaited, or handed pending
+ * to a route that marks it in its handler), then the route, through the same runRoute Express
+ * uses (api/routes.ts). The answers are Express's: envelope, status,
  * x-request-id, Retry-After and the error envelope (errorAnswer), one log line and the latency
  * histogram (recordRequest, labelled with the route's Express path, or "unmatched" for a
  * request refused before Express's router would have matched it), and the hold and payment
@@ -132,12 +133,14 @@ function serve(deps: HotApiDeps, req: IncomingMessage, res: ServerResponse, h: H
     const body = bytes === undefined ? undefined : parseJsonBody(bytes);
     const passport = checkPassport(deps.passportSecret, req.headers[PASSPORT_HEADER], method, url, bodyDigest(bytes));
     record.userId = passport.userId;
-    if (!isRead(method)) await markPassportUsed(deps.redis, deps.redisKeyPrefix, passport, deps.now);
+    const mark = isRead(method) ? undefined : markPassportUsed(deps.redis, deps.redisKeyPrefix, passport, deps.now);
+    // as Express: a refused mark awaited before the route is "unmatched"; one the route takes pending is the route's
+    if (mark && !h.route.marksPassportInHandler) await mark;
     record.route = h.path;
     record.name = h.name;
     const params: Record<string, string> = {};
     h.paramNames.forEach((name, i) => (params[name] = ids![i + 1]));
-    return h.handler({ params, query: h.withQuery ? parseQuery(query) : {}, body, headers: req.headers, passport });
+    return runRoute(h.route, { params, query: h.withQuery ? parseQuery(query) : {}, body, headers: req.headers, passport }, mark);
   };
   work().then(
     (answer) => finish(answer.status, ok(answer.result), ""),

@@ -41,12 +41,29 @@ const READS = new Set(["GET", "HEAD"]);
  * on every booking instance's shared Redis) until the passport expires, and a second use is 401
  * PASSPORT_INVALID, so not even the exact request a captured passport was made for (a charge, say)
  * can be sent twice. Reads change nothing, so they skip the round trip. Redis down: 503.
+ * The mark is awaited here, except for a route that marks its passport in its handler
+ * (`inHandler`, from the route table: routes.ts marksPassportInHandler), which gets it pending in
+ * `res.locals.passportMark` (routes.ts runRoute settles it before answering).
  */
-export function passportOnce(redis: Redis | Cluster, keyPrefix: string, now: () => number = Date.now): RequestHandler {
+export function passportOnce(
+  redis: Redis | Cluster,
+  keyPrefix: string,
+  inHandler: (method: string, path: string) => boolean,
+  now: () => number = Date.now,
+): RequestHandler {
   return async (req, res, next) => {
-    if (!isRead(req.method)) await markPassportUsed(redis, keyPrefix, passportOf(res), now);
+    if (isRead(req.method)) return next();
+    const mark = markPassportUsed(redis, keyPrefix, passportOf(res), now);
+    res.locals.passportMark = mark;
+    mark.catch(() => {}); // whoever awaits it (here, or runRoute) reads its outcome
+    if (!inHandler(req.method, req.baseUrl + req.path)) await mark;
     next();
   };
+}
+
+/** The write's passport mark passportOnce sent (undefined for a read). */
+export function passportMarkOf(res: Response): Promise<void> | undefined {
+  return res.locals.passportMark as Promise<void> | undefined;
 }
 
 /** Whether a request of this method only reads (its passport may be used again). */

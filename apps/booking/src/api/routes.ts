@@ -21,7 +21,7 @@ import { cancelReservation, type CancelDeps } from "../refunds/cancel-reservatio
 import { holdSeat, holdSeatGroup, type HoldSeatDeps } from "../reservations/hold-seat";
 import { releaseHold } from "../reservations/release-hold";
 import type { SeatMap } from "../seat-map/seat-map";
-import { assertLiveToken, assertPassportUsers, passportOf } from "./passport";
+import { assertLiveToken, assertPassportUsers, passportMarkOf, passportOf } from "./passport";
 
 export interface ApiDeps {
   concerts: ConcertsRepository;
@@ -59,6 +59,13 @@ export interface ApiRequest {
   headers: IncomingHttpHeaders;
   /** the passport booking verified for this very request */
   passport: Passport;
+  /**
+   * A write's passport marked used (passport.ts markPassportUsed: 401 PASSPORT_INVALID when it
+   * already was). Settled before the handler runs, except on a route declared
+   * `marksPassportInHandler`, whose handler gets it pending (it went out with the handler's own
+   * first Redis round trip) and awaits it before anything irreversible. Reads: resolved.
+   */
+  passportMark: Promise<void>;
 }
 
 /** A route's answer: its status and the envelope's result. Refusals are thrown (AppError). */
@@ -68,7 +75,14 @@ export interface ApiAnswer {
 }
 
 export type ApiHandler = (req: ApiRequest) => Promise<ApiAnswer>;
-export type ApiHandlers = Record<BookingRouteName, ApiHandler>;
+
+/** A route booking serves: its handler, and how it takes a write's passport mark. */
+export interface ApiRoute {
+  handle: ApiHandler;
+  /** the handler gets the passport mark pending, see {@link ApiRequest.passportMark} (a route of an exact path only) */
+  marksPassportInHandler: boolean;
+}
+export type ApiHandlers = Record<BookingRouteName, ApiRoute>;
 
 const answer = (result: unknown, status = 200): ApiAnswer => ({ status, result });
 
@@ -79,11 +93,16 @@ const answer = (result: unknown, status = 200): ApiAnswer => ({ status, result }
  */
 export function apiHandlers(deps: ApiDeps): ApiHandlers {
   const handlers: Partial<ApiHandlers> = {};
-  const on = (name: BookingRouteName, handler: ApiHandler) => {
+  const on = (name: BookingRouteName, handler: ApiHandler, { marksPassportInHandler = false } = {}) => {
     const route = ROUTES[name];
-    handlers[name] = (req) => {
-      assertPassportUsers(req.passport, requestUserIds(route, req));
-      return handler(req);
+    if (marksPassportInHandler && route.path.includes(":"))
+      throw new Error(`${name}: only a route of an exact path marks its passport itself`);
+    handlers[name] = {
+      handle: async (req) => {
+        assertPassportUsers(req.passport, requestUserIds(route, req));
+        return handler(req);
+      },
+      marksPassportInHandler,
     };
   };
 
@@ -102,22 +121,28 @@ export function apiHandlers(deps: ApiDeps): ApiHandlers {
     return answer(seats);
   });
 
-  on("holdSeat", async (req) => {
-    const body = parseOr400(ROUTES.holdSeat.body, req.body);
-    const { passport } = req;
-    assertLiveToken(passport);
-    const input = {
-      userId: body.userId,
-      concertDetailId: body.concertDetailId,
-      seatNos: seatsOfHold(body),
-      queueToken: passport.queueToken,
-      deadline: passport.deadline,
-      idempotencyKey: idempotencyKeyOf(req),
-    };
-    // `seatId` keeps the seed's one-hold answer; `seatIds` is answered with the list
-    const hold = body.seatIds ? await holdSeatGroup(deps.hold, input) : await holdSeat(deps.hold, input);
-    return answer(hold, 201);
-  });
+  // the passport's mark goes out with the seat gates' claim and the user's lease (one round trip)
+  on(
+    "holdSeat",
+    async (req) => {
+      const body = parseOr400(ROUTES.holdSeat.body, req.body);
+      const { passport } = req;
+      assertLiveToken(passport);
+      const input = {
+        userId: body.userId,
+        concertDetailId: body.concertDetailId,
+        seatNos: seatsOfHold(body),
+        queueToken: passport.queueToken,
+        deadline: passport.deadline,
+        idempotencyKey: idempotencyKeyOf(req),
+        passportMark: req.passportMark,
+      };
+      // `seatId` keeps the seed's one-hold answer; `seatIds` is answered with the list
+      const hold = body.seatIds ? await holdSeatGroup(deps.hold, input) : await holdSeat(deps.hold, input);
+      return answer(hold, 201);
+    },
+    { marksPassportInHandler: true },
+  );
 
   on("releaseHold", async (req) => {
     const { reservationId } = parseOr400(ROUTES.releaseHold.params, req.params, "path");
@@ -175,6 +200,45 @@ export function apiHandlers(deps: ApiDeps): ApiHandlers {
   return handlers as ApiHandlers;
 }
 
+const MARKED: Promise<void> = Promise.resolve();
+
+/**
+ * Runs a route, given its request and, for a write, its passport mark already sent: the mark is
+ * awaited before the handler runs, or, on a route that `marksPassportInHandler`, handed to the
+ * handler pending. Either way no answer goes out before the mark is settled, and a refused mark
+ * (a replayed passport: 401 PASSPORT_INVALID; Redis down: 503) is the answer whatever the handler
+ * did meanwhile, as when the mark came first. Express (apiRoutes) and the hot dispatch both run
+ * routes through here.
+ */
+export async function runRoute(
+  route: ApiRoute,
+  req: Omit<ApiRequest, "passportMark">,
+  mark: Promise<void> | undefined,
+): Promise<ApiAnswer> {
+  if (mark === undefined) return route.handle({ ...req, passportMark: MARKED });
+  if (!route.marksPassportInHandler) {
+    await mark;
+    return route.handle({ ...req, passportMark: MARKED });
+  }
+  const [answered, marked] = await Promise.allSettled([route.handle({ ...req, passportMark: mark }), mark]);
+  if (marked.status === "rejected") throw marked.reason;
+  if (answered.status === "rejected") throw answered.reason;
+  return answered.value;
+}
+
+/**
+ * Whether a request is for a route that `marksPassportInHandler` (its method and exact path), so
+ * that Express's passportOnce hands its mark on pending instead of awaiting it.
+ */
+export function marksPassportInHandler(handlers: ApiHandlers): (method: string, path: string) => boolean {
+  const exact = new Set(
+    (Object.keys(handlers) as BookingRouteName[])
+      .filter((name) => handlers[name].marksPassportInHandler)
+      .map((name) => `${ROUTES[name].method.toUpperCase()} ${ROUTES[name].path}`),
+  );
+  return (method, path) => exact.has(`${method} ${path}`);
+}
+
 /**
  * The handlers on Express, each at its shared entry's method and path (every form of the
  * request the hot dispatch leaves to Express). A route names itself in `res.locals.routeName`
@@ -186,7 +250,7 @@ export function apiRoutes(handlers: ApiHandlers): Router {
     const route = ROUTES[name];
     r[route.method](route.path, async (req: Request, res: Response) => {
       res.locals.routeName = name satisfies RouteName;
-      const { status, result } = await handlers[name](apiRequestOf(req, res));
+      const { status, result } = await runRoute(handlers[name], apiRequestOf(req, res), passportMarkOf(res));
       res.status(status).json(ok(result));
     });
   }
@@ -197,7 +261,7 @@ export function apiRoutes(handlers: ApiHandlers): Router {
   return r;
 }
 
-function apiRequestOf(req: Request, res: Response): ApiRequest {
+function apiRequestOf(req: Request, res: Response): Omit<ApiRequest, "passportMark"> {
   return {
     params: req.params as Record<string, string>,
     query: req.query,

@@ -48,8 +48,9 @@ export class ReservationsRepository {
    *    seat rows (FREE, or HELD with an expired hold, of a future performance) is what Postgres
    *    serialises: of concurrent holds of a seat exactly one gets its row back, and a hold that
    *    gets fewer rows than it asked for rolls back whole;
-   * 2. the user's row (created with balance 0 if unknown) is locked FOR NO KEY UPDATE, so one
-   *    user's holds take turns here whatever Redlock did;
+   * 2. in the same statement, once every seat row is had, the user's row (created with balance 0
+   *    if unknown) is locked FOR NO KEY UPDATE, so one user's holds take turns here whatever
+   *    Redlock did;
    * 3. only then, in a statement of its own (READ COMMITTED: a fresh snapshot, which sees every
    *    hold committed by whoever had the user's lock before), the live holds are counted and the
    *    reservations are inserted if the user's holds stay within `maxHolds`; else all rolls back.
@@ -75,24 +76,35 @@ export class ReservationsRepository {
         await query(Prisma.sql`
           SELECT id FROM seat WHERE concert_detail_id = ${concertDetailId} AND seat_no = ANY(${wanted}::int[]) ORDER BY id FOR NO KEY UPDATE`);
       }
+      // The seats, then the user's row, in one statement (one round trip). The user's row is
+      // created at 0 if unknown and locked either way: the no-op update takes the row lock a
+      // SELECT … FOR NO KEY UPDATE would (point is no key column), and a user inserted by a
+      // concurrent hold is waited for, then locked. Its INSERT reads from the count of every seat
+      // row the UPDATE returned, so Postgres runs it only after all the seats are locked (lock
+      // order seat → user whatever plan it picks), and only when every seat was had: a refused
+      // hold takes no user lock and answers no rows.
       const seats = await query<{ id: number; seat_no: number; reservation_id: number; hold_until: Date; seat_price: number }>(Prisma.sql`
-        UPDATE seat s
-           SET status = 'HELD',
-               hold_until = ${now} + ${ttlMs}::int * interval '1 millisecond',
-               reservation_id = nextval(pg_get_serial_sequence('reservation', 'id'))
-          FROM concert_detail d
-         WHERE s.concert_detail_id = ${concertDetailId} AND s.seat_no = ANY(${wanted}::int[])
-           AND d.id = s.concert_detail_id AND d.starts_at > ${now}
-           AND ${seatIsFree(now)}
-        RETURNING s.id, s.seat_no, s.reservation_id, s.hold_until, d.seat_price`);
+        WITH held AS (
+          UPDATE seat s
+             SET status = 'HELD',
+                 hold_until = ${now} + ${ttlMs}::int * interval '1 millisecond',
+                 reservation_id = nextval(pg_get_serial_sequence('reservation', 'id'))
+            FROM concert_detail d
+           WHERE s.concert_detail_id = ${concertDetailId} AND s.seat_no = ANY(${wanted}::int[])
+             AND d.id = s.concert_detail_id AND d.starts_at > ${now}
+             AND ${seatIsFree(now)}
+          RETURNING s.id, s.seat_no, s.reservation_id, s.hold_until, d.seat_price
+        ), holder AS (
+          INSERT INTO users (id)
+          SELECT ${userId}::int FROM (SELECT count(*)::int AS n FROM held) c WHERE c.n = ${wanted.length}::int
+          ON CONFLICT (id) DO UPDATE SET point = users.point
+          RETURNING id
+        )
+        SELECT held.* FROM held, holder`);
       if (seats.length < wanted.length) throw new HoldRefused(); // rolls back the seats it got
       seats.sort((a, b) => a.seat_no - b.seat_no);
       const first = seats[0];
       const group = seats.length > 1 ? first.reservation_id : null;
-      // the user's row, created at 0 if unknown, locked either way in one round trip: the no-op
-      // update takes the row lock a SELECT … FOR NO KEY UPDATE would (point is no key column), and
-      // a user inserted by a concurrent hold is waited for, then locked
-      await query(Prisma.sql`INSERT INTO users (id) VALUES (${userId}) ON CONFLICT (id) DO UPDATE SET point = users.point`);
       const rows = await query<{ id: number; seat_no: number; price: number; expires_at: Date; db_now: Date }>(Prisma.sql`
         INSERT INTO reservation (id, user_id, concert_detail_id, seat_id, seat_no, price, status, expires_at, idempotency_key, hold_group_id)
         SELECT v.id, ${userId}, ${concertDetailId}, v.seat_id, v.seat_no, ${first.seat_price}, 'HELD', ${first.hold_until},

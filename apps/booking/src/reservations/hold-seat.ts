@@ -30,6 +30,12 @@ export interface HoldSeatInput {
   deadline?: number;
   /** the client's Idempotency-Key: a retry with it returns the hold it made */
   idempotencyKey?: string;
+  /**
+   * The request's passport being marked used (routes.ts ApiRequest.passportMark), sent with the
+   * gate claim and the lease: a refusal (a replayed passport) gives both back before Postgres is
+   * asked. Absent: already marked.
+   */
+  passportMark?: Promise<void>;
 }
 
 /**
@@ -57,10 +63,11 @@ export async function holdSeatGroup(deps: HoldSeatDeps, input: HoldSeatInput): P
 /**
  * Holds every seat of `seatNos` for one user or none: more seats than the user may hold at all
  * is refused before anything is touched → a retry under an Idempotency-Key gets the hold it made
- * → the Redis gate keys of all the seats, all or none, in one script (most losers stop here) → Redlock on the
- * user's hold count → the hold transaction in Postgres, which has the last word and ends before
- * the caller's deadline and the lease (a refusal gives the gate keys back) → each gate key now
- * names its reservation, with the hold's expiry → the queue token is kept alive until then.
+ * → at once: the Redis gate keys of all the seats, all or none, in one script (most losers stop
+ * here), Redlock on the user's hold count, and the passport's mark when still pending → the hold
+ * transaction in Postgres, which has the last word and ends before the caller's deadline and the
+ * lease (a refusal gives the gate keys back) → each gate key now names its reservation, with the
+ * hold's expiry, and the queue token is kept alive until then.
  */
 async function holdSeats(deps: HoldSeatDeps, input: HoldSeatInput): Promise<HoldView[]> {
   const { userId, concertDetailId, seatNos, idempotencyKey } = input;
@@ -70,11 +77,13 @@ async function holdSeats(deps: HoldSeatDeps, input: HoldSeatInput): Promise<Hold
     const earlier = await deps.reservations.findByKey(userId, idempotencyKey);
     if (earlier) return replayOrConflict(earlier, input, deps.logger);
   }
-  // The seats' gate keys and the user's lease are asked for at once (auto-pipelining: one round
-  // trip); whichever was had is given back when the other was not.
-  const [claimed, leased] = await Promise.allSettled([
+  // The seats' gate keys and the user's lease are asked for at once, with the passport's mark
+  // when it is still pending (auto-pipelining: one round trip); whichever was had is given back
+  // when the others were not.
+  const [claimed, leased, marked] = await Promise.allSettled([
     deps.gate.claim(concertDetailId, seatNos),
     acquireUserLock(deps.redlock, deps.gate.keys.userHoldsLock(userId)),
+    input.passportMark,
   ]);
   const lock = leased.status === "fulfilled" ? leased.value : undefined;
   const owner = claimed.status === "fulfilled" && "owner" in claimed.value ? claimed.value.owner : undefined;
@@ -84,8 +93,15 @@ async function holdSeats(deps: HoldSeatDeps, input: HoldSeatInput): Promise<Hold
   // the lease and the pending gate keys go back together (one round trip)
   const giveBack = () =>
     Promise.all([releaseLock(), owner !== undefined && deps.gate.releaseAll(concertDetailId, seatNos, owner).catch(() => {})]);
-  if (claimed.status === "rejected" || leased.status === "rejected" || owner === undefined || lock === undefined) {
+  if (
+    marked.status === "rejected" ||
+    claimed.status === "rejected" ||
+    leased.status === "rejected" ||
+    owner === undefined ||
+    lock === undefined
+  ) {
     await giveBack();
+    if (marked.status === "rejected") throw marked.reason; // a replayed passport: 401, nothing held
     if (claimed.status === "rejected") throw claimed.reason;
     if ("taken" in claimed.value) throw seatUnavailable(concertDetailId, claimed.value.taken);
     throw (leased as PromiseRejectedResult).reason;
@@ -133,15 +149,18 @@ async function holdSeats(deps: HoldSeatDeps, input: HoldSeatInput): Promise<Hold
 
 /**
  * Best effort once the hold is committed (Postgres is the truth): each seat's gate key names its
- * reservation until the hold's expiry, and the queue token lives until then.
+ * reservation until the hold's expiry, and the queue token lives until then. The confirms and the
+ * token's extension go out together (auto-pipelining: one round trip), each counting the hold's
+ * remaining time from its own Redis clock; the extension is sent after the confirms on the same
+ * connection, so Redis runs it after them and the token outlives every seat's key.
  */
 async function confirmGates(deps: HoldSeatDeps, input: HoldSeatInput, owner: string, held: HeldReservation[]): Promise<void> {
   const remainingMs = held[0].expiresAt.getTime() - held[0].dbNow.getTime();
   try {
-    const redisNows = await Promise.all(
-      held.map((h) => deps.gate.confirm(input.concertDetailId, h.seatNo, owner, h.reservationId, remainingMs)),
-    );
-    if (input.queueToken) await deps.queueStore.extendActive(input.queueToken, Math.min(...redisNows) + remainingMs);
+    await Promise.all([
+      ...held.map((h) => deps.gate.confirm(input.concertDetailId, h.seatNo, owner, h.reservationId, remainingMs)),
+      input.queueToken && deps.queueStore.keepActiveFor(input.queueToken, remainingMs),
+    ]);
   } catch (err) {
     deps.logger.warn({ err, reservationIds: held.map((h) => h.reservationId) }, "hold committed, but Redis bookkeeping failed");
   }

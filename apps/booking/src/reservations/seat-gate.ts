@@ -20,7 +20,7 @@ export const seatConfirmScript = luaScript({
   argv: { owner: "string", value: "string", ttlMs: "number" },
   codes: CONFIRM,
   // the gate only refuses early, so a seat taken meanwhile changes nothing here: Postgres decided
-  decode: (reply) => ({ redisNow: Number((reply as [number, number])[1]) }),
+  decode: (reply): boolean => reply === CONFIRM.CONFIRMED,
 });
 
 const CLAIM = { TAKEN: 0, CLAIMED: 1 } as const;
@@ -76,12 +76,11 @@ export class SeatGate {
     return taken.length === 0 ? { owner } : { taken: taken.map((i) => seatNos[i]) };
   }
 
-  /** Pending claim → hold of the reservation for `ttlMs`; returns the Redis clock (ms). */
-  async confirm(concertDetailId: number, seatNo: number, owner: string, reservationId: number, ttlMs: number): Promise<number> {
+  /** Pending claim → hold of the reservation for `ttlMs` (Redis clock); false when the key was someone else's. */
+  confirm(concertDetailId: number, seatNo: number, owner: string, reservationId: number, ttlMs: number): Promise<boolean> {
     const seat = this.keys.seat(concertDetailId, seatNo);
     const value = reservationValue(reservationId);
-    const { redisNow } = await runScript(this.redis, seatConfirmScript, { seat }, { owner, value, ttlMs: Math.max(1, Math.ceil(ttlMs)) });
-    return redisNow;
+    return runScript(this.redis, seatConfirmScript, { seat }, { owner, value, ttlMs: Math.max(1, Math.ceil(ttlMs)) });
   }
 
   /** Owner-checked delete of each seat's key (a pending claim that failed: one owner value on all). */

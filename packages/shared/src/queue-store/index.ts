@@ -119,7 +119,17 @@ export class QueueTokens {
   /** Keeps an active token alive at least until `untilMs` (Redis clock, ms). False if not active. */
   async extendActive(token: string, untilMs: number): Promise<boolean> {
     const keys = this.keysOf(token);
-    return runScript(this.redis, extendScript, keys, { prefix: keys.prefix, token, untilMs: Math.ceil(untilMs) });
+    return runScript(this.redis, extendScript, keys, { prefix: keys.prefix, token, untilMs: Math.ceil(untilMs), forMs: 0, clock: "" });
+  }
+
+  /**
+   * Keeps an active token alive at least `ms` from now on the Redis clock (the script reads it), so
+   * the caller needs no Redis time first and can send this with other commands in one round trip.
+   * False if not active.
+   */
+  async keepActiveFor(token: string, ms: number): Promise<boolean> {
+    const keys = this.keysOf(token);
+    return runScript(this.redis, extendScript, keys, { prefix: keys.prefix, token, untilMs: "", forMs: Math.ceil(ms), clock: this.now() });
   }
 
   /** Ends a token, admitted or still waiting (after payment: reason "paid"). False if it was unknown or already finished. */

@@ -252,7 +252,8 @@ export const extendScript = luaScript({
   name: "qExtend",
   file: join(LUA_DIR, "extend-1.lua"),
   keys: ["active"],
-  argv: { prefix: "string", token: "string", untilMs: "number" },
+  // untilMs: an absolute time ('' = forMs from now on the script's clock)
+  argv: { prefix: "string", token: "string", untilMs: "string", forMs: "number", clock: "string" },
   codes: EXTEND,
   constants,
   decode: (reply): boolean => reply === EXTEND.EXTENDED,
