@@ -87,15 +87,26 @@ export class PaymentsRepository {
     return this.write(query, decision.plan);
   }
 
-  /** Lock order: seats, then reservations, then the user. */
+  /** Lock order: seats, then reservations (one statement), then the user (a statement of its own). */
   private async lock(query: Query, request: PaymentRequest, seatIds: number[]): Promise<LockedRows> {
     const { userId, reservationIds: ids, idempotencyKey } = request;
-    const seats = await query<{ id: number; status: string; reservation_id: number | null }>(Prisma.sql`
-      SELECT id, status::text, reservation_id FROM seat WHERE id = ANY(${seatIds}::int[]) ORDER BY id FOR NO KEY UPDATE`);
-    // the hold's expiry is judged as the statement runs (after waiting for the seat locks)
-    const reservations = await query<{ id: number; seat_id: number; status: string; price: number; expired: boolean }>(Prisma.sql`
-      SELECT id, seat_id, status::text, price, expires_at <= ${this.clock.current()} AS expired
-        FROM reservation WHERE id = ANY(${ids}::int[]) ORDER BY id FOR NO KEY UPDATE`);
+    // The seats, then the reservations, in one statement (one round trip). The reservations' scan
+    // waits on the count of every seat row locked (a one-time filter, run before the scan), so
+    // Postgres locks all the seats before any reservation whatever plan it picks; each hold's
+    // expiry is judged as its row is read, after the seat locks were waited for.
+    const [locked] = await query<{
+      seats: { id: number; status: string; reservationId: number | null }[];
+      reservations: { id: number; seatId: number; status: string; price: number; expired: boolean }[];
+    }>(Prisma.sql`
+      WITH s AS (
+        SELECT id, status::text AS status, reservation_id FROM seat WHERE id = ANY(${seatIds}::int[]) ORDER BY id FOR NO KEY UPDATE
+      ), r AS (
+        SELECT id, seat_id, status::text AS status, price, expires_at <= ${this.clock.current()} AS expired
+          FROM reservation WHERE id = ANY(${ids}::int[]) AND (SELECT count(*) FROM s) >= 0 ORDER BY id FOR NO KEY UPDATE
+      )
+      SELECT (SELECT coalesce(json_agg(json_build_object('id', id, 'status', status, 'reservationId', reservation_id) ORDER BY id), '[]') FROM s) AS seats,
+             (SELECT coalesce(json_agg(json_build_object('id', id, 'seatId', seat_id, 'status', status, 'price', price, 'expired', expired) ORDER BY id), '[]')
+                FROM r) AS reservations`);
     // The user's row, and again a payment under the key: its statement starts after the seat and
     // reservation locks, so a request with the same key for these reservations that committed
     // while we waited is seen; one for other reservations, which only shares the user's lock,
@@ -105,8 +116,8 @@ export class PaymentsRepository {
       SELECT point, ${paymentUnderKey(userId, idempotencyKey)} AS earlier FROM users WHERE id = ${userId} FOR NO KEY UPDATE`);
     return {
       earlier: user ? replayOf(user.earlier) : null,
-      seats: seats.map((s) => ({ id: s.id, status: s.status, reservationId: s.reservation_id })),
-      reservations: reservations.map((r) => ({ id: r.id, seatId: r.seat_id, status: r.status, price: r.price, expired: r.expired })),
+      seats: locked.seats,
+      reservations: locked.reservations,
       balance: user ? toNumber(user.point) : 0,
     };
   }
