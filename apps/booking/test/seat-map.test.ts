@@ -121,4 +121,23 @@ describe("seat map read model", () => {
     expect(await model.rebuildPerformance(2_000_000_000)).toBe(false);
     expect(await a.redis.exists(model.keys.performance(2_000_000_000))).toBe(0);
   });
+
+  it("reads that reach one instance at once while a concert is not built share one rebuild (one Postgres read per map)", async () => {
+    const { concertId, detailIds } = await newConcert(a.db, { performances: 5 });
+    const reads = jest.spyOn(a.db, "$queryRaw");
+    try {
+      // the first admitted users of an on-sale, all asking for the dates before anything is built
+      await Promise.all(Array.from({ length: 20 }, () => model.rebuildQuietly({ concertId })));
+      expect(reads).toHaveBeenCalledTimes(1 + detailIds.length); // the concert's entry, then each performance once
+      for (const d of detailIds) expect((await mapOf(d))?.free).toHaveLength(50);
+      reads.mockClear();
+      // built: nothing more is read; a lost map is rebuilt once for all who ask at once
+      await a.redis.del(model.keys.performance(detailIds[2]));
+      await Promise.all(Array.from({ length: 20 }, () => model.rebuildQuietly({ concertDetailId: detailIds[2] })));
+      expect(reads).toHaveBeenCalledTimes(1);
+      expect((await mapOf(detailIds[2]))?.free).toHaveLength(50);
+    } finally {
+      reads.mockRestore();
+    }
+  });
 });

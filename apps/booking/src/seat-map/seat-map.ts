@@ -87,6 +87,15 @@ function entryOfRow(r: SeatRow): SeatMapEntry {
 export class SeatMap {
   readonly keys: SeatMapKeys;
   private readonly ttlMs = SEAT_MAP_TTL_SEC * 1000;
+  /**
+   * This instance's rebuilds in flight, by performance id and by concert id: reads that reach
+   * booking while a map is not built (the first admitted users of an on-sale, all at once) share
+   * one rebuild here instead of each reading Postgres for every performance of the concert. A
+   * shared rebuild is as good as one's own: it marked the map before reading Postgres, and every
+   * change committed after its read is written by changed() and merged by version.
+   */
+  private readonly performancesRebuilding = new Map<number, Promise<boolean>>();
+  private readonly concertsRebuilding = new Map<number, Promise<void>>();
 
   constructor(
     private readonly db: Db,
@@ -134,7 +143,11 @@ export class SeatMap {
    * deleted), a change committed after the read may be missing from the snapshot, so nothing is
    * written and the next read rebuilds. False when the performance does not exist.
    */
-  async rebuildPerformance(concertDetailId: number): Promise<boolean> {
+  rebuildPerformance(concertDetailId: number): Promise<boolean> {
+    return shared(this.performancesRebuilding, concertDetailId, () => this.readPerformance(concertDetailId));
+  }
+
+  private async readPerformance(concertDetailId: number): Promise<boolean> {
     const map = this.keys.performance(concertDetailId);
     const build = await runScript(this.redis, seatMapBeginScript, { map }, { build: randomUUID(), ttlMs: this.ttlMs });
     const rows = await this.db.$queryRaw<SeatRow[]>`
@@ -152,7 +165,11 @@ export class SeatMap {
   }
 
   /** Builds a concert's entry (name, performances by start) and the map of each of its performances that is not built. */
-  async rebuildConcert(concertId: number): Promise<void> {
+  rebuildConcert(concertId: number): Promise<void> {
+    return shared(this.concertsRebuilding, concertId, () => this.readConcert(concertId));
+  }
+
+  private async readConcert(concertId: number): Promise<void> {
     const [concert] = await this.db.$queryRaw<{ name: string; dates: number[] | null }[]>`
       SELECT c.name, array_agg(cd.id ORDER BY cd.starts_at, cd.id) FILTER (WHERE cd.id IS NOT NULL) AS dates
         FROM concert c LEFT JOIN concert_detail cd ON cd.concert_id = c.id
@@ -194,4 +211,13 @@ export class SeatMap {
       this.logger.warn({ err, ...what }, "seat map rebuild failed; the next read tries again");
     }
   }
+}
+
+/** The work in flight under `key`, or `work()` started and kept there until it settles. */
+function shared<K, T>(inFlight: Map<K, Promise<T>>, key: K, work: () => Promise<T>): Promise<T> {
+  const running = inFlight.get(key);
+  if (running) return running;
+  const started = work().finally(() => inFlight.delete(key));
+  inFlight.set(key, started);
+  return started;
 }
