@@ -123,19 +123,23 @@ describe("the gateway passport", () => {
     ["the hot dispatch", a.url],
     ["Express", expressOnly.url],
   ];
+  /** A new user's hold of `seatId` on a new concert, via one of the two paths, and the passport made for it (as captured off the wire). */
+  async function capturedHold(via: string, seatId: number) {
+    const url = served().find(([name]) => name === via)![1];
+    const user = nextId();
+    const { detailIds } = await newConcert(a.db);
+    const made: PassportRequest = {
+      method: "POST",
+      path: "/api/reservations",
+      body: { concertDetailId: detailIds[0], userId: user, seatId },
+    };
+    return { url, user, detail: detailIds[0], made, captured: signPassportFor(SECRET, made, { userId: user }) };
+  }
 
   it.each(["the hot dispatch", "Express"])(
     "a hold's passport is good once (%s): sent again it is 401 PASSPORT_INVALID, one reservation, the gate key names it, no lease left",
     async (via) => {
-      const url = served().find(([name]) => name === via)![1];
-      const user = nextId();
-      const { detailIds } = await newConcert(a.db);
-      const made: PassportRequest = {
-        method: "POST",
-        path: "/api/reservations",
-        body: { concertDetailId: detailIds[0], userId: user, seatId: 4 },
-      };
-      const captured = signPassportFor(SECRET, made, { userId: user });
+      const { url, user, detail, made, captured } = await capturedHold(via, 4);
       const first = await call(url, made.method, made.path, { auth: captured, body: made.body, headers: { "idempotency-key": "hold-1" } });
       expect(first.status).toBe(201);
       // a retry under the hold's own Idempotency-Key too: the replayed passport is the answer
@@ -151,7 +155,7 @@ describe("the gateway passport", () => {
           "Missing or invalid passport: already used",
         ]);
       }
-      expect(await holdTraces(user, detailIds[0], 4)).toEqual({
+      expect(await holdTraces(user, detail, 4)).toEqual({
         reservations: [{ id: first.body.result.reservationId, status: "HELD" }],
         gate: `r:${first.body.result.reservationId}`,
         lease: 0,
@@ -162,15 +166,7 @@ describe("the gateway passport", () => {
   it.each(["the hot dispatch", "Express"])(
     "a hold's passport replayed after its hold was released (%s) is 401 PASSPORT_INVALID and holds nothing: no reservation, no gate key, no lease",
     async (via) => {
-      const url = served().find(([name]) => name === via)![1];
-      const user = nextId();
-      const { detailIds } = await newConcert(a.db);
-      const made: PassportRequest = {
-        method: "POST",
-        path: "/api/reservations",
-        body: { concertDetailId: detailIds[0], userId: user, seatId: 6 },
-      };
-      const captured = signPassportFor(SECRET, made, { userId: user });
+      const { url, user, detail, made, captured } = await capturedHold(via, 6);
       const first = await call(url, made.method, made.path, { auth: captured, body: made.body });
       expect(first.status).toBe(201);
       const id = first.body.result.reservationId;
@@ -178,29 +174,21 @@ describe("the gateway passport", () => {
       // the seat is free again: only the passport's mark stops the replay before Postgres
       const again = await call(url, made.method, made.path, { auth: captured, body: made.body });
       expect([again.status, again.body.error?.code]).toEqual([401, "PASSPORT_INVALID"]);
-      expect(await holdTraces(user, detailIds[0], 6)).toEqual({ reservations: [{ id, status: "EXPIRED" }], gate: null, lease: 0 });
+      expect(await holdTraces(user, detail, 6)).toEqual({ reservations: [{ id, status: "EXPIRED" }], gate: null, lease: 0 });
     },
   );
 
   it.each(["the hot dispatch", "Express"])(
     "a hold's passport sent 10 times at once (%s) holds once: one 201, nine 401 PASSPORT_INVALID, one reservation, the gate key names it, no lease left",
     async (via) => {
-      const url = served().find(([name]) => name === via)![1];
-      const user = nextId();
-      const { detailIds } = await newConcert(a.db);
-      const made: PassportRequest = {
-        method: "POST",
-        path: "/api/reservations",
-        body: { concertDetailId: detailIds[0], userId: user, seatId: 5 },
-      };
-      const captured = signPassportFor(SECRET, made, { userId: user });
+      const { url, user, detail, made, captured } = await capturedHold(via, 5);
       const replies = await Promise.all(
         Array.from({ length: 10 }, () => call(url, made.method, made.path, { auth: captured, body: made.body })),
       );
       const outcomes = replies.map((r) => `${r.status} ${r.body.error?.code ?? "ok"}`).sort();
       expect(outcomes).toEqual(["201 ok", ...Array(9).fill("401 PASSPORT_INVALID")]);
       const won = replies.find((r) => r.status === 201)!.body.result.reservationId;
-      expect(await holdTraces(user, detailIds[0], 5)).toEqual({ reservations: [{ id: won, status: "HELD" }], gate: `r:${won}`, lease: 0 });
+      expect(await holdTraces(user, detail, 5)).toEqual({ reservations: [{ id: won, status: "HELD" }], gate: `r:${won}`, lease: 0 });
     },
   );
 
