@@ -1,6 +1,7 @@
 // Helpers for the benchmark: child processes, CPU time from /proc, autocannon runs.
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { connect, createServer } from "node:net";
 import { createRequire } from "node:module";
 
@@ -99,14 +100,33 @@ export function medianOfRuns(runs) {
 // exact (µs) latencies, percentiles, CPU accounting over several pids, a bench database.
 import http from "node:http";
 import { execFile, execFileSync } from "node:child_process";
-import { cpus, totalmem } from "node:os";
+import { cpus, tmpdir, totalmem } from "node:os";
 
-/** Starts `redis-server` on a spare loopback port (nothing on disk; `extraArgs` e.g. --replicaof); returns {url, port, pid, stop}. */
+/**
+ * Starts `redis-server` on a spare loopback port (`extraArgs` e.g. --replicaof); returns {url, port, pid, stop}.
+ * It saves nothing, but a replica's full sync still writes an RDB file: the server gets a scratch
+ * directory of its own, removed on stop, so nothing lands in the caller's working directory.
+ */
 export async function startRedisServer(extraArgs = []) {
   const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "bench-redis-"));
   const child = spawn(
     "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxclients", "10000", ...extraArgs],
+    [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--dir",
+      dir,
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--maxclients",
+      "10000",
+      ...extraArgs,
+    ],
     {
       stdio: ["ignore", "ignore", "pipe"],
     },
@@ -133,9 +153,11 @@ export async function startRedisServer(extraArgs = []) {
     pid: child.pid,
     url: `redis://127.0.0.1:${port}`,
     stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        await new Promise((r) => child.once("exit", r));
+      }
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
