@@ -1,7 +1,7 @@
 import { AppError } from "@concert/shared";
 import type { Db } from "./client";
 import { isStatementTimeout } from "./postgres-errors";
-import type { Query } from "./sql";
+import type { TxQuery } from "./sql";
 
 /** Kept back from a deadline so that the answer reaches the caller before it gives up. */
 const ANSWER_MARGIN_MS = 200;
@@ -30,7 +30,7 @@ const NO_DEADLINE_TX_MS = 15_000;
  * statement_timeout / lock_timeout), and COMMIT is not sent once no time is left, so work its
  * caller has given up on rolls back instead of committing later.
  */
-export async function transactionBefore<T>(db: Db, deadline: number | undefined, work: (query: Query) => Promise<T>): Promise<T> {
+export async function transactionBefore<T>(db: Db, deadline: number | undefined, work: (query: TxQuery) => Promise<T>): Promise<T> {
   if (deadline === undefined) return db.sql.transaction({ timeoutMs: NO_DEADLINE_TX_MS }, work);
   const budget = timeLeft(deadline);
   try {

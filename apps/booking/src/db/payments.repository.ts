@@ -15,7 +15,7 @@ import type { Db } from "./client";
 import { toNumber } from "./client";
 import { transactionBefore } from "./deadline";
 import { dbClock, type DbClock } from "./seat-sql";
-import type { Query } from "./sql";
+import type { TxQuery } from "./sql";
 
 /** A payment as stored, from {@link paymentUnderKey}. */
 interface StoredPayment {
@@ -69,7 +69,7 @@ export class PaymentsRepository {
     return replayOf(row.earlier);
   }
 
-  private async payIn(query: Query, request: PaymentRequest): Promise<PaymentResult> {
+  private async payIn(query: TxQuery, request: PaymentRequest): Promise<PaymentResult> {
     const { userId, reservationIds: ids, idempotencyKey } = request;
     // Before any lock, in one statement: a payment already made under the key, and who owns the
     // reservations (ownership never changes, so it can be checked before locking).
@@ -88,16 +88,13 @@ export class PaymentsRepository {
   }
 
   /** Lock order: seats, then reservations (one statement), then the user (a statement of its own). */
-  private async lock(query: Query, request: PaymentRequest, seatIds: number[]): Promise<LockedRows> {
+  private async lock(query: TxQuery, request: PaymentRequest, seatIds: number[]): Promise<LockedRows> {
     const { userId, reservationIds: ids, idempotencyKey } = request;
     // The seats, then the reservations, in one statement (one round trip). The reservations' scan
     // waits on the count of every seat row locked (a one-time filter, run before the scan), so
     // Postgres locks all the seats before any reservation whatever plan it picks; each hold's
     // expiry is judged as its row is read, after the seat locks were waited for.
-    const [locked] = await query<{
-      seats: { id: number; status: string; reservationId: number | null }[];
-      reservations: { id: number; seatId: number; status: string; price: number; expired: boolean }[];
-    }>(Prisma.sql`
+    const locks = Prisma.sql`
       WITH s AS (
         SELECT id, status::text AS status, reservation_id FROM seat WHERE id = ANY(${seatIds}::int[]) ORDER BY id FOR NO KEY UPDATE
       ), r AS (
@@ -106,14 +103,26 @@ export class PaymentsRepository {
       )
       SELECT (SELECT coalesce(json_agg(json_build_object('id', id, 'status', status, 'reservationId', reservation_id) ORDER BY id), '[]') FROM s) AS seats,
              (SELECT coalesce(json_agg(json_build_object('id', id, 'seatId', seat_id, 'status', status, 'price', price, 'expired', expired) ORDER BY id), '[]')
-                FROM r) AS reservations`);
+                FROM r) AS reservations`;
     // The user's row, and again a payment under the key: its statement starts after the seat and
-    // reservation locks, so a request with the same key for these reservations that committed
-    // while we waited is seen; one for other reservations, which only shares the user's lock,
-    // trips the key's unique index instead (payReservations answers it as a replay). No user
-    // row: balance 0, and no payment of theirs can exist.
-    const [user] = await query<{ point: string; earlier: StoredPayment | null }>(Prisma.sql`
-      SELECT point, ${paymentUnderKey(userId, idempotencyKey)} AS earlier FROM users WHERE id = ${userId} FOR NO KEY UPDATE`);
+    // reservation locks, on a snapshot of its own, so a request with the same key for these
+    // reservations that committed while we waited is seen; one for other reservations, which
+    // only shares the user's lock, trips the key's unique index instead (payReservations answers
+    // it as a replay). No user row: balance 0, and no payment of theirs can exist. Both
+    // statements go in one round trip (`many`), in this order.
+    const [[locked], [user]] = await query.many<
+      [
+        {
+          seats: { id: number; status: string; reservationId: number | null }[];
+          reservations: { id: number; seatId: number; status: string; price: number; expired: boolean }[];
+        }[],
+        { point: string; earlier: StoredPayment | null }[],
+      ]
+    >(
+      locks,
+      Prisma.sql`
+      SELECT point, ${paymentUnderKey(userId, idempotencyKey)} AS earlier FROM users WHERE id = ${userId} FOR NO KEY UPDATE`,
+    );
     return {
       earlier: user ? replayOf(user.earlier) : null,
       seats: locked.seats,
@@ -122,11 +131,11 @@ export class PaymentsRepository {
     };
   }
 
-  private async write(query: Query, plan: PaymentPlan): Promise<PaymentResult> {
+  private async write(query: TxQuery, plan: PaymentPlan): Promise<PaymentResult> {
     const { userId, amount, reservationIds, seatIds } = plan;
-    // one statement (its rows are all locked already): debit, payment, ledger row, reservations
-    // confirmed, seats sold
-    const [payment] = await query<{
+    // one statement (its rows are all locked already), sent with the COMMIT: debit, payment,
+    // ledger row, reservations confirmed, seats sold
+    const [payment] = await query.commitWith<{
       id: number;
       balance_after: string;
       sold: { concertDetailId: number; seatNo: number; reservationId: number }[];

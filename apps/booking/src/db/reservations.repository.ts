@@ -53,7 +53,10 @@ export class ReservationsRepository {
    *    Redlock did;
    * 3. only then, in a statement of its own (READ COMMITTED: a fresh snapshot, which sees every
    *    hold committed by whoever had the user's lock before), the live holds are counted and the
-   *    reservations are inserted if the user's holds stay within `maxHolds`; else all rolls back.
+   *    reservations are inserted if every seat was had and the user's holds stay within
+   *    `maxHolds`; else all rolls back.
+   * The three go to Postgres in one message with the BEGIN (db/sql.ts `many`), so a hold costs two
+   * round trips: that one, and COMMIT or ROLLBACK.
    * Returns the holds ascending by seat, or null when nothing was held (`explainRefusal` says
    * why). Several seats are one hold group (`hold_group_id`, its first reservation's id); the
    * Idempotency-Key is written on the first row. A concurrent hold under the same key makes it
@@ -72,18 +75,20 @@ export class ReservationsRepository {
     const now = this.clock.now();
     const wanted = [...seatNos];
     return transactionBefore(this.db, input.deadline, async (query) => {
+      // All of it in one round trip (with BEGIN; COMMIT or ROLLBACK is the other), each statement
+      // on a snapshot of its own, in order.
+      const statements: Prisma.Sql[] = [];
       if (wanted.length > 1) {
-        await query(Prisma.sql`
+        statements.push(Prisma.sql`
           SELECT id FROM seat WHERE concert_detail_id = ${concertDetailId} AND seat_no = ANY(${wanted}::int[]) ORDER BY id FOR NO KEY UPDATE`);
       }
-      // The seats, then the user's row, in one statement (one round trip). The user's row is
-      // created at 0 if unknown and locked either way: the no-op update takes the row lock a
-      // SELECT … FOR NO KEY UPDATE would (point is no key column), and a user inserted by a
-      // concurrent hold is waited for, then locked. Its INSERT reads from the count of every seat
-      // row the UPDATE returned, so Postgres runs it only after all the seats are locked (lock
-      // order seat → user whatever plan it picks), and only when every seat was had: a refused
-      // hold takes no user lock and answers no rows.
-      const seats = await query<{ id: number; seat_no: number; reservation_id: number; hold_until: Date; seat_price: number }>(Prisma.sql`
+      // The seats, then the user's row, in one statement. The user's row is created at 0 if
+      // unknown and locked either way: the no-op update takes the row lock a SELECT … FOR NO KEY
+      // UPDATE would (point is no key column), and a user inserted by a concurrent hold is waited
+      // for, then locked. Its INSERT reads from the count of every seat row the UPDATE returned,
+      // so Postgres runs it only after all the seats are locked (lock order seat → user whatever
+      // plan it picks), and only when every seat was had: a refused hold takes no user lock.
+      statements.push(Prisma.sql`
         WITH held AS (
           UPDATE seat s
              SET status = 'HELD',
@@ -93,27 +98,39 @@ export class ReservationsRepository {
            WHERE s.concert_detail_id = ${concertDetailId} AND s.seat_no = ANY(${wanted}::int[])
              AND d.id = s.concert_detail_id AND d.starts_at > ${now}
              AND ${seatIsFree(now)}
-          RETURNING s.id, s.seat_no, s.reservation_id, s.hold_until, d.seat_price
+          RETURNING s.id
         ), holder AS (
           INSERT INTO users (id)
           SELECT ${userId}::int FROM (SELECT count(*)::int AS n FROM held) c WHERE c.n = ${wanted.length}::int
           ON CONFLICT (id) DO UPDATE SET point = users.point
           RETURNING id
         )
-        SELECT held.* FROM held, holder`);
-      if (seats.length < wanted.length) throw new HoldRefused(); // rolls back the seats it got
-      seats.sort((a, b) => a.seat_no - b.seat_no);
-      const first = seats[0];
-      const group = seats.length > 1 ? first.reservation_id : null;
-      const rows = await query<{ id: number; seat_no: number; price: number; expires_at: Date; db_now: Date }>(Prisma.sql`
+        SELECT count(*) FROM held, holder`);
+      // The reservations, on a fresh snapshot (it sees every hold committed by whoever had the
+      // user's lock before): one per seat this transaction made HELD (its reservation_id names no
+      // reservation yet; a hold of anyone else's that committed has one), only when it made every
+      // seat HELD and the user's live holds stay within maxHolds. The lowest seat's reservation
+      // carries the Idempotency-Key and, for several seats, names the hold group.
+      statements.push(Prisma.sql`
+        WITH mine AS (
+          SELECT s.reservation_id AS id, s.id AS seat_id, s.seat_no, s.hold_until, d.seat_price
+            FROM seat s JOIN concert_detail d ON d.id = s.concert_detail_id
+           WHERE s.concert_detail_id = ${concertDetailId} AND s.seat_no = ANY(${wanted}::int[]) AND s.status = 'HELD'
+             AND NOT EXISTS (SELECT 1 FROM reservation r WHERE r.id = s.reservation_id)
+        ), head AS (
+          SELECT id FROM mine ORDER BY seat_no LIMIT 1
+        )
         INSERT INTO reservation (id, user_id, concert_detail_id, seat_id, seat_no, price, status, expires_at, idempotency_key, hold_group_id)
-        SELECT v.id, ${userId}, ${concertDetailId}, v.seat_id, v.seat_no, ${first.seat_price}, 'HELD', ${first.hold_until},
-               CASE WHEN v.id = ${first.reservation_id} THEN ${input.idempotencyKey ?? null} END, ${group}::int
-          FROM unnest(${seats.map((x) => x.reservation_id)}::int[], ${seats.map((x) => x.id)}::int[], ${seats.map((x) => x.seat_no)}::int[])
-               AS v(id, seat_id, seat_no)
-         WHERE ${liveHoldCount(userId, now)} + ${seats.length}::int <= ${maxHolds}
+        SELECT m.id, ${userId}, ${concertDetailId}, m.seat_id, m.seat_no, m.seat_price, 'HELD', m.hold_until,
+               CASE WHEN m.id = (SELECT id FROM head) THEN ${input.idempotencyKey ?? null} END,
+               CASE WHEN ${wanted.length}::int > 1 THEN (SELECT id FROM head) END
+          FROM mine m
+         WHERE (SELECT count(*) FROM mine) = ${wanted.length}::int
+           AND ${liveHoldCount(userId, now)} + ${wanted.length}::int <= ${maxHolds}
         RETURNING id, seat_no, price, expires_at, ${now} AS db_now`);
-      if (rows.length === 0) throw new HoldRefused(); // the limit: rolls the seats back
+      const answered = await query.many(...statements);
+      const rows = answered[answered.length - 1] as { id: number; seat_no: number; price: number; expires_at: Date; db_now: Date }[];
+      if (rows.length === 0) throw new HoldRefused(); // a seat not had, or the limit: rolls the seats back
       return rows
         .map((r) => ({ reservationId: r.id, concertDetailId, seatNo: r.seat_no, price: r.price, expiresAt: r.expires_at, dbNow: r.db_now }))
         .sort((a, b) => a.seatNo - b.seatNo);

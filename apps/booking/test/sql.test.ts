@@ -1,0 +1,196 @@
+import { Client } from "pg";
+import { createDb, type Db } from "../src/db/client";
+import { transactionBefore } from "../src/db/deadline";
+import { PaymentsRepository } from "../src/db/payments.repository";
+import { UniqueViolation } from "../src/db/postgres-errors";
+import { ReservationsRepository } from "../src/db/reservations.repository";
+import { inlineSql } from "../src/db/sql-literal";
+import { Prisma } from "../src/generated/prisma/client";
+import { paymentRequest } from "../src/payments/decide-payment";
+import { newConcert, nextId, reserveIdBlock, testDatabaseUrl, until } from "./support/booking";
+
+reserveIdBlock();
+
+// db/sql.ts: a transaction's statements in fewer round trips (BEGIN with the first, several in
+// one message, COMMIT with the last) and sql-literal.ts, which lets a message carry their values.
+describe("Sql transactions and inlined values", () => {
+  let db: Db;
+  beforeAll(() => {
+    db = createDb(testDatabaseUrl(), { poolSize: 3 });
+  });
+  afterAll(async () => {
+    await db.$disconnect();
+  });
+  const exists = async (id: number) => (await db.sql.query(Prisma.sql`SELECT id FROM users WHERE id = ${id}`)).length === 1;
+
+  /** Round trips to Postgres (client.query calls of every pool connection) made by `work`. */
+  async function roundTrips(work: () => Promise<unknown>): Promise<number> {
+    const spy = jest.spyOn(Client.prototype, "query");
+    try {
+      await work();
+      return spy.mock.calls.length;
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  const hostile = `it's -- a \\ "quote", $1; DROP TABLE users; --`;
+  const values = Prisma.sql`
+    SELECT ${7}::int AS i, ${-5}::int AS neg, 1 - ${-5} AS minus_negative, ${9_007_199_254_740_993n}::bigint AS big, ${1.25}::numeric AS frac,
+           ${hostile}::text AS s, ${"tab\there"}::text AS t, ${new Date("2026-12-02T15:00:00.123Z")}::timestamptz AS d,
+           ${null}::text AS z, ${true}::boolean AS yes, ${[3, 1, 2]}::int[] AS ints, ${[] as number[]}::int[] AS none,
+           ${[hostile, "a,b", "}", null]}::text[] AS strs, ${{ a: 1, quote: hostile }}::jsonb AS j,
+           ${"5"} = '5' AS untyped`;
+
+  it("an inlined value means what the same value means as a parameter, a hostile string included", async () => {
+    const asParameters = await db.sql.query(values);
+    const inlined = await transactionBefore(db, undefined, (query) => query.many(Prisma.sql`SELECT 1`, values));
+    expect(inlined[1]).toEqual(asParameters);
+    expect(asParameters[0]).toMatchObject({ s: hostile, minus_negative: 6, strs: [hostile, "a,b", "}", null], untyped: true });
+    expect(await db.sql.query(Prisma.sql`SELECT count(*)::int AS n FROM users`)).toEqual([{ n: expect.any(Number) }]);
+  });
+
+  it("refuses a value it cannot write as a literal instead of guessing", () => {
+    expect(() => inlineSql(Prisma.sql`SELECT ${Number.NaN}`)).toThrow(TypeError);
+    expect(() => inlineSql(Prisma.sql`SELECT ${Buffer.from("x")}`)).toThrow(TypeError);
+    expect(() => inlineSql(Prisma.sql`SELECT ${new Date(Number.NaN)}`)).toThrow(TypeError);
+  });
+
+  it("BEGIN goes with the first statement and COMMIT with the last: a transaction of k messages costs k + 1 round trips, or k", async () => {
+    const [a, b, c] = [nextId(), nextId(), nextId()];
+    expect(
+      await roundTrips(() =>
+        transactionBefore(db, Date.now() + 5_000, async (query) => {
+          await query(Prisma.sql`INSERT INTO users (id) VALUES (${a})`);
+          await query(Prisma.sql`INSERT INTO users (id) VALUES (${b})`);
+        }),
+      ),
+    ).toBe(3); // BEGIN + a, b, COMMIT
+    expect(
+      await roundTrips(() =>
+        transactionBefore(db, Date.now() + 5_000, async (query) => {
+          await query(Prisma.sql`SELECT 1`);
+          await query.commitWith(Prisma.sql`INSERT INTO users (id) VALUES (${c})`);
+        }),
+      ),
+    ).toBe(2);
+    expect([await exists(a), await exists(b), await exists(c)]).toEqual([true, true, true]);
+  });
+
+  it("several statements in one message each get a snapshot of their own: a later one sees what committed while an earlier one waited", async () => {
+    const [locked, late] = [nextId(), nextId()];
+    await db.sql.query(Prisma.sql`INSERT INTO users (id) VALUES (${locked})`);
+    const other = await db.sql.pool.connect();
+    try {
+      await other.query("BEGIN");
+      await other.query("SELECT id FROM users WHERE id = $1 FOR UPDATE", [locked]);
+      const both = transactionBefore(db, undefined, (query) =>
+        query.many<[{ id: number }[], { n: number }[]]>(
+          Prisma.sql`SELECT id FROM users WHERE id = ${locked} FOR NO KEY UPDATE`,
+          Prisma.sql`SELECT count(*)::int AS n FROM users WHERE id = ${late}`,
+        ),
+      );
+      // the first statement is waiting for the row lock: the other transaction adds a row and commits
+      const waiting = Prisma.sql`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE ${`%${locked}% FOR NO KEY UPDATE%`}`;
+      expect(
+        await until(
+          () => db.sql.query(waiting),
+          (rows) => rows.length > 0,
+        ),
+      ).toHaveLength(1);
+      await other.query("INSERT INTO users (id) VALUES ($1)", [late]);
+      await other.query("COMMIT");
+      const [, [counted]] = await both;
+      expect(counted.n).toBe(1);
+    } finally {
+      other.release(true); // discarded, not pooled: it may still be inside its transaction
+    }
+  });
+
+  it("a message whose statement fails commits nothing of the transaction, and is classified", async () => {
+    const [a, taken] = [nextId(), nextId()];
+    await db.sql.query(Prisma.sql`INSERT INTO users (id) VALUES (${taken})`);
+    const failing = transactionBefore(db, Date.now() + 5_000, async (query) => {
+      await query(Prisma.sql`INSERT INTO users (id) VALUES (${a})`);
+      await query.commitWith(Prisma.sql`INSERT INTO users (id) VALUES (${taken})`);
+    });
+    await expect(failing).rejects.toBeInstanceOf(UniqueViolation);
+    expect(await exists(a)).toBe(false);
+    const inMany = transactionBefore(db, undefined, (query) =>
+      query.many(Prisma.sql`INSERT INTO users (id) VALUES (${a})`, Prisma.sql`INSERT INTO users (id) VALUES (${taken})`),
+    );
+    await expect(inMany).rejects.toBeInstanceOf(UniqueViolation);
+    expect(await exists(a)).toBe(false);
+  });
+
+  it("commitWith asks the deadline first: once it has passed nothing is sent and nothing commits (503)", async () => {
+    const id = nextId();
+    let now = Date.now();
+    const deadline = now + 1_000;
+    const spy = jest.spyOn(Date, "now").mockImplementation(() => now);
+    try {
+      const late = transactionBefore(db, deadline, async (query) => {
+        await query(Prisma.sql`INSERT INTO users (id) VALUES (${id})`);
+        now = deadline;
+        await query.commitWith(Prisma.sql`SELECT 1`);
+      });
+      await expect(late).rejects.toMatchObject({ code: "SERVICE_UNAVAILABLE", retryAfterSec: 1 });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await exists(id)).toBe(false);
+  });
+
+  it("nothing may follow commitWith", async () => {
+    const id = nextId();
+    const after = transactionBefore(db, undefined, async (query) => {
+      await query.commitWith(Prisma.sql`INSERT INTO users (id) VALUES (${id})`);
+      await query(Prisma.sql`SELECT 1`);
+    });
+    await expect(after).rejects.toThrow("commitWith must be its last statement");
+  });
+
+  it("a hold costs 2 Postgres round trips and its payment 3; a refused hold 2 and nothing stays", async () => {
+    const { detailIds } = await newConcert(db);
+    const [detail] = detailIds;
+    const [userId, rival] = [nextId(), nextId()];
+    const reservations = new ReservationsRepository(db);
+    const hold = (user: number) =>
+      reservations.holdSeats({
+        userId: user,
+        concertDetailId: detail,
+        seatNos: [7],
+        ttlMs: 300_000,
+        maxHolds: 4,
+        deadline: Date.now() + 5_000,
+      });
+    const got: { held?: Awaited<ReturnType<typeof hold>>; refused?: Awaited<ReturnType<typeof hold>> } = {};
+    expect(
+      await roundTrips(async () => {
+        got.held = await hold(userId);
+      }),
+    ).toBe(2);
+    expect(got.held).toHaveLength(1);
+    expect(
+      await roundTrips(async () => {
+        got.refused = await hold(rival);
+      }),
+    ).toBe(2);
+    expect(got.refused).toBeNull();
+    expect(await db.sql.query(Prisma.sql`SELECT id FROM reservation WHERE user_id = ${rival}`)).toEqual([]);
+
+    await db.sql.query(Prisma.sql`UPDATE users SET point = 50000 WHERE id = ${userId}`);
+    const payments = new PaymentsRepository(db);
+    const reservationId = got.held![0].reservationId;
+    let paid: Awaited<ReturnType<PaymentsRepository["pay"]>> | undefined;
+    expect(
+      await roundTrips(async () => {
+        paid = await payments.pay(paymentRequest({ userId, reservationIds: [reservationId] }), Date.now() + 5_000);
+      }),
+    ).toBe(3);
+    expect(paid).toMatchObject({ status: "PAID", amount: 50_000, balance: 0 });
+    expect(await db.sql.query(Prisma.sql`SELECT status::text FROM reservation WHERE id = ${reservationId}`)).toEqual([
+      { status: "CONFIRMED" },
+    ]);
+  });
+});
