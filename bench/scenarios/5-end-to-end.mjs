@@ -2,6 +2,7 @@
 // 2 gateways (both ticking) and 2 bookings: token → poll until admitted → dates → free seats →
 // hold (another seat on 409) → charge points → pay. Reports completed purchases per second and
 // any 5xx; at the end checks the invariants in the database (all of it, earlier scenarios too).
+import { readdirSync, readFileSync } from "node:fs";
 import { cpuOf, httpClient, percentile, sleep } from "../lib.mjs";
 
 export const id = 5;
@@ -23,7 +24,6 @@ export async function run(ctx) {
   };
   const gateways = [await ctx.startGateway(gwEnv), await ctx.startGateway(gwEnv)];
   const clients = gateways.map((g) => httpClient(g.url, { maxSockets: 128 }));
-  const pids = [...gateways.map((g) => g.pid), ...bookings.map((b) => b.pid)];
 
   const lat = [];
   const statuses = {};
@@ -32,6 +32,7 @@ export async function run(ctx) {
   const purchaseMs = [];
   let completed = 0;
   let holdConflicts = 0;
+  const routeCounts = {};
 
   // A 5xx is counted (the target is zero) and then retried like a client following Retry-After
   // would (at most 3 times), so that one failure does not hide the rest of the run.
@@ -41,6 +42,7 @@ export async function run(ctx) {
       lat.push(r.ms);
       statuses[r.status] = (statuses[r.status] ?? 0) + 1;
       const route = `${method} ${path.replace(/\d+/g, ":n")}`;
+      routeCounts[`${route} ${r.status}`] = (routeCounts[`${route} ${r.status}`] ?? 0) + 1;
       if (r.status >= 500 || r.status === 0) {
         fiveXX.push(`${route} → ${r.status} ${r.json?.error?.code ?? r.error ?? ""} ${r.json?.error?.details?.dependency ?? ""}`.trim());
         if (attempt < 3) {
@@ -97,13 +99,45 @@ export async function run(ctx) {
     }
   }
 
-  const cpu0 = cpuOf(pids);
-  const redisCpu0 = cpuOf([ctx.redisServer.pid]);
+  // CPU per process group: the apps and Redis (the row's figure), then Postgres's processes, the
+  // bench client (this process) and the whole machine, which bounds the purchases/s on 2 cores
+  const groups = { gw: gateways.map((g) => g.pid), booking: bookings.map((b) => b.pid), redis: [ctx.redisServer.pid] };
+  const postgresPids = () =>
+    readdirSync("/proc")
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => {
+        try {
+          return readFileSync(`/proc/${d}/comm`, "utf8").trim() === "postgres";
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+  const machineBusySec = () => {
+    const [user, nice, system, , , irq, softirq, steal] = readFileSync("/proc/stat", "utf8")
+      .split("\n")[0]
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    return (user + nice + system + irq + softirq + steal) / 100;
+  };
+  const cpuNow = () => {
+    const own = process.cpuUsage();
+    return {
+      ...Object.fromEntries(Object.entries(groups).map(([k, ps]) => [k, cpuOf(ps)])),
+      postgres: cpuOf(postgresPids()),
+      client: (own.user + own.system) / 1e6,
+      machine: machineBusySec(),
+    };
+  };
+  const cpu0 = cpuNow();
   const t0 = performance.now();
   await Promise.all(Array.from({ length: users }, (_, i) => buyer(i)));
   const wallMs = performance.now() - t0;
-  const appCpu = cpuOf(pids) - cpu0;
-  const redisCpu = cpuOf([ctx.redisServer.pid]) - redisCpu0;
+  const cpu1 = cpuNow();
+  const msPerPurchase = Object.fromEntries(Object.keys(cpu0).map((k) => [k, ((cpu1[k] - cpu0[k]) * 1000) / Math.max(1, completed)]));
+  const appCpu = cpu1.gw + cpu1.booking - cpu0.gw - cpu0.booking;
+  const redisCpu = cpu1.redis - cpu0.redis;
   for (const c of clients) c.close();
   await Promise.all([...gateways, ...bookings].map((p) => p.stop()));
 
@@ -158,7 +192,10 @@ export async function run(ctx) {
         p50: percentile(lat, 50),
         p99: percentile(lat, 99),
         cpuUs: ((appCpu + redisCpu) * 1e6) / Math.max(1, lat.length),
-        cpuDetail: `per request, gws + bookings + redis; ${(((appCpu + redisCpu) * 1e3) / Math.max(1, completed)).toFixed(1)} ms CPU per purchase`,
+        cpuDetail:
+          `per request, gws + bookings + redis; ${(((appCpu + redisCpu) * 1e3) / Math.max(1, completed)).toFixed(1)} ms CPU per purchase ` +
+          `(${msPerPurchase.gw.toFixed(2)} gw + ${msPerPurchase.booking.toFixed(2)} booking + ${msPerPurchase.redis.toFixed(2)} redis; ` +
+          `besides: Postgres ${msPerPurchase.postgres.toFixed(2)}, bench client ${msPerPurchase.client.toFixed(2)}, whole machine ${msPerPurchase.machine.toFixed(2)})`,
         result:
           `${completed}/${users} paid in ${(wallMs / 1000).toFixed(1)} s, ${fiveXX.length} 5xx (retried ≤ 3×), ${holdConflicts} hold 409s (retried), ` +
           `purchase time p50 ${(percentile(purchaseMs, 50) / 1000).toFixed(1)} s / p99 ${(percentile(purchaseMs, 99) / 1000).toFixed(1)} s; ` +
@@ -179,6 +216,11 @@ export async function run(ctx) {
     notes: [
       `All ${users} buyers start at once (${users / 2} per gateway, ≤ 128 connections per gateway); poll every 150–250 ms; gateways: batch 250 per 250 ms tick, max active 1,000; ` +
         `${performances} performances × 50 seats. p50/p99 are over all ${lat.length} HTTP requests. Invariants checked: ${Object.keys(inv).join("; ")}.`,
+      `Requests per purchase: ${Object.entries(routeCounts)
+        .map(([route, n]) => `${route} ${(n / Math.max(1, completed)).toFixed(2)}`)
+        .join(
+          ", ",
+        )}. CPU per purchase split by process (/proc): the row's figure is gateways + bookings + redis; Postgres (every postgres process), the bench client and the whole machine (/proc/stat, 2 cores) are measured beside it.`,
     ],
     invariants: inv,
   };
