@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { freePort } from "./ports";
 
 export interface RedisServer {
@@ -18,16 +20,29 @@ export interface RedisServerOptions {
   port?: number;
   /** more redis-server arguments, e.g. cluster mode */
   extraArgs?: string[];
-  /** where redis-server may write (cluster config files); the temp dir unless given */
+  /**
+   * where redis-server may write (cluster config files, AOF); unless given, a scratch directory of
+   * its own, emptied before every start: a replica's full sync writes an RDB file even with
+   * `--save ""`, and a server loads any RDB file in its directory when it starts
+   */
   dir?: string;
 }
+
+/** The servers' scratch directories, removed when the test process exits. */
+const scratchDirs = new Set<string>();
+process.once("exit", () => {
+  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 /** A dedicated redis-server on loopback that a test may kill and restart (the shared one must never be stopped). */
 export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisServer> {
   const port = opts.port ?? (await freePort());
-  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", opts.dir ?? tmpdir()];
+  const scratch = opts.dir === undefined ? mkdtempSync(join(tmpdir(), "redis-test-")) : undefined;
+  if (scratch) scratchDirs.add(scratch);
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", opts.dir ?? scratch!];
   let child: ChildProcess | null = null;
   const launch = async () => {
+    if (scratch) rmSync(join(scratch, "dump.rdb"), { force: true }); // empty on every start
     child = await spawnReady(
       "redis-server",
       [...args, ...(opts.extraArgs ?? [])],
