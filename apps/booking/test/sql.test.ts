@@ -4,7 +4,7 @@ import { transactionBefore } from "../src/db/deadline";
 import { PaymentsRepository } from "../src/db/payments.repository";
 import { UniqueViolation } from "../src/db/postgres-errors";
 import { ReservationsRepository } from "../src/db/reservations.repository";
-import { inlineSql } from "../src/db/sql-literal";
+import { sqlLiteral } from "../src/db/sql-literal";
 import { Prisma } from "../src/generated/prisma/client";
 import { paymentRequest } from "../src/payments/decide-payment";
 import { newConcert, nextId, reserveIdBlock, testDatabaseUrl, until } from "./support/booking";
@@ -12,14 +12,18 @@ import { newConcert, nextId, reserveIdBlock, testDatabaseUrl, until } from "./su
 reserveIdBlock();
 
 // db/sql.ts: a transaction's statements in fewer round trips (BEGIN with the first, several in
-// one message, COMMIT with the last) and sql-literal.ts, which lets a message carry their values.
+// one message, COMMIT with the last), each statement prepared once per connection, and
+// sql-literal.ts, which lets a message carry their values.
 describe("Sql transactions and inlined values", () => {
   let db: Db;
+  /** one connection: what it has prepared is what the next transaction finds */
+  let one: Db;
   beforeAll(() => {
     db = createDb(testDatabaseUrl(), { poolSize: 3 });
+    one = createDb(testDatabaseUrl(), { poolSize: 1 });
   });
   afterAll(async () => {
-    await db.$disconnect();
+    await Promise.all([db.$disconnect(), one.$disconnect()]);
   });
   const exists = async (id: number) => (await db.sql.query(Prisma.sql`SELECT id FROM users WHERE id = ${id}`)).length === 1;
 
@@ -51,30 +55,53 @@ describe("Sql transactions and inlined values", () => {
   });
 
   it("refuses a value it cannot write as a literal instead of guessing", () => {
-    expect(() => inlineSql(Prisma.sql`SELECT ${Number.NaN}`)).toThrow(TypeError);
-    expect(() => inlineSql(Prisma.sql`SELECT ${Buffer.from("x")}`)).toThrow(TypeError);
-    expect(() => inlineSql(Prisma.sql`SELECT ${new Date(Number.NaN)}`)).toThrow(TypeError);
+    expect(() => sqlLiteral(Number.NaN)).toThrow(TypeError);
+    expect(() => sqlLiteral(Buffer.from("x"))).toThrow(TypeError);
+    expect(() => sqlLiteral(new Date(Number.NaN))).toThrow(TypeError);
   });
 
   it("BEGIN goes with the first statement and COMMIT with the last: a transaction of k messages costs k + 1 round trips, or k", async () => {
+    const twoInserts = (a: number, b: number) =>
+      transactionBefore(one, Date.now() + 5_000, async (query) => {
+        await query(Prisma.sql`INSERT INTO users (id) VALUES (${a})`);
+        await query(Prisma.sql`INSERT INTO users (id) VALUES (${b}) ON CONFLICT DO NOTHING`);
+      });
+    const withCommit = (c: number) =>
+      transactionBefore(one, Date.now() + 5_000, async (query) => {
+        await query(Prisma.sql`SELECT 1`);
+        await query.commitWith(Prisma.sql`INSERT INTO users (id) VALUES (${c}) ON CONFLICT DO NOTHING`);
+      });
+    // the first time on the connection, a message PREPAREs the statements sent with BEGIN or COMMIT
     const [a, b, c] = [nextId(), nextId(), nextId()];
-    expect(
-      await roundTrips(() =>
-        transactionBefore(db, Date.now() + 5_000, async (query) => {
-          await query(Prisma.sql`INSERT INTO users (id) VALUES (${a})`);
-          await query(Prisma.sql`INSERT INTO users (id) VALUES (${b})`);
-        }),
-      ),
-    ).toBe(3); // BEGIN + a, b, COMMIT
-    expect(
-      await roundTrips(() =>
-        transactionBefore(db, Date.now() + 5_000, async (query) => {
-          await query(Prisma.sql`SELECT 1`);
-          await query.commitWith(Prisma.sql`INSERT INTO users (id) VALUES (${c})`);
-        }),
-      ),
-    ).toBe(2);
-    expect([await exists(a), await exists(b), await exists(c)]).toEqual([true, true, true]);
+    expect(await roundTrips(() => twoInserts(a, b))).toBe(4); // PREPARE, BEGIN + a, b, COMMIT
+    expect(await roundTrips(() => withCommit(c))).toBe(4); // PREPARE, BEGIN + SELECT, PREPARE, the insert + COMMIT
+    const [d, e, f] = [nextId(), nextId(), nextId()];
+    expect(await roundTrips(() => twoInserts(d, e))).toBe(3);
+    expect(await roundTrips(() => withCommit(f))).toBe(2);
+    expect(await Promise.all([a, b, c, d, e, f].map(exists))).toEqual(Array(6).fill(true));
+  });
+
+  it("each statement is prepared once per connection; a message of PREPAREs that fails discards the connection", async () => {
+    const marker = nextId();
+    const statement = () => Prisma.sql`SELECT ${marker}::int AS marked_${Prisma.raw(String(marker))}`;
+    const run = () => transactionBefore(one, undefined, (query) => query.many(statement(), Prisma.sql`SELECT 2`));
+    const preparedCount = async () =>
+      (await one.sql.query<{ n: number }>(Prisma.sql`SELECT count(*)::int AS n FROM pg_prepared_statements`))[0].n;
+    await preparedCount();
+    expect(await roundTrips(run)).toBe(3); // PREPARE, BEGIN + both, COMMIT
+    const count = await preparedCount();
+    expect(await roundTrips(run)).toBe(2);
+    expect(await roundTrips(run)).toBe(2);
+    expect(await preparedCount()).toBe(count);
+    // a new statement and one that cannot be prepared: the first PREPARE runs, the second fails the message
+    const fresh = () => Prisma.sql`SELECT ${marker}::int AS fresh_${Prisma.raw(String(marker))}`;
+    const broken = transactionBefore(one, undefined, (query) => query.many(fresh(), Prisma.sql`SELECT 1 FROM no_such_table`));
+    await expect(broken).rejects.toThrow(/no_such_table/);
+    // on a connection that kept the first PREPARE, preparing it again would fail ("already exists")
+    const [[row]] = await transactionBefore(one, undefined, (query) =>
+      query.many<[Record<string, number>[]]>(fresh(), Prisma.sql`SELECT 3`),
+    );
+    expect(row).toEqual({ [`fresh_${marker}`]: marker });
   });
 
   it("several statements in one message each get a snapshot of their own: a later one sees what committed while an earlier one waited", async () => {
@@ -91,7 +118,7 @@ describe("Sql transactions and inlined values", () => {
         ),
       );
       // the first statement is waiting for the row lock: the other transaction adds a row and commits
-      const waiting = Prisma.sql`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE ${`%${locked}% FOR NO KEY UPDATE%`}`;
+      const waiting = Prisma.sql`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE ${`%${locked}%`}`;
       expect(
         await until(
           () => db.sql.query(waiting),
@@ -151,37 +178,45 @@ describe("Sql transactions and inlined values", () => {
   });
 
   it("a hold costs 2 Postgres round trips and its payment 3; a refused hold 2 and nothing stays", async () => {
-    const { detailIds } = await newConcert(db);
+    const { detailIds } = await newConcert(one, { performances: 1 });
     const [detail] = detailIds;
-    const [userId, rival] = [nextId(), nextId()];
-    const reservations = new ReservationsRepository(db);
-    const hold = (user: number) =>
+    const reservations = new ReservationsRepository(one);
+    const payments = new PaymentsRepository(one);
+    const hold = (user: number, seatNo: number) =>
       reservations.holdSeats({
         userId: user,
         concertDetailId: detail,
-        seatNos: [7],
+        seatNos: [seatNo],
         ttlMs: 300_000,
         maxHolds: 4,
         deadline: Date.now() + 5_000,
       });
+    const pay = async (user: number, reservationId: number) => {
+      await one.sql.query(Prisma.sql`UPDATE users SET point = 50000 WHERE id = ${user}`);
+      return payments.pay(paymentRequest({ userId: user, reservationIds: [reservationId] }), Date.now() + 5_000);
+    };
+    // once, so that the connection has prepared the statements
+    const first = nextId();
+    await pay(first, (await hold(first, 1))![0].reservationId);
+
+    const [userId, rival] = [nextId(), nextId()];
     const got: { held?: Awaited<ReturnType<typeof hold>>; refused?: Awaited<ReturnType<typeof hold>> } = {};
     expect(
       await roundTrips(async () => {
-        got.held = await hold(userId);
+        got.held = await hold(userId, 7);
       }),
     ).toBe(2);
     expect(got.held).toHaveLength(1);
     expect(
       await roundTrips(async () => {
-        got.refused = await hold(rival);
+        got.refused = await hold(rival, 7);
       }),
     ).toBe(2);
     expect(got.refused).toBeNull();
-    expect(await db.sql.query(Prisma.sql`SELECT id FROM reservation WHERE user_id = ${rival}`)).toEqual([]);
+    expect(await one.sql.query(Prisma.sql`SELECT id FROM reservation WHERE user_id = ${rival}`)).toEqual([]);
 
-    await db.sql.query(Prisma.sql`UPDATE users SET point = 50000 WHERE id = ${userId}`);
-    const payments = new PaymentsRepository(db);
     const reservationId = got.held![0].reservationId;
+    await one.sql.query(Prisma.sql`UPDATE users SET point = 50000 WHERE id = ${userId}`);
     let paid: Awaited<ReturnType<PaymentsRepository["pay"]>> | undefined;
     expect(
       await roundTrips(async () => {
@@ -189,7 +224,7 @@ describe("Sql transactions and inlined values", () => {
       }),
     ).toBe(3);
     expect(paid).toMatchObject({ status: "PAID", amount: 50_000, balance: 0 });
-    expect(await db.sql.query(Prisma.sql`SELECT status::text FROM reservation WHERE id = ${reservationId}`)).toEqual([
+    expect(await one.sql.query(Prisma.sql`SELECT status::text FROM reservation WHERE id = ${reservationId}`)).toEqual([
       { status: "CONFIRMED" },
     ]);
   });

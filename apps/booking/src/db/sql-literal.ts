@@ -1,5 +1,4 @@
 import { escapeLiteral } from "pg";
-import type { Prisma } from "../generated/prisma/client";
 
 /**
  * A value as the text pg would send it as a parameter (strings as they are, numbers and bigints in
@@ -12,7 +11,7 @@ function parameterText(value: unknown): string | null {
     case "string":
       return value;
     case "number":
-      if (!Number.isFinite(value)) throw new TypeError(`cannot inline the number ${value}`);
+      if (!Number.isFinite(value)) throw new TypeError(`cannot write the number ${value} as a literal`);
       return String(value);
     case "bigint":
       return value.toString();
@@ -20,37 +19,31 @@ function parameterText(value: unknown): string | null {
       return value ? "true" : "false";
   }
   if (value instanceof Date) {
-    if (Number.isNaN(value.getTime())) throw new TypeError("cannot inline an invalid Date");
+    if (Number.isNaN(value.getTime())) throw new TypeError("cannot write an invalid Date as a literal");
     return value.toISOString();
   }
   if (Array.isArray(value)) return arrayLiteral(value);
   if (Object.getPrototypeOf(value) === Object.prototype) return JSON.stringify(value);
-  throw new TypeError(`cannot inline a value of type ${Object.prototype.toString.call(value)}`);
+  throw new TypeError(`cannot write a value of type ${Object.prototype.toString.call(value)} as a literal`);
 }
 
-/** `{1,2}`, `{"a b","c\"d"}`, `{NULL}`: every element quoted, so no element's text can end it early. */
+/** `{"1","2"}`, `{"a b","c\"d"}`, `{NULL}`: every element quoted, so no element's text can end it early. */
 function arrayLiteral(values: readonly unknown[]): string {
   const element = (v: unknown): string => {
-    const text = Array.isArray(v) ? arrayLiteral(v) : parameterText(v);
-    if (text === null) return "NULL";
-    return Array.isArray(v) ? text : `"${text.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+    if (Array.isArray(v)) return arrayLiteral(v);
+    const text = parameterText(v);
+    return text === null ? "NULL" : `"${text.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
   };
   return `{${values.map(element).join(",")}}`;
 }
 
 /**
- * The statement's text with each `$n` replaced by its value as a quoted literal (escapeLiteral),
- * for a simple-protocol message of several statements, which takes no parameters. A quoted
- * literal is of unknown type until its context types it, as an untyped parameter is, so the
- * statement means what it means with parameters. Our statements' own text has no `$` but their
- * placeholders.
+ * A statement's value as a quoted literal (pg's escapeLiteral), for the arguments of an `EXECUTE`
+ * in a simple-protocol message, which takes no parameters: a quoted literal is of unknown type
+ * until the prepared statement's parameter types it, as an untyped parameter is, so the statement
+ * means what it means with parameters.
  */
-export function inlineSql(statement: Prisma.Sql): string {
-  const values = statement.values;
-  return statement.text.replace(/\$(\d+)/g, (_, n: string) => {
-    const i = Number(n) - 1;
-    if (i < 0 || i >= values.length) throw new RangeError(`statement has no value for $${n}`);
-    const text = parameterText(values[i]);
-    return text === null ? "NULL" : escapeLiteral(text);
-  });
+export function sqlLiteral(value: unknown): string {
+  const text = parameterText(value);
+  return text === null ? "NULL" : escapeLiteral(text);
 }

@@ -1,7 +1,8 @@
-import type { Pool, PoolClient, QueryResult, QueryResultRow } from "pg";
+import { createHash } from "node:crypto";
+import type { Pool, PoolClient, QueryConfig, QueryResult, QueryResultRow } from "pg";
 import type { Prisma } from "../generated/prisma/client";
 import { postgresFailure } from "./postgres-errors";
-import { inlineSql } from "./sql-literal";
+import { sqlLiteral } from "./sql-literal";
 
 /**
  * One statement's rows. The statement is a `Prisma.sql` template (its fragments, `Prisma.join` and
@@ -41,6 +42,31 @@ export interface SqlTransactionOptions {
 }
 
 /**
+ * Every statement is prepared once per connection and then only executed, so Postgres parses and
+ * plans it once per connection, not once per call (a hold's statements cost ~0.25 ms of planning
+ * each, warm). Its name is its text's hash: the statement texts are the templates of the
+ * repositories, a fixed set. Past PREPARED_LIMIT texts (a template whose text varies with its
+ * input, say) the rest go unprepared, as single statements with parameters, or with their values
+ * written in the text.
+ */
+const PREPARED_LIMIT = 256;
+const names = new Map<string, string>();
+function statementName(text: string): string | undefined {
+  let name = names.get(text);
+  if (name === undefined && names.size < PREPARED_LIMIT) {
+    name = createHash("sha1").update(text).digest("hex").slice(0, 24);
+    names.set(text, name);
+  }
+  return name;
+}
+
+/** A lone statement as pg sends it: with parameters, and prepared under its name on the connection (pg keeps track). */
+function extended(statement: Prisma.Sql): QueryConfig {
+  const name = statementName(statement.text);
+  return { text: statement.text, values: statement.values, ...(name && { name: `q${name}` }) };
+}
+
+/**
  * Plain `pg` on the very pool Prisma's driver adapter uses (db/client.ts), for the statements of
  * the busiest use cases (holds, payments, points): through the Prisma client a statement costs
  * about four times the CPU (see docs/BENCHMARKS.md, issue 16). Prisma keeps the schema, the
@@ -53,11 +79,14 @@ export class Sql {
 
   readonly query: Query = async <R extends QueryResultRow>(statement: Prisma.Sql) => {
     try {
-      return (await this.pool.query<R>(statement.text, statement.values)).rows;
+      return (await this.pool.query<R>(extended(statement))).rows;
     } catch (err) {
       throw postgresFailure(err);
     }
   };
+
+  /** The statements prepared with SQL PREPARE on each connection (they outlive transactions, rolled back or not). */
+  private readonly prepared = new WeakMap<PoolClient, Set<string>>();
 
   /**
    * Runs `work` in one READ COMMITTED transaction on one connection. BEGIN and its timeouts go in
@@ -67,15 +96,17 @@ export class Sql {
    * whose rollback failed is discarded, not reused.
    *
    * A round trip that carries more than one statement is a simple-protocol message, which takes no
-   * parameters: its statements' values go in as quoted literals (sql-literal.ts), which Postgres
-   * types from their context as it types untyped parameters. A lone statement is sent with
-   * parameters as `query` sends it.
+   * parameters: each statement in it is an `EXECUTE` of the statement prepared (once per
+   * connection, in a message of its own the first time) with its values as quoted literals
+   * (sql-literal.ts), which the prepared statement's parameters type as they type values bound to
+   * them. A lone statement is sent with parameters, prepared, as `query` sends it.
    */
   async transaction<T>(options: SqlTransactionOptions, work: (query: TxQuery) => Promise<T>): Promise<T> {
     const client = await this.connect(options);
     let begun = false;
     let ended = false;
     let committed = false;
+    let broken: Error | undefined;
     const timeouts = () => {
       const given = typeof options.timeoutMs === "function" ? options.timeoutMs() : options.timeoutMs;
       const ms = Math.max(1, Math.floor(given));
@@ -89,13 +120,14 @@ export class Sql {
       if (commit) options.beforeCommit?.();
       if (!begun) head.push("BEGIN ISOLATION LEVEL READ COMMITTED", ...timeouts());
       else if (commit) head.push(...timeouts());
+      if (head.length === 0 && statements.length === 1) return [(await client.query(extended(statements[0]))).rows];
+      const executes = await this.executes(client, statements).catch((err: unknown) => {
+        broken = err as Error; // which of its PREPAREs ran is unknown: the connection goes
+        throw err;
+      });
       begun = true;
       ended = commit;
-      if (head.length === 0 && statements.length === 1) {
-        const [statement] = statements;
-        return [(await client.query(statement.text, statement.values)).rows];
-      }
-      const text = [...head, ...statements.map(inlineSql), ...(commit ? ["COMMIT"] : [])].join("\n;\n");
+      const text = [...head, ...executes, ...(commit ? ["COMMIT"] : [])].join("\n;\n");
       const answered = (await client.query(text)) as unknown as QueryResult<QueryResultRow> | QueryResult<QueryResultRow>[];
       committed = commit;
       const results = Array.isArray(answered) ? answered : [answered];
@@ -104,7 +136,6 @@ export class Sql {
     const query = (async <R extends QueryResultRow>(statement: Prisma.Sql) => (await send([statement], false))[0] as R[]) as TxQuery;
     query.many = async <R extends QueryResultRow[][]>(...statements: Prisma.Sql[]) => (await send(statements, false)) as R;
     query.commitWith = async <R extends QueryResultRow>(statement: Prisma.Sql) => (await send([statement], true))[0] as R[];
-    let broken: Error | undefined;
     // a checked-out connection that breaks between statements (Postgres restarted, the network
     // cut) emits 'error', which with no listener would end the process: it is discarded instead
     const onError = (err: Error) => {
@@ -130,6 +161,29 @@ export class Sql {
       client.off("error", onError);
       client.release(broken);
     }
+  }
+
+  /**
+   * Each statement as `EXECUTE name(literals)`, after PREPAREing those this connection has not
+   * prepared yet (one message for all of them). A statement past PREPARED_LIMIT goes as its text
+   * with the literals in place of its `$n`.
+   */
+  private async executes(client: PoolClient, statements: Prisma.Sql[]): Promise<string[]> {
+    let prepared = this.prepared.get(client);
+    if (!prepared) this.prepared.set(client, (prepared = new Set()));
+    const missing = new Map<string, string>();
+    const texts = statements.map((statement) => {
+      const literals = statement.values.map(sqlLiteral);
+      const name = statementName(statement.text);
+      if (name === undefined) return statement.text.replace(/\$(\d+)/g, (_, n: string) => literals[Number(n) - 1]);
+      if (!prepared.has(name)) missing.set(name, `PREPARE p${name} AS ${statement.text}`);
+      return literals.length ? `EXECUTE p${name}(${literals.join(", ")})` : `EXECUTE p${name}`;
+    });
+    if (missing.size > 0) {
+      await client.query([...missing.values()].join("\n;\n"));
+      for (const name of missing.keys()) prepared.add(name);
+    }
+    return texts;
   }
 
   /** A pool connection, waited for at most `connectWithinMs` (one that comes later goes straight back). */
