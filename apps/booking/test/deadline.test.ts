@@ -1,5 +1,6 @@
 import { createDb, type Db } from "../src/db/client";
 import { transactionBefore } from "../src/db/deadline";
+import type { TxQuery } from "../src/db/sql";
 import { Prisma } from "../src/generated/prisma/client";
 import { nextId, reserveIdBlock, testDatabaseUrl } from "./support/booking";
 
@@ -22,7 +23,11 @@ describe("transactionBefore", () => {
     expect(await exists(id)).toBe(true);
   });
 
-  it("does not send COMMIT once the deadline has passed, though every statement was quick: 503, nothing written", async () => {
+  // the COMMIT sent on its own after `work`, or with its last statement (commitWith)
+  it.each<[string, (query: TxQuery) => Promise<unknown>]>([
+    ["COMMIT on its own", async () => {}],
+    ["commitWith", (query) => query.commitWith(Prisma.sql`SELECT 1`)],
+  ])("does not commit once the deadline has passed, though every statement was quick (%s): 503, nothing written", async (_, finish) => {
     const id = nextId();
     let now = Date.now();
     const deadline = now + 1_000;
@@ -31,6 +36,7 @@ describe("transactionBefore", () => {
       const late = transactionBefore(db, deadline, async (query) => {
         await query(Prisma.sql`INSERT INTO users (id) VALUES (${id})`);
         now = deadline; // the caller's clock runs out between the last statement and COMMIT
+        await finish(query);
       });
       await expect(late).rejects.toMatchObject({ code: "SERVICE_UNAVAILABLE", retryAfterSec: 1 });
     } finally {

@@ -150,24 +150,6 @@ describe("Sql transactions and inlined values", () => {
     expect(await exists(a)).toBe(false);
   });
 
-  it("commitWith asks the deadline first: once it has passed nothing is sent and nothing commits (503)", async () => {
-    const id = nextId();
-    let now = Date.now();
-    const deadline = now + 1_000;
-    const spy = jest.spyOn(Date, "now").mockImplementation(() => now);
-    try {
-      const late = transactionBefore(db, deadline, async (query) => {
-        await query(Prisma.sql`INSERT INTO users (id) VALUES (${id})`);
-        now = deadline;
-        await query.commitWith(Prisma.sql`SELECT 1`);
-      });
-      await expect(late).rejects.toMatchObject({ code: "SERVICE_UNAVAILABLE", retryAfterSec: 1 });
-    } finally {
-      spy.mockRestore();
-    }
-    expect(await exists(id)).toBe(false);
-  });
-
   it("nothing may follow commitWith", async () => {
     const id = nextId();
     const after = transactionBefore(db, undefined, async (query) => {
