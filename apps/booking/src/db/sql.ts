@@ -97,7 +97,7 @@ export class Sql {
    *
    * A round trip that carries more than one statement is a simple-protocol message, which takes no
    * parameters: each statement in it is an `EXECUTE` of the statement prepared (once per
-   * connection, in a message of its own the first time) with its values as quoted literals
+   * connection, by a PREPARE in the same message the first time) with its values as quoted literals
    * (sql-literal.ts), which the prepared statement's parameters type as they type values bound to
    * them. A lone statement is sent with parameters, prepared, as `query` sends it.
    */
@@ -121,17 +121,23 @@ export class Sql {
       if (!begun) head.push("BEGIN ISOLATION LEVEL READ COMMITTED", ...timeouts());
       else if (commit) head.push(...timeouts());
       if (head.length === 0 && statements.length === 1) return [(await client.query(extended(statements[0]))).rows];
-      const executes = await this.executes(client, statements).catch((err: unknown) => {
-        broken = err as Error; // which of its PREPAREs ran is unknown: the connection goes
-        throw err;
-      });
+      const { prepares, executes, names } = this.executes(client, statements);
       begun = true;
       ended = commit;
-      const text = [...head, ...executes, ...(commit ? ["COMMIT"] : [])].join("\n;\n");
-      const answered = (await client.query(text)) as unknown as QueryResult<QueryResultRow> | QueryResult<QueryResultRow>[];
+      const text = [...head, ...prepares, ...executes, ...(commit ? ["COMMIT"] : [])].join("\n;\n");
+      // one result per statement of a message of several (pg types it as one)
+      let answered: unknown;
+      try {
+        answered = await client.query<QueryResultRow>(text);
+      } catch (err) {
+        if (prepares.length > 0) broken = err as Error; // which of its PREPAREs ran is unknown: the connection goes
+        throw err;
+      }
+      for (const name of names) this.preparedOn(client).add(name);
       committed = commit;
-      const results = Array.isArray(answered) ? answered : [answered];
-      return results.slice(head.length, head.length + statements.length).map((r) => r.rows);
+      const results = (Array.isArray(answered) ? answered : [answered]) as QueryResult<QueryResultRow>[];
+      const first = head.length + prepares.length;
+      return results.slice(first, first + statements.length).map((r) => r.rows);
     };
     const query = (async <R extends QueryResultRow>(statement: Prisma.Sql) => (await send([statement], false))[0] as R[]) as TxQuery;
     query.many = async <R extends QueryResultRow[][]>(...statements: Prisma.Sql[]) => (await send(statements, false)) as R;
@@ -163,27 +169,29 @@ export class Sql {
     }
   }
 
-  /**
-   * Each statement as `EXECUTE name(literals)`, after PREPAREing those this connection has not
-   * prepared yet (one message for all of them). A statement past PREPARED_LIMIT goes as its text
-   * with the literals in place of its `$n`.
-   */
-  private async executes(client: PoolClient, statements: Prisma.Sql[]): Promise<string[]> {
+  private preparedOn(client: PoolClient): Set<string> {
     let prepared = this.prepared.get(client);
     if (!prepared) this.prepared.set(client, (prepared = new Set()));
+    return prepared;
+  }
+
+  /**
+   * Each statement as `EXECUTE name(literals)`, and the PREPAREs of those this connection has not
+   * prepared yet, to go ahead of them in the same message (after BEGIN and the timeouts, which
+   * bound them too); `names` are prepared once the message has succeeded. A statement past
+   * PREPARED_LIMIT goes as its text with the literals in place of its `$n`.
+   */
+  private executes(client: PoolClient, statements: Prisma.Sql[]): { prepares: string[]; executes: string[]; names: string[] } {
+    const prepared = this.preparedOn(client);
     const missing = new Map<string, string>();
-    const texts = statements.map((statement) => {
+    const executes = statements.map((statement) => {
       const literals = statement.values.map(sqlLiteral);
       const name = statementName(statement.text);
       if (name === undefined) return statement.text.replace(/\$(\d+)/g, (_, n: string) => literals[Number(n) - 1]);
       if (!prepared.has(name)) missing.set(name, `PREPARE p${name} AS ${statement.text}`);
       return literals.length ? `EXECUTE p${name}(${literals.join(", ")})` : `EXECUTE p${name}`;
     });
-    if (missing.size > 0) {
-      await client.query([...missing.values()].join("\n;\n"));
-      for (const name of missing.keys()) prepared.add(name);
-    }
-    return texts;
+    return { prepares: [...missing.values()], executes, names: [...missing.keys()] };
   }
 
   /** A pool connection, waited for at most `connectWithinMs` (one that comes later goes straight back). */
