@@ -211,4 +211,59 @@ describe("Sql transactions and inlined values", () => {
       { status: "CONFIRMED" },
     ]);
   });
+
+  it("a hold's reservations are found by the seat rows its own UPDATE wrote: whatever plan Postgres caches, it reads no reservation but the user's", async () => {
+    // A fresh connection, so that the hold's message carries its PREPAREs.
+    const fresh = createDb(testDatabaseUrl(), { poolSize: 1 });
+    const spy = jest.spyOn(Client.prototype, "query");
+    let messages: string[];
+    try {
+      const { detailIds } = await newConcert(fresh, { performances: 1 });
+      const held = await new ReservationsRepository(fresh).holdSeats({
+        userId: nextId(),
+        concertDetailId: detailIds[0],
+        seatNos: [3, 4],
+        ttlMs: 300_000,
+        maxHolds: 4,
+        deadline: Date.now() + 5_000,
+      });
+      expect(held).toHaveLength(2);
+      messages = spy.mock.calls.map((call) => call[0]).filter((text): text is string => typeof text === "string");
+    } finally {
+      spy.mockRestore();
+      await fresh.$disconnect();
+    }
+    // the message's statements (db/sql.ts joins them with "\n;\n"): the insert's PREPARE and its EXECUTE
+    const parts = messages.find((text) => text.includes("INSERT INTO reservation"))!.split("\n;\n");
+    const [, name, text] = /^PREPARE (p[0-9a-f]+) AS ([\s\S]*)$/.exec(parts.find((part) => part.includes("INSERT INTO reservation"))!)!;
+    const execute = parts.find((part) => part.startsWith(`EXECUTE ${name}(`))!;
+    // The generic plan a connection caches after a few executions, made here at once: it is
+    // made from the table statistics of the moment, which a busy on-sale outgrows (a plan made
+    // while the reservations were few scanned them all, per hold).
+    const client = new Client({ connectionString: testDatabaseUrl() });
+    await client.connect();
+    try {
+      await client.query("SET plan_cache_mode = force_generic_plan");
+      await client.query(`PREPARE ${name} AS ${text}`);
+      const { rows } = await client.query<{ "QUERY PLAN": [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) ${execute}`);
+      const scans: PlanNode[] = [];
+      const walk = (node: PlanNode) => {
+        if (node["Relation Name"] === "reservation" && node["Node Type"] !== "ModifyTable") scans.push(node);
+        node.Plans?.forEach(walk);
+      };
+      walk(rows[0]["QUERY PLAN"][0].Plan);
+      // the live holds' count: the user's reservations, by an index on user_id; nothing else
+      expect(scans.length).toBeGreaterThan(0);
+      for (const scan of scans) expect(scan["Index Cond"] ?? scan["Node Type"]).toMatch(/user_id = /);
+    } finally {
+      await client.end();
+    }
+  });
 });
+
+interface PlanNode {
+  "Node Type": string;
+  "Relation Name"?: string;
+  "Index Cond"?: string;
+  Plans?: PlanNode[];
+}

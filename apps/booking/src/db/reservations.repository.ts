@@ -107,16 +107,19 @@ export class ReservationsRepository {
         )
         SELECT count(*) FROM held, holder`);
       // The reservations, on a fresh snapshot (it sees every hold committed by whoever had the
-      // user's lock before): one per seat this transaction made HELD (its reservation_id names no
-      // reservation yet; a hold of anyone else's that committed has one), only when it made every
+      // user's lock before): one per seat this transaction made HELD, only when it made every
       // seat HELD and the user's live holds stay within maxHolds. The lowest seat's reservation
-      // carries the Idempotency-Key and, for several seats, names the hold group.
+      // carries the Idempotency-Key and, for several seats, names the hold group. A seat row
+      // this transaction made HELD is the version its own UPDATE wrote: its xmin (the writing
+      // transaction's id, a Postgres system column) is this transaction's. That reads no other
+      // table, so no plan can turn it into a scan of the reservations (a cached generic plan
+      // made while the table was small did: a sequential scan per hold).
       statements.push(Prisma.sql`
         WITH mine AS (
           SELECT s.reservation_id AS id, s.id AS seat_id, s.seat_no, s.hold_until, d.seat_price
             FROM seat s JOIN concert_detail d ON d.id = s.concert_detail_id
-           WHERE s.concert_detail_id = ${concertDetailId} AND s.seat_no = ANY(${wanted}::int[]) AND s.status = 'HELD'
-             AND NOT EXISTS (SELECT 1 FROM reservation r WHERE r.id = s.reservation_id)
+           WHERE s.concert_detail_id = ${concertDetailId} AND s.seat_no = ANY(${wanted}::int[])
+             AND s.xmin = pg_current_xact_id()::xid
         ), head AS (
           SELECT id FROM mine ORDER BY seat_no LIMIT 1
         )
