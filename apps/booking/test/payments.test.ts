@@ -1,3 +1,4 @@
+import { Client } from "pg";
 import {
   call,
   gateKey,
@@ -8,6 +9,7 @@ import {
   sleep,
   snapshot,
   startBooking,
+  testDatabaseUrl,
   type Booking,
 } from "./support/booking";
 
@@ -201,6 +203,27 @@ describe("payments", () => {
         403,
         "NOT_OWNER",
       );
+    });
+
+    it("paying someone else's hold locks nothing of theirs: refused at once while their seat row is locked", async () => {
+      const owner = nextId();
+      const h = await heldSeat(a, owner);
+      const thief = nextId();
+      await charge(a, thief, PRICE);
+      const other = new Client({ connectionString: testDatabaseUrl() });
+      await other.connect();
+      try {
+        await other.query("BEGIN");
+        await other.query("SELECT 1 FROM seat WHERE id = (SELECT seat_id FROM reservation WHERE id = $1) FOR UPDATE", [h.reservationId]);
+        const started = Date.now();
+        const r = await pay(a, thief, { reservationId: h.reservationId });
+        expect([r.status, r.body.error?.code]).toEqual([403, "NOT_OWNER"]);
+        expect(Date.now() - started).toBeLessThan(1_000); // it did not wait on the owner's seat (the lock is held until ROLLBACK)
+      } finally {
+        await other.query("ROLLBACK");
+        await other.end();
+      }
+      expect(await paidState(a, owner, h.reservationId)).toMatchObject({ payments: [], reservation: { status: "HELD" } });
     });
 
     it("an unknown reservation is 404", async () => {

@@ -3,7 +3,6 @@ import {
   decideOwnership,
   decidePayment,
   replayOrConflict,
-  seatIdsOf,
   settled,
   type LockedRows,
   type OwnedReservation,
@@ -38,6 +37,18 @@ const paymentUnderKey = (userId: number, key: string | undefined): Prisma.Sql =>
                                  'reservationIds', ARRAY(SELECT r.id FROM reservation r WHERE r.payment_id = p.id ORDER BY r.id))
           FROM payment p WHERE p.user_id = ${userId} AND p.idempotency_key = ${key})`;
 
+/** The seat and reservation rows a payment locked, as its lock statement reads them. */
+interface LockedSeatsAndReservations {
+  seats: LockedRows["seats"];
+  reservations: LockedRows["reservations"];
+}
+
+/** The user's row as the payment's lock of it reads it (none: no such user yet). */
+interface LockedUser {
+  point: string;
+  earlier: StoredPayment | null;
+}
+
 /** A stored payment, answered again as a replay (the first answer's fields, in its order). */
 const replayOf = (p: StoredPayment | null): PaymentResult | null =>
   p && { paymentId: p.paymentId, reservationIds: p.reservationIds, amount: p.amount, balance: p.balance, status: "PAID", replayed: true };
@@ -71,64 +82,72 @@ export class PaymentsRepository {
 
   private async payIn(query: TxQuery, request: PaymentRequest): Promise<PaymentResult> {
     const { userId, reservationIds: ids, idempotencyKey } = request;
-    // Before any lock, in one statement: a payment already made under the key, and who owns the
-    // reservations (ownership never changes, so it can be checked before locking).
-    const [first] = await query<{ earlier: StoredPayment | null; owned: OwnedReservation[] }>(Prisma.sql`
+    // One round trip, three statements, each on a snapshot of its own, in this order (`many`):
+    // 1. before any lock: a payment already made under the key, and who owns the reservations
+    //    (ownership never changes, so it can be judged before the locks);
+    // 2. the seats, then the reservations, of the user's own reservations among them: a request
+    //    naming someone else's locks nothing of theirs, and is refused below;
+    // 3. the user's row.
+    const [[first], [locked], [user]] = await query.many<
+      [{ earlier: StoredPayment | null; owned: OwnedReservation[] }[], LockedSeatsAndReservations[], LockedUser[]]
+    >(
+      Prisma.sql`
       SELECT ${paymentUnderKey(userId, idempotencyKey)} AS earlier,
              (SELECT coalesce(json_agg(json_build_object('id', id, 'userId', user_id, 'seatId', seat_id)), '[]')
-                FROM reservation WHERE id = ANY(${ids}::int[])) AS owned`);
+                FROM reservation WHERE id = ANY(${ids}::int[])) AS owned`,
+      this.locks(request),
+      this.userLock(request),
+    );
     const earlier = replayOf(first.earlier);
     if (earlier) return settled(replayOrConflict(request, earlier));
     const notYours = decideOwnership(request, first.owned);
     if (notYours) throw notYours;
 
-    const decision = decidePayment(request, await this.lock(query, request, seatIdsOf(first.owned)));
-    if (!("plan" in decision)) return settled(decision);
-    return this.write(query, decision.plan);
-  }
-
-  /** Lock order: seats, then reservations (one statement), then the user (a statement of its own). */
-  private async lock(query: TxQuery, request: PaymentRequest, seatIds: number[]): Promise<LockedRows> {
-    const { userId, reservationIds: ids, idempotencyKey } = request;
-    // The seats, then the reservations, in one statement (one round trip). The reservations' scan
-    // waits on the count of every seat row locked (a one-time filter, run before the scan), so
-    // Postgres locks all the seats before any reservation whatever plan it picks; each hold's
-    // expiry is judged as its row is read, after the seat locks were waited for.
-    const locks = Prisma.sql`
-      WITH s AS (
-        SELECT id, status::text AS status, reservation_id FROM seat WHERE id = ANY(${seatIds}::int[]) ORDER BY id FOR NO KEY UPDATE
-      ), r AS (
-        SELECT id, seat_id, status::text AS status, price, expires_at <= ${this.clock.current()} AS expired
-          FROM reservation WHERE id = ANY(${ids}::int[]) AND (SELECT count(*) FROM s) >= 0 ORDER BY id FOR NO KEY UPDATE
-      )
-      SELECT (SELECT coalesce(json_agg(json_build_object('id', id, 'status', status, 'reservationId', reservation_id) ORDER BY id), '[]') FROM s) AS seats,
-             (SELECT coalesce(json_agg(json_build_object('id', id, 'seatId', seat_id, 'status', status, 'price', price, 'expired', expired) ORDER BY id), '[]')
-                FROM r) AS reservations`;
-    // The user's row, and again a payment under the key: its statement starts after the seat and
-    // reservation locks, on a snapshot of its own, so a request with the same key for these
-    // reservations that committed while we waited is seen; one for other reservations, which
-    // only shares the user's lock, trips the key's unique index instead (payReservations answers
-    // it as a replay). No user row: balance 0, and no payment of theirs can exist. Both
-    // statements go in one round trip (`many`), in this order.
-    const [[locked], [user]] = await query.many<
-      [
-        {
-          seats: { id: number; status: string; reservationId: number | null }[];
-          reservations: { id: number; seatId: number; status: string; price: number; expired: boolean }[];
-        }[],
-        { point: string; earlier: StoredPayment | null }[],
-      ]
-    >(
-      locks,
-      Prisma.sql`
-      SELECT point, ${paymentUnderKey(userId, idempotencyKey)} AS earlier FROM users WHERE id = ${userId} FOR NO KEY UPDATE`,
-    );
-    return {
+    const decision = decidePayment(request, {
       earlier: user ? replayOf(user.earlier) : null,
       seats: locked.seats,
       reservations: locked.reservations,
       balance: user ? toNumber(user.point) : 0,
-    };
+    });
+    if (!("plan" in decision)) return settled(decision);
+    return this.write(query, decision.plan);
+  }
+
+  /**
+   * Lock order: seats, then reservations (this statement), then the user (userLock). The seats
+   * and the reservations are the user's own among those asked for (user_id never changes): the
+   * seats ascending by id, then the reservations. The reservations' scan waits on the count of
+   * every seat row locked (a one-time filter, run before the scan), so Postgres locks all the
+   * seats before any reservation whatever plan it picks; each hold's expiry is judged as its row
+   * is read, after the seat locks were waited for.
+   */
+  private locks(request: PaymentRequest): Prisma.Sql {
+    const { userId, reservationIds: ids } = request;
+    return Prisma.sql`
+      WITH s AS (
+        SELECT id, status::text AS status, reservation_id FROM seat
+         WHERE id = ANY(ARRAY(SELECT seat_id FROM reservation WHERE id = ANY(${ids}::int[]) AND user_id = ${userId}))
+         ORDER BY id FOR NO KEY UPDATE
+      ), r AS (
+        SELECT id, seat_id, status::text AS status, price, expires_at <= ${this.clock.current()} AS expired
+          FROM reservation WHERE id = ANY(${ids}::int[]) AND user_id = ${userId} AND (SELECT count(*) FROM s) >= 0 ORDER BY id FOR NO KEY UPDATE
+      )
+      SELECT (SELECT coalesce(json_agg(json_build_object('id', id, 'status', status, 'reservationId', reservation_id) ORDER BY id), '[]') FROM s) AS seats,
+             (SELECT coalesce(json_agg(json_build_object('id', id, 'seatId', seat_id, 'status', status, 'price', price, 'expired', expired) ORDER BY id), '[]')
+                FROM r) AS reservations`;
+  }
+
+  /**
+   * The user's row, and again a payment under the key: its statement starts after the seat and
+   * reservation locks, on a snapshot of its own, so a request with the same key for these
+   * reservations that committed while we waited is seen; one for other reservations, which only
+   * shares the user's lock, trips the key's unique index instead (payReservations answers it as
+   * a replay). No user row: balance 0, and no payment of theirs can exist.
+   */
+  private userLock(request: PaymentRequest): Prisma.Sql {
+    const { userId, idempotencyKey } = request;
+    return Prisma.sql`
+      SELECT point, ${paymentUnderKey(userId, idempotencyKey)} AS earlier FROM users WHERE id = ${userId} FOR NO KEY UPDATE`;
   }
 
   private async write(query: TxQuery, plan: PaymentPlan): Promise<PaymentResult> {

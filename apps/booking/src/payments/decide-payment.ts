@@ -89,11 +89,6 @@ export function decideOwnership(request: PaymentRequest, owned: OwnedReservation
   return null;
 }
 
-/** The seats to lock for these reservations, ascending (the lock order every writer uses). */
-export function seatIdsOf(owned: OwnedReservation[]): number[] {
-  return ascendingUnique(owned.map((r) => r.seatId));
-}
-
 /**
  * Under the locks, in this order: a payment that committed with the same key meanwhile
  * (replay or IDEMPOTENCY_CONFLICT), ALREADY_PAID, HOLD_EXPIRED (the reservation's hold ran out, or
