@@ -193,7 +193,8 @@ function createAdapterFactory(config) {
 /**
  * The engine reads Postgres catalogs, whose columns of type "char" (oid 18: pg_constraint.contype
  * ...) PrismaPg 7.10 refuses ("Column type 'char' could not be deserialized"), and then expects
- * them typed as Character. pg already returns them as one-letter strings; type them so.
+ * them typed as Character. pg already returns them as one-letter strings; type them so. And its
+ * scripts are sent whole (below).
  */
 function readCharColumns(adapter) {
   const { ColumnTypeEnum } = require("@prisma/driver-adapter-utils");
@@ -217,6 +218,18 @@ function readCharColumns(adapter) {
       for (const i of charColumns) resultSet.columnTypes[i] = ColumnTypeEnum.Character;
       return resultSet;
     };
+    // A migration script goes to Postgres whole, in one simple-protocol message, as the engine's
+    // own Postgres connector sends it: PrismaPg 7.10 splits it at every ";", which cuts a
+    // function's body (a dollar-quoted string) apart.
+    if (queryable.executeScript) {
+      queryable.executeScript = async (script) => {
+        try {
+          await queryable.client.query(script);
+        } catch (error) {
+          queryable.onError(error);
+        }
+      };
+    }
     return queryable;
   };
   const startTransaction = adapter.startTransaction.bind(adapter);

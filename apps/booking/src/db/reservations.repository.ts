@@ -25,6 +25,9 @@ export interface ExpiredHold {
 /** Thrown inside the hold's transaction to roll it back: a seat was not free, or the user's limit is reached. */
 class HoldRefused extends Error {}
 
+/** The SQLSTATE of hold_refused() (prisma/migrations/*_hold_refused): the hold's statement refused it. */
+const HOLD_REFUSED = "CH409";
+
 export type ReservationStatus = "HELD" | "CONFIRMED" | "EXPIRED" | "CANCELLED";
 
 /** What a release did: the reservation as it is now, or why nothing changed (with the reservation's status). */
@@ -55,8 +58,9 @@ export class ReservationsRepository {
    *    hold committed by whoever had the user's lock before), the live holds are counted and the
    *    reservations are inserted if every seat was had and the user's holds stay within
    *    `maxHolds`; else all rolls back.
-   * The three go to Postgres in one message with the BEGIN (db/sql.ts `many`), so a hold costs two
-   * round trips: that one, and COMMIT or ROLLBACK.
+   * The three go to Postgres in one message with the BEGIN and the COMMIT (db/sql.ts
+   * `commitWith`), so a hold costs one round trip; a refused one fails its last statement, which
+   * skips the COMMIT, and a ROLLBACK follows.
    * Returns the holds ascending by seat, or null when nothing was held (`explainRefusal` says
    * why). Several seats are one hold group (`hold_group_id`, its first reservation's id); the
    * Idempotency-Key is written on the first row. A concurrent hold under the same key makes it
@@ -75,8 +79,8 @@ export class ReservationsRepository {
     const now = this.clock.now();
     const wanted = [...seatNos];
     return transactionBefore(this.db, input.deadline, async (query) => {
-      // All of it in one round trip (with BEGIN; COMMIT or ROLLBACK is the other), each statement
-      // on a snapshot of its own, in order.
+      // All of it in one round trip with BEGIN and COMMIT, each statement on a snapshot of its
+      // own, in order (a refusal: a ROLLBACK follows).
       const statements: Prisma.Sql[] = [];
       if (wanted.length > 1) {
         statements.push(Prisma.sql`
@@ -122,18 +126,27 @@ export class ReservationsRepository {
              AND s.xmin = pg_current_xact_id()::xid
         ), head AS (
           SELECT id FROM mine ORDER BY seat_no LIMIT 1
+        ), made AS (
+          INSERT INTO reservation (id, user_id, concert_detail_id, seat_id, seat_no, price, status, expires_at, idempotency_key, hold_group_id)
+          SELECT m.id, ${userId}, ${concertDetailId}, m.seat_id, m.seat_no, m.seat_price, 'HELD', m.hold_until,
+                 CASE WHEN m.id = (SELECT id FROM head) THEN ${input.idempotencyKey ?? null} END,
+                 CASE WHEN ${wanted.length}::int > 1 THEN (SELECT id FROM head) END
+            FROM mine m
+           WHERE (SELECT count(*) FROM mine) = ${wanted.length}::int
+             AND ${liveHoldCount(userId, now)} + ${wanted.length}::int <= ${maxHolds}
+          RETURNING id, seat_no, price, expires_at
         )
-        INSERT INTO reservation (id, user_id, concert_detail_id, seat_id, seat_no, price, status, expires_at, idempotency_key, hold_group_id)
-        SELECT m.id, ${userId}, ${concertDetailId}, m.seat_id, m.seat_no, m.seat_price, 'HELD', m.hold_until,
-               CASE WHEN m.id = (SELECT id FROM head) THEN ${input.idempotencyKey ?? null} END,
-               CASE WHEN ${wanted.length}::int > 1 THEN (SELECT id FROM head) END
-          FROM mine m
-         WHERE (SELECT count(*) FROM mine) = ${wanted.length}::int
-           AND ${liveHoldCount(userId, now)} + ${wanted.length}::int <= ${maxHolds}
-        RETURNING id, seat_no, price, expires_at, ${now} AS db_now`);
-      const answered = await query.many(...statements);
-      const rows = answered[answered.length - 1] as { id: number; seat_no: number; price: number; expires_at: Date; db_now: Date }[];
-      if (rows.length === 0) throw new HoldRefused(); // a seat not had, or the limit: rolls the seats back
+        SELECT id, seat_no, price, expires_at, ${now} AS db_now FROM made
+        UNION ALL -- Postgres runs every branch of an append: this one answers no row, or refuses
+        SELECT NULL, NULL, NULL, NULL, NULL
+         WHERE CASE WHEN (SELECT count(*) FROM made) = ${wanted.length}::int THEN false ELSE hold_refused() END`);
+      // with the COMMIT: a refusal fails the last statement (hold_refused(), SQLSTATE CH409), so
+      // the COMMIT is skipped and the seats the first one took roll back
+      const rows = await query
+        .commitWith<{ id: number; seat_no: number; price: number; expires_at: Date; db_now: Date }>(...statements)
+        .catch((err: unknown) => {
+          throw (err as { code?: unknown }).code === HOLD_REFUSED ? new HoldRefused() : err;
+        });
       return rows
         .map((r) => ({ reservationId: r.id, concertDetailId, seatNo: r.seat_no, price: r.price, expiresAt: r.expires_at, dbNow: r.db_now }))
         .sort((a, b) => a.seatNo - b.seatNo);

@@ -23,11 +23,12 @@ export interface TxQuery extends Query {
    */
   many<T extends QueryResultRow[][]>(...statements: Prisma.Sql[]): Promise<T>;
   /**
-   * The transaction's last statement and its COMMIT in one round trip: `beforeCommit` is asked
-   * first, the timeouts are set again to the time left then, and a statement that fails commits
-   * nothing. Nothing may follow it in `work`, which should return its result as it is.
+   * The transaction's last statements (one, or several as `many` runs them) and its COMMIT in one
+   * round trip; the rows of the last. `beforeCommit` is asked first, the timeouts are set (again)
+   * to the time left then, and a statement that fails commits nothing. Nothing may follow it in
+   * `work`, which should return its result as it is.
    */
-  commitWith<R extends QueryResultRow = QueryResultRow>(statement: Prisma.Sql): Promise<R[]>;
+  commitWith<R extends QueryResultRow = QueryResultRow>(...statements: Prisma.Sql[]): Promise<R[]>;
 }
 
 /** The settings of a transaction run by {@link Sql.transaction}. */
@@ -141,7 +142,7 @@ export class Sql {
     };
     const query = (async <R extends QueryResultRow>(statement: Prisma.Sql) => (await send([statement], false))[0] as R[]) as TxQuery;
     query.many = async <R extends QueryResultRow[][]>(...statements: Prisma.Sql[]) => (await send(statements, false)) as R;
-    query.commitWith = async <R extends QueryResultRow>(statement: Prisma.Sql) => (await send([statement], true))[0] as R[];
+    query.commitWith = async <R extends QueryResultRow>(...statements: Prisma.Sql[]) => (await send(statements, true)).at(-1) as R[];
     // a checked-out connection that breaks between statements (Postgres restarted, the network
     // cut) emits 'error', which with no listener would end the process: it is discarded instead
     const onError = (err: Error) => {
