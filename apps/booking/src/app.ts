@@ -86,7 +86,7 @@ export function createApp(deps: BookingDeps): BookingApp {
   const { db, redis, queueStore, logger, config } = deps;
   const clock = dbClock(deps.clock);
   const reservations = new ReservationsRepository(db, clock);
-  const inventory = new RoomInventory(db, redis, config.queueName ?? "main", logger, deps.clock);
+  const inventory = new RoomInventory(db, redis, config.queueName ?? "main", logger, { clock: deps.clock });
   const gate = new SeatGate(redis, config.redisKeyPrefix);
   const seatMap = new SeatMap(db, redis, config.redisKeyPrefix, logger);
   const seatChanges = new SeatChanges(seatMap, inventory);

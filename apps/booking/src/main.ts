@@ -79,6 +79,7 @@ async function main(): Promise<void> {
       metricsServer?.close();
       await stopSweeper();
       await stopRegistry();
+      app.rooms.inventory.close();
       await Promise.allSettled([db.$disconnect(), redis.quit(), ...redlockClients.filter((c) => c !== redis).map((c) => c.quit())]);
     },
   });

@@ -66,5 +66,11 @@ export function roomRegistryKey(queueName: string): string {
 }
 /** booking rewrites the registry from Postgres this often (so it comes back by itself after a Redis data loss) */
 export const ROOM_REGISTRY_REFRESH_MS = 10_000;
+/**
+ * booking recounts a room's inventory at most this often per instance: a change with none for this
+ * long recounts at once, and every change within it shares one recount when it is over (so a rush
+ * of holds costs a recount per 100 ms, not one per hold, and the counts trail by at most this)
+ */
+export const ROOM_INVENTORY_RECOUNT_MS = 100;
 /** the gateway re-reads the registry this often (a room's settings change on every instance within it) */
 export const ROOM_DIRECTORY_REFRESH_MS = 1_000;
