@@ -149,14 +149,14 @@ async function main() {
         store: new shared.QueueStore(client, { name, activeTtlSec: 600, idleTtlSec: 86_400, paymentReplaySec: 300, ...opts }),
       };
     },
-    /** concert 1 with `performances` future performances of 50 seats (SQL, database clock) */
-    seed: async (performances, seatPrice = 50_000) => {
-      await db.query(`INSERT INTO concert (id, name) VALUES (1, 'Bench Concert') ON CONFLICT DO NOTHING`);
+    /** a concert (1 unless named) with `performances` more future performances of 50 seats (SQL, database clock) */
+    seed: async (performances, seatPrice = 50_000, concertId = 1) => {
+      await db.query(`INSERT INTO concert (id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [concertId, `Bench Concert ${concertId}`]);
       const { rows } = await db.query(
         `INSERT INTO concert_detail (concert_id, starts_at, seat_price)
-         SELECT 1, date_trunc('day', now()) + make_interval(days => 7 * g) + interval '19 hours', $2 FROM generate_series(1, $1) g
+         SELECT $3, date_trunc('day', now()) + make_interval(days => 7 * g) + interval '19 hours', $2 FROM generate_series(1, $1) g
          RETURNING id`,
-        [performances, seatPrice],
+        [performances, seatPrice, concertId],
       );
       const ids = rows.map((r) => r.id);
       await db.query(`INSERT INTO seat (concert_detail_id, seat_no) SELECT d, s FROM unnest($1::int[]) d, generate_series(1, 50) s`, [ids]);

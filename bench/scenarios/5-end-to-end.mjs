@@ -10,9 +10,21 @@ export const title = "End-to-end: token to paid seat, 2 gateways + 2 bookings";
 
 export async function run(ctx) {
   const users = ctx.quick ? 200 : 2000;
+  // the same purchases twice: in the general room, then in a concert's own room (issue 14: its
+  // queue, its inventory recounted as seats change), each with its own concert, queue and apps
+  const general = await purchases(ctx, { users, concertId: 1, queueName: "s5", firstUserId: 20_001 });
+  const room = await purchases(ctx, { users, concertId: 2, queueName: "s5r", firstUserId: 20_001 + users, ownRoom: true });
+  return {
+    rows: [general.row, room.row],
+    notes: [...general.notes, room.notes[1]],
+    invariants: room.invariants,
+  };
+}
+
+async function purchases(ctx, { users, concertId, queueName, firstUserId, ownRoom = false }) {
   const performances = Math.ceil(users / 50) + 2;
-  await ctx.seed(performances);
-  const queueName = "s5";
+  await ctx.seed(performances, undefined, concertId);
+  if (ownRoom) await ctx.db.query("UPDATE concert SET has_room = true WHERE id = $1", [concertId]);
   const bookings = [await ctx.startBooking({ QUEUE_NAME: queueName }), await ctx.startBooking({ QUEUE_NAME: queueName })];
   const gwEnv = {
     QUEUE_NAME: queueName,
@@ -55,10 +67,10 @@ export async function run(ctx) {
   }
 
   async function buyer(i) {
-    const userId = 20_001 + i;
+    const userId = firstUserId + i;
     const c = clients[i % 2];
     const t0 = performance.now();
-    const issued = await call(c, "POST", "/api/users/token", { body: { userId } });
+    const issued = await call(c, "POST", "/api/users/token", { body: ownRoom ? { userId, concertId } : { userId } });
     const token = issued.json?.result?.token;
     if (!token) return;
     const headers = { token };
@@ -69,7 +81,7 @@ export async function run(ctx) {
       status = p.json?.result?.status ?? status;
     }
     if (status !== "IN_PROGRESS") return unexpected.push(`a user was never admitted (${status})`);
-    const dates = await call(c, "GET", "/api/concert/1/date", { headers });
+    const dates = await call(c, "GET", `/api/concert/${concertId}/date`, { headers });
     const infos = (dates.json?.result?.concertInfos ?? []).filter((d) => d.availableSeats > 0);
     let held = null;
     for (let s = 0; s < infos.length && !held; s++) {
@@ -170,7 +182,7 @@ export async function run(ctx) {
     ),
   };
   const confirmedHere = await q(
-    `SELECT count(*)::int AS n FROM reservation WHERE status = 'CONFIRMED' AND user_id BETWEEN 20001 AND ${20_000 + users}`,
+    `SELECT count(*)::int AS n FROM reservation WHERE status = 'CONFIRMED' AND user_id BETWEEN ${firstUserId} AND ${firstUserId + users - 1}`,
   );
   inv["this scenario's confirmed ≠ completed purchases"] = Math.abs(confirmedHere - completed);
   const broken = Object.entries(inv).filter(([, n]) => n !== 0);
@@ -185,38 +197,38 @@ export async function run(ctx) {
       .slice(0, 6)
       .join("; ");
   return {
-    rows: [
-      {
-        name: `${users.toLocaleString("en-US")} users token → paid seat (2 gw + 2 booking)`,
-        throughput: `${perSec.toFixed(0)} purchases/s (${((lat.length * 1000) / wallMs).toFixed(0)} req/s)`,
-        p50: percentile(lat, 50),
-        p99: percentile(lat, 99),
-        cpuUs: ((appCpu + redisCpu) * 1e6) / Math.max(1, lat.length),
-        cpuDetail:
-          `per request, gws + bookings + redis; ${(((appCpu + redisCpu) * 1e3) / Math.max(1, completed)).toFixed(1)} ms CPU per purchase ` +
-          `(${msPerPurchase.gw.toFixed(2)} gw + ${msPerPurchase.booking.toFixed(2)} booking + ${msPerPurchase.redis.toFixed(2)} redis; ` +
-          `besides: Postgres ${msPerPurchase.postgres.toFixed(2)}, bench client ${msPerPurchase.client.toFixed(2)}, whole machine ${msPerPurchase.machine.toFixed(2)})`,
-        result:
-          `${completed}/${users} paid in ${(wallMs / 1000).toFixed(1)} s, ${fiveXX.length} 5xx (retried ≤ 3×), ${holdConflicts} hold 409s (retried), ` +
-          `purchase time p50 ${(percentile(purchaseMs, 50) / 1000).toFixed(1)} s / p99 ${(percentile(purchaseMs, 99) / 1000).toFixed(1)} s; ` +
-          (broken.length
-            ? `INVARIANTS BROKEN: ${broken.map(([k, n]) => `${k}: ${n}`).join(", ")}`
-            : `all ${Object.keys(inv).length} invariants hold`) +
-          (fiveXX.length ? ` (5xx: ${uniq(fiveXX)})` : "") +
-          (unexpected.length ? ` (unexpected: ${uniq(unexpected)})` : ""),
-        target: "all paid, zero 5xx, invariants hold",
-        met: completed === users && fiveXX.length === 0 && unexpected.length === 0 && broken.length === 0,
-        limits:
-          completed === users && fiveXX.length === 0 && unexpected.length === 0 && broken.length === 0
-            ? undefined
-            : `booking saturated: ${(((appCpu + redisCpu) * 1e6) / Math.max(1, lat.length) / 1000).toFixed(1)} ms of app CPU per request (mostly socket round trips: bench/issue-16.md), 2 bookings + 2 gateways + Postgres on 2 shared cores. ` +
-              `5xx by dependency: ${uniq(fiveXX.map((f) => f.split(" ").pop()))} ('postgres' = a request waited > 3 s for one of the 10 pool connections, 'booking' = forward past BOOKING_TIMEOUT_MS). Nothing limits concurrency or sheds load before the pool`,
-      },
-    ],
+    row: {
+      name: `${users.toLocaleString("en-US")} users token → paid seat ${ownRoom ? "in a concert's own room " : ""}(2 gw + 2 booking)`,
+      throughput: `${perSec.toFixed(0)} purchases/s (${((lat.length * 1000) / wallMs).toFixed(0)} req/s)`,
+      p50: percentile(lat, 50),
+      p99: percentile(lat, 99),
+      cpuUs: ((appCpu + redisCpu) * 1e6) / Math.max(1, lat.length),
+      cpuDetail:
+        `per request, gws + bookings + redis; ${(((appCpu + redisCpu) * 1e3) / Math.max(1, completed)).toFixed(1)} ms CPU per purchase ` +
+        `(${msPerPurchase.gw.toFixed(2)} gw + ${msPerPurchase.booking.toFixed(2)} booking + ${msPerPurchase.redis.toFixed(2)} redis; ` +
+        `besides: Postgres ${msPerPurchase.postgres.toFixed(2)}, bench client ${msPerPurchase.client.toFixed(2)}, whole machine ${msPerPurchase.machine.toFixed(2)})`,
+      result:
+        `${completed}/${users} paid in ${(wallMs / 1000).toFixed(1)} s, ${fiveXX.length} 5xx (retried ≤ 3×), ${holdConflicts} hold 409s (retried), ` +
+        `purchase time p50 ${(percentile(purchaseMs, 50) / 1000).toFixed(1)} s / p99 ${(percentile(purchaseMs, 99) / 1000).toFixed(1)} s; ` +
+        (broken.length
+          ? `INVARIANTS BROKEN: ${broken.map(([k, n]) => `${k}: ${n}`).join(", ")}`
+          : `all ${Object.keys(inv).length} invariants hold`) +
+        (fiveXX.length ? ` (5xx: ${uniq(fiveXX)})` : "") +
+        (unexpected.length ? ` (unexpected: ${uniq(unexpected)})` : ""),
+      target: "all paid, zero 5xx, invariants hold",
+      met: completed === users && fiveXX.length === 0 && unexpected.length === 0 && broken.length === 0,
+      limits:
+        completed === users && fiveXX.length === 0 && unexpected.length === 0 && broken.length === 0
+          ? undefined
+          : `booking saturated: ${(((appCpu + redisCpu) * 1e6) / Math.max(1, lat.length) / 1000).toFixed(1)} ms of app CPU per request (mostly socket round trips: bench/issue-16.md), 2 bookings + 2 gateways + Postgres on 2 shared cores. ` +
+            `5xx by dependency: ${uniq(fiveXX.map((f) => f.split(" ").pop()))} ('postgres' = a request waited > 3 s for one of the 10 pool connections, 'booking' = forward past BOOKING_TIMEOUT_MS). Nothing limits concurrency or sheds load before the pool`,
+    },
     notes: [
       `All ${users} buyers start at once (${users / 2} per gateway, ≤ 128 connections per gateway); poll every 150–250 ms; gateways: batch 250 per 250 ms tick, max active 1,000; ` +
         `${performances} performances × 50 seats. p50/p99 are over all ${lat.length} HTTP requests. Invariants checked: ${Object.keys(inv).join("; ")}.`,
-      `Requests per purchase: ${Object.entries(routeCounts)
+      `${ownRoom ? "In the concert's own room (tokens issued with its concertId; booking recounts its inventory as seats change, ROOM_INVENTORY_RECOUNT_MS), r" : "R"}equests per purchase: ${Object.entries(
+        routeCounts,
+      )
         .map(([route, n]) => `${route} ${(n / Math.max(1, completed)).toFixed(2)}`)
         .join(
           ", ",
