@@ -87,4 +87,20 @@ describe("room inventory", () => {
     expect(recount.mock.calls.map(([id]) => id)).toEqual([concertId, concertId]);
     expect(await a.redis.exists(queueKeys(roomQueueName(queueName, other.concertId)).inv)).toBe(0);
   });
+
+  it("the changes of a rush onto a performance it has not seen share one read of its concert", async () => {
+    const { concertId, detailIds } = await newConcert(a.db, { performances: 1 });
+    inventory = new RoomInventory(a.db, a.redis, queueName, createLogger("test", "silent"), { recountEveryMs: 60_000 });
+    inventory.setRooms([concertId]);
+    const query = jest.spyOn(a.db.sql, "query");
+    try {
+      await Promise.all(Array.from({ length: 20 }, () => inventory.changed({ concertDetailIds: [detailIds[0]] })));
+      const concertReads = query.mock.calls.filter(([q]) => /FROM concert_detail WHERE id/.test(q.sql));
+      expect(concertReads).toHaveLength(1);
+      // and it was the concert's: the one recount ran
+      expect(await counts(concertId)).toEqual({ free: 50, held: 0, sold: 0 });
+    } finally {
+      query.mockRestore();
+    }
+  });
 });

@@ -57,6 +57,8 @@ export class RoomInventory {
   private roomIds = new Set<number>();
   /** each performance's concert, once read (a performance never moves to another concert) */
   private readonly concertOfDetail = new Map<number, number>();
+  /** the reads of performances' concerts in flight: the changes of a rush onto a new performance share one */
+  private readonly readingDetail = new Map<number, Promise<void>>();
   private readonly paces = new Map<number, Pace>();
 
   constructor(
@@ -164,14 +166,23 @@ export class RoomInventory {
       );
       details.push(...rows.map((r) => r.id));
     }
-    const unknown = [...new Set(details.filter((id) => !this.concertOfDetail.has(id)))];
+    const unknown = [...new Set(details.filter((id) => !this.concertOfDetail.has(id) && !this.readingDetail.has(id)))];
     if (unknown.length) {
-      const rows = await this.db.sql.query<{ id: number; concert_id: number }>(
-        Prisma.sql`SELECT id, concert_id FROM concert_detail WHERE id = ANY(${unknown}::int[])`,
-      );
-      for (const r of rows) this.concertOfDetail.set(r.id, r.concert_id);
+      const read = this.readConcertsOf(unknown).finally(() => {
+        for (const id of unknown) this.readingDetail.delete(id);
+      });
+      read.catch(() => {}); // each waiter below gets its failure
+      for (const id of unknown) this.readingDetail.set(id, read);
     }
+    await Promise.all(new Set(details.flatMap((id) => this.readingDetail.get(id) ?? [])));
     const concerts = new Set(details.flatMap((id) => this.concertOfDetail.get(id) ?? []));
     return [...concerts].filter((id) => this.roomIds.has(id));
+  }
+
+  private async readConcertsOf(detailIds: number[]): Promise<void> {
+    const rows = await this.db.sql.query<{ id: number; concert_id: number }>(
+      Prisma.sql`SELECT id, concert_id FROM concert_detail WHERE id = ANY(${detailIds}::int[])`,
+    );
+    for (const r of rows) this.concertOfDetail.set(r.id, r.concert_id);
   }
 }

@@ -8,10 +8,16 @@ const MAX_ENTRIES = 200_000;
  * Which concert a performance (`concertDetailId`) or a reservation belongs to: asked of booking
  * once (INTERNAL_PATHS.concertOf, one call for every id a request names) and then kept, since it
  * never changes. An id booking does not know is not kept: the request goes on and booking answers it (404).
+ * The requests that need an id while it is being looked up wait for that lookup instead of
+ * sending their own: the rush onto a performance nobody asked about yet costs booking one call,
+ * not one per request in flight.
  */
 export class ConcertOf {
   private readonly details = new Map<number, number>();
   private readonly reservations = new Map<number, number>();
+  /** the lookups in flight, by the ids they ask about */
+  private readonly pendingDetails = new Map<number, Promise<void>>();
+  private readonly pendingReservations = new Map<number, Promise<void>>();
 
   constructor(private readonly forwarder: Forwarder) {}
 
@@ -27,25 +33,44 @@ export class ConcertOf {
 
   /** The concerts of these performances and reservations (those that exist). */
   async of(detailIds: number[], reservationIds: number[]): Promise<number[]> {
-    const missingD = detailIds.filter((id) => !this.details.has(id));
-    const missingR = reservationIds.filter((id) => !this.reservations.has(id));
+    const unasked = (ids: number[], known: Map<number, number>, pending: Map<number, Promise<void>>) => [
+      ...new Set(ids.filter((id) => !known.has(id) && !pending.has(id))),
+    ];
+    const missingD = unasked(detailIds, this.details, this.pendingDetails);
+    const missingR = unasked(reservationIds, this.reservations, this.pendingReservations);
     if (missingD.length || missingR.length) {
-      const q = new URLSearchParams();
-      if (missingD.length) q.set("details", missingD.join(","));
-      if (missingR.length) q.set("reservations", missingR.join(","));
-      const reply = await this.forwarder.operatorCall("GET", `${INTERNAL_PATHS.concertOf}?${q.toString().replace(/%2C/g, ",")}`);
-      const view = concertOfView.safeParse(reply.envelope.result);
-      if (reply.status !== 200 || !view.success) {
-        throw new DependencyError("booking", { cause: new Error(`concert lookup answered ${reply.status}`) });
-      }
-      for (const [id, c] of Object.entries(view.data.details)) remember(this.details, Number(id), c);
-      for (const [id, c] of Object.entries(view.data.reservations)) remember(this.reservations, Number(id), c);
+      const lookup = this.lookup(missingD, missingR).finally(() => {
+        for (const id of missingD) this.pendingDetails.delete(id);
+        for (const id of missingR) this.pendingReservations.delete(id);
+      });
+      lookup.catch(() => {}); // each waiter below gets its failure
+      for (const id of missingD) this.pendingDetails.set(id, lookup);
+      for (const id of missingR) this.pendingReservations.set(id, lookup);
     }
+    const waits = new Set([
+      ...detailIds.flatMap((id) => this.pendingDetails.get(id) ?? []),
+      ...reservationIds.flatMap((id) => this.pendingReservations.get(id) ?? []),
+    ]);
+    await Promise.all(waits);
     const found = [
       ...detailIds.flatMap((id) => this.details.get(id) ?? []),
       ...reservationIds.flatMap((id) => this.reservations.get(id) ?? []),
     ];
     return [...new Set(found)];
+  }
+
+  /** One call to booking for these ids; what it answers is kept. */
+  private async lookup(detailIds: number[], reservationIds: number[]): Promise<void> {
+    const q = new URLSearchParams();
+    if (detailIds.length) q.set("details", detailIds.join(","));
+    if (reservationIds.length) q.set("reservations", reservationIds.join(","));
+    const reply = await this.forwarder.operatorCall("GET", `${INTERNAL_PATHS.concertOf}?${q.toString().replace(/%2C/g, ",")}`);
+    const view = concertOfView.safeParse(reply.envelope.result);
+    if (reply.status !== 200 || !view.success) {
+      throw new DependencyError("booking", { cause: new Error(`concert lookup answered ${reply.status}`) });
+    }
+    for (const [id, c] of Object.entries(view.data.details)) remember(this.details, Number(id), c);
+    for (const [id, c] of Object.entries(view.data.reservations)) remember(this.reservations, Number(id), c);
   }
 }
 
