@@ -174,7 +174,8 @@ export class RoomInventory {
       read.catch(() => {}); // each waiter below gets its failure
       for (const id of unknown) this.readingDetail.set(id, read);
     }
-    await Promise.all(new Set(details.flatMap((id) => this.readingDetail.get(id) ?? [])));
+    const reads = new Set(details.flatMap((id) => this.readingDetail.get(id) ?? []));
+    if (reads.size) await Promise.all(reads); // none: every concert known, no wait
     const concerts = new Set(details.flatMap((id) => this.concertOfDetail.get(id) ?? []));
     return [...concerts].filter((id) => this.roomIds.has(id));
   }

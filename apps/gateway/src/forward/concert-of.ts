@@ -51,7 +51,7 @@ export class ConcertOf {
       ...detailIds.flatMap((id) => this.pendingDetails.get(id) ?? []),
       ...reservationIds.flatMap((id) => this.pendingReservations.get(id) ?? []),
     ]);
-    await Promise.all(waits);
+    if (waits.size) await Promise.all(waits); // none: every id known, no wait
     const found = [
       ...detailIds.flatMap((id) => this.details.get(id) ?? []),
       ...reservationIds.flatMap((id) => this.reservations.get(id) ?? []),
